@@ -1,0 +1,31 @@
+// Grants: who may use the gateway, in which role, for which models, with which quotas and guardrails.
+// The shape mirrors Aperture's (tailscale.com/docs/aperture/configuration) so grants can move to the tailnet policy.
+import { z } from "zod";
+
+export const DEFAULT_CAPABILITY = "keyless.dev/cap/gateway";
+
+const ModelGlob = z.string().regex(/^[^\s]+$/, "model globs are \"provider/model\" without spaces");
+
+export const QuotaRef = z.strictObject({ bucket: z.string().min(1) });
+
+export const GuardrailAction = z.enum(["log", "flag", "block"]);
+
+/** One value of the capability. Fields are independent; a grant may carry several values. */
+export const GrantValue = z.strictObject({
+  role: z.enum(["admin", "user"]).optional(),
+  models: z.union([ModelGlob, z.array(ModelGlob)]).optional(),
+  quotas: z.array(QuotaRef).optional(),
+  /** Per-grant overrides of the guardrail actions: rule id or category → action, plus "default". */
+  guardrails: z.record(z.string(), GuardrailAction).optional(),
+  send_hooks: z.array(z.strictObject({ name: z.string(), events: z.array(z.string()).default([]) })).optional(),
+  add_headers: z.array(z.string().regex(/^[A-Za-z0-9-]+:\s?.*$/, "expected \"Name: value\"")).optional(),
+});
+export type GrantValue = z.infer<typeof GrantValue>;
+
+export const Grant = z.strictObject({
+  src: z.array(z.string().min(1)).min(1),
+  /** Tailnet policy grants need dst; config grants ignore it (the gateway is the destination). */
+  dst: z.array(z.string()).optional(),
+  app: z.record(z.string(), z.array(z.unknown())),
+});
+export type Grant = z.infer<typeof Grant>;

@@ -1,0 +1,58 @@
+// The whole config: zod is the single source of truth; every type here is inferred.
+import { z } from "zod";
+import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { ProviderConfig, ProviderName } from "./providers.js";
+import { Duration, Size } from "./units.js";
+
+export const IdentityConfig = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("tailscale"),
+    socket: z.string().default("/var/run/tailscale/tailscaled.sock"),
+    /** How long a connection's WhoIs answer is reused (a connection's peer never changes). */
+    timeout: Duration.default(2000),
+  }),
+  z.strictObject({ type: z.literal("local") }),
+]);
+export type IdentityConfig = z.infer<typeof IdentityConfig>;
+
+export const DatabaseConfig = z.strictObject({
+  path: z.string().default("keyless.db"),
+  /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
+  retention: z.union([z.literal(""), Duration]).default(""),
+  /** Each captured body is cut at this size before it is compressed and stored. */
+  capture_limit: Size.default(1024 * 1024),
+});
+
+export const LimitsConfig = z.strictObject({
+  /** Largest request body the gateway accepts (413 beyond it). */
+  max_body: Size.default(32 * 1024 * 1024),
+  /** Upstream connect-and-headers timeout; streaming bodies are not cut by it. */
+  upstream_timeout: Duration.default(600_000),
+});
+
+export const PriceOverride = z.strictObject({
+  /** Dollars per million tokens. */
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cache_read: z.number().nonnegative().optional(),
+  cache_write: z.number().nonnegative().optional(),
+});
+export type PriceOverride = z.infer<typeof PriceOverride>;
+
+export const Config = z.strictObject({
+  $schema: z.string().optional(),
+  listen: z.string().default("127.0.0.1:8080"),
+  identity: IdentityConfig.default({ type: "local" }),
+  /** Application capability that carries keyless grants, in config grants and in the tailnet policy. */
+  capability: z.string().default(DEFAULT_CAPABILITY),
+  /** Set to false to take grants only from the tailnet policy (WhoIs CapMap). */
+  config_grants: z.boolean().default(true),
+  providers: z.record(ProviderName, ProviderConfig).default({}),
+  grants: z.array(Grant).default([]),
+  database: DatabaseConfig.default({ path: "keyless.db", retention: "", capture_limit: 1024 * 1024 }),
+  limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
+  /** Per-model price overrides, keyed "provider/model" (provider = config name). */
+  prices: z.record(z.string(), PriceOverride).default({}),
+});
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
