@@ -1,5 +1,6 @@
 // The whole config: zod is the single source of truth; every type here is inferred.
 import { z } from "zod";
+import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { Duration, Size } from "./units.js";
@@ -53,6 +54,8 @@ export const Config = z.strictObject({
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
   prices: z.record(z.string(), PriceOverride).default({}),
+  /** CI sessions (Actions OIDC → repository → tailnet tags) and check runs; absent: the CI routes answer 404. */
+  github: GitHubConfig.optional(),
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
