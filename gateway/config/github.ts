@@ -10,9 +10,7 @@ const NumericId = z
   .transform(String);
 
 /** `owner/repo` or `owner/*`. GitHub names are case-insensitive; matching lower-cases both sides. */
-export const RepoPattern = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9-]*\/(\*|[A-Za-z0-9._-]+)$/, 'expected "owner/repo" or "owner/*"');
+const REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]*\/(\*|[A-Za-z0-9._-]+)$/;
 
 export const RepoMapping = z.strictObject({
   /** Tags the caller's node must all carry. `<owner>`, `<repo>`, `<repository>` expand per repository (src/tags.ts). */
@@ -75,7 +73,15 @@ export const GitHubConfig = z.strictObject({
   /** Public base URL of the gateway, for the check run's details_url (e.g. https://ai.tail1234.ts.net). */
   public_url: z.url().transform((u) => u.replace(/\/+$/, "")).optional(),
   /** Repository → tags the caller's node must carry. Exact names win over `owner/*`. */
-  repos: z.record(RepoPattern, RepoMapping).default({}),
+  repos: z
+    .record(z.string(), RepoMapping)
+    // Checked here rather than as a record key schema so the message names the key.
+    .superRefine((repos, ctx) => {
+      for (const key of Object.keys(repos)) {
+        if (!REPO_PATTERN.test(key)) ctx.addIssue({ code: "custom", path: [key], message: 'expected "owner/repo" or "owner/*"' });
+      }
+    })
+    .default({}),
   /** Longest a session token (session_tokens) stays valid when the job never finishes. */
   session_token_ttl: Duration.default(6 * 3_600_000),
 });
