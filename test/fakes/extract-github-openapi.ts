@@ -60,6 +60,7 @@ for (const [path, item] of Object.entries(spec.paths as Obj)) {
       path,
       parameters: params.map((p): Json => ({ name: p.name ?? null, in: p.in ?? null, required: p.required ?? false, schema: p.schema ?? null })),
       request: ((body?.["application/json"] as Obj | undefined)?.schema ?? null) as Json,
+      request_required: ((op.requestBody as Obj | undefined)?.required ?? false) as Json,
       responses,
     };
     collectRefs(operations[op.operationId as string]!, refs);
