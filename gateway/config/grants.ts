@@ -19,6 +19,8 @@ export const GrantValue = z.strictObject({
   guardrails: z.record(z.string(), GuardrailAction).optional(),
   send_hooks: z.array(z.strictObject({ name: z.string(), events: z.array(z.string()).default([]) })).optional(),
   add_headers: z.array(z.string().regex(/^[A-Za-z0-9-]+:\s?.*$/, "expected \"Name: value\"")).optional(),
+  /** Lets the caller read /metrics without the admin role. */
+  read_metrics: z.boolean().optional(),
 });
 export type GrantValue = z.infer<typeof GrantValue>;
 

@@ -1,0 +1,73 @@
+// Admin API over the request log: GET /api/requests, /api/requests/:id, /api/usage.
+import type { Hono } from "hono";
+import { z } from "zod";
+import type { Config } from "../config/schema.js";
+import type { GatewayEnv } from "../env.js";
+import type { RequestLog } from "../store/requests.js";
+import { requireRole } from "./auth.js";
+import { apiError, zodMessage } from "./errors.js";
+
+const Time = z
+  .string()
+  .transform((s, ctx) => {
+    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: "custom", message: `expected an ISO time or epoch milliseconds, got "${s}"` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .optional();
+
+const RequestQuery = z.strictObject({
+  principal: z.string().optional(),
+  model: z.string().optional(),
+  provider: z.string().optional(),
+  session: z.string().optional(),
+  since: Time,
+  until: Time,
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const UsageQuery = z.strictObject({ principal: z.string().optional(), since: Time, until: Time });
+
+function decode(capture: Uint8Array | null): unknown {
+  if (!capture) return null;
+  const text = Buffer.from(capture).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
+  app.get("/api/requests", (c) => {
+    const denied = requireRole(c, getConfig(), "admin");
+    if (denied) return denied;
+    const q = RequestQuery.safeParse(c.req.query());
+    if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
+    return c.json({ requests: log.list(q.data) });
+  });
+  app.get("/api/requests/:id", (c) => {
+    const denied = requireRole(c, getConfig(), "admin");
+    if (denied) return denied;
+    const found = log.get(c.req.param("id"));
+    if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
+    const { row, capture } = found;
+    return c.json({
+      request: row,
+      capture: capture && {
+        request: { headers: capture.requestHeaders, body: decode(capture.requestBody), truncated: capture.requestTruncated },
+        response: { headers: capture.responseHeaders, body: decode(capture.responseBody), truncated: capture.responseTruncated },
+      },
+    });
+  });
+  app.get("/api/usage", (c) => {
+    const denied = requireRole(c, getConfig(), "admin");
+    if (denied) return denied;
+    const q = UsageQuery.safeParse(c.req.query());
+    if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
+    return c.json({ usage: log.usage(q.data) });
+  });
+}

@@ -1,0 +1,118 @@
+// The gateway as a Hono app. Everything it needs is passed in; nothing here is global.
+import { Hono } from "hono";
+import type { Config } from "./config/schema.js";
+import type { GatewayEnv } from "./env.js";
+import { anthropicError } from "./formats/anthropic.js";
+import { googleError } from "./formats/gemini.js";
+import { identify } from "./identity/middleware.js";
+import type { Identity, IdentityResolver } from "./identity/types.js";
+import { globMatch } from "./policy/glob.js";
+import type { ModelCatalog } from "./pricing/catalog.js";
+import type { Pricer } from "./pricing/prices.js";
+import { anthropicModelList, geminiModelList, grantedModels, openaiModelList } from "./api/models.js";
+import { mountRequestApi } from "./api/requests.js";
+import { callerAccess } from "./api/auth.js";
+import { apiError } from "./api/errors.js";
+import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
+import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
+import type { GatewayMetrics } from "./proxy/metrics.js";
+import { type RouteDef, ROUTES, matchRoute } from "./proxy/routes.js";
+import type { RequestLog } from "./store/requests.js";
+import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
+
+/** A feature that plugs into the gateway: request-path checks, extra API routes. */
+export interface GatewayModule {
+  readonly name: string;
+  readonly plugin?: ExchangePlugin;
+  /** Mounts routes that run after identity resolution (c.var.identity is set). */
+  mount?(app: Hono<GatewayEnv>): void;
+}
+
+export interface AppDeps {
+  readonly getConfig: () => Config;
+  readonly version: string;
+  readonly resolver: IdentityResolver;
+  readonly log: RequestLog;
+  readonly pricer: Pricer;
+  readonly catalog: ModelCatalog;
+  readonly metrics: GatewayMetrics;
+  readonly fetch?: typeof fetch;
+  readonly modules?: readonly GatewayModule[];
+  readonly routes?: readonly RouteDef[];
+  readonly framings?: FramingRegistry;
+  readonly sessionFor?: (identity: Identity) => SessionRef | null;
+  readonly onError?: (err: unknown, context: string) => void;
+}
+
+/** Errors before a route is known: shaped for the API the path belongs to, readable by every SDK. */
+function genericError(path: string, status: number, message: string): Response {
+  if (path.startsWith("/v1beta/") || path.includes("/publishers/")) {
+    return googleError({ kind: status === 404 ? "not_found" : status === 503 ? "unavailable" : "permission", status, message });
+  }
+  if (path.startsWith("/v1/messages")) return anthropicError({ kind: status === 503 ? "unavailable" : "permission", status, message });
+  // Both OpenAI's and Anthropic's SDKs read error.message from this envelope.
+  return Response.json({ type: "error", error: { type: status === 404 ? "not_found_error" : "permission_error", message, code: null } }, { status });
+}
+
+export function createApp(deps: AppDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const modules = deps.modules ?? [];
+  const routes = deps.routes ?? ROUTES;
+  const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
+  const plugins = modules.flatMap((m) => (m.plugin ? [m.plugin] : []));
+  const framings = deps.framings ?? DEFAULT_FRAMINGS;
+  const proxyDeps = (): ProxyDeps => ({
+    config: deps.getConfig(),
+    pricer: deps.pricer,
+    log: deps.log,
+    plugins,
+    framings,
+    fetch: deps.fetch ?? fetch,
+    metrics: deps.metrics,
+    sessionFor: deps.sessionFor ?? (() => null),
+    onError,
+  });
+
+  app.onError((err, c) => {
+    onError(err, `${c.req.method} ${c.req.path}`);
+    // Never echo err.message: it may hold upstream details.
+    return genericError(c.req.path, 500, "internal gateway error");
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
+  // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
+  app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
+
+  app.use("*", identify(deps.resolver, (c, status, message) => genericError(c.req.path, status, message)));
+
+  app.get("/metrics", async (c) => {
+    const access = callerAccess(c, deps.getConfig());
+    if (access.role !== "admin" && !access.values.some(({ value }) => value.read_metrics === true)) {
+      return apiError(c, 403, "forbidden", "access denied: metrics need role admin or read_metrics");
+    }
+    return c.body(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType });
+  });
+
+  app.get("/v1/models", (c) => {
+    const models = grantedModels(deps.getConfig(), c.var.identity, deps.catalog);
+    // Anthropic clients send anthropic-version; everyone else gets OpenAI's list shape.
+    return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
+  });
+  app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(deps.getConfig(), c.var.identity, deps.catalog))));
+  // Codex's built-in provider tries a WebSocket first; refuse fast so it falls back to HTTP at once.
+  app.get("/v1/responses", (c) =>
+    c.json({ error: { message: "keyless serves the Responses API over HTTP only", type: "invalid_request_error", code: "websocket_unsupported" } }, 426),
+  );
+
+  mountRequestApi(app, deps.getConfig, deps.log);
+  for (const module of modules) module.mount?.(app);
+
+  app.all("*", async (c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const matched = matchRoute(routes, c.req.method, pathname);
+    if (!matched) return genericError(pathname, 404, `keyless has no route for ${c.req.method} ${pathname}`);
+    return handleProxy(c.req.raw, c.var.identity, matched, proxyDeps(), globMatch);
+  });
+
+  return app;
+}

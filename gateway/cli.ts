@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// keyless serve | config check — the gateway's command line.
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigFile } from "./config/load.js";
+import { startGateway } from "./server.js";
+import { packageVersion } from "./version.js";
+
+const USAGE = `usage:
+  keyless serve --config FILE [--listen HOST:PORT]
+  keyless config check FILE
+  keyless --version`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+function loadOrExit(path: string) {
+  try {
+    return loadConfigFile(path);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`keyless: invalid config ${path}:\n${err.problems.map((p) => `  ${p}`).join("\n")}`, 1);
+    throw err;
+  }
+}
+
+async function serveCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" } } });
+  if (!values.config) fail(`keyless serve: --config is required\n${USAGE}`);
+  const loaded = loadOrExit(values.config);
+  const gateway = await startGateway({ loaded, listen: values.listen });
+  process.stderr.write(`keyless ${packageVersion()} serving on ${gateway.url} (identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`keyless: ${signal}: draining in-flight requests\n`);
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`keyless: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serveCommand(rest);
+    case "config": {
+      const [sub, file] = rest;
+      if (sub !== "check" || !file) fail(USAGE);
+      const loaded = loadOrExit(file);
+      process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${loaded.config.grants.length} grants)\n`);
+      return;
+    }
+    case "--version":
+    case "-v":
+      process.stdout.write(`${packageVersion()}\n`);
+      return;
+    default:
+      fail(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`keyless: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

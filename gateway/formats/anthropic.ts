@@ -1,0 +1,227 @@
+// Anthropic Messages (direct, Vertex rawPredict, Bedrock InvokeModel bodies).
+// Usage: input_tokens excludes cache; message_delta.usage is cumulative (replace, don't add).
+import {
+  type FormatCodec,
+  type GatewayError,
+  type StreamAccumulator,
+  type WireEvent,
+  isRecord,
+  jsonResponse,
+  num,
+  parseJsonArguments,
+  statusOf,
+  str,
+  truncateText,
+} from "./codec.js";
+import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "./types.js";
+
+const ERROR_TYPES: Record<GatewayError["kind"], string> = {
+  invalid_request: "invalid_request_error",
+  authentication: "authentication_error",
+  permission: "permission_error",
+  not_found: "not_found_error",
+  too_large: "request_too_large",
+  rate_limit: "rate_limit_error",
+  internal: "api_error",
+  upstream: "api_error",
+  unavailable: "overloaded_error",
+  timeout: "api_error",
+};
+
+export function anthropicUsage(u: unknown, base?: Usage): Usage | null {
+  if (!isRecord(u)) return base ?? null;
+  const pick = (key: string, fallback: number) => (typeof u[key] === "number" ? num(u[key]) : fallback);
+  const details = isRecord(u.output_tokens_details) ? u.output_tokens_details : {};
+  return {
+    input: pick("input_tokens", base?.input ?? 0),
+    cacheRead: pick("cache_read_input_tokens", base?.cacheRead ?? 0),
+    cacheWrite: pick("cache_creation_input_tokens", base?.cacheWrite ?? 0),
+    output: pick("output_tokens", base?.output ?? 0),
+    reasoning: typeof details.thinking_tokens === "number" ? num(details.thinking_tokens) : (base?.reasoning ?? 0),
+  };
+}
+
+const TOOL_BLOCKS: Record<string, ToolCallShape> = {
+  tool_use: "tool_use",
+  server_tool_use: "server_tool_use",
+  mcp_tool_use: "mcp_tool_use",
+};
+
+function toolCallFromBlock(block: Record<string, unknown>, index: number, input: unknown): ToolCall | null {
+  const shape = TOOL_BLOCKS[str(block.type) ?? ""];
+  if (!shape) return null;
+  const serverName = str(block.server_name);
+  return {
+    id: str(block.id) ?? `#${index}`,
+    name: str(block.name) ?? "",
+    ...(serverName ? { namespace: serverName } : {}),
+    shape,
+    input,
+    index,
+  };
+}
+
+export function anthropicToolCalls(content: unknown): ToolCall[] {
+  if (!Array.isArray(content)) return [];
+  const calls: ToolCall[] = [];
+  content.forEach((block, index) => {
+    if (!isRecord(block)) return;
+    const call = toolCallFromBlock(block, index, block.input ?? {});
+    if (call) calls.push(call);
+  });
+  return calls;
+}
+
+export function anthropicToolResults(body: unknown): ToolResult[] {
+  if (!isRecord(body) || !Array.isArray(body.messages)) return [];
+  const results: ToolResult[] = [];
+  // Only the newest user turn reports results of the previous response; older turns were seen before.
+  const last = body.messages.findLast((m) => isRecord(m) && m.role === "user");
+  if (!isRecord(last) || !Array.isArray(last.content)) return [];
+  for (const block of last.content) {
+    if (!isRecord(block) || (block.type !== "tool_result" && block.type !== "mcp_tool_result")) continue;
+    results.push({
+      callId: str(block.tool_use_id) ?? "",
+      isError: block.is_error === true,
+      output: truncateText(resultText(block.content)),
+    });
+  }
+  return results;
+}
+
+function resultText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content.map((b) => (isRecord(b) && typeof b.text === "string" ? b.text : "")).join("\n");
+}
+
+export function parseAnthropicMessage(body: unknown): ResponseSummary {
+  if (!isRecord(body)) return { usage: null, toolCalls: [] };
+  if (body.type === "error") {
+    return { usage: null, toolCalls: [], error: str(isRecord(body.error) ? body.error.message : undefined) ?? "error" };
+  }
+  return {
+    model: str(body.model),
+    responseId: str(body.id),
+    usage: anthropicUsage(body.usage),
+    toolCalls: anthropicToolCalls(body.content),
+    stopReason: str(body.stop_reason),
+  };
+}
+
+interface OpenBlock {
+  readonly block: Record<string, unknown>;
+  json: string;
+}
+
+/** Assembles an Anthropic event stream. Accepts the events as JSON objects (SSE data or Bedrock chunk payloads). */
+export class AnthropicStreamState {
+  private model?: string;
+  private responseId?: string;
+  private usage: Usage | null = null;
+  private stopReason?: string;
+  private error?: string;
+  private readonly open = new Map<number, OpenBlock>();
+  private readonly calls: ToolCall[] = [];
+
+  pushObject(event: Record<string, unknown>): void {
+    switch (event.type) {
+      case "message_start": {
+        const message = isRecord(event.message) ? event.message : {};
+        this.model = str(message.model);
+        this.responseId = str(message.id);
+        this.usage = anthropicUsage(message.usage);
+        break;
+      }
+      case "content_block_start": {
+        const block = isRecord(event.content_block) ? event.content_block : {};
+        if (TOOL_BLOCKS[str(block.type) ?? ""]) this.open.set(num(event.index), { block, json: "" });
+        break;
+      }
+      case "content_block_delta": {
+        const open = this.open.get(num(event.index));
+        const delta = isRecord(event.delta) ? event.delta : {};
+        if (open && delta.type === "input_json_delta") open.json += str(delta.partial_json) ?? "";
+        break;
+      }
+      case "content_block_stop": {
+        const index = num(event.index);
+        const open = this.open.get(index);
+        if (!open) break;
+        this.open.delete(index);
+        const input = open.json === "" ? (open.block.input ?? {}) : parseJsonArguments(open.json);
+        const call = toolCallFromBlock(open.block, index, input);
+        if (call) this.calls.push(call);
+        break;
+      }
+      case "message_delta": {
+        const delta = isRecord(event.delta) ? event.delta : {};
+        this.stopReason = str(delta.stop_reason) ?? this.stopReason;
+        this.usage = anthropicUsage(event.usage, this.usage ?? undefined);
+        break;
+      }
+      case "error": {
+        const err = isRecord(event.error) ? event.error : {};
+        this.error = `${str(err.type) ?? "error"}: ${str(err.message) ?? ""}`;
+        break;
+      }
+    }
+  }
+
+  summary(): ResponseSummary {
+    const incomplete = this.open.size > 0 ? "stream ended inside a content block" : undefined;
+    return {
+      model: this.model,
+      responseId: this.responseId,
+      usage: this.usage,
+      toolCalls: this.calls,
+      stopReason: this.stopReason,
+      error: this.error ?? incomplete,
+    };
+  }
+}
+
+class AnthropicAccumulator implements StreamAccumulator {
+  readonly state = new AnthropicStreamState();
+  push(event: WireEvent): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (isRecord(parsed)) this.state.pushObject(parsed);
+  }
+  finish(): ResponseSummary {
+    return this.state.summary();
+  }
+}
+
+export function anthropicError(error: GatewayError): Response {
+  return jsonResponse(
+    statusOf(error),
+    { type: "error", error: { type: ERROR_TYPES[error.kind], message: error.message } },
+    error.headers,
+  );
+}
+
+export const anthropicMessages: FormatCodec = {
+  id: "anthropic-messages",
+  framing: "sse",
+  requestInfo(body) {
+    if (!isRecord(body)) return { stream: false };
+    return {
+      model: str(body.model),
+      stream: body.stream === true,
+      maxOutputTokens: typeof body.max_tokens === "number" ? body.max_tokens : undefined,
+    };
+  },
+  toolResults: anthropicToolResults,
+  parseResponse: parseAnthropicMessage,
+  accumulator: () => new AnthropicAccumulator(),
+  errorResponse: anthropicError,
+  streamError: (message) => ({
+    name: "error",
+    data: JSON.stringify({ type: "error", error: { type: "api_error", message } }),
+  }),
+};

@@ -1,0 +1,155 @@
+// Gemini API (and Gemini on Vertex). promptTokenCount includes cached tokens; candidates exclude thoughts.
+// Streams: every chunk is a whole GenerateContentResponse; usage is the last chunk's.
+import {
+  type FormatCodec,
+  type GatewayError,
+  type StreamAccumulator,
+  type WireEvent,
+  isRecord,
+  jsonResponse,
+  num,
+  statusOf,
+  str,
+  truncateText,
+} from "./codec.js";
+import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
+
+const STATUS: Record<GatewayError["kind"], string> = {
+  invalid_request: "INVALID_ARGUMENT",
+  authentication: "UNAUTHENTICATED",
+  permission: "PERMISSION_DENIED",
+  not_found: "NOT_FOUND",
+  too_large: "INVALID_ARGUMENT",
+  rate_limit: "RESOURCE_EXHAUSTED",
+  internal: "INTERNAL",
+  upstream: "UNAVAILABLE",
+  unavailable: "UNAVAILABLE",
+  timeout: "DEADLINE_EXCEEDED",
+};
+
+export function googleError(error: GatewayError): Response {
+  const status = statusOf(error);
+  return jsonResponse(status, { error: { code: status, message: error.message, status: STATUS[error.kind] } }, error.headers);
+}
+
+export function geminiUsage(u: unknown): Usage | null {
+  if (!isRecord(u)) return null;
+  const cached = num(u.cachedContentTokenCount);
+  const thoughts = num(u.thoughtsTokenCount);
+  return {
+    input: Math.max(0, num(u.promptTokenCount) + num(u.toolUsePromptTokenCount) - cached),
+    cacheRead: cached,
+    cacheWrite: 0,
+    output: num(u.candidatesTokenCount) + thoughts,
+    reasoning: thoughts,
+  };
+}
+
+function callsFromChunk(chunk: Record<string, unknown>, startIndex: number, responseId: string): ToolCall[] {
+  const candidate = Array.isArray(chunk.candidates) && isRecord(chunk.candidates[0]) ? chunk.candidates[0] : {};
+  const content = isRecord(candidate.content) ? candidate.content : {};
+  const parts = Array.isArray(content.parts) ? content.parts : [];
+  const calls: ToolCall[] = [];
+  for (const part of parts) {
+    if (!isRecord(part) || !isRecord(part.functionCall)) continue;
+    const fc = part.functionCall;
+    const index = startIndex + calls.length;
+    calls.push({
+      id: str(fc.id) ?? `${responseId}#${index}`,
+      name: str(fc.name) ?? "",
+      shape: "function_call_gemini",
+      input: fc.args ?? {},
+      index,
+    });
+  }
+  return calls;
+}
+
+function finishReason(chunk: Record<string, unknown>): string | undefined {
+  const candidate = Array.isArray(chunk.candidates) && isRecord(chunk.candidates[0]) ? chunk.candidates[0] : {};
+  return str(candidate.finishReason);
+}
+
+class GeminiAccumulator implements StreamAccumulator {
+  private model?: string;
+  private responseId?: string;
+  private usage: Usage | null = null;
+  private stopReason?: string;
+  private error?: string;
+  private readonly calls: ToolCall[] = [];
+
+  pushObject(chunk: Record<string, unknown>): void {
+    if (isRecord(chunk.error)) {
+      this.error = str(chunk.error.message) ?? "error";
+      return;
+    }
+    this.model ??= str(chunk.modelVersion);
+    this.responseId ??= str(chunk.responseId);
+    if (isRecord(chunk.usageMetadata)) this.usage = geminiUsage(chunk.usageMetadata);
+    this.stopReason = finishReason(chunk) ?? this.stopReason;
+    this.calls.push(...callsFromChunk(chunk, this.calls.length, this.responseId ?? "gemini"));
+  }
+
+  push(event: WireEvent): void {
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    // Without alt=sse the stream is one JSON array of responses.
+    for (const c of Array.isArray(chunk) ? chunk : [chunk]) if (isRecord(c)) this.pushObject(c);
+  }
+
+  finish(): ResponseSummary {
+    return {
+      model: this.model,
+      responseId: this.responseId,
+      usage: this.usage,
+      toolCalls: this.calls,
+      stopReason: this.stopReason,
+      error: this.error,
+    };
+  }
+}
+
+export function parseGeminiResponse(body: unknown): ResponseSummary {
+  const acc = new GeminiAccumulator();
+  for (const c of Array.isArray(body) ? body : [body]) if (isRecord(c)) acc.pushObject(c);
+  return acc.finish();
+}
+
+export function geminiToolResults(body: unknown): ToolResult[] {
+  if (!isRecord(body) || !Array.isArray(body.contents)) return [];
+  const last = body.contents.findLast((c) => isRecord(c) && c.role !== "model");
+  if (!isRecord(last) || !Array.isArray(last.parts)) return [];
+  const results: ToolResult[] = [];
+  for (const part of last.parts) {
+    if (!isRecord(part) || !isRecord(part.functionResponse)) continue;
+    const fr = part.functionResponse;
+    const response = isRecord(fr.response) ? fr.response : {};
+    const text = typeof response.output === "string" ? response.output : JSON.stringify(response);
+    results.push({
+      callId: str(fr.id) ?? str(fr.name) ?? "",
+      isError: response.error !== undefined && response.error !== null,
+      output: truncateText(text),
+    });
+  }
+  return results;
+}
+
+export const gemini: FormatCodec = {
+  id: "gemini",
+  framing: "sse",
+  requestInfo(body) {
+    const config = isRecord(body) && isRecord(body.generationConfig) ? body.generationConfig : {};
+    const max = config.maxOutputTokens;
+    // The model and streaming come from the path (":streamGenerateContent"); the route fills them in.
+    return { stream: false, maxOutputTokens: typeof max === "number" ? max : undefined };
+  },
+  toolResults: geminiToolResults,
+  parseResponse: parseGeminiResponse,
+  accumulator: () => new GeminiAccumulator(),
+  errorResponse: googleError,
+  streamError: (message) => ({ data: JSON.stringify({ error: { code: 502, message, status: "UNAVAILABLE" } }) }),
+};

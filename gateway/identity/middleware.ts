@@ -1,0 +1,29 @@
+// Resolves the caller once per connection, at the edge; handlers read only c.var.identity.
+// Cached per socket, not per IP: ephemeral CI nodes reuse addresses, while a connection's peer never changes.
+// The cache entry expires so that tailnet policy changes (CapMap grants) reach long-lived connections.
+import type { Socket } from "node:net";
+import type { Context, MiddlewareHandler } from "hono";
+import type { GatewayEnv } from "../env.js";
+import type { Identity, IdentityResolver } from "./types.js";
+
+const TTL_MS = 60_000;
+
+export type IdentityRefusal = (c: Context<GatewayEnv>, status: 403 | 503, message: string) => Response;
+
+export function identify(resolver: IdentityResolver, refuse: IdentityRefusal): MiddlewareHandler<GatewayEnv> {
+  const cache = new WeakMap<Socket, { identity: Identity; at: number }>();
+  return async function identifyCaller(c, next) {
+    const socket = c.env?.incoming?.socket;
+    if (!socket?.remoteAddress || socket.remotePort === undefined) return refuse(c, 503, "cannot identify caller: no peer address");
+    const now = Date.now();
+    let entry = cache.get(socket);
+    if (!entry || now - entry.at > TTL_MS) {
+      const result = await resolver.resolve({ address: socket.remoteAddress, port: socket.remotePort });
+      if (!result.ok) return refuse(c, result.status, result.message);
+      entry = { identity: result.identity, at: now };
+      cache.set(socket, entry);
+    }
+    c.set("identity", entry.identity);
+    await next();
+  };
+}

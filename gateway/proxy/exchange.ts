@@ -1,0 +1,82 @@
+// The per-request state the proxy and its plugins share, and the plugin contract.
+import type { ProviderConfig } from "../config/providers.js";
+import type { EventRewriter, FormatCodec, GatewayError, RequestInfo } from "../formats/codec.js";
+import type { ResponseSummary, ToolCall, ToolResult } from "../formats/types.js";
+import type { Identity } from "../identity/types.js";
+import type { Access } from "../policy/grants.js";
+import type { ProviderAdapter } from "../providers/types.js";
+import type { RowExtension } from "../store/requests.js";
+import type { RouteDef } from "./routes.js";
+
+/** A CI session bound to the caller's node (filled in by the CI sessions module). */
+export interface SessionRef {
+  readonly id: string;
+  readonly repository: string;
+  readonly repositoryId: string;
+  readonly prNumber: number | null;
+  readonly workflow: string;
+  readonly runId: string;
+}
+
+export interface ResolvedProvider {
+  readonly name: string;
+  readonly config: ProviderConfig;
+  readonly adapter: ProviderAdapter;
+}
+
+export interface Exchange {
+  readonly id: string;
+  /** Epoch milliseconds when the request arrived. */
+  readonly startedAt: number;
+  readonly identity: Identity;
+  readonly session: SessionRef | null;
+  readonly access: Access;
+  readonly route: RouteDef;
+  readonly format: FormatCodec;
+  readonly provider: ResolvedProvider;
+  readonly model: string;
+  /** "<provider>/<model>", what grants' model globs match. */
+  readonly modelKey: string;
+  readonly info: RequestInfo;
+  readonly stream: boolean;
+  readonly clientHeaders: Headers;
+  /** The parsed request body (null for bodiless requests). Plugins may replace it (pre_request hooks). */
+  body: unknown;
+  /** Tool results this request reports for earlier calls. */
+  readonly toolResults: readonly ToolResult[];
+  /** Free-form markers recorded on the row, e.g. "cost_estimated", "guardrail_blocked". */
+  readonly flags: string[];
+  /** Plugin-private state, keyed by plugin name. */
+  readonly state: Map<string, unknown>;
+}
+
+/** A refusal from a plugin: logged as a denial and answered in the format's own error shape. */
+export interface Denial extends GatewayError {
+  /** What refused: "policy", "quota", "hook", "guardrail". */
+  readonly category: string;
+}
+
+export interface Outcome {
+  readonly status: number;
+  readonly durationMs: number;
+  readonly firstByteMs: number | null;
+  readonly summary: ResponseSummary;
+  /** Nanodollars; null when the model's price is unknown. Plugins may read it to settle budgets. */
+  readonly costNanos: number | null;
+  readonly error?: string;
+  readonly denial?: Denial;
+  /** Tool calls as the upstream sent them (before any rewriting the client saw). */
+  readonly toolCalls: readonly ToolCall[];
+}
+
+export interface ExchangePlugin {
+  readonly name: string;
+  /** Before the upstream call. A Denial stops the request. */
+  before?(ex: Exchange): Promise<Denial | void> | Denial | void;
+  /** Rewrites the events of a streamed response the client sees (e.g. to block a tool call). */
+  streamRewriter?(ex: Exchange): EventRewriter | undefined;
+  /** Rewrites a complete JSON response; returns the replacement or undefined to leave it. */
+  rewriteResponse?(ex: Exchange, body: unknown, summary: ResponseSummary): unknown;
+  /** After the exchange ended, off the response path. May return extra rows to store with the request. */
+  after?(ex: Exchange, outcome: Outcome): RowExtension | void;
+}

@@ -1,0 +1,301 @@
+// The request path for provider routes: body → model → grants → provider → plugins → upstream → client,
+// with the log row written after the response, never before it.
+import { randomUUID } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import type { EventRewriter, GatewayError } from "../formats/codec.js";
+import type { ResponseSummary } from "../formats/types.js";
+import type { Identity } from "../identity/types.js";
+import { type Access, accessFor, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
+import type { Pricer } from "../pricing/prices.js";
+import { adapterFor } from "../providers/registry.js";
+import { addHeaderLines } from "../providers/types.js";
+import type { RequestLog } from "../store/requests.js";
+import { type FramingRegistry, framingFor } from "../stream/index.js";
+import { BodyTooLarge, asBodyInit, readBody } from "./body.js";
+import type { Denial, Exchange, ExchangePlugin, ResolvedProvider, SessionRef } from "./exchange.js";
+import { clientResponseHeaders, redactedHeaders, upstreamHeaders } from "./headers.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { type RequestBase, recordExchange, recordRefusal } from "./record.js";
+import { type RouteMatch, RouteError, SAFE_MODEL } from "./routes.js";
+import { scrubSecrets } from "./scrub.js";
+import { type TapResult, tapStream } from "./tap.js";
+
+export interface ProxyDeps {
+  readonly config: Config;
+  readonly pricer: Pricer;
+  readonly log: RequestLog;
+  readonly plugins: readonly ExchangePlugin[];
+  readonly framings: FramingRegistry;
+  readonly fetch: typeof fetch;
+  readonly metrics: GatewayMetrics;
+  readonly sessionFor: (identity: Identity) => SessionRef | null;
+  readonly onError: (err: unknown, context: string) => void;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+export function selectProvider(config: Config, types: readonly string[], model: string, match: (glob: string, model: string) => boolean): ResolvedProvider | null {
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (!types.includes(provider.type)) continue;
+    if (provider.models.some((glob) => match(glob, model))) return { name, config: provider, adapter: adapterFor(provider) };
+  }
+  return null;
+}
+
+export async function handleProxy(
+  req: Request,
+  identity: Identity,
+  { route, match }: RouteMatch,
+  deps: ProxyDeps,
+  globMatch: (glob: string, value: string) => boolean,
+): Promise<Response> {
+  const { config } = deps;
+  const started = performance.now();
+  const id = `req_${randomUUID().replaceAll("-", "")}`;
+  const url = new URL(req.url);
+  const codec = route.format;
+  const base: RequestBase = { id, startedAt: Date.now(), started, identity, route, path: url.pathname, method: req.method, clientHeaders: req.headers };
+  const refuse = (error: GatewayError, category: string, extra: { provider?: string; model?: string; body?: Uint8Array } = {}) => {
+    recordRefusal(deps, base, { ...error, category }, extra);
+    const res = codec.errorResponse(error);
+    res.headers.set("x-keyless-request-id", id);
+    return res;
+  };
+
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(req, config.limits.max_body);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) return refuse({ kind: "too_large", message: err.message }, "input");
+    return refuse({ kind: "invalid_request", message: "could not read the request body" }, "input");
+  }
+  let body: unknown = null;
+  if (bytes.byteLength === 0) return refuse({ kind: "invalid_request", message: "request body is empty; expected JSON" }, "input");
+  try {
+    body = JSON.parse(decoder.decode(bytes));
+  } catch (err) {
+    return refuse({ kind: "invalid_request", message: `request body is not valid JSON: ${(err as Error).message}` }, "input", { body: bytes });
+  }
+
+  let model: string | undefined;
+  try {
+    model = route.modelFromPath?.(match) ?? codec.requestInfo(body).model;
+  } catch (err) {
+    if (!(err instanceof RouteError)) throw err;
+    return refuse({ kind: "invalid_request", message: err.message }, "input", { body: bytes });
+  }
+  if (!model) return refuse({ kind: "invalid_request", message: "the request names no model" }, "input", { body: bytes });
+  if (!SAFE_MODEL.test(model)) {
+    return refuse({ kind: "invalid_request", message: `model "${model.slice(0, 200)}" contains characters keyless does not forward` }, "input", { body: bytes });
+  }
+
+  const access: Access = accessFor(identity, {
+    capability: config.capability,
+    configGrants: config.grants,
+    useConfigGrants: config.config_grants,
+  });
+  if (access.role === null) {
+    return refuse({ kind: "permission", message: "access denied: no role granted" }, "policy", { model, body: bytes });
+  }
+  const provider = selectProvider(config, route.providerTypes, model, globMatch);
+  if (!provider) {
+    return refuse({ kind: "not_found", message: `model "${model}" is not served by any provider configured on this gateway` }, "policy", { model, body: bytes });
+  }
+  const key = modelKey(provider.name, model);
+  if (!allowsModel(access, key)) {
+    return refuse(
+      { kind: "not_found", message: `model "${model}" is not available to ${identity.principal}: no grant allows ${key}` },
+      "policy",
+      { provider: provider.name, model, body: bytes },
+    );
+  }
+  if (!provider.adapter.configured(provider.config)) {
+    return refuse({ kind: "unavailable", message: `provider "${provider.name}" has no credentials configured on the gateway` }, "config", { provider: provider.name, model, body: bytes });
+  }
+
+  const info = codec.requestInfo(body);
+  const ex: Exchange = {
+    id,
+    startedAt: base.startedAt,
+    identity,
+    session: deps.sessionFor(identity),
+    access,
+    route,
+    format: codec,
+    provider,
+    model,
+    modelKey: key,
+    info,
+    stream: route.streamFromPath?.(match) ?? info.stream,
+    clientHeaders: req.headers,
+    body,
+    toolResults: safe(() => codec.toolResults(body), []),
+    flags: [],
+    state: new Map(),
+  };
+
+  for (const plugin of deps.plugins) {
+    let denial: Denial | void;
+    try {
+      denial = await plugin.before?.(ex);
+    } catch (err) {
+      deps.onError(err, `plugin ${plugin.name}`);
+      denial = { kind: "internal", message: `request check "${plugin.name}" failed; refusing to forward`, category: plugin.name };
+    }
+    if (denial) return refuseExchange(ex, base, denial, bytes, deps);
+  }
+
+  const rewriters: EventRewriter[] = [];
+  const adjusted = codec.adjustRequest?.(ex.body);
+  if (adjusted) {
+    ex.body = adjusted.body;
+    rewriters.push(adjusted.rewriter);
+  }
+  const outBytes = ex.body === body ? bytes : encoder.encode(JSON.stringify(ex.body));
+  for (const plugin of deps.plugins) {
+    const rewriter = plugin.streamRewriter?.(ex);
+    if (rewriter) rewriters.push(rewriter);
+  }
+
+  const headers = upstreamHeaders(req.headers);
+  for (const { value } of applicableValues(access, key)) if (value.add_headers) addHeaderLines(headers, value.add_headers);
+  const query = new URLSearchParams();
+  for (const name of route.query) {
+    const v = url.searchParams.get(name);
+    if (v !== null) query.set(name, v);
+  }
+  const upstreamReq = await provider.adapter.prepare(
+    { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model },
+    provider.config,
+  );
+
+  const abort = new AbortController();
+  const onClientAbort = () => abort.abort(new Error("client disconnected"));
+  req.signal.addEventListener("abort", onClientAbort, { once: true });
+  const timeout = setTimeout(() => abort.abort(new Error("upstream timeout")), config.limits.upstream_timeout);
+  let upstream: Response;
+  try {
+    upstream = await deps.fetch(upstreamReq.url, {
+      method: upstreamReq.method,
+      headers: upstreamReq.headers,
+      body: asBodyInit(upstreamReq.body),
+      signal: abort.signal,
+      redirect: "manual",
+    });
+  } catch (err) {
+    clearTimeout(timeout);
+    const reason = abort.signal.aborted ? String((abort.signal.reason as Error)?.message ?? "aborted") : describeFetchError(err);
+    const kind = reason === "upstream timeout" ? "timeout" : "upstream";
+    return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream" }, outBytes, deps);
+  }
+  clearTimeout(timeout);
+  const headersAt = performance.now() - started;
+  const secrets = provider.adapter.secrets(provider.config);
+  const responseHeaders = clientResponseHeaders(upstream.headers);
+  responseHeaders.set("x-keyless-request-id", id);
+  const capture = (responseBody: Uint8Array | null, truncated: boolean) => ({
+    requestHeaders: redactedHeaders(req.headers),
+    requestBody: outBytes.subarray(0, config.database.capture_limit),
+    requestTruncated: outBytes.byteLength > config.database.capture_limit,
+    responseHeaders: redactedHeaders(upstream.headers),
+    responseBody,
+    responseTruncated: truncated,
+  });
+
+  const contentType = upstream.headers.get("content-type");
+  const framing = framingFor(contentType, deps.framings, config.database.capture_limit * 4);
+  if (upstream.ok && upstream.body && (ex.stream || deps.framings.has(baseType(contentType)))) {
+    const stream = tapStream(upstream.body, {
+      framing,
+      accumulator: codec.accumulator(),
+      rewriters,
+      captureLimit: config.database.capture_limit,
+      streamError: codec.streamError,
+      onDone: (result: TapResult) => {
+        req.signal.removeEventListener("abort", onClientAbort);
+        setImmediate(() =>
+          recordExchange(deps, base, ex, {
+            status: upstream.status,
+            durationMs: performance.now() - started,
+            firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
+            summary: result.summary,
+            streamed: true,
+            error: result.failure ?? result.summary.error,
+            capture: capture(scrubSecrets(result.captured, secrets), result.truncated),
+          }),
+        );
+      },
+    });
+    return new Response(stream, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  }
+
+  let raw: Uint8Array;
+  try {
+    raw = new Uint8Array(await upstream.arrayBuffer());
+  } catch (err) {
+    return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${provider.name} broke off its response: ${describeFetchError(err)}`, category: "upstream" }, outBytes, deps);
+  } finally {
+    req.signal.removeEventListener("abort", onClientAbort);
+  }
+  let responseBytes = scrubSecrets(raw, secrets);
+  let summary: ResponseSummary = { usage: null, toolCalls: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(responseBytes));
+    summary = codec.parseResponse(parsed);
+  } catch {
+    // Not JSON (an HTML error page, say): passed through as is, logged without usage.
+  }
+  if (upstream.ok && parsed !== undefined) {
+    for (const plugin of deps.plugins) {
+      const replaced = plugin.rewriteResponse?.(ex, parsed, summary);
+      if (replaced !== undefined) {
+        parsed = replaced;
+        responseBytes = encoder.encode(JSON.stringify(replaced));
+      }
+    }
+  }
+  responseHeaders.delete("content-length");
+  const durationMs = performance.now() - started;
+  setImmediate(() =>
+    recordExchange(deps, base, ex, {
+      status: upstream.status,
+      durationMs,
+      firstByteMs: headersAt,
+      summary,
+      streamed: false,
+      error: upstream.ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
+      capture: capture(responseBytes.subarray(0, config.database.capture_limit), responseBytes.byteLength > config.database.capture_limit),
+    }),
+  );
+  return new Response(upstream.status === 204 || upstream.status === 304 ? null : asBodyInit(responseBytes), {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: responseHeaders,
+  });
+}
+
+function refuseExchange(ex: Exchange, base: RequestBase, denial: Denial, body: Uint8Array, deps: ProxyDeps): Response {
+  recordRefusal(deps, base, denial, { provider: ex.provider.name, model: ex.model, body, exchange: ex });
+  const res = ex.format.errorResponse(denial);
+  res.headers.set("x-keyless-request-id", ex.id);
+  return res;
+}
+
+function baseType(contentType: string | null): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+function describeFetchError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? "unknown error";
+}
+
+function safe<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}

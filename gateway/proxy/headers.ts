@@ -1,0 +1,56 @@
+// Which headers cross the gateway, in each direction.
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+/** Client credentials: never forwarded upstream, redacted in captures. */
+const CREDENTIALS = new Set(["authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie", "x-amz-security-token"]);
+
+/** Headers that claim an identity or a network path; identity comes from WhoIs only. */
+const IDENTITY_CLAIMS = /^(tailscale-|x-forwarded-|forwarded$|x-real-ip$|x-client-ip$|cf-connecting-ip$|true-client-ip$)/;
+
+/** SigV4 and Google auth artefacts of the client; the gateway signs anew. */
+const CLIENT_SIGNING = /^(x-amz-date|x-amz-content-sha256|x-amz-user-agent|x-goog-user-project|amz-sdk-)/;
+
+export function upstreamHeaders(client: Headers): Headers {
+  const out = new Headers();
+  client.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || CREDENTIALS.has(name) || IDENTITY_CLAIMS.test(name) || CLIENT_SIGNING.test(name)) return;
+    // Upstream answers uncompressed or fetch decodes it; either way the client gets plain bytes it can read.
+    if (name === "accept-encoding") return;
+    out.set(name, value);
+  });
+  return out;
+}
+
+/** Response headers passed back: hop-by-hop and encoding headers dropped (fetch already decoded the body). */
+export function clientResponseHeaders(upstream: Headers): Headers {
+  const out = new Headers();
+  upstream.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || name === "content-encoding") return;
+    out.append(name, value);
+  });
+  return out;
+}
+
+const SECRET_RESPONSE_HEADERS = new Set(["set-cookie"]);
+
+/** Headers as a plain object for a capture, credentials replaced by "[redacted]". */
+export function redactedHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    out[name] = CREDENTIALS.has(name) || SECRET_RESPONSE_HEADERS.has(name) || name === "proxy-authorization" ? "[redacted]" : value;
+  });
+  return out;
+}

@@ -1,0 +1,120 @@
+// Passes a response body to the client chunk by chunk while a parser reads a copy, so usage and tool calls are
+// known at the end without buffering the stream. With rewriters, the client gets re-serialized events instead.
+import type { EventRewriter, StreamAccumulator, WireEvent } from "../formats/codec.js";
+import type { ResponseSummary } from "../formats/types.js";
+import type { Framing } from "../stream/framing.js";
+
+export interface TapResult {
+  readonly summary: ResponseSummary;
+  /** Milliseconds from the tap's creation to the first body chunk. */
+  readonly firstByteMs: number | null;
+  /** The first `captureLimit` bytes of the upstream body, and whether it was cut. */
+  readonly captured: Uint8Array;
+  readonly truncated: boolean;
+  readonly bytes: number;
+  /** Why the stream did not end normally: "client disconnected", "upstream: …". */
+  readonly failure?: string;
+}
+
+export interface TapOptions {
+  readonly framing: Framing;
+  readonly accumulator: StreamAccumulator;
+  readonly rewriters: readonly EventRewriter[];
+  readonly captureLimit: number;
+  /** The final event to send when the upstream breaks mid-stream, in the format's own framing. */
+  readonly streamError: (message: string) => WireEvent | null;
+  readonly onDone: (result: TapResult) => void;
+  readonly now?: () => number;
+}
+
+export function tapStream(body: ReadableStream<Uint8Array>, options: TapOptions): ReadableStream<Uint8Array> {
+  const { framing, accumulator, rewriters, captureLimit, onDone } = options;
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  let firstByteMs: number | null = null;
+  const capture: Uint8Array[] = [];
+  let capturedBytes = 0;
+  let truncated = false;
+  let bytes = 0;
+  let done = false;
+  let out: ReadableStreamDefaultController<Uint8Array> | null = null;
+
+  const emitToClient = (event: WireEvent) => out?.enqueue(framing.serialize(event));
+  const rewriteChain = (event: WireEvent, index: number): void => {
+    const rewriter = rewriters[index];
+    if (!rewriter) return emitToClient(event);
+    rewriter.rewrite(event, (e) => rewriteChain(e, index + 1));
+  };
+  const parser = framing.parser((event) => {
+    try {
+      accumulator.push(event);
+    } catch {
+      // A parser bug must never break the client's stream; the summary just misses this event.
+    }
+    if (rewriters.length > 0) rewriteChain(event, 0);
+  });
+
+  const finish = (failure?: string) => {
+    if (done) return;
+    done = true;
+    let summary: ResponseSummary;
+    try {
+      parser.end();
+      summary = accumulator.finish();
+    } catch (err) {
+      summary = { usage: null, toolCalls: [], error: `could not parse stream: ${(err as Error).message}` };
+    }
+    const captured = Buffer.concat(capture);
+    onDone({ summary, firstByteMs, captured, truncated, bytes, ...(failure ? { failure } : {}) });
+  };
+
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        out = controller;
+      },
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (err) {
+          const message = `upstream stream broke: ${(err as Error).message}`;
+          const event = options.streamError(message);
+          if (event) controller.enqueue(framing.serialize(event));
+          controller.close();
+          finish(message);
+          return;
+        }
+        if (result.done) {
+          if (rewriters.length > 0) {
+            for (const [i, r] of rewriters.entries()) r.flush?.((e) => rewriteChain(e, i + 1));
+          }
+          controller.close();
+          finish();
+          return;
+        }
+        const chunk = result.value;
+        firstByteMs ??= now() - started;
+        bytes += chunk.byteLength;
+        if (rewriters.length === 0) controller.enqueue(chunk);
+        if (capturedBytes < captureLimit) {
+          const room = captureLimit - capturedBytes;
+          const piece = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
+          capture.push(piece);
+          capturedBytes += piece.byteLength;
+          if (piece !== chunk) truncated = true;
+        } else {
+          truncated = true;
+        }
+        parser.feed(chunk);
+      },
+      async cancel(reason) {
+        finish(`client disconnected${reason instanceof Error ? `: ${reason.message}` : ""}`);
+        await reader.cancel(reason).catch(() => undefined);
+      },
+    },
+    // No read-ahead beyond what the client takes: backpressure reaches the upstream socket.
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,116 @@
+// Wires a config into a running gateway: store, identity, modules, HTTP server, retention, graceful shutdown.
+import { type ServerType, serve } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import { type GatewayModule, createApp } from "./app.js";
+import type { LoadedConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { createResolver } from "./identity/index.js";
+import type { IdentityResolver } from "./identity/types.js";
+import { createModelCatalog } from "./pricing/catalog.js";
+import { createPricer } from "./pricing/prices.js";
+import { createMetrics } from "./proxy/metrics.js";
+import { type Db, openDatabase } from "./store/db.js";
+import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
+import { packageVersion } from "./version.js";
+
+export interface GatewayOptions {
+  readonly loaded: LoadedConfig;
+  /** HOST:PORT; overrides the config's `listen`. Port 0 picks a free port. */
+  readonly listen?: string;
+  /** Test seams: replace the identity source or the upstream fetch. */
+  readonly resolver?: IdentityResolver;
+  readonly fetch?: typeof fetch;
+  readonly logIntervalMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly db: Db;
+  readonly requestLog: RequestLog;
+  config(): Config;
+  /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
+  replaceConfig(next: LoadedConfig): void;
+  /** Stops accepting, waits for in-flight requests (up to `graceMs`), flushes the log, closes the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`listen address "${listen}" is not HOST:PORT`);
+  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const say = options.log ?? ((m: string) => console.error(m));
+  let loaded = options.loaded;
+  const getConfig = () => loaded.config;
+  const config = getConfig();
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA]);
+  const requestLog = new RequestLog(db, {
+    intervalMs: options.logIntervalMs,
+    onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
+  });
+  const metrics = createMetrics();
+  const modules: GatewayModule[] = [];
+  const app = createApp({
+    getConfig,
+    version: packageVersion(),
+    resolver: options.resolver ?? createResolver(config.identity),
+    log: requestLog,
+    pricer: createPricer(config.prices),
+    catalog: createModelCatalog(),
+    metrics,
+    fetch: options.fetch,
+    modules,
+  });
+
+  const { hostname, port } = parseListen(options.listen ?? config.listen);
+  const inFlight = new Set<Promise<unknown>>();
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname, port }, () => resolve(s));
+  });
+  server.on("request", (_req, res) => {
+    const done = new Promise((r) => res.once("close", r));
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  const retention = config.database.retention;
+  const purge = () => {
+    if (retention === "") return;
+    const purged = requestLog.purgeCaptures(Date.now() - retention);
+    if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${config.database.retention}`);
+  };
+  purge();
+  const purgeTimer = setInterval(purge, 3600_000).unref();
+
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    db,
+    requestLog,
+    config: getConfig,
+    async close(graceMs = 10_000) {
+      clearInterval(purgeTimer);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive sockets would hold close() open; in-flight responses keep theirs until done.
+        (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        const deadline = setTimeout(() => {
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }, graceMs);
+        deadline.unref();
+        void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
+      });
+      await requestLog.flush();
+      db.close();
+    },
+    replaceConfig(next) {
+      loaded = next;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Starts a real gateway (HTTP on loopback) with a fake tailscaled and a fake provider upstream behind it.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { Agent } from "undici";
+import { parseConfigText } from "../../gateway/config/load.js";
+import { type RunningGateway, startGateway } from "../../gateway/server.js";
+import { type FakeTailscaled, type PeerSpec, startFakeTailscaled } from "../fakes/tailscaled.js";
+import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
+
+/** Canary provider keys: tests assert they never show up anywhere a client or an operator can see. */
+export const KEYS = {
+  anthropic: "sk-ant-CANARY-anthropic-0123456789abcdef",
+  openai: "sk-CANARY-openai-0123456789abcdef",
+  gemini: "AIzaCANARY-gemini-0123456789abcdef",
+} as const;
+
+export interface Harness {
+  readonly gateway: RunningGateway;
+  readonly upstream: FakeUpstream;
+  readonly tailscaled: FakeTailscaled;
+  readonly dbPath: string;
+  /** A fetch whose connections come from `localAddress` (a 127.0.0.x address = a distinct tailnet peer). */
+  fetchFrom(localAddress: string): typeof fetch;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly peers?: Readonly<Record<string, PeerSpec>>;
+  /** Extra config, merged over the defaults (providers point at the fake upstream). */
+  readonly config?: (upstreamUrl: string) => Record<string, unknown>;
+}
+
+/** An undici Agent whose sockets bind to `localAddress` (undici's own connect options ignore localAddress). */
+export function sourceAgent(localAddress: string): Agent {
+  return new Agent({
+    connect: (opts, callback) => {
+      const socket = net.connect({ host: opts.hostname, port: Number(opts.port), localAddress });
+      socket.setNoDelay(true);
+      socket.once("connect", () => callback(null, socket)).once("error", (err) => callback(err, null));
+      return socket;
+    },
+  });
+}
+
+export function defaultProviders(upstreamUrl: string): Record<string, unknown> {
+  return {
+    anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: KEYS.anthropic, models: ["claude-*"] },
+    openai: { type: "openai", baseurl: upstreamUrl, apikey: KEYS.openai, models: ["gpt-*", "o*"] },
+    gemini: { type: "gemini", baseurl: upstreamUrl, apikey: KEYS.gemini, models: ["gemini-*"] },
+  };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const upstream = await startFakeUpstream({ keys: KEYS });
+  const tailscaled = await startFakeTailscaled(options.peers ?? {});
+  const dbPath = join(mkdtempSync(join(tmpdir(), "keyless-db-")), "keyless.db");
+  const config = {
+    identity: { type: "tailscale", socket: tailscaled.socketPath },
+    providers: defaultProviders(upstream.url),
+    grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
+    database: { path: dbPath },
+    ...options.config?.(upstream.url),
+  };
+  const loaded = parseConfigText(JSON.stringify(config), {});
+  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
+  const agents: Agent[] = [];
+  return {
+    gateway,
+    upstream,
+    tailscaled,
+    dbPath,
+    fetchFrom(localAddress) {
+      const agent = sourceAgent(localAddress);
+      agents.push(agent);
+      return ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, dispatcher: agent } as RequestInit)) as typeof fetch;
+    },
+    async close() {
+      await gateway.close(1000);
+      await Promise.all(agents.map((a) => a.close()));
+      await upstream.close();
+      await tailscaled.close();
+    },
+  };
+}
