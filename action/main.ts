@@ -1,0 +1,114 @@
+// The main step: join the tailnet, wait for the gateway, register the job, point every agent at the gateway.
+import { join } from "node:path";
+import { deriveTag } from "../src/tags.js";
+import { agentSetup, writeAgentFiles } from "./agents.js";
+import { type RunContext, pullRequestOf } from "./context.js";
+import type { Clock, Core, Exec, SpawnDetached, ToolCache } from "./deps.js";
+import { ActionError } from "./errors.js";
+import { createSession, waitForHealth } from "./gateway-client.js";
+import type { Inputs } from "./inputs.js";
+import { getOidcToken, missingOidcMessage } from "./oidc.js";
+import { startProxy } from "./proxy.js";
+import type { StateKey } from "./state.js";
+import { type TailscaleDeps, deriveHostname, ensureDaemon, ensureInstalled, up } from "./tailscale.js";
+
+export interface MainDeps {
+  readonly core: Core;
+  readonly exec: Exec;
+  readonly which: (tool: string) => Promise<string | null>;
+  readonly spawnDetached: SpawnDetached;
+  readonly toolCache: ToolCache;
+  readonly fetch: typeof fetch;
+  readonly clock: Clock;
+  /** Node binary and dist/proxy.js, for `local-proxy`. */
+  readonly node: string;
+  readonly proxyScript: string;
+}
+
+/** Expands each tag template for this repository; fails naming the template that cannot give a valid tag. */
+export function resolveTags(templates: readonly string[], repository: string): string[] {
+  const tags = templates.map((t) => {
+    try {
+      return deriveTag(t, repository);
+    } catch (err) {
+      throw new ActionError(`input "tags": ${(err as Error).message}`);
+    }
+  });
+  return [...new Set(tags)];
+}
+
+export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): Promise<void> {
+  const { core } = deps;
+  const save = (key: StateKey, value: string | number) => core.saveState(key, String(value));
+  const tags = resolveTags(inputs.tags, ctx.repository);
+
+  if (!ctx.oidcAvailable) {
+    if (inputs.onMissingOidc === "skip") {
+      core.warning(`${missingOidcMessage(ctx)} Continuing without the gateway (on-missing-oidc: skip); no agent is configured.`);
+      core.setOutput("skipped", "true");
+      return;
+    }
+    throw new ActionError(missingOidcMessage(ctx));
+  }
+  save("gateway", inputs.gateway);
+
+  if (inputs.join === "tailscale") {
+    const tsDeps: TailscaleDeps = { ...deps, log: core };
+    const bin = await ensureInstalled(
+      { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
+      ctx,
+      tsDeps,
+    );
+    if (bin.installedDir) core.addPath(bin.installedDir);
+    save("tailscale", bin.tailscale);
+    save("tailscaled", bin.tailscaled);
+    save("sudo", bin.sudo);
+    const daemonPid = await ensureDaemon(bin, join(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
+    if (daemonPid !== null) save("tailscaled_pid", daemonPid);
+    // Minted just before use: GitHub OIDC tokens live five minutes.
+    const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
+    const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
+    await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
+    // Saved once up succeeded; a refused node never joined, and logout is for nodes that did.
+    save("joined", "true");
+    core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
+  }
+
+  const reach = inputs.join === "tailscale" ? `the tailnet policy lets ${tags.join(",")} reach it` : "this runner's tailnet identity may reach it";
+  await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
+
+  const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");
+  const pr = pullRequestOf(ctx);
+  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr }, deps.fetch);
+  save("session_id", session.id);
+  core.info(
+    `${resumed ? "Resumed" : "Registered"} session ${session.id} for ${session.repository} run ${session.run_id}` +
+      (session.pr_number ? ` (PR #${session.pr_number})` : "") +
+      ` with ${inputs.gateway}` +
+      (session.check_run_url ? `; check run: ${session.check_run_url}` : ""),
+  );
+
+  let base = inputs.gateway;
+  if (inputs.localProxy) {
+    const dir = join(ctx.runnerTemp, "keyless");
+    const proxy = await startProxy(
+      { target: inputs.gateway, node: deps.node, script: deps.proxyScript, readyFile: join(dir, `proxy-${process.pid}.json`), logFile: join(dir, "proxy.log") },
+      deps,
+    );
+    save("proxy_pid", proxy.pid);
+    base = proxy.url;
+    core.info(`Local proxy ${base} forwards to ${inputs.gateway}`);
+  }
+
+  const setup = agentSetup(base, inputs, ctx);
+  writeAgentFiles(setup.files, (m) => core.warning(m));
+  for (const w of setup.warnings) core.warning(w);
+  const env = { ...setup.env, KEYLESS_BASE_URL: base, KEYLESS_SESSION_ID: session.id };
+  for (const [name, value] of Object.entries(env)) core.exportVariable(name, value);
+  core.info(`Configured ${inputs.agents.length ? inputs.agents.join(", ") : "no agents"}; exported ${Object.keys(env).sort().join(", ")}`);
+
+  core.setOutput("base-url", base);
+  core.setOutput("session-id", session.id);
+  core.setOutput("skipped", "false");
+  for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
+}

@@ -1,0 +1,73 @@
+// The post step (always runs): finish the session, write the job summary, stop the proxy, leave the tailnet.
+// Every part runs even when an earlier one failed, and none of them fails the job.
+import type { Core, Exec } from "./deps.js";
+import { describeError } from "./errors.js";
+import { finishSession, getSummary } from "./gateway-client.js";
+import { stopProxy } from "./proxy.js";
+import type { PostState } from "./state.js";
+import { logout, stopDaemon } from "./tailscale.js";
+
+/** A step summary over 1 MiB is dropped by the runner; stay under it. */
+const SUMMARY_LIMIT = 1_000_000;
+
+export interface PostDeps {
+  readonly core: Pick<Core, "info" | "warning">;
+  readonly exec: Exec;
+  readonly fetch: typeof fetch;
+  readonly writeSummary: (markdown: string) => Promise<void>;
+}
+
+export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
+  const { core } = deps;
+  const parts: [string, () => Promise<void>][] = [];
+  const { gateway, session_id: id } = state;
+  if (gateway && id) {
+    parts.push([
+      "finish the session",
+      async () => {
+        await finishSession(gateway, id, deps.fetch);
+        core.info(`Finished session ${id}`);
+      },
+    ]);
+    parts.push([
+      "write the job summary",
+      async () => {
+        const summary = await getSummary(gateway, id, deps.fetch);
+        await deps.writeSummary(fitSummary(summary.markdown));
+        core.info(`Wrote the job summary of session ${id}`);
+      },
+    ]);
+  }
+  const proxyPid = state.proxy_pid;
+  if (proxyPid) parts.push(["stop the local proxy", async () => stopProxy(proxyPid)]);
+  const bin = { tailscale: state.tailscale, tailscaled: state.tailscaled, sudo: state.sudo };
+  if (state.joined) {
+    parts.push([
+      "leave the tailnet (tailscale logout)",
+      async () => {
+        try {
+          await logout(bin, deps);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}; the ephemeral node will be removed by Tailscale once it goes offline`);
+        }
+      },
+    ]);
+  }
+  const daemonPid = state.tailscaled_pid;
+  if (daemonPid) parts.push(["stop tailscaled", () => stopDaemon(bin, daemonPid, deps)]);
+
+  if (parts.length === 0) core.info("keyless: nothing to clean up");
+  for (const [what, fn] of parts) {
+    try {
+      await fn();
+    } catch (err) {
+      core.warning(`keyless could not ${what}: ${describeError(err)}`);
+    }
+  }
+}
+
+export function fitSummary(markdown: string): string {
+  if (Buffer.byteLength(markdown) <= SUMMARY_LIMIT) return markdown;
+  const cut = Buffer.from(markdown).subarray(0, SUMMARY_LIMIT - 200).toString("utf8").replace(/\uFFFD$/, "");
+  return `${cut}\n\n…(truncated: GitHub keeps at most 1 MiB of summary per step; the full report is on the gateway)\n`;
+}

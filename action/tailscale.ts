@@ -1,0 +1,248 @@
+// Getting the runner onto the tailnet with the job's OIDC token: install, daemon, `tailscale up`, and undoing it all.
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { sanitizeTagPart } from "../src/tags.js";
+import type { RunContext } from "./context.js";
+import type { Clock, Exec, SpawnDetached, ToolCache } from "./deps.js";
+import { ActionError, redact } from "./errors.js";
+
+/** Workload identity federation arrived in tailscale 1.90.0. */
+const MIN_VERSION = [1, 90, 0] as const;
+const DAEMON_START_TIMEOUT_MS = 30_000;
+
+export interface TailscaleDeps {
+  readonly exec: Exec;
+  readonly which: (tool: string) => Promise<string | null>;
+  readonly spawnDetached: SpawnDetached;
+  readonly toolCache: ToolCache;
+  readonly fetch: typeof fetch;
+  readonly clock: Clock;
+  readonly log: { info(m: string): void; warning(m: string): void };
+}
+
+export interface Binaries {
+  readonly tailscale: string;
+  readonly tailscaled: string;
+  /** "sudo" when commands that need root must go through it, "" when running as root. */
+  readonly sudo: string;
+}
+
+/** `<repo>-<run id>-<attempt>` as a DNS label, so the admin console shows which run a node belongs to. */
+export function deriveHostname(repository: string, runId: string, runAttempt: string): string {
+  const repo = repository.split("/")[1] ?? "";
+  const suffix = `-${sanitizeTagPart(runId, 20)}-${sanitizeTagPart(runAttempt, 4)}`;
+  return `${sanitizeTagPart(`ci-${repo}`, 63 - suffix.length)}${suffix}`;
+}
+
+export function tarballArch(arch: string): string {
+  const map: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386" };
+  const a = map[arch];
+  if (!a) throw new ActionError(`cannot install tailscale for CPU architecture "${arch}"; install it in an earlier step`);
+  return a;
+}
+
+/** Finds tailscale on PATH, or downloads the pinned version, verifies its sha256 and caches it with tool-cache. */
+export async function ensureInstalled(
+  opts: { version: string; sha256: string; downloadUrl: string },
+  ctx: Pick<RunContext, "platform" | "arch" | "isRoot">,
+  deps: TailscaleDeps,
+): Promise<Binaries & { readonly installedDir: string | null }> {
+  const sudo = ctx.isRoot || ctx.platform === "win32" ? "" : ((await deps.which("sudo")) ?? "");
+  const onPath = await deps.which("tailscale");
+  if (onPath) {
+    await checkVersion(onPath, deps);
+    const tailscaled = (await deps.which("tailscaled")) ?? "tailscaled";
+    deps.log.info(`Using ${onPath}`);
+    return { tailscale: onPath, tailscaled, sudo, installedDir: null };
+  }
+  if (ctx.platform !== "linux") {
+    throw new ActionError(
+      `tailscale is not installed and this Action installs it only on Linux runners (this one is ${ctx.platform}); ` +
+        "install it in an earlier step, or join the tailnet yourself and set join: none",
+    );
+  }
+  const arch = tarballArch(ctx.arch);
+  const dir = await install(opts.version, opts.sha256, opts.downloadUrl, arch, deps);
+  return { tailscale: join(dir, "tailscale"), tailscaled: join(dir, "tailscaled"), sudo, installedDir: dir };
+}
+
+async function install(version: string, pinned: string, base: string, arch: string, deps: TailscaleDeps): Promise<string> {
+  const cached = deps.toolCache.find("tailscale", version, arch);
+  if (cached) {
+    deps.log.info(`Using cached tailscale ${version} (${cached})`);
+    return cached;
+  }
+  // Odd minor versions are published on the unstable track.
+  const track = Number(version.split(".")[1]) % 2 === 0 ? "stable" : "unstable";
+  const name = `tailscale_${version}_${arch}`;
+  const url = `${base}/${track}/${name}.tgz`;
+  const expected = pinned || (await publishedSha256(url, deps.fetch));
+  deps.log.info(`Downloading ${url}`);
+  let file: string;
+  try {
+    file = await deps.toolCache.downloadTool(url);
+  } catch (err) {
+    throw new ActionError(`could not download tailscale ${version} from ${url}: ${(err as Error).message}`);
+  }
+  const actual = await sha256File(file);
+  if (actual !== expected) {
+    throw new ActionError(
+      `the tailscale ${version} download from ${url} has sha256 ${actual}, expected ${expected}; refusing to run it ` +
+        "(check tailscale-sha256, tailscale-version and tailscale-download-url)",
+    );
+  }
+  const extracted = await deps.toolCache.extractTar(file);
+  const dir = await deps.toolCache.cacheDir(join(extracted, name), "tailscale", version, arch);
+  deps.log.info(`Installed tailscale ${version} (sha256 ${actual}) in ${dir}`);
+  return dir;
+}
+
+async function publishedSha256(url: string, fetchFn: typeof fetch): Promise<string> {
+  try {
+    const res = await fetchFn(`${url}.sha256`, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const sum = (await res.text()).trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+    if (!/^[0-9a-f]{64}$/.test(sum)) throw new Error("not a sha256 checksum");
+    return sum;
+  } catch (err) {
+    throw new ActionError(
+      `could not fetch the published checksum ${url}.sha256 (${(err as Error).message}); set tailscale-sha256 to pin it`,
+    );
+  }
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+async function checkVersion(tailscale: string, deps: TailscaleDeps): Promise<void> {
+  const r = await deps.exec(tailscale, ["version"]);
+  const v = /^(\d+)\.(\d+)\.(\d+)/.exec(r.stdout.trim());
+  if (!v) return; // Unknown format: let `tailscale up` speak for itself.
+  const parts = [Number(v[1]), Number(v[2]), Number(v[3])];
+  for (let i = 0; i < 3; i++) {
+    if (parts[i]! > MIN_VERSION[i]!) return;
+    if (parts[i]! < MIN_VERSION[i]!) {
+      throw new ActionError(
+        `the tailscale on this runner is ${v[0]}, but joining with GitHub OIDC (workload identity federation) needs ` +
+          `${MIN_VERSION.join(".")} or later; update it or remove it so this Action installs its pinned version`,
+      );
+    }
+  }
+}
+
+/** The daemon's BackendState ("NeedsLogin", "Running", …), or null when no daemon answers. */
+export async function backendState(bin: Binaries, deps: TailscaleDeps): Promise<string | null> {
+  const r = await deps.exec(bin.tailscale, ["status", "--json"]);
+  try {
+    const state = (JSON.parse(r.stdout) as { BackendState?: unknown }).BackendState;
+    return typeof state === "string" ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Makes sure tailscaled runs; returns the pid of the daemon it started, or null if one was already running. */
+export async function ensureDaemon(bin: Binaries, logFile: string, deps: TailscaleDeps): Promise<number | null> {
+  const state = await backendState(bin, deps);
+  if (state === "Running") {
+    throw new ActionError(
+      "this runner is already connected to a tailnet; set join: none to use that connection " +
+        "(its tags must be allowed to reach the gateway)",
+    );
+  }
+  if (state !== null) return null;
+  const [cmd, args] = withSudo(bin, bin.tailscaled, ["--state=mem:"]);
+  deps.log.info(`Starting ${[cmd, ...args].join(" ")}`);
+  const pid = deps.spawnDetached(cmd, args, logFile);
+  const deadline = deps.clock.now() + DAEMON_START_TIMEOUT_MS;
+  while ((await backendState(bin, deps)) === null) {
+    if (deps.clock.now() > deadline) {
+      throw new ActionError(`tailscaled did not start within ${DAEMON_START_TIMEOUT_MS / 1000}s; its log ends:\n${tail(logFile)}`);
+    }
+    await deps.clock.sleep(250);
+  }
+  return pid;
+}
+
+export interface UpOptions {
+  readonly clientId: string;
+  readonly idToken: string;
+  readonly tags: readonly string[];
+  readonly hostname: string;
+  readonly timeoutMs: number;
+  readonly extraArgs: readonly string[];
+}
+
+/** `tailscale up` with the federated identity; on refusal explains what was tried. */
+export async function up(bin: Binaries, o: UpOptions, deps: TailscaleDeps): Promise<void> {
+  const args = [
+    "up",
+    `--client-id=${o.clientId}?ephemeral=true&preauthorized=true`,
+    `--id-token=${o.idToken}`,
+    `--advertise-tags=${o.tags.join(",")}`,
+    `--hostname=${o.hostname}`,
+    `--timeout=${Math.ceil(o.timeoutMs / 1000)}s`,
+    ...o.extraArgs,
+  ];
+  const [cmd, full] = withSudo(bin, bin.tailscale, args);
+  deps.log.info(redact([cmd, ...full].join(" "), [o.idToken]));
+  const r = await deps.exec(cmd, full);
+  if (r.exitCode === 0) return;
+  const said = redact(`${r.stderr}\n${r.stdout}`.trim(), [o.idToken]) || "(no output)";
+  throw new ActionError(
+    `Tailscale refused to let this job join: tailscale up exited ${r.exitCode} with client id "${o.clientId}" and tags ` +
+      `"${o.tags.join(",")}"${subjectHint(o.idToken)}.\ntailscale said: ${said}\n` +
+      "Check the federated identity in the Tailscale admin console (Settings → Trust credentials): the issuer must be " +
+      "GitHub, its subject pattern must match this job's subject, and its tags must be these tags or own them " +
+      "(tagOwners in the tailnet policy). See docs/action.md.",
+  );
+}
+
+/** Names the token's `sub` claim (not a secret) so the admin can compare it with the federated identity's pattern. */
+function subjectHint(jwt: string): string {
+  try {
+    const claims = JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as { sub?: unknown };
+    return typeof claims.sub === "string" ? ` for the token subject "${claims.sub}"` : "";
+  } catch {
+    return "";
+  }
+}
+
+export async function logout(bin: Binaries, deps: Pick<TailscaleDeps, "exec">): Promise<void> {
+  const [cmd, args] = withSudo(bin, bin.tailscale, ["logout"]);
+  const r = await deps.exec(cmd, args);
+  if (r.exitCode !== 0) throw new Error(`tailscale logout exited ${r.exitCode}: ${r.stderr.trim()}`);
+}
+
+/** Stops the daemon this Action started and lets it clean up its network state. */
+export async function stopDaemon(bin: Binaries, pid: number, deps: Pick<TailscaleDeps, "exec">): Promise<void> {
+  if (bin.sudo) {
+    const r = await deps.exec(bin.sudo, ["kill", String(pid)]);
+    if (r.exitCode !== 0) throw new Error(`could not stop tailscaled (pid ${pid}): ${r.stderr.trim()}`);
+  } else {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  }
+  const [cmd, args] = withSudo(bin, bin.tailscaled, ["--cleanup"]);
+  await deps.exec(cmd, args);
+}
+
+function withSudo(bin: Binaries, cmd: string, args: readonly string[]): [string, string[]] {
+  return bin.sudo ? [bin.sudo, ["-E", cmd, ...args]] : [cmd, [...args]];
+}
+
+function tail(file: string, lines = 20): string {
+  if (!existsSync(file)) return "(no log)";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
