@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Rebuilds the Action's dist/ and fails when it differs from what is committed (run by CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent bundle
+if ! git diff --exit-code --stat -- dist/; then
+  echo "dist/ is out of date: run 'npm run bundle' and commit dist/." >&2
+  exit 1
+fi
+untracked=$(git ls-files --others --exclude-standard -- dist/)
+if [ -n "$untracked" ]; then
+  echo "dist/ has files that are not committed:" >&2
+  echo "$untracked" >&2
+  exit 1
+fi
+echo "dist/ is up to date."
