@@ -3,6 +3,7 @@
 // retried with backoff from a durable pending record so a GitHub outage only delays the final state.
 // octokit's own retry and throttling are off: failures surface at once and the loop retries.
 import { App, Octokit } from "octokit";
+import type { SessionRecord, SessionStore } from "../store/sessions.js";
 
 export interface RepoRef {
   readonly owner: string;
@@ -156,5 +157,169 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     const status = typeof e.status === "number" && e.response !== undefined ? e.status : null;
     const detail = err instanceof Error ? err.message : String(err);
     throw new GitHubError(`GitHub: could not ${what}: ${status ? `${status} ` : ""}${detail}`, status);
+  }
+}
+
+// --- The check-run sync loop ---
+
+/** How a session's check run looks right now, and the activity marker it reflects. */
+export interface CheckRunView {
+  readonly marker: string;
+  readonly title: string;
+  readonly summary: string;
+  readonly flagged: boolean;
+}
+
+export interface CheckSyncDeps {
+  readonly store: SessionStore;
+  /** Null while no GitHub App is configured: sessions still close when idle, nothing is written. */
+  readonly github: () => GitHubClient | null;
+  /** Activity markers (they change whenever a session's report would) and last activity times, per session. */
+  readonly activity: (ids: readonly string[]) => ReadonlyMap<string, { marker: string; lastAt: number }>;
+  readonly view: (session: SessionRecord) => CheckRunView;
+  readonly settings: () => CheckSyncSettings;
+  readonly now?: () => number;
+  readonly onError?: (err: unknown, context: string) => void;
+}
+
+export interface CheckSyncSettings {
+  readonly name: string;
+  readonly updateIntervalMs: number;
+  readonly idleTimeoutMs: number;
+  readonly conclusionWhenFlagged: Conclusion;
+  readonly detailsUrl: (sessionId: string) => string | undefined;
+}
+
+/** Retry delays after a failed write: 5 s doubling to 10 min; a write pending for 3 days is dropped. */
+const BACKOFF_BASE_MS = 5_000;
+const BACKOFF_MAX_MS = 600_000;
+const GIVE_UP_MS = 3 * 86_400_000;
+/** An idle-closed session keeps being watched this long, in case the job was only slow. */
+const IDLE_WATCH_MS = 86_400_000;
+
+export class CheckRunSync {
+  private readonly now: () => number;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+
+  constructor(private readonly deps: CheckSyncDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Runs `tick` every `everyMs` until stop(). The timer does not keep the process alive. */
+  start(everyMs = 2_000): void {
+    this.timer ??= setInterval(() => void this.tick(), everyMs).unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  /** One pass: close idle sessions, schedule writes for changed ones, perform the writes that are due. */
+  tick(): Promise<void> {
+    this.ticking ??= this.pass().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  /** Writes one session's check run now (session start and finish), waiting at most `timeoutMs`. */
+  async flush(sessionId: string, timeoutMs: number): Promise<void> {
+    if (!this.deps.github()) return;
+    this.deps.store.expedite(sessionId, this.now());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.write(sessionId), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async pass(): Promise<void> {
+    const { store } = this.deps;
+    const settings = this.deps.settings();
+    const now = this.now();
+    const writing = this.deps.github() !== null;
+    try {
+      const live = store.live(now - IDLE_WATCH_MS);
+      const activity = this.deps.activity(live.map((s) => s.id));
+      for (const s of live) {
+        const act = activity.get(s.id);
+        const lastAt = Math.max(act?.lastAt ?? 0, s.started_at);
+        if (s.finished_at === null && now - lastAt >= settings.idleTimeoutMs) {
+          store.finish(s.id, "idle", now);
+          if (writing) store.expedite(s.id, now);
+          continue;
+        }
+        if (!writing) continue;
+        const marker = act?.marker ?? "";
+        const finishedUnwritten = s.finished_at !== null && s.check_completed === 0;
+        if (s.check_run_id === null || finishedUnwritten) store.markPending(s.id, now, now);
+        else if (marker !== s.check_marker) store.markPending(s.id, Math.max(now, (s.check_sent_at ?? 0) + settings.updateIntervalMs), now);
+      }
+    } catch (err) {
+      this.deps.onError?.(err, "check runs: scanning sessions");
+    }
+    for (const p of store.duePending(now)) await this.write(p.session_id);
+  }
+
+  /** Writes a session's check run; one write per session at a time. */
+  private write(sessionId: string): Promise<void> {
+    const running = this.inflight.get(sessionId);
+    if (running) return running;
+    const job = this.attempt(sessionId).finally(() => this.inflight.delete(sessionId));
+    this.inflight.set(sessionId, job);
+    return job;
+  }
+
+  private async attempt(sessionId: string): Promise<void> {
+    const { store } = this.deps;
+    const github = this.deps.github();
+    const s = store.get(sessionId);
+    const pending = store.pending(sessionId);
+    if (!s || !pending || !github) return;
+    const settings = this.deps.settings();
+    const now = this.now();
+    const view = this.deps.view(s);
+    const done = s.finished_at !== null;
+    const repo = { owner: s.repository.split("/")[0] ?? s.owner, repo: s.repository.split("/")[1] ?? "" };
+    const details = settings.detailsUrl(s.id);
+    const final: CheckRunWrite = done
+      ? {
+          conclusion: view.flagged ? settings.conclusionWhenFlagged : "neutral",
+          completed_at: new Date(s.finished_at ?? now).toISOString(),
+        }
+      : {};
+    const output = { title: view.title, summary: view.summary };
+    try {
+      if (s.check_run_id === null) {
+        const created = await github.createCheckRun(repo, {
+          name: settings.name,
+          head_sha: s.head_sha ?? s.sha,
+          external_id: s.id,
+          started_at: new Date(s.started_at).toISOString(),
+          ...(details ? { details_url: details } : {}),
+          ...(done ? final : { status: "in_progress" as const }),
+          output,
+        });
+        store.setCheckRun(s.id, created.id, created.url || null);
+      } else {
+        await github.updateCheckRun(repo, s.check_run_id, { ...final, output });
+      }
+      store.checkSent(s.id, view.marker, now, done);
+      store.pendingDone(s.id);
+    } catch (err) {
+      const attempts = pending.attempts + 1;
+      if (now - pending.since > GIVE_UP_MS) {
+        // Recorded as written so the scan stops asking; new activity asks again.
+        store.checkSent(s.id, view.marker, now, done);
+        store.pendingDone(s.id);
+        this.deps.onError?.(err, `check run for session ${s.id}: giving up after ${attempts} attempts`);
+        return;
+      }
+      const delay = Math.min(BACKOFF_BASE_MS * 2 ** (attempts - 1), BACKOFF_MAX_MS);
+      store.pendingFailed(s.id, now + delay, err instanceof Error ? err.message : String(err));
+      this.deps.onError?.(err, `check run for session ${s.id} (attempt ${attempts}, next in ${delay / 1000}s)`);
+    }
   }
 }
