@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, parseConfigText } from "../../gateway/config/load.js";
+import { formatDollars, parseDollars, parseDuration, parseSize } from "../../gateway/config/units.js";
+
+const problems = (text: string, env: Record<string, string> = {}): string[] => {
+  try {
+    parseConfigText(text, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+};
+
+describe("config loading", () => {
+  it("accepts HuJSON: comments and trailing commas", () => {
+    const { config, hash } = parseConfigText(`{
+      // a comment
+      "providers": { "a": { "type": "anthropic", "baseurl": "https://api.anthropic.com", "apikey": "k", "models": ["claude-*"], }, },
+    }`, {});
+    assert.equal(config.providers.a?.type, "anthropic");
+    assert.equal(config.identity.type, "local");
+    assert.match(hash, /^[0-9a-f]{64}$/);
+  });
+
+  it("names every error by its path", () => {
+    const found = problems(`{"providers": {"anthropic": {"type": "anthropic", "baseurl": "not a url", "apikey": "k", "models": []}}, "basurl": 1}`);
+    assert.ok(found.includes("providers.anthropic.baseurl: expected URL"), found.join("\n"));
+    assert.ok(found.some((p) => p.startsWith("providers.anthropic.models:")), found.join("\n"));
+    assert.ok(found.includes('unknown config key "basurl"'), found.join("\n"));
+  });
+
+  it("refuses a baseurl ending in /v1", () => {
+    const found = problems(`{"providers": {"o": {"type": "openai", "baseurl": "https://api.openai.com/v1", "apikey": "k", "models": ["*"]}}}`);
+    assert.match(found.join("\n"), /must not end in \/v1/);
+  });
+
+  it("substitutes ${ENV}, with defaults, and names a missing variable", () => {
+    const text = `{"providers": {"a": {"type": "anthropic", "baseurl": "https://api.anthropic.com", "apikey": "\${KEY}", "models": ["\${MODELS:-claude-*}"]}}}`;
+    const { config } = parseConfigText(text, { KEY: "sk-1" });
+    assert.equal(config.providers.a?.apikey, "sk-1");
+    assert.deepEqual(config.providers.a?.models, ["claude-*"]);
+    assert.deepEqual(problems(text), ["providers.a.apikey: environment variable KEY is not set"]);
+  });
+
+  it("reports syntax errors with line and column", () => {
+    assert.match(problems(`{\n  "listen": ,\n}`)[0] ?? "", /^2:\d+: /);
+  });
+
+  it("parses units exactly", () => {
+    assert.equal(parseDollars("$10.00"), 10_000_000_000);
+    assert.equal(parseDollars("$0.000000001"), 1);
+    assert.equal(parseDollars("10"), null);
+    assert.equal(formatDollars(1_234_500_000), "$1.2345");
+    assert.equal(formatDollars(-5_000_000_000), "-$5.00");
+    assert.equal(parseSize("1MiB"), 1048576);
+    assert.equal(parseDuration("30d"), 30 * 86_400_000);
+    assert.equal(parseDuration("250ms"), 250);
+  });
+});
