@@ -131,6 +131,7 @@ export function geminiToolResults(body: unknown): ToolResult[] {
     const text = typeof response.output === "string" ? response.output : JSON.stringify(response);
     results.push({
       callId: str(fr.id) ?? str(fr.name) ?? "",
+      ...(str(fr.name) ? { name: str(fr.name) } : {}),
       isError: response.error !== undefined && response.error !== null,
       output: truncateText(text),
     });

@@ -46,6 +46,8 @@ export interface ToolCall {
 /** A tool result found in a request (the agent reporting back what a call did). */
 export interface ToolResult {
   readonly callId: string;
+  /** The tool's name, where the result carries one (Gemini functionResponse.name). */
+  readonly name?: string;
   readonly isError: boolean;
   /** Result text, truncated for storage. */
   readonly output: string;
