@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { type GatewayModule, createApp } from "./app.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
+import { createCiModule } from "./github/index.js";
 import { createResolver } from "./identity/index.js";
 import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
@@ -11,6 +12,7 @@ import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
+import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
 import { packageVersion } from "./version.js";
 
 export interface GatewayOptions {
@@ -47,13 +49,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, CI_SESSIONS_SCHEMA]);
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
-  const modules: GatewayModule[] = [];
+  const ci = createCiModule({ getConfig, db, onError: (err, context) => say(`keyless: ${context}: ${String(err)}`) });
+  const modules: GatewayModule[] = [ci];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -64,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics,
     fetch: options.fetch,
     modules,
+    sessionFor: ci.sessionFor,
   });
 
   const { hostname, port } = parseListen(options.listen ?? config.listen);
@@ -87,6 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
   purge();
   const purgeTimer = setInterval(purge, 3600_000).unref();
+  ci.start();
 
   return {
     url: `http://${host}:${address.port}`,
@@ -107,6 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
       await requestLog.flush();
+      await ci.stop();
       db.close();
     },
     replaceConfig(next) {

@@ -10,6 +10,8 @@ export const CreateSessionRequest = z.object({
   pr_number: z.number().int().positive().optional(),
   /** The PR's head commit (github.event.pull_request.head.sha); the check run goes there, not on the merge commit. */
   head_sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-character hex commit sha").optional(),
+  /** GITHUB_JOB, for display only (not signed). */
+  job: z.string().max(100).optional(),
   /** Ask for a session token (runners that cannot join the tailnet; only where the repository mapping allows it). */
   session_token: z.boolean().optional(),
 });

@@ -1,0 +1,91 @@
+// HTTP routes of CI sessions: the Action's /v1/ci/sessions calls and the admin's /api/sessions, /api/prs views.
+import type { Context, Hono } from "hono";
+import { z } from "zod";
+import { CreateSessionRequest, type PrSummary, type SessionSummary } from "../../src/ci-session.js";
+import type { Config } from "../config/schema.js";
+import type { GatewayEnv } from "../env.js";
+import type { Refusal, SessionService } from "../github/sessions.js";
+import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
+import { callerAccess, requireRole } from "./auth.js";
+import { apiError, zodMessage } from "./errors.js";
+
+export interface CiApiDeps {
+  readonly getConfig: () => Config;
+  readonly service: SessionService;
+  readonly store: SessionStore;
+  readonly summarize: (session: SessionRecord) => SessionSummary;
+  readonly prTotals: (repositoryId: string, prNumber: number) => PrSummary["totals"];
+}
+
+const SessionQuery = z.strictObject({
+  repository: z.string().optional(),
+  pr: z.coerce.number().int().positive().optional(),
+  open: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const refused = (c: Context, r: Refusal) => apiError(c, r.status, r.code, r.message);
+
+export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
+  const isAdmin = (c: Context<GatewayEnv>) => callerAccess(c, deps.getConfig()).role === "admin";
+
+  app.post("/v1/ci/sessions", async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return apiError(c, 400, "invalid_json", "request body is not JSON");
+    }
+    const body = CreateSessionRequest.safeParse(raw);
+    if (!body.success) return apiError(c, 400, "invalid_request", zodMessage(body.error));
+    const result = await deps.service.start(c.var.identity, body.data);
+    if (!result.ok) return refused(c, result);
+    return c.json(result.value, result.value.resumed ? 200 : 201);
+  });
+
+  app.post("/v1/ci/sessions/:id/finish", async (c) => {
+    const result = await deps.service.finish(c.req.param("id"), c.var.identity, isAdmin(c));
+    return result.ok ? c.json({ session: result.value }) : refused(c, result);
+  });
+
+  app.get("/v1/ci/sessions/:id/summary", (c) => {
+    const found = deps.service.owned(c.req.param("id"), c.var.identity, isAdmin(c));
+    if (!found.ok) return refused(c, found);
+    const summary = deps.summarize(found.value);
+    const wantsMarkdown = c.req.query("format") === "md" || (c.req.header("accept") ?? "").includes("text/markdown");
+    return wantsMarkdown ? c.body(summary.markdown, 200, { "content-type": "text/markdown; charset=utf-8" }) : c.json(summary);
+  });
+
+  app.get("/api/sessions", (c) => {
+    const denied = requireRole(c, deps.getConfig(), "admin");
+    if (denied) return denied;
+    const q = SessionQuery.safeParse(c.req.query());
+    if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
+    const { pr, ...rest } = q.data;
+    return c.json({ sessions: deps.store.list({ ...rest, ...(pr !== undefined ? { prNumber: pr } : {}) }).map(toWire) });
+  });
+
+  app.get("/api/sessions/:id", (c) => {
+    const denied = requireRole(c, deps.getConfig(), "admin");
+    if (denied) return denied;
+    const s = deps.store.get(c.req.param("id"));
+    return s ? c.json(deps.summarize(s)) : apiError(c, 404, "session_not_found", `no CI session ${c.req.param("id")}`);
+  });
+
+  app.get("/api/prs/:owner/:repo/:number", (c) => {
+    const denied = requireRole(c, deps.getConfig(), "admin");
+    if (denied) return denied;
+    const number = Number(c.req.param("number"));
+    if (!Number.isSafeInteger(number) || number <= 0) return apiError(c, 400, "invalid_pr", "PR number must be a positive integer");
+    const repository = `${c.req.param("owner")}/${c.req.param("repo")}`;
+    const sessions = deps.store.list({ repository, prNumber: number, limit: 1000 });
+    if (sessions.length === 0) return apiError(c, 404, "pr_not_found", `no CI sessions for ${repository}#${number}`);
+    const body: PrSummary = {
+      repository: sessions[0]!.repository,
+      pr_number: number,
+      totals: deps.prTotals(sessions[0]!.repository_id, number),
+      sessions: sessions.map(toWire),
+    };
+    return c.json(body);
+  });
+}

@@ -1,0 +1,110 @@
+// Wires CI sessions into the gateway: the session store, the GitHub App client, the check-run loop and the routes.
+import type { Hono } from "hono";
+import type Database from "better-sqlite3";
+import type { SessionSummary } from "../../src/ci-session.js";
+import { mountCiApi } from "../api/ci.js";
+import type { GitHubConfig } from "../config/github.js";
+import type { Config } from "../config/schema.js";
+import type { GatewayEnv } from "../env.js";
+import type { Identity } from "../identity/types.js";
+import { prTotals, sessionActivity, sessionReport } from "../store/session-report.js";
+import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
+import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
+import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
+import { type SessionRef, SessionService } from "./sessions.js";
+
+export interface CiModuleDeps {
+  readonly getConfig: () => Config;
+  readonly db: Database.Database;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+  readonly onError?: (err: unknown, context: string) => void;
+}
+
+export interface CiModule {
+  readonly name: "ci";
+  readonly service: SessionService;
+  readonly sync: CheckRunSync;
+  /** The per-request session lookup (AppDeps.sessionFor). */
+  sessionFor(identity: Identity): SessionRef | null;
+  mount(app: Hono<GatewayEnv>): void;
+  summarize(session: SessionRecord): SessionSummary;
+  /** Starts the check-run loop (it ticks often enough for the configured update interval). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createCiModule(deps: CiModuleDeps): CiModule {
+  const github = () => deps.getConfig().github;
+  const store = new SessionStore(deps.db);
+  let client: { key: string; client: GitHubClient } | null = null;
+  const githubClient = (): GitHubClient | null => {
+    const cfg = github();
+    if (!cfg?.app) return null;
+    const key = JSON.stringify([cfg.app.id, cfg.app.private_key, cfg.api_url]);
+    if (client?.key !== key) {
+      const opts = { appId: cfg.app.id, privateKey: cfg.app.private_key, baseUrl: cfg.api_url };
+      client = { key, client: createAppClient(deps.fetch ? { ...opts, fetch: deps.fetch } : opts) };
+    }
+    return client.client;
+  };
+  const detailsUrl = (cfg: GitHubConfig | undefined, id: string) =>
+    cfg?.public_url ? `${cfg.public_url}/v1/ci/sessions/${id}/summary?format=md` : undefined;
+
+  const report = (s: SessionRecord): ReportData => ({ session: toWire(s), ...sessionReport(deps.db, s) });
+  const summarize = (s: SessionRecord): SessionSummary => {
+    const data = report(s);
+    return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }) };
+  };
+
+  const sync = new CheckRunSync({
+    store,
+    github: githubClient,
+    activity: (ids) => sessionActivity(deps.db, ids),
+    view: (s) => {
+      const data = report(s);
+      return {
+        marker: sessionActivity(deps.db, [s.id]).get(s.id)?.marker ?? "",
+        title: renderTitle(data),
+        summary: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }),
+        flagged: isFlagged(data),
+      };
+    },
+    settings: () => {
+      const cfg = github();
+      const checks = cfg?.checks;
+      return {
+        name: checks?.name ?? "AI usage",
+        updateIntervalMs: checks?.update_interval ?? 30_000,
+        idleTimeoutMs: checks?.idle_timeout ?? 3_600_000,
+        conclusionWhenFlagged: checks?.conclusion_when_flagged ?? "neutral",
+        detailsUrl: (id) => detailsUrl(cfg, id),
+      };
+    },
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.onError ? { onError: deps.onError } : {}),
+  });
+  const service = new SessionService({ config: github, store, github: githubClient, sync, ...(deps.now ? { now: deps.now } : {}) });
+
+  return {
+    name: "ci",
+    service,
+    sync,
+    sessionFor: (identity) => (github() ? service.lookup(identity) : null),
+    summarize,
+    start() {
+      const interval = github()?.checks.update_interval ?? 30_000;
+      sync.start(Math.min(2_000, Math.max(20, Math.floor(interval / 5))));
+    },
+    stop: () => sync.stop(),
+    mount(app) {
+      mountCiApi(app, {
+        getConfig: deps.getConfig,
+        service,
+        store,
+        summarize,
+        prTotals: (repositoryId, prNumber) => prTotals(deps.db, repositoryId, prNumber),
+      });
+    },
+  };
+}

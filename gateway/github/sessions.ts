@@ -1,0 +1,207 @@
+// CI sessions: a verified Actions job bound to the caller's tailnet node, so that node's requests are attributed to it.
+import { randomUUID } from "node:crypto";
+import type { CreateSessionRequest, CreateSessionResponse, Session } from "../../src/ci-session.js";
+import type { GitHubConfig } from "../config/github.js";
+import type { Identity } from "../identity/types.js";
+import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
+import { type CheckRunSync, type GitHubClient, GitHubError } from "./checks.js";
+import { type ActionsClaims, type OidcVerifier, createOidcVerifier } from "./oidc.js";
+import { checkRepository } from "./repos.js";
+
+/** What the request path needs about the session a caller belongs to (mirrors proxy/exchange.ts SessionRef). */
+export interface SessionRef {
+  readonly id: string;
+  readonly repository: string;
+  readonly repositoryId: string;
+  readonly prNumber: number | null;
+  readonly workflow: string;
+  readonly runId: string;
+}
+
+export type Refusal = { readonly ok: false; readonly status: 400 | 401 | 403 | 404 | 503; readonly code: string; readonly message: string };
+export type Result<T> = { readonly ok: true; readonly value: T } | Refusal;
+
+const refuse = (status: Refusal["status"], code: string, message: string): Refusal => ({ ok: false, status, code, message });
+
+export interface SessionServiceDeps {
+  readonly config: () => GitHubConfig | undefined;
+  readonly store: SessionStore;
+  /** Null when no GitHub App is configured: no check runs, and PR numbers only from a signed `ref`. */
+  readonly github: () => GitHubClient | null;
+  readonly sync: CheckRunSync | null;
+  readonly now?: () => number;
+  /** Tests inject a verifier; otherwise one is built (and rebuilt on config change) from the config. */
+  readonly verifier?: OidcVerifier;
+  /** How long session start and finish wait for the check-run write before answering anyway. */
+  readonly checkWaitMs?: number;
+}
+
+const PULL_REQUEST_REF = /^refs\/pull\/(\d+)\/merge$/;
+const LOOKUP_TTL_MS = 2_000;
+
+export class SessionService {
+  private readonly now: () => number;
+  private verifier: { key: string; verify: OidcVerifier } | null = null;
+  /** Per-node lookups are on every request; cache them briefly (start and finish invalidate). */
+  private readonly lookups = new Map<string, { ref: SessionRef | null; at: number }>();
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  private verify(config: GitHubConfig): OidcVerifier {
+    if (this.deps.verifier) return this.deps.verifier;
+    const o = config.oidc;
+    const key = JSON.stringify([o.issuer, o.jwks_url, o.audience, o.clock_tolerance]);
+    if (this.verifier?.key !== key) {
+      const store = this.deps.store;
+      const verify = createOidcVerifier({
+        issuer: o.issuer,
+        audience: o.audience,
+        clockToleranceMs: o.clock_tolerance,
+        ledger: { claim: (jti, expiresAt) => store.claimJti(jti, expiresAt, this.now()) },
+        now: this.now,
+        ...(o.jwks_url ? { jwksUrl: o.jwks_url } : {}),
+      });
+      this.verifier = { key, verify };
+    }
+    return this.verifier.verify;
+  }
+
+  /** POST /v1/ci/sessions: verifies the token, the repository mapping and the PR, then binds a session to the node. */
+  async start(who: Identity, req: CreateSessionRequest): Promise<Result<CreateSessionResponse>> {
+    const config = this.deps.config();
+    if (!config) return refuse(404, "ci_disabled", "CI sessions are not configured on this gateway (no github section)");
+    const verified = await this.verify(config)(req.oidc_token);
+    if (!verified.ok) return refuse(verified.code === "oidc_jwks_unavailable" ? 503 : 401, verified.code, verified.message);
+    const claims = verified.claims;
+
+    const repo = checkRepository(config.repos, claims, who);
+    if (!repo.ok) return refuse(403, repo.code, repo.message);
+    if (req.session_token) {
+      return refuse(403, "session_token_unavailable", "session tokens are for runners off the tailnet; this caller is a tailnet node and needs none");
+    }
+    const nodeId = who.nodeId!; // checkRepository refuses callers without a node
+
+    const pr = await this.resolvePr(claims, req);
+    if (!pr.ok) return pr;
+
+    const existing = this.deps.store.openForJob(nodeId, claims.repository_id, claims.run_id, claims.run_attempt);
+    if (existing) return { ok: true, value: { session: toWire(existing), resumed: true } };
+
+    const record = this.deps.store.insert({
+      id: `ses_${randomUUID().replaceAll("-", "")}`,
+      node_id: nodeId,
+      repository: claims.repository,
+      repository_id: claims.repository_id,
+      owner: claims.repository_owner,
+      owner_id: claims.repository_owner_id,
+      pr_number: pr.value.number,
+      head_sha: pr.value.headSha,
+      sha: claims.sha,
+      run_id: claims.run_id,
+      run_attempt: claims.run_attempt,
+      workflow: claims.workflow,
+      job: req.job ?? null,
+      actor: claims.actor,
+      event: claims.event_name,
+      ref: claims.ref,
+      started_at: this.now(),
+      token_hash: null,
+      token_expires_at: null,
+    });
+    this.lookups.delete(nodeId);
+    await this.deps.sync?.flush(record.id, this.deps.checkWaitMs ?? 5_000);
+    return { ok: true, value: { session: toWire(this.deps.store.get(record.id) ?? record), resumed: false } };
+  }
+
+  /**
+   * The PR a session belongs to and the commit its check run goes on. pull_request events carry the number in the
+   * signed `ref`; for other events the Action's number is confirmed with the GitHub API (same repository, same head).
+   */
+  private async resolvePr(claims: ActionsClaims, req: CreateSessionRequest): Promise<Result<{ number: number | null; headSha: string }>> {
+    const fromRef = PULL_REQUEST_REF.exec(claims.ref);
+    if (fromRef) {
+      const number = Number(fromRef[1]);
+      if (req.pr_number !== undefined && req.pr_number !== number) {
+        return refuse(403, "pr_mismatch", `pr_number ${req.pr_number} does not match the token's ref ${claims.ref}`);
+      }
+      // The signed sha is the merge commit; the check run belongs on the PR head, which the Action reads from the event.
+      const headSha = req.head_sha ?? (await this.headOf(claims, number)) ?? claims.sha;
+      return { ok: true, value: { number, headSha } };
+    }
+    if (req.pr_number === undefined) {
+      if (req.head_sha !== undefined && req.head_sha !== claims.sha) {
+        return refuse(403, "head_sha_mismatch", `head_sha ${req.head_sha} is not the token's sha ${claims.sha}; only PR sessions name another commit`);
+      }
+      return { ok: true, value: { number: null, headSha: claims.sha } };
+    }
+    const n = req.pr_number;
+    const github = this.deps.github();
+    if (!github) {
+      return refuse(403, "pr_unverifiable", `pr_number ${n} cannot be verified: no GitHub App is configured (github.app), and event ${claims.event_name} does not sign it`);
+    }
+    let pull;
+    try {
+      pull = await github.getPull({ owner: claims.repository_owner, repo: claims.repository.split("/")[1] ?? "" }, n);
+    } catch (err) {
+      return refuse(503, "github_unavailable", `could not verify PR #${n} with GitHub: ${err instanceof GitHubError ? err.message : String(err)}`);
+    }
+    if (!pull) return refuse(403, "pr_not_found", `PR #${n} does not exist in ${claims.repository}`);
+    if (pull.baseRepoId !== claims.repository_id) {
+      return refuse(403, "pr_other_repo", `PR #${n} belongs to repository id ${pull.baseRepoId}, not ${claims.repository} (${claims.repository_id})`);
+    }
+    const expected = req.head_sha ?? claims.sha;
+    if (pull.headSha !== expected) {
+      return refuse(403, "pr_head_mismatch", `PR #${n}'s head is ${pull.headSha}, not ${expected} (${req.head_sha ? "head_sha" : "the token's sha"})`);
+    }
+    return { ok: true, value: { number: n, headSha: pull.headSha } };
+  }
+
+  private async headOf(claims: ActionsClaims, number: number): Promise<string | null> {
+    const github = this.deps.github();
+    if (!github) return null;
+    try {
+      return (await github.getPull({ owner: claims.repository_owner, repo: claims.repository.split("/")[1] ?? "" }, number))?.headSha ?? null;
+    } catch {
+      return null; // the signed number stands; only the check run's commit is unknown
+    }
+  }
+
+  /** POST /v1/ci/sessions/:id/finish, by the session's own node (or an admin). */
+  async finish(id: string, who: Identity, isAdmin: boolean): Promise<Result<Session>> {
+    const found = this.owned(id, who, isAdmin);
+    if (!found.ok) return found;
+    this.deps.store.finish(id, "finished", this.now());
+    this.lookups.delete(found.value.node_id);
+    await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
+    return { ok: true, value: toWire(this.deps.store.get(id)!) };
+  }
+
+  /** A session readable by `who`: its own node or an admin. */
+  owned(id: string, who: Identity, isAdmin: boolean): Result<SessionRecord> {
+    const s = this.deps.store.get(id);
+    if (!s) return refuse(404, "session_not_found", `no CI session ${id}`);
+    if (!isAdmin && s.node_id !== who.nodeId) {
+      return refuse(403, "session_not_yours", `session ${id} belongs to another node; only that node or an admin may use it`);
+    }
+    return { ok: true, value: s };
+  }
+
+  /** The session a caller's requests belong to (per request; cached briefly). */
+  lookup(who: Identity): SessionRef | null {
+    if (who.nodeId === null) return null;
+    const now = this.now();
+    const hit = this.lookups.get(who.nodeId);
+    if (hit && now - hit.at < LOOKUP_TTL_MS) return hit.ref;
+    const s = this.deps.store.forNode(who.nodeId);
+    const ref = s ? sessionRef(s) : null;
+    if (this.lookups.size > 10_000) this.lookups.clear();
+    this.lookups.set(who.nodeId, { ref, at: now });
+    return ref;
+  }
+}
+
+export function sessionRef(s: SessionRecord): SessionRef {
+  return { id: s.id, repository: s.repository, repositoryId: s.repository_id, prNumber: s.pr_number, workflow: s.workflow, runId: s.run_id };
+}

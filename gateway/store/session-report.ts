@@ -1,0 +1,101 @@
+// What a CI session did, read from the request log: totals, models, refusals and errors, the PR's running total.
+import type Database from "better-sqlite3";
+import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
+import type { ReportData } from "../github/render.js";
+import type { SessionRecord } from "./sessions.js";
+
+type Db = Database.Database;
+
+export interface Activity {
+  /** Changes whenever the session's report would. */
+  readonly marker: string;
+  readonly lastAt: number;
+}
+
+/** Request count, newest request and token sum per session: cheap, indexed on requests.session_id. */
+export function sessionActivity(db: Db, ids: readonly string[]): Map<string, Activity> {
+  const out = new Map<string, Activity>();
+  if (ids.length === 0) return out;
+  const rows = db
+    .prepare(
+      `SELECT session_id, COUNT(*) AS n, MAX(ts) AS last, SUM(input_tokens + output_tokens) AS tokens
+       FROM requests WHERE session_id IN (${ids.map(() => "?").join(",")}) GROUP BY session_id`,
+    )
+    .all(...ids) as { session_id: string; n: number; last: number; tokens: number }[];
+  for (const r of rows) out.set(r.session_id, { marker: `${r.n}:${r.last}:${r.tokens}`, lastAt: r.last });
+  return out;
+}
+
+const DENIAL_KINDS: Record<string, "policy" | "quota" | "guardrail"> = { quota: "quota", guardrail: "guardrail" };
+
+/** The report of one session; `session` is left to the caller (it renders the wire form). */
+export function sessionReport(db: Db, s: SessionRecord): Omit<ReportData, "session"> {
+  const t = db
+    .prepare(
+      `SELECT COUNT(*) AS requests,
+         SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END) AS errors,
+         SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END) AS denials,
+         SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
+         SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+         SUM(COALESCE(cost_nanos, 0)) AS cost_nanos,
+         SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
+         SUM(tool_calls) AS tool_calls
+       FROM requests WHERE session_id = ?`,
+    )
+    .get(s.id) as Record<keyof Totals, number | null>;
+  const totals = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v ?? 0])) as Totals;
+
+  const by_model = db
+    .prepare(
+      `SELECT provider, model, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens,
+         SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
+         SUM(output_tokens) AS output_tokens, SUM(cost_nanos) AS cost_nanos
+       FROM requests WHERE session_id = ? AND provider IS NOT NULL AND model IS NOT NULL
+       GROUP BY provider, model ORDER BY SUM(COALESCE(cost_nanos, 0)) DESC, provider, model`,
+    )
+    .all(s.id) as ModelTotals[];
+
+  // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status.
+  const denials = db
+    .prepare(`SELECT denial AS reason, COUNT(*) AS count FROM requests WHERE session_id = ? AND denial IS NOT NULL
+      GROUP BY denial ORDER BY COUNT(*) DESC`)
+    .all(s.id) as { reason: string; count: number }[];
+  const errors = db
+    .prepare(`SELECT COALESCE(error, 'HTTP ' || status) AS reason, COUNT(*) AS count FROM requests
+      WHERE session_id = ? AND denial IS NULL AND (status >= 400 OR error IS NOT NULL) GROUP BY 1 ORDER BY COUNT(*) DESC`)
+    .all(s.id) as { reason: string; count: number }[];
+  const problems = [
+    ...denials.map((d) => {
+      const m = /^([a-z_]+): (.*)$/s.exec(d.reason);
+      return { kind: DENIAL_KINDS[m?.[1] ?? ""] ?? ("policy" as const), reason: m?.[2] ?? d.reason, count: d.count };
+    }),
+    ...errors.map((e) => ({ kind: "error" as const, reason: e.reason, count: e.count })),
+  ];
+
+  return {
+    totals,
+    by_model,
+    problems,
+    tool_calls_by_kind: [],
+    commands: [],
+    commands_omitted: 0,
+    mcp: [],
+    findings: [],
+    budgets: [],
+    pr: s.pr_number === null ? null : prTotals(db, s.repository_id, s.pr_number),
+  };
+}
+
+/** Every session of one PR (across runs and attempts), summed. */
+export function prTotals(db: Db, repositoryId: string, prNumber: number): PrTotals {
+  const r = db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM ci_sessions WHERE repository_id = @repo AND pr_number = @pr) AS sessions,
+         COUNT(r.id) AS requests, COALESCE(SUM(r.input_tokens), 0) AS input_tokens,
+         COALESCE(SUM(r.output_tokens), 0) AS output_tokens, COALESCE(SUM(r.cost_nanos), 0) AS cost_nanos
+       FROM ci_sessions s JOIN requests r ON r.session_id = s.id
+       WHERE s.repository_id = @repo AND s.pr_number = @pr`,
+    )
+    .get({ repo: repositoryId, pr: prNumber });
+  return r as PrTotals;
+}
