@@ -1,7 +1,6 @@
 // The post step (always runs): finish the session, write the job summary, stop the proxy, leave the tailnet.
 // Every part runs even when an earlier one failed, and none of them fails the job.
 import type { Core, Exec } from "./deps.js";
-import { describeError } from "./errors.js";
 import { finishSession, getSummary } from "./gateway-client.js";
 import { stopProxy } from "./proxy.js";
 import type { PostState } from "./state.js";
@@ -61,7 +60,8 @@ export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
     try {
       await fn();
     } catch (err) {
-      core.warning(`keyless could not ${what}: ${describeError(err)}`);
+      // Cleanup problems are all "expected" here: report the message, never a stack.
+      core.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }

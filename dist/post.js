@@ -43618,7 +43618,7 @@ async function runPost(state, deps) {
     try {
       await fn();
     } catch (err) {
-      core.warning(`keyless could not ${what}: ${describeError(err)}`);
+      core.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }
