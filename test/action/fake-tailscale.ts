@@ -1,5 +1,5 @@
 // Stand-in `tailscale` and `tailscaled` executables: they record their arguments and act out the daemon's states.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface FakeTailscaleConfig {
@@ -22,6 +22,8 @@ export interface FakeTailscale {
   calls(): { tool: "tailscale" | "tailscaled"; args: string[] }[];
   /** Pid of the stand-in tailscaled, if one was started. */
   daemonPid(): number | null;
+  /** Forgets the login (as a fresh runner would have none). */
+  resetState(): void;
 }
 
 const SCRIPT = (tool: string, dir: string) => `#!${process.execPath}
@@ -97,6 +99,9 @@ export function fakeTailscale(root: string, config: Partial<FakeTailscaleConfig>
         .split("\n")
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { tool: "tailscale" | "tailscaled"; args: string[] });
+    },
+    resetState() {
+      rmSync(join(dir, "state.json"), { force: true });
     },
     daemonPid() {
       const file = join(dir, "daemon.pid");

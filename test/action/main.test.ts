@@ -7,7 +7,7 @@ import { decodeJwt } from "jose";
 import { HEAD_SHA, eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
 import { fakeTailscale } from "./fake-tailscale.js";
 import { startGateway, type TestGateway } from "./gateway.js";
-import { newJob, runStep } from "./runner.js";
+import { exited, newJob, runStep } from "./runner.js";
 
 let issuer: FakeOidcIssuer;
 let gateway: TestGateway;
@@ -269,18 +269,3 @@ describe("Gemini CLI", () => {
     });
   });
 });
-
-/** Waits up to 3 s for a process to be gone (or a zombie: it was orphaned, and PID 1 may be slow to reap it). */
-async function exited(pid: number): Promise<boolean> {
-  for (let i = 0; i < 60; i++) {
-    let state = "";
-    try {
-      state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
-    } catch {
-      return true;
-    }
-    if (state === "Z") return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}

@@ -159,3 +159,18 @@ export function parseFileCommand(path: string): Record<string, string> {
 export function commandText(s: string): string {
   return s.replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%25/g, "%");
 }
+
+/** Waits up to 3 s for a process to be gone, or a zombie (orphans of a finished step wait for PID 1 to reap them). */
+export async function exited(pid: number): Promise<boolean> {
+  for (let i = 0; i < 60; i++) {
+    let state = "";
+    try {
+      state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "";
+    } catch {
+      return true;
+    }
+    if (state === "Z") return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
