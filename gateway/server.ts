@@ -13,6 +13,7 @@ import { createMetrics } from "./proxy/metrics.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
 import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
+import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
 import { packageVersion } from "./version.js";
 
 export interface GatewayOptions {
@@ -49,7 +50,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, CI_SESSIONS_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA]);
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),

@@ -76,13 +76,55 @@ export function sessionReport(db: Db, s: SessionRecord): Omit<ReportData, "sessi
     totals,
     by_model,
     problems,
-    tool_calls_by_kind: [],
-    commands: [],
-    commands_omitted: 0,
-    mcp: [],
-    findings: [],
+    ...toolCalls(db, s.id),
     budgets: [],
     pr: s.pr_number === null ? null : prTotals(db, s.repository_id, s.pr_number),
+  };
+}
+
+/** Commands kept in a report (newest first); the rest are counted. */
+const COMMAND_LIMIT = 200;
+const FINDING_LIMIT = 500;
+const SEVERITIES = ["low", "medium", "high", "critical"] as const;
+
+type ToolPart = Pick<ReportData, "tool_calls_by_kind" | "commands" | "commands_omitted" | "mcp" | "findings">;
+
+/** What the session's tool calls were (store/tool-calls.ts rows, nested code-mode calls included). */
+function toolCalls(db: Db, sessionId: string): ToolPart {
+  const tool_calls_by_kind = db
+    .prepare(`SELECT kind, COUNT(*) AS count FROM tool_calls WHERE session_id = ? GROUP BY kind ORDER BY COUNT(*) DESC, kind`)
+    .all(sessionId) as { kind: string; count: number }[];
+  const shellCount = (db.prepare(`SELECT COUNT(*) AS n FROM tool_calls WHERE session_id = ? AND kind = 'shell' AND command IS NOT NULL`).get(sessionId) as { n: number }).n;
+  const commands = (
+    db
+      .prepare(`SELECT ts, command, action FROM tool_calls WHERE session_id = ? AND kind = 'shell' AND command IS NOT NULL
+        ORDER BY ts DESC, id DESC LIMIT ?`)
+      .all(sessionId, COMMAND_LIMIT) as { ts: number; command: string; action: string }[]
+  ).map((r) => ({ at: new Date(r.ts).toISOString(), command: r.command, blocked: r.action === "block" }));
+  const mcp = db
+    .prepare(`SELECT mcp_server AS server, mcp_tool AS tool, COUNT(*) AS count FROM tool_calls
+      WHERE session_id = ? AND kind = 'mcp' GROUP BY mcp_server, mcp_tool ORDER BY COUNT(*) DESC, mcp_server, mcp_tool`)
+    .all(sessionId) as { server: string | null; tool: string | null; count: number }[];
+  const findings = (
+    db
+      .prepare(`SELECT t.ts AS ts, json_extract(f.value, '$.severity') AS severity, json_extract(f.value, '$.ruleId') AS rule,
+          json_extract(f.value, '$.action') AS action, COALESCE(json_extract(f.value, '$.command'), t.command, t.name) AS command
+        FROM tool_calls t, json_each(t.findings) f WHERE t.session_id = ? AND t.findings != '[]'
+        ORDER BY t.ts DESC, t.id DESC LIMIT ?`)
+      .all(sessionId, FINDING_LIMIT) as { ts: number; severity: string; rule: string; action: string; command: string }[]
+  ).map((f) => ({
+    at: new Date(f.ts).toISOString(),
+    severity: SEVERITIES.find((s) => s === f.severity) ?? "low",
+    rule: String(f.rule),
+    action: String(f.action),
+    command: String(f.command),
+  }));
+  return {
+    tool_calls_by_kind,
+    commands,
+    commands_omitted: shellCount - commands.length,
+    mcp: mcp.map((m) => ({ server: m.server ?? "(unknown)", tool: m.tool ?? "(unknown)", count: m.count })),
+    findings,
   };
 }
 
