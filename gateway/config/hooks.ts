@@ -1,0 +1,53 @@
+// Webhooks (Aperture's hooks protocol, signed per Standard Webhooks). Grants choose which hooks fire for whom with
+// `send_hooks: [{name, events}]`; this section says where each hook lives and how it fails.
+import { Webhook } from "standardwebhooks";
+import { z } from "zod";
+import { Duration } from "./units.js";
+
+/** `pre_request` runs before forwarding and may allow, block or rewrite; the others are delivered after the response. */
+export const HOOK_EVENTS = ["pre_request", "entire_request", "tool_call"] as const;
+export type HookEvent = (typeof HOOK_EVENTS)[number];
+export const ASYNC_HOOK_EVENTS: readonly HookEvent[] = ["entire_request", "tool_call"];
+
+const Secret = z.string().refine(
+  (s) => {
+    try {
+      new Webhook(s);
+      return s.startsWith("whsec_");
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a Standard Webhooks secret: "whsec_" followed by base64' },
+);
+
+const RetryConfig = z.strictObject({
+  /** First retry delay; doubles per attempt (with jitter) up to `max`. */
+  initial: Duration.default(1000),
+  max: Duration.default(300_000),
+  /** Asynchronous events older than this are dropped undelivered. */
+  give_up_after: Duration.default(3 * 86_400_000),
+});
+
+export const HookConfig = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  secret: Secret,
+  /** Per delivery attempt; for pre_request it bounds how long the request waits. */
+  timeout: Duration.default(5000),
+  /** What a pre_request failure (timeout, error status, unreadable reply) does: forward anyway, or refuse with 503. */
+  fail_policy: z.enum(["fail_open", "fail_closed"]).default("fail_open"),
+  /** pre_request hooks run highest preference first, then by name. */
+  preference: z.number().int().default(0),
+  disabled: z.boolean().default(false),
+  retry: RetryConfig.default({ initial: 1000, max: 300_000, give_up_after: 3 * 86_400_000 }),
+});
+export type HookConfig = z.infer<typeof HookConfig>;
+
+export const HooksConfig = z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "hook names are letters, digits, _ . -"), HookConfig);
+export type HooksConfig = z.infer<typeof HooksConfig>;
+
+/** The events a send_hooks entry asks for; an empty list means every asynchronous event. */
+export function requestedEvents(events: readonly string[]): readonly HookEvent[] {
+  if (events.length === 0) return ASYNC_HOOK_EVENTS;
+  return HOOK_EVENTS.filter((e) => events.includes(e) || (e === "tool_call" && events.includes("tool_call_entire_request")));
+}
