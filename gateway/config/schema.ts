@@ -2,7 +2,9 @@
 import { z } from "zod";
 import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
+import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
 import { Duration, Size } from "./units.js";
 
 export const IdentityConfig = z.discriminatedUnion("type", [
@@ -56,6 +58,11 @@ export const Config = z.strictObject({
   prices: z.record(z.string(), PriceOverride).default({}),
   /** CI sessions (Actions OIDC → repository → tailnet tags) and check runs; absent: the CI routes answer 404. */
   github: GitHubConfig.optional(),
-});
+  /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */
+  quotas: QuotasConfig.default({}),
+  quota_estimate: QuotaEstimateConfig.default(DEFAULT_QUOTA_ESTIMATE),
+  /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
+  tailnet_policy: TailnetPolicyConfig.optional(),
+}).superRefine(checkQuotaReferences);
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

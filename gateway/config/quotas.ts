@@ -1,0 +1,119 @@
+// The `quotas` config section: dollar token buckets keyed by bucket-name template (Aperture's shape), and the settings
+// that size a request's reservation. A grant's `{ "bucket": "daily:<user>" }` names the quota whose key is exactly
+// "daily:<user>"; the template is expanded per request into the concrete bucket that is charged.
+import { z } from "zod";
+import { GrantValue } from "./grants.js";
+import { Dollars, parseDollars } from "./units.js";
+
+/** Templates a bucket name may use, and what they expand to (see quotas/buckets.ts expandBucket). */
+export const BUCKET_TEMPLATES = ["user", "node", "repo", "pr", "workflow", "run"] as const;
+export type BucketTemplate = (typeof BUCKET_TEMPLATES)[number];
+
+const RATE_PERIODS: Readonly<Record<string, number>> = {
+  min: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+  week: 7 * 86_400_000,
+  // Aperture's month is 30 days.
+  month: 30 * 86_400_000,
+};
+
+export interface Rate {
+  /** Nanodollars added per period. */
+  readonly nanos: number;
+  readonly periodMs: number;
+  /** As written, e.g. "$5.00/day". */
+  readonly text: string;
+}
+
+export function parseRate(text: string): Rate | null {
+  const m = /^(.+)\/(min|hour|day|week|month)$/.exec(text.trim());
+  if (!m) return null;
+  const nanos = parseDollars(m[1]!);
+  const periodMs = RATE_PERIODS[m[2]!];
+  return nanos === null || periodMs === undefined ? null : { nanos, periodMs, text: text.trim() };
+}
+
+const RateSchema = z.string().transform((s, ctx): Rate => {
+  const rate = parseRate(s);
+  if (!rate) {
+    ctx.addIssue({ code: "custom", message: `expected a refill rate such as "$5.00/day" (min, hour, day, week, month), got "${s}"` });
+    return z.NEVER;
+  }
+  return rate;
+});
+
+/** Problems with a bucket-name template: unknown `<placeholders>`, stray angle brackets. */
+export function templateProblems(name: string): string[] {
+  const problems: string[] = [];
+  for (const [, key] of name.matchAll(/<([^<>]*)>/g)) {
+    if (!(BUCKET_TEMPLATES as readonly string[]).includes(key!)) {
+      problems.push(`unknown template <${key}> (known: ${BUCKET_TEMPLATES.map((t) => `<${t}>`).join(", ")})`);
+    }
+  }
+  if (/[<>]/.test(name.replace(/<[^<>]*>/g, ""))) problems.push("unbalanced < or >");
+  return problems;
+}
+
+
+export const QuotaDefinition = z.strictObject({
+  /** The most a bucket holds, and its starting balance. "$0.00" refuses every request that costs anything. */
+  capacity: Dollars,
+  /** Refill speed; "$0.00/day" never refills (admins refill through the API). */
+  rate: RateSchema,
+  /** Only "reject" (HTTP 429 with Retry-After), as in Aperture. */
+  on_exceed: z.literal("reject").default("reject"),
+});
+export type QuotaDefinition = z.infer<typeof QuotaDefinition>;
+
+export const QuotasConfig = z
+  .record(z.string(), QuotaDefinition)
+  // Checked here rather than as a record key schema so the message names the key.
+  .superRefine((quotas, ctx) => {
+    for (const name of Object.keys(quotas)) {
+      const problems = name === "" || name.length > 200 ? ["bucket names are 1 to 200 characters"] : templateProblems(name);
+      for (const message of problems) ctx.addIssue({ code: "custom", path: [name], message });
+    }
+  });
+export type QuotasConfig = z.infer<typeof QuotasConfig>;
+
+/** How a request's reservation is sized before it is forwarded (quotas/estimate.ts). */
+export const QuotaEstimateConfig = z.strictObject({
+  /**
+   * Request-body bytes per input token assumed for the reservation. Tokenizers average 3–4 bytes per token on agent
+   * traffic (JSON, code, English), so 2 stays above the real count; 1 is a strict bound for any text.
+   */
+  bytes_per_token: z.number().positive().default(2),
+  /** Output tokens reserved when a request sets no max_tokens / max_output_tokens (the estimate is then flagged). */
+  uncapped_output_tokens: z.number().int().positive().default(32_000),
+  /** Dollars per million tokens reserved for models without a known price (their cost is then the reservation). */
+  unknown_price: z
+    .strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() })
+    .default({ input: 15, output: 75 }),
+});
+export type QuotaEstimateConfig = z.infer<typeof QuotaEstimateConfig>;
+export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = { bytes_per_token: 2, uncapped_output_tokens: 32_000, unknown_price: { input: 15, output: 75 } };
+
+interface GrantsView {
+  readonly capability: string;
+  readonly grants: readonly { readonly app: Readonly<Record<string, readonly unknown[]>> }[];
+  readonly quotas: QuotasConfig;
+}
+
+/** Config grants whose quotas name a bucket no `quotas` entry defines ("quotas references undefined quota"). */
+export function checkQuotaReferences(config: GrantsView, ctx: z.RefinementCtx): void {
+  config.grants.forEach((grant, i) => {
+    (grant.app[config.capability] ?? []).forEach((raw, j) => {
+      const value = GrantValue.safeParse(raw);
+      if (!value.success) return;
+      value.data.quotas?.forEach((ref, k) => {
+        if (config.quotas[ref.bucket] !== undefined) return;
+        ctx.addIssue({
+          code: "custom",
+          path: ["grants", i, "app", config.capability, j, "quotas", k, "bucket"],
+          message: `quotas references undefined quota "${ref.bucket}"`,
+        });
+      });
+    });
+  });
+}
