@@ -10,6 +10,8 @@ import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
+import { createQuotaModule } from "./quotas/index.js";
+import { QUOTAS_SCHEMA } from "./quotas/store.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
 import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
@@ -50,20 +52,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
   const ci = createCiModule({ getConfig, db, onError: (err, context) => say(`keyless: ${context}: ${String(err)}`) });
-  const modules: GatewayModule[] = [ci];
+  const pricer = createPricer(config.prices);
+  // Last: it reserves for the body as the other plugins leave it.
+  const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });
+  const modules: GatewayModule[] = [ci, quotas];
   const app = createApp({
     getConfig,
     version: packageVersion(),
     resolver: options.resolver ?? createResolver(config.identity),
     log: requestLog,
-    pricer: createPricer(config.prices),
+    pricer,
     catalog: createModelCatalog(),
     metrics,
     fetch: options.fetch,

@@ -1,0 +1,100 @@
+// GET /api/quotas (the caller's buckets; every bucket for admins) and POST /api/quotas/refill (admins, up to capacity).
+import type { Hono } from "hono";
+import { z } from "zod";
+import type { QuotaDefinition } from "../config/quotas.js";
+import type { Config } from "../config/schema.js";
+import { Dollars, formatDollars } from "../config/units.js";
+import type { GatewayEnv } from "../env.js";
+import type { Identity } from "../identity/types.js";
+import type { SessionRef } from "../proxy/exchange.js";
+import type { BucketState } from "../quotas/buckets.js";
+import { templateMatches } from "../quotas/buckets.js";
+import { chargesFrom } from "../quotas/charges.js";
+import type { Charge, QuotaStore } from "../quotas/store.js";
+import { callerAccess, requireRole } from "./auth.js";
+import { apiError, zodMessage } from "./errors.js";
+
+export interface QuotaApiDeps {
+  readonly store: QuotaStore;
+  readonly getConfig: () => Config;
+  readonly sessionFor: (identity: Identity) => SessionRef | null;
+}
+
+const RefillBody = z.strictObject({
+  bucket: z.string().min(1),
+  /** Dollars to add; omitted: refill to capacity. */
+  amount: Dollars.optional(),
+});
+
+function describe(bucket: string, quota: string, def: QuotaDefinition | undefined, state: BucketState, reserved: number) {
+  return {
+    bucket,
+    quota,
+    defined: def !== undefined,
+    balance_nanos: state.balance,
+    balance: formatDollars(state.balance),
+    capacity_nanos: def?.capacity ?? null,
+    capacity: def ? formatDollars(def.capacity) : null,
+    rate: def?.rate.text ?? null,
+    reserved_nanos: reserved,
+    updated_at: new Date(state.updatedMs).toISOString(),
+  };
+}
+
+/** The quota a concrete bucket belongs to: the one it was last charged under, else the first template it fits. */
+function resolveCharge(bucket: string, store: QuotaStore, config: Config): Charge | { error: string } {
+  const stored = store.list().find((b) => b.bucket === bucket);
+  if (stored) {
+    const def = config.quotas[stored.quota];
+    return def ? { bucket, quota: stored.quota, def } : { error: `bucket "${bucket}" belongs to quota "${stored.quota}", which the config no longer defines` };
+  }
+  const quota = config.quotas[bucket] ? bucket : Object.keys(config.quotas).find((t) => templateMatches(t, bucket));
+  return quota ? { bucket, quota, def: config.quotas[quota]! } : { error: `no quota defines a bucket named "${bucket}"` };
+}
+
+export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
+  app.get("/api/quotas", (c) => {
+    const config = deps.getConfig();
+    const access = callerAccess(c, config);
+    if (access.role === null) return apiError(c, 403, "forbidden", "access denied: no role granted");
+    const identity = c.var.identity;
+    const own = chargesFrom(access.values, identity, deps.sessionFor(identity), config.quotas).charges;
+    const out = new Map<string, ReturnType<typeof describe>>();
+    for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, deps.store.peek(charge), deps.store.reserved(charge.bucket)));
+    if (access.role === "admin") {
+      for (const b of deps.store.list()) {
+        if (out.has(b.bucket)) continue;
+        const def = config.quotas[b.quota];
+        const state = def ? deps.store.peek({ bucket: b.bucket, quota: b.quota, def }) : b;
+        out.set(b.bucket, describe(b.bucket, b.quota, def, state, deps.store.reserved(b.bucket)));
+      }
+    }
+    const quotas = Object.fromEntries(
+      Object.entries(config.quotas).map(([name, q]) => [name, { capacity: formatDollars(q.capacity), capacity_nanos: q.capacity, rate: q.rate.text, on_exceed: q.on_exceed }]),
+    );
+    return c.json({ buckets: [...out.values()].sort((a, b) => a.bucket.localeCompare(b.bucket)), quotas });
+  });
+
+  app.post("/api/quotas/refill", async (c) => {
+    const config = deps.getConfig();
+    const denied = requireRole(c, config, "admin");
+    if (denied) return denied;
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return apiError(c, 400, "invalid_body", "expected a JSON body {\"bucket\": \"…\", \"amount\": \"$5.00\"}");
+    }
+    const body = RefillBody.safeParse(raw);
+    if (!body.success) return apiError(c, 400, "invalid_body", zodMessage(body.error));
+    const charge = resolveCharge(body.data.bucket, deps.store, config);
+    if ("error" in charge) return apiError(c, 404, "not_found", charge.error);
+    const { before, after } = deps.store.refill(charge, body.data.amount ?? null, c.var.identity.principal);
+    const reserved = deps.store.reserved(charge.bucket);
+    return c.json({
+      added_nanos: after.balance - before.balance,
+      before: describe(charge.bucket, charge.quota, charge.def, before, reserved),
+      bucket: describe(charge.bucket, charge.quota, charge.def, after, reserved),
+    });
+  });
+}

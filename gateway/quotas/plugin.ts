@@ -1,0 +1,100 @@
+// Reserve, then settle. Before forwarding, the request's worst-case cost is debited from every bucket it is charged
+// to, in one transaction, or the request is refused with a 429 in the provider's own shape. After the response the
+// reservation is replaced by the actual cost, in the same transaction as the request's log row. Concurrent requests
+// can then overspend a bucket by at most their estimation error, never by the number in flight.
+import type { Config } from "../config/schema.js";
+import { formatDollars } from "../config/units.js";
+import type { Pricer } from "../pricing/prices.js";
+import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import type { RowExtension } from "../store/requests.js";
+import { chargesFor } from "./charges.js";
+import { type Estimate, estimateCost } from "./estimate.js";
+import type { BucketShortfall, Charge, QuotaStore } from "./store.js";
+
+export const QUOTA_PLUGIN = "quota";
+
+/** SDKs honour Retry-After only up to about a minute; beyond that their own backoff would just fail again. */
+const MAX_SDK_RETRY_SECONDS = 60;
+
+export interface QuotaPluginDeps {
+  readonly store: QuotaStore;
+  readonly pricer: Pricer;
+  readonly getConfig: () => Config;
+}
+
+interface Reservation {
+  readonly charges: readonly Charge[];
+  readonly estimate: Estimate;
+}
+
+function describeEstimate(e: Estimate): string {
+  const output = e.capped ? `${e.outputTokens} output tokens` : `${e.outputTokens} output tokens (no max_tokens set)`;
+  return `up to ${formatDollars(e.nanos)} (≤ ${e.inputTokens} input tokens, ≤ ${output})`;
+}
+
+export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimate): Denial {
+  const never = short.filter((s) => s.retryAfter === null);
+  const first = short[0]!;
+  let message: string;
+  if (never.some((s) => estimate.nanos > s.capacity)) {
+    const s = never.find((b) => estimate.nanos > b.capacity)!;
+    message = `quota exceeded: this request may cost ${describeEstimate(estimate)}, more than bucket "${s.bucket}" can ever hold (${formatDollars(s.capacity)}); lower max_tokens or ask an admin to raise the quota`;
+  } else if (never.length > 0) {
+    message = `quota exceeded: bucket "${never[0]!.bucket}" has ${formatDollars(never[0]!.balance)} left and does not refill; this request may cost ${describeEstimate(estimate)}; ask an admin to refill it`;
+  } else {
+    message = `quota exceeded: bucket "${first.bucket}" has ${formatDollars(first.balance)} left; this request may cost ${describeEstimate(estimate)}`;
+  }
+  const headers: Record<string, string> = {};
+  if (never.length === 0) {
+    const wait = Math.max(...short.map((s) => s.retryAfter ?? 0));
+    headers["retry-after"] = String(wait);
+    message += `; retry in ${wait}s`;
+    if (wait > MAX_SDK_RETRY_SECONDS) headers["x-should-retry"] = "false";
+  } else {
+    headers["x-should-retry"] = "false";
+  }
+  return { kind: "rate_limit", category: "quota", message, headers };
+}
+
+/** What a finished request is charged, and whether that is its reservation because the real cost is unknown. */
+export function settlement(reserved: number, outcome: Outcome): { charged: number; atReservation: boolean } {
+  // Refused after reserving (a later check, or the upstream unreachable): nothing was billed.
+  if (outcome.denial) return { charged: 0, atReservation: false };
+  if (outcome.costNanos === null) return { charged: reserved, atReservation: true };
+  // A 2xx that broke off (client gone, upstream cut): the usage seen is partial, the bill may not be. Never refund.
+  if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(outcome.costNanos, reserved), atReservation: true };
+  return { charged: outcome.costNanos, atReservation: false };
+}
+
+export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): ExchangePlugin {
+  return {
+    name: QUOTA_PLUGIN,
+    before(ex: Exchange): Denial | void {
+      if (!ex.route.billable) return;
+      const config = getConfig();
+      const { charges, undefinedRefs } = chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, config.quotas);
+      if (undefinedRefs.length > 0) {
+        // A grant pointing at a quota the gateway does not define: fail closed, and say which.
+        return { kind: "permission", category: "quota", message: `access denied: grant references undefined quota (${undefinedRefs.join(", ")})` };
+      }
+      if (charges.length === 0) return;
+      const estimate = estimateCost(ex, pricer, config.quota_estimate);
+      const result = store.reserve(charges, estimate.nanos);
+      if (!result.ok) return quotaDenial(result.short, estimate);
+      if (!estimate.capped) ex.flags.push("quota_estimate_uncapped");
+      if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
+      const reservation: Reservation = { charges, estimate };
+      ex.state.set(QUOTA_PLUGIN, reservation);
+    },
+    after(ex: Exchange, outcome: Outcome): RowExtension | void {
+      const reservation = ex.state.get(QUOTA_PLUGIN) as Reservation | undefined;
+      if (!reservation) return;
+      ex.state.delete(QUOTA_PLUGIN);
+      const reserved = reservation.estimate.nanos;
+      const { charged, atReservation } = settlement(reserved, outcome);
+      if (atReservation) ex.flags.push("quota_settled_at_reservation");
+      const entries = reservation.charges.map((c) => ({ ...c, reserved, charged }));
+      return { write: (_db, requestId) => store.settle(requestId, entries, atReservation) };
+    },
+  };
+}
