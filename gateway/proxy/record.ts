@@ -52,7 +52,7 @@ function baseRow(base: RequestBase, ex: Exchange | null): Omit<RequestRow, "stat
 }
 
 /** The agent's own session id, where the agent sends one (Claude Code, Codex). */
-function clientSession(headers: Headers): string | null {
+export function clientSession(headers: Headers): string | null {
   return headers.get("x-claude-code-session-id") ?? headers.get("session-id") ?? null;
 }
 

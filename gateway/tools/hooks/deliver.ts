@@ -1,0 +1,130 @@
+// Delivers the outbox: due messages are sent with a bounded concurrency; a failure is retried with exponential
+// backoff (with jitter) until it is older than the hook's give_up_after. Runs off the response path entirely.
+import type { HooksConfig } from "../../config/hooks.js";
+import type { Outbox, OutboxRow } from "../../store/outbox.js";
+import { sendHook } from "./send.js";
+
+export interface DelivererDeps {
+  readonly outbox: Outbox;
+  readonly hooks: () => HooksConfig;
+  readonly fetch: typeof fetch;
+  readonly userAgent: string;
+  readonly onError: (err: unknown, context: string) => void;
+  readonly concurrency?: number;
+  /** Longest sleep between outbox scans when nothing is due sooner. */
+  readonly pollMs?: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export function backoffMs(attempts: number, initial: number, max: number, random: () => number): number {
+  const base = Math.min(max, initial * 2 ** Math.min(attempts, 30));
+  // ±20% so receivers coming back are not hit by every sender at once.
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+export class HookDeliverer {
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private scanning = false;
+  private rescan = false;
+  private stopped = true;
+  /** Set once stop() returned: the store may be closed, late replies must not touch it. */
+  private closed = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly deps: DelivererDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.concurrency = deps.concurrency ?? 8;
+    this.pollMs = deps.pollMs ?? 5000;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Looks at the outbox now (new messages were written, or a delivery finished). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.scanning = true;
+    try {
+      do {
+        this.rescan = false;
+        this.scan();
+      } while (this.rescan);
+    } catch (err) {
+      this.deps.onError(err, "hook outbox scan");
+    } finally {
+      this.scanning = false;
+    }
+    this.schedule();
+  }
+
+  /** Stops scanning and waits (up to `graceMs`) for deliveries in flight; undelivered messages stay in the outbox. */
+  async stop(graceMs = 2000): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const pending = Promise.all([...this.inFlight.values()]);
+    await Promise.race([pending, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.closed = true;
+  }
+
+  private scan(): void {
+    const room = this.concurrency - this.inFlight.size;
+    if (room <= 0) return;
+    for (const row of this.deps.outbox.due(this.now(), room, new Set(this.inFlight.keys()))) {
+      const job = this.deliver(row)
+        .catch((err) => this.deps.onError(err, `hook ${row.hook} delivery`))
+        .finally(() => {
+          this.inFlight.delete(row.id);
+          if (!this.closed) this.kick();
+        });
+      this.inFlight.set(row.id, job);
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const next = this.deps.outbox.nextDue();
+    const wait = next === null ? this.pollMs : Math.min(this.pollMs, Math.max(25, next - this.now()));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kick();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const { outbox } = this.deps;
+    const hook = this.deps.hooks()[row.hook];
+    if (!hook || hook.disabled) {
+      outbox.drop(row.id);
+      this.deps.onError(new Error(`hook "${row.hook}" is ${hook ? "disabled" : "no longer configured"}`), `dropped ${row.event} event ${row.msgId}`);
+      return;
+    }
+    const result = await sendHook(hook, row.msgId, row.payload, this.deps);
+    if (this.closed) return;
+    if (result.ok) {
+      outbox.delivered(row.id);
+      return;
+    }
+    const now = this.now();
+    if (now - row.createdAt >= hook.retry.give_up_after) {
+      outbox.drop(row.id);
+      this.deps.onError(new Error(result.error), `hook ${row.hook}: gave up on ${row.event} event ${row.msgId} after ${row.attempts + 1} attempts`);
+      return;
+    }
+    outbox.retryAt(row.id, now + backoffMs(row.attempts, hook.retry.initial, hook.retry.max, this.random), result.status, result.error ?? "failed");
+  }
+}

@@ -1,0 +1,74 @@
+// The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
+// (written in the request's own transaction, delivered in the background).
+import type { GatewayModule } from "../../app.js";
+import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../../config/hooks.js";
+import type { Exchange, ExchangePlugin, Outcome } from "../../proxy/exchange.js";
+import type { Db } from "../../store/db.js";
+import { Outbox, type OutboxMessage } from "../../store/outbox.js";
+import type { ToolCallRecord } from "../../store/tool-calls.js";
+import { HookDeliverer } from "./deliver.js";
+import { asyncPayload } from "./payload.js";
+import { runPreRequest } from "./pre-request.js";
+import { hooksFor } from "./select.js";
+
+export interface HooksModuleDeps {
+  readonly db: Db;
+  readonly hooks: () => HooksConfig;
+  readonly fetch?: typeof fetch;
+  readonly userAgent: string;
+  /** The analysed tool calls of an exchange (from the tools module). */
+  readonly toolCalls: (ex: Exchange, outcome: Outcome) => readonly ToolCallRecord[];
+  readonly onError: (err: unknown, context: string) => void;
+  /** Outbox scan interval; tests shorten it. */
+  readonly pollMs?: number;
+}
+
+export interface HooksModule extends GatewayModule {
+  readonly outbox: Outbox;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createHooksModule(deps: HooksModuleDeps): HooksModule {
+  const outbox = new Outbox(deps.db);
+  const fetchImpl = deps.fetch ?? fetch;
+  const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs });
+
+  const plugin: ExchangePlugin = {
+    name: "hooks",
+    before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    after(ex, outcome) {
+      const hooks = deps.hooks();
+      const messages: OutboxMessage[] = [];
+      for (const event of ASYNC_HOOK_EVENTS) {
+        if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
+        const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
+        if (selected.length === 0) continue;
+        const payload = JSON.stringify(asyncPayload(event, ex, outcome, deps.toolCalls(ex, outcome)));
+        for (const { name, hook } of selected) {
+          if (!hook) {
+            deps.onError(new Error(`hook "${name}" named in a grant is not defined`), `${event} event for ${ex.id}`);
+            continue;
+          }
+          messages.push({ msgId: `msg_${ex.id}_${event}_${name}`, hook: name, event, payload });
+        }
+      }
+      if (messages.length === 0) return;
+      return {
+        write(db) {
+          outbox.enqueue(messages, Date.now(), db);
+          // After the transaction commits; a rolled-back write leaves nothing to find.
+          setImmediate(() => deliverer.kick());
+        },
+      };
+    },
+  };
+
+  return {
+    name: "hooks",
+    plugin,
+    outbox,
+    start: () => deliverer.start(),
+    stop: () => deliverer.stop(),
+  };
+}

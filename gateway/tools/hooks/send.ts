@@ -1,0 +1,76 @@
+// One signed webhook delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature over
+// "<id>.<timestamp>.<body>" with HMAC-SHA256). Never throws: failures come back as a reason.
+import { Webhook } from "standardwebhooks";
+import type { HookConfig } from "../../config/hooks.js";
+
+export interface Delivery {
+  readonly ok: boolean;
+  readonly status: number | null;
+  /** The reply body (capped), for pre_request decisions. */
+  readonly body: string;
+  /** Why it failed: "timeout after 5000 ms", "status 500", "ECONNREFUSED". */
+  readonly error?: string;
+}
+
+const MAX_REPLY_BYTES = 32 * 1024 * 1024;
+
+export function signedHeaders(hook: HookConfig, msgId: string, payload: string, now = new Date()): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "webhook-id": msgId,
+    "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+    "webhook-signature": new Webhook(hook.secret).sign(msgId, now, payload),
+  };
+}
+
+export async function sendHook(
+  hook: HookConfig,
+  msgId: string,
+  payload: string,
+  options: { fetch: typeof fetch; userAgent: string; maxReplyBytes?: number },
+): Promise<Delivery> {
+  const signal = AbortSignal.timeout(hook.timeout);
+  let res: Response;
+  try {
+    res = await options.fetch(hook.url, {
+      method: "POST",
+      headers: { ...signedHeaders(hook, msgId, payload), "user-agent": options.userAgent },
+      body: payload,
+      signal,
+      redirect: "manual",
+    });
+  } catch (err) {
+    return { ok: false, status: null, body: "", error: signal.aborted ? `timeout after ${hook.timeout} ms` : describe(err) };
+  }
+  let body: string;
+  try {
+    body = await readCapped(res, options.maxReplyBytes ?? MAX_REPLY_BYTES);
+  } catch (err) {
+    return { ok: false, status: res.status, body: "", error: signal.aborted ? `timeout after ${hook.timeout} ms` : `reply: ${describe(err)}` };
+  }
+  if (res.status < 200 || res.status >= 300) return { ok: false, status: res.status, body, error: `status ${res.status}` };
+  return { ok: true, status: res.status, body };
+}
+
+async function readCapped(res: Response, limit: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? "unknown error";
+}
