@@ -1,0 +1,402 @@
+// Walks an unbash AST into simple commands: pipelines, lists, compound commands, substitutions, functions, and
+// every nested program (bash -c, eval, here-docs and literals piped into a shell, decoded payloads, interpreter
+// exec strings), each parsed again. One walker per analysed script; it keeps the script's literal assignments.
+import {
+  parse,
+  type Command,
+  type CommandNode,
+  type ParsedScript,
+  type PipelineNode,
+  type AndOr,
+  type CompoundList,
+  type Statement,
+  type TestExpression,
+  type Word,
+} from "unbash";
+import { staticStage } from "./decode.js";
+import { effects, normalizePath } from "./effects.js";
+import { execStrings, languageOf, programOf } from "./interp.js";
+import { parseArgs } from "./options.js";
+import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
+import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript } from "./unwrap.js";
+import { evalWord, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
+
+export interface WalkLimits {
+  /** Nested programs (bash -c inside eval inside a here-doc …) followed at most this deep. */
+  readonly maxDepth: number;
+  readonly maxCommands: number;
+  /** Longer scripts are analysed up to this many characters. */
+  readonly maxSource: number;
+}
+
+interface Ctx {
+  readonly depth: number;
+  readonly markers: readonly Marker[];
+  /** Known stdin text (piped literal, decoded payload). */
+  readonly stdin?: VarValue;
+}
+
+/** What a simple command's words and redirections evaluated to, before unwrapping. */
+interface Evaluated {
+  readonly text: string;
+  readonly redirects: RedirectInfo[];
+  readonly assigns: { name: string; value: string }[];
+  readonly vars: string[];
+  readonly argSources: string[];
+  readonly ifs: boolean;
+  readonly stdin?: VarValue;
+  readonly heredoc: boolean;
+}
+
+const DECLARE = new Set(["export", "declare", "typeset", "local", "readonly"]);
+
+export class ShellWalker {
+  readonly commands: SimpleCommand[] = [];
+  readonly problems: string[] = [];
+  private readonly env: Env = new Map();
+  private readonly downloads = new Set<string>();
+  private readonly staticOut = new WeakMap<object, VarValue>();
+  private readonly resolve = (s: ParsedScript): VarValue | undefined => this.staticScript(s);
+
+  constructor(private readonly limits: WalkLimits) {}
+
+  /** Parse and walk a program; returns the commands it produced (also appended to `commands`). */
+  source(text: string, ctx: Ctx = { depth: 0, markers: [] }): SimpleCommand[] {
+    if (ctx.depth > this.limits.maxDepth) {
+      this.problems.push(`nested programs deeper than ${this.limits.maxDepth} levels were not analysed`);
+      return [];
+    }
+    let src = text;
+    if (src.length > this.limits.maxSource) {
+      this.problems.push(`script longer than ${this.limits.maxSource} characters was truncated for analysis`);
+      src = src.slice(0, this.limits.maxSource);
+    }
+    const ast = parse(src);
+    for (const e of ast.errors ?? []) this.problems.push(`parse error: ${e.message}`);
+    return this.statements(ast.commands, ast.source ?? src, ctx);
+  }
+
+  private full(): boolean {
+    if (this.commands.length < this.limits.maxCommands) return false;
+    if (!this.problems.includes("too many commands")) this.problems.push("too many commands");
+    return true;
+  }
+
+  private statements(list: readonly Statement[], src: string, ctx: Ctx): SimpleCommand[] {
+    const out: SimpleCommand[] = [];
+    for (const st of list) out.push(...this.node(st.command, src, ctx));
+    return out;
+  }
+
+  private list(l: CompoundList | undefined, src: string, ctx: Ctx): SimpleCommand[] {
+    return l ? this.statements(l.commands, src, ctx) : [];
+  }
+
+  private node(n: PipelineNode | AndOr | CommandNode | CompoundList, src: string, ctx: Ctx): SimpleCommand[] {
+    if (this.full()) return [];
+    switch (n.type) {
+      case "AndOr":
+        return n.commands.flatMap((c) => this.node(c, src, ctx));
+      case "Pipeline":
+        return this.pipeline(n.commands, src, ctx);
+      case "Command":
+        return this.command(n, src, ctx);
+      case "Subshell":
+      case "BraceGroup":
+      case "CompoundList":
+        return n.type === "CompoundList" ? this.list(n, src, ctx) : this.list(n.body, src, ctx);
+      case "If":
+        return [
+          ...this.list(n.clause, src, ctx),
+          ...this.list(n.then, src, ctx),
+          ...n.elif.flatMap((e) => [...this.list(e.clause, src, ctx), ...this.list(e.then, src, ctx)]),
+          ...this.list(n.else, src, ctx),
+        ];
+      case "For":
+      case "Select":
+        return [...this.words(n.wordlist ?? [], src, ctx), ...this.list(n.body, src, ctx)];
+      case "ArithmeticFor":
+        return this.list(n.body, src, ctx);
+      case "While":
+        return [...this.list(n.clause, src, ctx), ...this.list(n.body, src, ctx)];
+      case "Case":
+        return [...this.words([n.word], src, ctx), ...n.items.flatMap((i) => this.list(i.body, src, ctx))];
+      case "TestCommand":
+        return this.words(testWords(n.expression), src, ctx);
+      case "ArithmeticCommand":
+        return [];
+      case "Redirected": {
+        const inner = this.node(n.command, src, ctx);
+        const ev = this.evaluate([], n.redirects, src, n, ctx);
+        for (const c of inner) c.redirects.push(...ev.redirects);
+        return inner;
+      }
+      case "Function": {
+        const fname = n.name.value;
+        const body = this.node(n.body, src, { ...ctx, markers: [...ctx.markers, "function_body"] });
+        for (const c of body) {
+          if (c.name === fname && (c.upstream.includes(fname) || c.downstream.includes(fname))) c.markers.add("fork_bomb");
+        }
+        return body;
+      }
+      case "Coproc":
+        return this.node(n.body, src, ctx);
+    }
+  }
+
+  /** Substitutions inside words that are not command arguments (for-lists, case words, [[ … ]]). */
+  private words(ws: readonly Word[], src: string, ctx: Ctx): SimpleCommand[] {
+    const out: SimpleCommand[] = [];
+    for (const w of ws) {
+      for (const s of evalWord(w, this.env, this.resolve).subs) out.push(...this.substitution(s, src, ctx));
+    }
+    return out;
+  }
+
+  private substitution(s: Substitution, src: string, ctx: Ctx): SimpleCommand[] {
+    return this.statements(s.script.commands, s.script.source ?? src, { depth: ctx.depth + 1, markers: ctx.markers });
+  }
+
+  private pipeline(elements: readonly CommandNode[], src: string, ctx: Ctx): SimpleCommand[] {
+    const groups: SimpleCommand[][] = [];
+    let prev: VarValue | undefined = ctx.stdin;
+    elements.forEach((el, i) => {
+      const stdin = i === 0 ? ctx.stdin : prev;
+      groups.push(this.node(el, src, { depth: ctx.depth, markers: ctx.markers, ...(stdin ? { stdin } : {}) }));
+      prev = this.staticOut.get(el);
+    });
+    const names = groups.map((g) => g.map((c) => c.name).filter((x) => x !== ""));
+    groups.forEach((g, i) => {
+      for (const c of g) {
+        c.upstream.push(...names.slice(0, i).flat());
+        c.downstream.push(...names.slice(i + 1).flat());
+      }
+    });
+    return groups.flat();
+  }
+
+  /** Evaluate assignments, words and redirections; walk every substitution found in them. */
+  private evaluate(
+    words: readonly (Command["suffix"][number] | Command["prefix"][number])[],
+    redirections: Command["redirects"],
+    src: string,
+    node: { pos: number; end: number },
+    ctx: Ctx,
+  ): Evaluated & { argv: Arg[]; subsProduced: SimpleCommand[] } {
+    const subs: Substitution[] = [];
+    const vars: string[] = [];
+    let ifs = false;
+    const ev = (w: Word): WordValue => {
+      const v = evalWord(w, this.env, this.resolve);
+      subs.push(...v.subs);
+      vars.push(...v.vars);
+      ifs ||= v.ifs;
+      return v;
+    };
+    const argv: Arg[] = [];
+    const assigns: { name: string; value: string }[] = [];
+    for (const w of words) {
+      if (w.type === "Assignment") {
+        const v = w.value.type === "ArrayValue" ? undefined : ev(w.value);
+        if (w.value.type === "ArrayValue") w.value.elements.forEach(ev);
+        assigns.push({ name: w.name, value: v?.value ?? "" });
+        argv.push({ value: `${w.name}=${v?.value ?? ""}`, known: v?.known ?? false, markers: v?.markers ?? [] });
+      } else if (w.type === "Word") {
+        const v = ev(w);
+        for (const f of v.fields) {
+          argv.push({ value: f, known: v.known, quoted: v.quoted, ansiC: v.ansiC, fromVar: v.fromVar, markers: v.markers });
+        }
+      }
+    }
+    const redirects: RedirectInfo[] = [];
+    let stdin: VarValue | undefined;
+    let heredoc = false;
+    for (const r of redirections) {
+      if (r.type === "HereDoc") {
+        // An unquoted delimiter allows expansions in the body; evaluate it for their substitutions.
+        const { text, pos, end, parts } = r.body;
+        const body = parts?.length ? ev({ type: "Word", text, value: text, pos, end, parts }) : undefined;
+        stdin = { value: body ? body.value : text, markers: body?.markers ?? [] };
+        heredoc = true;
+      } else if (r.type === "HereString") {
+        const v = r.target ? ev(r.target) : undefined;
+        stdin = { value: `${v?.value ?? ""}\n`, markers: v?.markers ?? [] };
+      } else {
+        const v = r.target ? ev(r.target) : undefined;
+        const fd = r.descriptor?.type === "FileDescriptor" ? { fd: r.descriptor.value } : {};
+        redirects.push({ op: r.operator, target: v?.value ?? "", known: v?.known ?? true, ...fd });
+      }
+    }
+    const subsProduced = subs.flatMap((s) => this.substitution(s, src, ctx));
+    return {
+      text: src.slice(node.pos, node.end),
+      argv,
+      redirects,
+      assigns,
+      vars,
+      ifs,
+      heredoc,
+      argSources: subsProduced.map((c) => c.name).filter((x) => x !== ""),
+      subsProduced,
+      ...(stdin ? { stdin } : {}),
+    };
+  }
+
+  private command(c: Command, src: string, ctx: Ctx): SimpleCommand[] {
+    const prefixAssigns = c.prefix.filter((p) => p.type === "Assignment");
+    const words = [...(c.name ? [c.name] : []), ...c.suffix.filter((s) => s.type === "Word" || s.type === "Assignment")];
+    const ev = this.evaluate([...prefixAssigns, ...words], c.redirects, src, c, ctx);
+    const argv = ev.argv.slice(prefixAssigns.length);
+    const assigns = ev.assigns.slice(0, prefixAssigns.length);
+    if (!c.name) {
+      // Bare assignments persist for later commands (`cmd=rm; $cmd -rf x`).
+      prefixAssigns.forEach((a, i) => {
+        const v = ev.argv[i];
+        if (v?.known) this.env.set(a.name, { value: assigns[i]?.value ?? "", markers: v.markers ?? [] });
+        else this.env.delete(a.name);
+      });
+    }
+    if (argv.length > 0 && DECLARE.has(argv[0]?.value ?? "")) {
+      for (const a of ev.assigns.slice(prefixAssigns.length)) {
+        this.env.set(a.name, { value: a.value, markers: [] });
+        assigns.push(a);
+      }
+    }
+    if (argv.length === 0 && ev.redirects.length === 0) return ev.subsProduced;
+    const made = this.finish(argv, { ...ev, assigns }, ctx, c);
+    return [...made, ...ev.subsProduced];
+  }
+
+  /** Build the simple command from its argv (after evaluation), then follow any nested programs. */
+  private finish(argv0: Arg[], ev: Evaluated, ctx: Ctx, node?: object): SimpleCommand[] {
+    const un = unwrap(argv0);
+    const produced: SimpleCommand[] = [];
+    const nestedCtx = (marker: Marker, extra: readonly Marker[] = [], stdin?: VarValue): Ctx => ({
+      depth: ctx.depth + 1,
+      markers: [...new Set([...ctx.markers, marker, ...extra])],
+      ...(stdin ? { stdin } : {}),
+    });
+    const follow = (s: NestedScript): void => {
+      if (s.known) produced.push(...this.source(s.text, nestedCtx(s.marker, s.markers)));
+    };
+    un.scripts.forEach(follow);
+    const argv = un.argv;
+    const head = argv[0];
+    const path = head?.value ?? "";
+    const name = head ? basename(path) : "";
+    const args = argv.slice(1);
+    const parsed = parseArgs(name, args.map((a) => a.value));
+    const markers = new Set<Marker>(ctx.markers);
+    if (ev.ifs) markers.add("ifs");
+    if (head?.ansiC) markers.add("ansi_c");
+    else if (head?.quoted && /^[\w.+-]+$/.test(path)) markers.add("quote_splice");
+    if (head?.fromVar) markers.add("variable_command");
+    for (const m of head?.markers ?? []) markers.add(m);
+    const stdin = ev.stdin ?? ctx.stdin;
+    const program = programOf(name, args, stdin?.value);
+    const fx = effects(name, parsed, ev.redirects);
+    const sc: SimpleCommand = {
+      text: ev.text,
+      name,
+      path,
+      nameKnown: head?.known ?? true,
+      args: args.map((a) => a.value),
+      argKnown: args.map((a) => a.known),
+      redirects: ev.redirects,
+      assigns: [...ev.assigns, ...un.assigns],
+      vars: ev.vars,
+      argSources: ev.argSources,
+      wrappers: un.wrappers,
+      markers,
+      upstream: [],
+      downstream: [],
+      stdinProgram: program.stdinProgram,
+      flags: parsed.flags,
+      options: parsed.options,
+      positionals: parsed.positionals,
+      reads: fx.reads,
+      writes: fx.writes,
+      depth: ctx.depth,
+      ...(stdin ? { stdinText: stdin.value } : {}),
+      ...(program.code ? { code: program.code } : {}),
+    };
+    if (head || ev.redirects.length > 0) {
+      this.commands.push(sc);
+      produced.unshift(sc);
+    }
+    if (!head) return produced;
+    this.trackDownloads(sc);
+    if (node && argv.every((a) => a.known)) {
+      const out = staticStage(name, sc.args, stdin);
+      if (out) this.staticOut.set(node, out);
+    }
+    const nested = nestedOf(argv);
+    for (const s of nested.scripts) {
+      if (!s.known) markers.add("dynamic_program");
+      follow(s);
+    }
+    for (const a of nested.argvs) {
+      const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
+      produced.push(...this.finish(a.argv, inner, nestedCtx(a.marker)));
+    }
+    if (SHELLS.has(name) && program.stdinProgram && stdin) {
+      const marker: Marker = ev.stdin && ev.heredoc ? "heredoc_program" : "pipe_program";
+      produced.push(...this.source(stdin.value, nestedCtx(marker, stdin.markers)));
+    }
+    if (program.code) {
+      for (const s of execStrings(program.code)) produced.push(...this.source(s, nestedCtx("interpreter")));
+    }
+    return produced;
+  }
+
+  /** `curl -o x URL && chmod +x x && ./x`: remember download targets, mark later execution of them. */
+  private trackDownloads(sc: SimpleCommand): void {
+    if (sc.name === "curl" || sc.name === "wget") for (const w of sc.writes) this.downloads.add(w);
+    if (this.downloads.size === 0) return;
+    const runsScript = SHELLS.has(sc.name) || languageOf(sc.name) !== undefined;
+    const target = runsScript ? sc.positionals[0] : sc.path;
+    if (target !== undefined && this.downloads.has(normalizePath(target))) sc.markers.add("runs_download");
+  }
+
+  /** Output of `$(echo … | base64 -d)`-style substitutions, without side effects. */
+  private staticScript(script: ParsedScript): VarValue | undefined {
+    const st = script.commands.length === 1 ? script.commands[0]?.command : undefined;
+    if (!st) return undefined;
+    const stages = st.type === "Pipeline" ? st.commands : [st];
+    let out: VarValue | undefined;
+    for (const stage of stages) {
+      if (stage.type !== "Command" || !stage.name) return undefined;
+      const fields: string[] = [];
+      for (const w of [stage.name, ...stage.suffix]) {
+        if (w.type === "Assignment") return undefined;
+        if (w.type !== "Word") continue;
+        const v = evalWord(w, this.env, this.resolve);
+        if (!v.known) return undefined;
+        fields.push(...v.fields);
+      }
+      let stdin = out;
+      for (const r of stage.redirects) {
+        if (r.type === "HereString" && r.target) stdin = { value: `${evalWord(r.target, this.env, this.resolve).value}\n`, markers: [] };
+        if (r.type === "HereDoc") stdin = { value: r.body.text, markers: [] };
+      }
+      out = staticStage(basename(fields[0] ?? ""), fields.slice(1), stdin);
+      if (!out) return undefined;
+    }
+    return out;
+  }
+}
+
+function testWords(e: TestExpression): Word[] {
+  switch (e.type) {
+    case "TestUnary":
+      return [e.operand];
+    case "TestBinary":
+      return [e.left, e.right];
+    case "TestLogical":
+      return e.operands.flatMap(testWords);
+    case "TestNot":
+      return testWords(e.operand);
+    case "TestGroup":
+      return testWords(e.expression);
+  }
+}
