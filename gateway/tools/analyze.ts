@@ -1,0 +1,60 @@
+// The single entry point the gateway calls for every tool call a model asks for.
+import type { ToolCall } from "../formats/types.js";
+import { classifyToolCall, type ClassifyOptions } from "./classify.js";
+import type { CompiledRules } from "./rules/compile.js";
+import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
+import { analyzeShell, DEFAULT_LIMITS } from "./shell/index.js";
+import type { WalkLimits } from "./shell/walk.js";
+import type { ClassifiedToolCall, Finding } from "./types.js";
+
+export interface AnalyzeOptions extends ClassifyOptions {
+  readonly limits?: WalkLimits;
+}
+
+export interface ToolCallAnalysis {
+  readonly classified: ClassifiedToolCall;
+  /** Every rule that matched, across the call and its nested calls; the gateway acts on the strongest action. */
+  readonly findings: Finding[];
+}
+
+export function analyzeToolCall(call: ToolCall, rules: CompiledRules, opts: AnalyzeOptions = {}): ToolCallAnalysis {
+  const classified = classifyToolCall(call, opts);
+  const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS));
+  return { classified, findings };
+}
+
+/** Findings for an already classified call (and its nested code-mode calls). */
+export function analyzeClassified(c: ClassifiedToolCall, rules: CompiledRules, limits: WalkLimits = DEFAULT_LIMITS): Finding[] {
+  const out: Finding[] = [];
+  const fields = new Set<string>();
+  const id = c.callId;
+  for (const script of c.commands ?? []) {
+    const shell = analyzeShell(script, limits);
+    if (shell.problems.length > 0) fields.add("analysisIncomplete");
+    for (const sc of shell.commands) out.push(...commandFindings(rules, sc, id));
+  }
+  if (c.kind === "file_edit") for (const p of c.paths ?? []) out.push(...pathFindings(rules, p, "write", p, id));
+  for (const p of c.readPaths ?? []) out.push(...pathFindings(rules, p, "read", p, id));
+  if (c.kind === "mcp") out.push(...mcpFindings(rules, c.mcpServer ?? "", c.mcpTool ?? "", c.args, id));
+  if (c.sandboxEscalation) fields.add("sandboxEscalation");
+  if (c.remote) fields.add("remote");
+  if (c.unknownArgs) fields.add(c.kind === "shell" && (c.commands?.length ?? 0) === 0 ? "unknownShell" : "unknownArgs");
+  out.push(...callFindings(rules, fields, label(c), id));
+  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits));
+  return out;
+}
+
+function label(c: ClassifiedToolCall): string {
+  const first = c.commands?.[0] ?? c.paths?.[0];
+  return first !== undefined ? `${c.name}: ${first}` : c.name;
+}
+
+function dedupe(list: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return list.filter((f) => {
+    const k = `${f.ruleId}\0${f.command}\0${f.callId ?? ""}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
