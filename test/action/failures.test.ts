@@ -1,18 +1,19 @@
 // Each failure path of the bundled Action: an explanation the workflow author can act on, never a stack trace, and
 // nothing secret in the log. Post never fails the job.
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
-import { after, before, describe, test } from "node:test";
-import { eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
 import { fakeTailscale } from "./fake-tailscale.js";
-import { startGateway, type TestGateway } from "./gateway.js";
+import { runClaims, startGateway, type TestGateway } from "./gateway.js";
 import { commandText, newJob, runStep, type StepResult } from "./runner.js";
 
 let issuer: FakeOidcIssuer;
 let gateway: TestGateway;
 
 before(async () => {
-  issuer = await startOidcIssuer({ endpointClaims: eventClaims("push") });
+  issuer = await startOidcIssuer();
   gateway = await startGateway({ issuer });
 });
 after(async () => {
@@ -28,6 +29,10 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+beforeEach(() => {
+  issuer.endpointClaims = runClaims("push");
+});
 
 const oidcEnv = () => ({ ACTIONS_ID_TOKEN_REQUEST_URL: issuer.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.requestToken });
 
@@ -146,28 +151,28 @@ describe("gateway", () => {
 
   test("unhealthy (503) until the deadline", async () => {
     const job = newJob();
-    gateway.healthy = false;
+    const starting = createHttpServer((_req, res) => res.writeHead(503).end("starting"));
+    await new Promise<void>((resolve) => starting.listen(0, "127.0.0.1", resolve));
     try {
-      const r = await runStep("main", job, { inputs: { gateway: gateway.url, join: "none", timeout: "1" }, env: oidcEnv() });
-      assert.match(failedWith(r), /did not answer GET \/healthz within 1s \(last attempt: HTTP 503\)/);
+      const url = `http://127.0.0.1:${(starting.address() as AddressInfo).port}`;
+      const r = await runStep("main", job, { inputs: { gateway: url, join: "none", timeout: "1" }, env: oidcEnv() });
+      const msg = failedWith(r);
+      assert.match(msg, /did not answer GET \/healthz within 1s \(last attempt: HTTP 503\)/);
+      assert.match(msg, /this runner's tailnet identity may reach it/);
     } finally {
-      gateway.healthy = true;
+      starting.close();
     }
   });
 
   test("session refused: the gateway's code and reason", async () => {
     const job = newJob();
-    gateway.refuse = { status: 403, code: "repo_not_mapped", message: "repository acme/api is not in github.repos; no node may open sessions for it" };
-    try {
-      const r = await runStep("main", job, { inputs: { gateway: gateway.url, join: "none" }, env: oidcEnv() });
-      assert.equal(
-        failedWith(r),
-        "The gateway refused to register this job: HTTP 403 repo_not_mapped: repository acme/api is not in github.repos; no node may open sessions for it",
-      );
-      assert.equal(r.exported.ANTHROPIC_BASE_URL, undefined, "no agent is pointed at a gateway that refused the job");
-    } finally {
-      gateway.refuse = null;
-    }
+    issuer.endpointClaims = runClaims("push", { repository: "acme/web", repository_id: "999" });
+    const r = await runStep("main", job, { inputs: { gateway: gateway.url, join: "none" }, env: oidcEnv() });
+    assert.equal(
+      failedWith(r),
+      "The gateway refused to register this job: HTTP 403 repo_not_mapped: repository acme/web is not in github.repos; no node may open sessions for it",
+    );
+    assert.equal(r.exported.ANTHROPIC_BASE_URL, undefined, "no agent is pointed at a gateway that refused the job");
   });
 
   test("a token for the wrong audience is refused by the gateway's verifier", async () => {
@@ -183,14 +188,14 @@ describe("post", () => {
     const ts = fakeTailscale(job.dir);
     const main = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX", agents: "none" }, env: oidcEnv(), path: [ts.binDir] });
     assert.equal(main.code, 0, main.log);
-    // The gateway forgets the session and tailscale cannot log out (sudo taken away by a later step, say).
-    gateway.sessions.splice(0, gateway.sessions.length);
+    // The session is unknown to the gateway, and tailscale cannot log out (its daemon died, say).
+    job.lastState.session_id = "ses_unknown";
     ts.configure({ daemon: "down" });
     const post = await runStep("post", job, { path: [ts.binDir] });
     assert.equal(post.code, 0, post.log);
     const w = post.warnings.map(commandText);
     assert.equal(w.length, 3, w.join("\n"));
-    assert.match(w[0]!, /could not finish the session: finishing session ses_\S+ failed: HTTP 404 session_not_found/);
+    assert.match(w[0]!, /could not finish the session: finishing session ses_unknown failed: HTTP 404 session_not_found: no CI session ses_unknown/);
     assert.match(w[1]!, /could not write the job summary: .*HTTP 404/);
     assert.match(w[2]!, /could not leave the tailnet \(tailscale logout\): .*removed by Tailscale once it goes offline/);
     assert.deepEqual(ts.calls().at(-1), { tool: "tailscale", args: ["logout"] }, "logout was still attempted");

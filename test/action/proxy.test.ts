@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { createForwarder } from "../../action/proxy.js";
-import { eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
-import { startGateway, type TestGateway } from "./gateway.js";
+import { startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
+import { sseResponse } from "../fakes/upstream.js";
+import { RUNNER_NODE, runClaims, startGateway, type TestGateway } from "./gateway.js";
 import { exited, newJob, runStep } from "./runner.js";
 import { ANTHROPIC_STREAM, OPENAI_CHAT, runSdk } from "./sdk.js";
 
@@ -12,7 +13,7 @@ let issuer: FakeOidcIssuer;
 let gateway: TestGateway;
 
 before(async () => {
-  issuer = await startOidcIssuer({ endpointClaims: eventClaims("push") });
+  issuer = await startOidcIssuer({ endpointClaims: runClaims("push") });
   gateway = await startGateway({ issuer });
 });
 after(async () => {
@@ -46,31 +47,24 @@ describe("local-proxy: true", () => {
   });
 
   test("the Anthropic SDK, given only the exported environment, streams through it as the gateway sends", async () => {
-    gateway.streamDelayMs = 150;
-    try {
-      const r = await runSdk(ANTHROPIC_STREAM, main.exported, job.home);
-      assert.equal(r.code, 0, r.stderr);
-      const texts = r.lines.filter((l) => "text" in l);
-      const done = r.lines.find((l) => "done" in l)!;
-      assert.equal(done.done, "hello from keyless");
-      // The first delta arrived well before the end: nothing buffered the stream.
-      assert.ok((done.at as number) - (texts[0]!.at as number) >= 300, JSON.stringify(r.lines));
-    } finally {
-      gateway.streamDelayMs = 0;
-    }
-    const call = gateway.providerCalls.at(-1)!;
-    assert.equal(call.path, "/v1/messages");
-    // SDK 1.x presents ANTHROPIC_API_KEY as a bearer token; older ones as x-api-key.
-    assert.equal(call.headers["x-api-key"] ?? call.headers.authorization?.replace(/^Bearer /, ""), "keyless");
-    assert.equal(call.session, main.outputs["session-id"]);
+    // The provider answers slowly, event by event; every hop (gateway, local proxy) must pass each one on at once.
+    gateway.harness.upstream.once(/\/v1\/messages/, () => sseResponse(slowAnthropicStream(), { chunkDelayMs: 150 }));
+    const r = await runSdk(ANTHROPIC_STREAM, main.exported, job.home);
+    assert.equal(r.code, 0, r.stderr);
+    const first = r.lines.find((l) => l.event === "message_start")!;
+    const done = r.lines.find((l) => "done" in l)!;
+    assert.equal(done.done, "hello from keyless");
+    assert.ok((done.at as number) - (first.at as number) >= 600, `not streamed: ${JSON.stringify(r.lines)}`);
+    const rows = await gateway.requests(main.outputs["session-id"]!);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.node_id, RUNNER_NODE);
   });
 
   test("the OpenAI SDK, given only the exported environment, reaches the gateway through it", async () => {
     const r = await runSdk(OPENAI_CHAT, main.exported, job.home);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.lines, [{ done: "hello from keyless" }]);
-    assert.equal(gateway.providerCalls.at(-1)!.path, "/v1/chat/completions");
-    assert.equal(gateway.providerCalls.at(-1)!.headers.authorization, "Bearer keyless");
+    assert.equal(r.lines[0]?.model, "gpt-5-mini");
+    assert.equal((await gateway.requests(main.outputs["session-id"]!)).length, 2);
   });
 
   test("post stops it", async () => {
@@ -133,4 +127,18 @@ async function waitUntilRefused(url: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} is still answering`);
+}
+
+/** An Anthropic Messages stream of one text block, one SSE event per chunk. */
+function slowAnthropicStream(): string {
+  const events: [string, unknown][] = [
+    ["message_start", { type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 0 } } }],
+    ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
+    ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hello " } }],
+    ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "from keyless" } }],
+    ["content_block_stop", { type: "content_block_stop", index: 0 }],
+    ["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 4 } }],
+    ["message_stop", { type: "message_stop" }],
+  ];
+  return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
 }

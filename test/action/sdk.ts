@@ -7,19 +7,19 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 
 export const ANTHROPIC_STREAM = `
 import Anthropic from "@anthropic-ai/sdk";
-const client = new Anthropic();
+const client = new Anthropic({ maxRetries: 0 });
 const t0 = Date.now();
-const stream = client.messages.stream({ model: "claude-test", max_tokens: 32, messages: [{ role: "user", content: "hi" }] });
-stream.on("text", (text) => console.log(JSON.stringify({ text, at: Date.now() - t0 })));
+const stream = client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+stream.on("streamEvent", (e) => console.log(JSON.stringify({ event: e.type, at: Date.now() - t0 })));
 const message = await stream.finalMessage();
-console.log(JSON.stringify({ done: message.content[0].text, at: Date.now() - t0 }));
+console.log(JSON.stringify({ done: message.content.map((b) => b.text ?? b.name).join(""), at: Date.now() - t0 }));
 `;
 
 export const OPENAI_CHAT = `
 import OpenAI from "openai";
-const client = new OpenAI();
-const r = await client.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] });
-console.log(JSON.stringify({ done: r.choices[0].message.content }));
+const client = new OpenAI({ maxRetries: 0 });
+const r = await client.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "hi" }] });
+console.log(JSON.stringify({ done: r.choices[0].message.content ?? "", model: r.model }));
 `;
 
 export async function runSdk(script: string, exported: Record<string, string>, home: string): Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }> {
@@ -35,7 +35,7 @@ export async function runSdk(script: string, exported: Record<string, string>, h
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   const lines = out
     .split("\n")
-    .filter(Boolean)
+    .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { code, lines, stderr };
 }
