@@ -79,7 +79,8 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
 
   const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");
   const pr = pullRequestOf(ctx);
-  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr }, deps.fetch);
+  const job = ctx.job ? { job: ctx.job.slice(0, 100) } : {};
+  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job }, deps.fetch);
   save("session_id", session.id);
   core.info(
     `${resumed ? "Resumed" : "Registered"} session ${session.id} for ${session.repository} run ${session.run_id}` +

@@ -43995,7 +43995,8 @@ async function runMain(inputs, ctx, deps) {
   await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
   const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");
   const pr = pullRequestOf(ctx);
-  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr }, deps.fetch);
+  const job = ctx.job ? { job: ctx.job.slice(0, 100) } : {};
+  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job }, deps.fetch);
   save("session_id", session.id);
   core.info(
     `${resumed ? "Resumed" : "Registered"} session ${session.id} for ${session.repository} run ${session.run_id}` + (session.pr_number ? ` (PR #${session.pr_number})` : "") + ` with ${inputs.gateway}` + (session.check_run_url ? `; check run: ${session.check_run_url}` : "")

@@ -92,6 +92,7 @@ describe("main and post on a pull_request_target run", () => {
     assert.equal(session.event, "pull_request_target");
     assert.equal(session.pr_number, 42);
     assert.equal(session.head_sha, HEAD_SHA);
+    assert.equal(session.job, "review", "GITHUB_JOB, for display");
     assert.equal(session.finished_at, null);
     assert.ok(gateway.github.requests.some((r) => r.method === "GET" && r.path === "/repos/acme/api/pulls/42"), "PR verified with GitHub");
     assert.equal(main.exported.KEYLESS_SESSION_ID, sessionId);
