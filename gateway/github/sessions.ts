@@ -37,6 +37,8 @@ export interface SessionServiceDeps {
 }
 
 const PULL_REQUEST_REF = /^refs\/pull\/(\d+)\/merge$/;
+/** Events whose job runs on the base branch, so the token's sha says nothing about the PR's head. */
+const RUNS_ON_BASE = new Set(["issue_comment", "pull_request_target", "workflow_run"]);
 const LOOKUP_TTL_MS = 2_000;
 
 export class SessionService {
@@ -151,7 +153,9 @@ export class SessionService {
     if (pull.baseRepoId !== claims.repository_id) {
       return refuse(403, "pr_other_repo", `PR #${n} belongs to repository id ${pull.baseRepoId}, not ${claims.repository} (${claims.repository_id})`);
     }
-    const expected = req.head_sha ?? claims.sha;
+    // The head must be the commit the Action names, else the one the job runs on; events that run on the base branch
+    // (their payload has no head sha, e.g. issue_comment) take the PR's current head.
+    const expected = req.head_sha ?? (RUNS_ON_BASE.has(claims.event_name) ? pull.headSha : claims.sha);
     if (pull.headSha !== expected) {
       return refuse(403, "pr_head_mismatch", `PR #${n}'s head is ${pull.headSha}, not ${expected} (${req.head_sha ? "head_sha" : "the token's sha"})`);
     }

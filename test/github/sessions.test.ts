@@ -206,6 +206,15 @@ describe("CI sessions through the gateway", () => {
     secondRun = session.check_run_id!;
   });
 
+  it("takes the PR's current head for issue_comment when the payload gives no head sha", async () => {
+    const res = await start(RUNNER3, { oidc_token: await token("issue_comment", { run_id: "556" }), pr_number: 43 });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const { session } = CreateSessionResponse.parse(res.body);
+    assert.equal(session.pr_number, 43);
+    assert.equal(session.head_sha, HEAD_SHA);
+    assert.equal((await call(RUNNER3, `/v1/ci/sessions/${session.id}/finish`, { method: "POST" })).status, 200);
+  });
+
   it("sums every session of a PR in its view and in the check run", async () => {
     const pr = PrSummary.parse(await (await call(ADMIN, "/api/prs/acme/api/42")).json());
     assert.equal(pr.totals.sessions, 2);
@@ -225,6 +234,7 @@ describe("CI sessions through the gateway", () => {
     ["a PR number that contradicts the signed ref", RUNNER3, async () => ({ oidc_token: await token("pull_request"), pr_number: 7 }), 403, "pr_mismatch", /pr_number 7 does not match the token's ref refs\/pull\/42\/merge/],
     ["a PR whose head is not the given commit", RUNNER3, async () => ({ oidc_token: await token("issue_comment"), pr_number: 42, head_sha: "9".repeat(40) }), 403, "pr_head_mismatch", /PR #42's head is 1{40}, not 9{40}/],
     ["a PR that does not exist", RUNNER3, async () => ({ oidc_token: await token("workflow_dispatch"), pr_number: 404 }), 403, "pr_not_found", /PR #404 does not exist in acme\/api/],
+    ["a dispatched run whose commit is not the PR's head", RUNNER3, async () => ({ oidc_token: await token("workflow_dispatch", { sha: "8".repeat(40) }), pr_number: 42 }), 403, "pr_head_mismatch", /not 8{40} \(the token's sha\)/],
     ["a push naming another commit", RUNNER3, async () => ({ oidc_token: await token("push"), head_sha: "9".repeat(40) }), 403, "head_sha_mismatch", /not the token's sha/],
     ["a malformed body", RUNNER3, async () => ({ oidc_token: "x", pr_number: "42" }), 400, "invalid_request", /pr_number/],
   ];
