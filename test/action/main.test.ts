@@ -190,8 +190,7 @@ describe("a pull_request run", () => {
 
 describe("an issue_comment run on a PR", () => {
   test(
-    "sends the PR number from the payload (the payload has no head sha)",
-    { todo: "the gateway compares the PR's head with the token's sha (the default branch) when head_sha is absent" },
+    "sends the PR number from the payload; the gateway verifies it and puts the check run on the PR's head",
     async () => {
       const job = newJob();
       issuer.endpointClaims = runClaims("issue_comment");
