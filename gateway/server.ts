@@ -15,7 +15,10 @@ import { QUOTAS_SCHEMA } from "./quotas/store.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
 import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
+import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
+import { createHooksModule } from "./tools/hooks/index.js";
+import { createToolsModule } from "./tools/plugin.js";
 import { packageVersion } from "./version.js";
 
 export interface GatewayOptions {
@@ -52,7 +55,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
@@ -62,7 +65,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const pricer = createPricer(config.prices);
   // Last: it reserves for the body as the other plugins leave it.
   const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });
-  const modules: GatewayModule[] = [ci, quotas];
+  const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
+  const tools = createToolsModule({ db, getConfig, onError: onModuleError });
+  const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const modules: GatewayModule[] = [ci, hooks, tools, quotas];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -98,6 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   purge();
   const purgeTimer = setInterval(purge, 3600_000).unref();
   ci.start();
+  hooks.start();
 
   return {
     url: `http://${host}:${address.port}`,
@@ -119,6 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       });
       await requestLog.flush();
       await ci.stop();
+      await hooks.stop();
       db.close();
     },
     replaceConfig(next) {

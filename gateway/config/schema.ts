@@ -2,6 +2,8 @@
 import { z } from "zod";
 import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { GuardrailsConfig } from "./guardrails.js";
+import { HooksConfig } from "./hooks.js";
 import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
@@ -58,6 +60,10 @@ export const Config = z.strictObject({
   prices: z.record(z.string(), PriceOverride).default({}),
   /** CI sessions (Actions OIDC → repository → tailnet tags) and check runs; absent: the CI routes answer 404. */
   github: GitHubConfig.optional(),
+  /** Tool-call guardrails: rule catalog overrides and whether catalog "block" actions apply to everyone. */
+  guardrails: GuardrailsConfig.default({ enforce: false, rules: {}, mcp_servers: [] }),
+  /** Webhooks by name (Aperture's hooks protocol, Standard Webhooks signatures); grants pick them with send_hooks. */
+  hooks: HooksConfig.default({}),
   /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */
   quotas: QuotasConfig.default({}),
   quota_estimate: QuotaEstimateConfig.default(DEFAULT_QUOTA_ESTIMATE),

@@ -1,0 +1,195 @@
+// The tools module: classifies and analyses every tool call a model asks for, blocks per the caller's guardrails
+// (rewriting the response the client sees), stores one row per call with its request, links later results.
+import type { Hono } from "hono";
+import type { GatewayModule } from "../app.js";
+import { mountToolCallApi } from "../api/tool-calls.js";
+import type { Config } from "../config/schema.js";
+import type { GatewayEnv } from "../env.js";
+import type { ToolCall } from "../formats/types.js";
+import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { clientSession } from "../proxy/record.js";
+import type { Db } from "../store/db.js";
+import type { RowExtension } from "../store/requests.js";
+import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
+import { analyzeToolCall } from "./analyze.js";
+import { BLOCKERS, type Verdict } from "./block/index.js";
+import { GuardrailPolicy, strongest } from "./policy.js";
+import type { Action, ClassifiedToolCall, Finding } from "./types.js";
+
+export const GUARDRAIL_BLOCKED = "guardrail_blocked";
+export const GUARDRAIL_FLAGGED = "guardrail_flagged";
+
+interface Analysed {
+  readonly call: ToolCall;
+  readonly classified: ClassifiedToolCall;
+  /** Findings (incl. nested calls') with the action this caller's guardrails give them. */
+  readonly findings: readonly Finding[];
+  /** The strongest action over the call's findings (incl. nested calls); "log" without findings. */
+  readonly action: Action;
+}
+
+interface ToolsState {
+  readonly policy: GuardrailPolicy;
+  readonly mcpServers: readonly string[];
+  readonly analysed: Map<string, Analysed>;
+  readonly blocked: Set<string>;
+  records?: readonly ToolCallRecord[];
+}
+
+export interface ToolsModuleDeps {
+  readonly db: Db;
+  readonly getConfig: () => Config;
+  readonly onError: (err: unknown, context: string) => void;
+}
+
+export interface ToolsModule extends GatewayModule {
+  /** The exchange's tool calls as stored (analysed once per exchange; other modules reuse them). */
+  records(ex: Exchange, outcome: Outcome): readonly ToolCallRecord[];
+}
+
+function describeCall(a: Analysed): string {
+  const command = a.classified.commands?.[0] ?? a.classified.paths?.[0];
+  return command === undefined ? `"${a.call.name}"` : `"${a.call.name}" (${command.length > 300 ? `${command.slice(0, 300)}…` : command})`;
+}
+
+/** The text an agent reads instead of the call: what was blocked, why, and that it did not run. */
+export function refusalText(a: Analysed): string {
+  const reasons = a.findings
+    .filter((f) => f.action === "block")
+    .map((f) => `- ${f.ruleId} (${f.category}, ${f.severity}): ${f.message} [matched: ${f.command}]`);
+  return [
+    `keyless guardrails blocked the tool call ${describeCall(a)}; it was not run.`,
+    ...reasons,
+    "Do not retry it in another form. Continue without it, or explain what you needed so a human can decide.",
+  ].join("\n");
+}
+
+function stored(f: Finding): StoredFinding {
+  return { ruleId: f.ruleId, category: f.category, severity: f.severity, action: f.action, message: f.message, command: f.command };
+}
+
+/** "block" is recorded only where the call was actually replaced; a call let through is recorded as flagged. */
+function taken(action: Action, blocked: boolean): Action {
+  return action === "block" && !blocked ? "flag" : action;
+}
+
+function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: string, args: unknown, action: Action, blocked: boolean): ToolCallRecord {
+  return {
+    callId: id,
+    name: c.name,
+    kind: c.kind,
+    mcpServer: c.mcpServer ?? null,
+    mcpTool: c.mcpTool ?? null,
+    command: c.commands && c.commands.length > 0 ? c.commands.join("\n") : null,
+    paths: c.paths ?? c.readPaths ?? null,
+    args,
+    findings: findings.filter((f) => (f.callId ?? id) === id).map((f) => stored({ ...f, action: taken(f.action, blocked) })),
+    action: taken(action, blocked),
+    nested: (c.nested ?? []).map((n, i) => {
+      const nestedId = n.callId ?? `${id}#${i}`;
+      const own = findings.filter((f) => f.callId === nestedId);
+      return toRecord(n, own, nestedId, n.args ?? null, strongest(own.map((f) => f.action)) ?? "log", blocked);
+    }),
+  };
+}
+
+export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
+  const stateOf = (ex: Exchange): ToolsState => {
+    let state = ex.state.get("tools") as ToolsState | undefined;
+    if (!state) {
+      const { guardrails } = deps.getConfig();
+      state = {
+        policy: GuardrailPolicy.for(guardrails, ex.access, ex.modelKey),
+        mcpServers: guardrails.mcp_servers,
+        analysed: new Map(),
+        blocked: new Set(),
+      };
+      ex.state.set("tools", state);
+    }
+    return state;
+  };
+
+  const analyse = (state: ToolsState, call: ToolCall): Analysed => {
+    const cached = state.analysed.get(call.id);
+    if (cached) return cached;
+    const { classified, findings } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers });
+    const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
+    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
+    state.analysed.set(call.id, analysed);
+    return analysed;
+  };
+
+  const verdictFor = (ex: Exchange, state: ToolsState): Verdict => (call) => {
+    let a: Analysed;
+    try {
+      a = analyse(state, call);
+    } catch (err) {
+      // An analysis bug must not break the response; the call goes through and is logged without findings.
+      deps.onError(err, `tool call analysis ${ex.id}`);
+      return null;
+    }
+    if (a.action !== "block") return null;
+    state.blocked.add(call.id);
+    if (!ex.flags.includes(GUARDRAIL_BLOCKED)) ex.flags.push(GUARDRAIL_BLOCKED);
+    return refusalText(a);
+  };
+
+  /** The format's blocker, when this caller's guardrails can block at all (else the response passes untouched). */
+  const blockerFor = (ex: Exchange) => {
+    const blocker = BLOCKERS[ex.format.id];
+    return blocker && stateOf(ex).policy.canBlock() ? blocker : undefined;
+  };
+
+  const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
+    const state = stateOf(ex);
+    state.records ??= outcome.toolCalls.map((call) => {
+      const a = analyse(state, call);
+      return toRecord(a.classified, a.findings, a.classified.callId ?? call.id, call.input, a.action, state.blocked.has(call.id));
+    });
+    if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
+    return state.records;
+  };
+
+  const plugin: ExchangePlugin = {
+    name: "tools",
+    streamRewriter(ex) {
+      const blocker = blockerFor(ex);
+      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex)));
+    },
+    rewriteResponse(ex, body) {
+      const blocker = blockerFor(ex);
+      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex)));
+    },
+    after(ex, outcome): RowExtension | void {
+      let calls: readonly ToolCallRecord[] = [];
+      try {
+        calls = records(ex, outcome);
+      } catch (err) {
+        deps.onError(err, `tool call analysis ${ex.id}`);
+      }
+      const results = ex.toolResults.filter((r) => r.callId !== "" || r.name !== undefined);
+      if (calls.length === 0 && results.length === 0) return;
+      const ctx = {
+        ts: ex.startedAt,
+        principal: ex.identity.principal,
+        sessionId: ex.session?.id ?? null,
+        clientSession: clientSession(ex.clientHeaders),
+      };
+      return {
+        write(db, requestId) {
+          if (results.length > 0) applyToolResults(db, ctx.principal, requestId, ctx.ts, results);
+          if (calls.length > 0) insertToolCalls(db, requestId, ctx, calls);
+        },
+      };
+    },
+  };
+
+  return {
+    name: "tools",
+    plugin,
+    records,
+    mount(app: Hono<GatewayEnv>) {
+      mountToolCallApi(app, deps.getConfig, deps.db);
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// Which action a finding gets for a caller: a grant that names the rule id, its category or "default" decides
+// (several grants: the strictest); otherwise the catalog's action, where "block" counts only with `enforce`.
+import type { GuardrailsConfig } from "../config/guardrails.js";
+import type { Access } from "../policy/grants.js";
+import { applicableValues } from "../policy/grants.js";
+import { type CompiledRules, type RuleMeta, defaultCatalog, loadRules } from "./rules/index.js";
+import type { Action } from "./types.js";
+
+const RANK: Record<Action, number> = { log: 0, flag: 1, block: 2 };
+
+export function strongest(actions: Iterable<Action>): Action | null {
+  let best: Action | null = null;
+  for (const a of actions) if (best === null || RANK[a] > RANK[best]) best = a;
+  return best;
+}
+
+const compiled = new WeakMap<GuardrailsConfig, { rules: CompiledRules; metas: readonly RuleMeta[] }>();
+
+/** Every rule's metadata, from the compiled rule buckets. */
+function ruleMetas(rules: CompiledRules): RuleMeta[] {
+  const byId = new Map<string, RuleMeta>();
+  const buckets = [
+    ...[...rules.commandByName.values()].flat(),
+    ...rules.commandGeneric,
+    ...rules.path,
+    ...rules.sql,
+    ...rules.code,
+    ...rules.mcp,
+    ...rules.call,
+  ];
+  for (const { meta } of buckets) byId.set(meta.id, meta);
+  return [...byId.values()];
+}
+
+/** The compiled catalog for a (frozen) guardrails config, compiled once per config. */
+export function compiledRules(config: GuardrailsConfig): { rules: CompiledRules; metas: readonly RuleMeta[] } {
+  let entry = compiled.get(config);
+  if (!entry) {
+    const rules = loadRules(defaultCatalog(), config.rules);
+    entry = { rules, metas: ruleMetas(rules) };
+    compiled.set(config, entry);
+  }
+  return entry;
+}
+
+export interface FindingKey {
+  readonly ruleId: string;
+  readonly category: string;
+  /** The catalog's action (after config overrides). */
+  readonly action: Action;
+}
+
+export class GuardrailPolicy {
+  private readonly grants: readonly Readonly<Record<string, Action>>[];
+
+  constructor(
+    readonly rules: CompiledRules,
+    private readonly metas: readonly RuleMeta[],
+    private readonly enforce: boolean,
+    access: Access,
+    modelKey: string,
+  ) {
+    this.grants = applicableValues(access, modelKey).flatMap(({ value }) => (value.guardrails ? [value.guardrails] : []));
+  }
+
+  static for(config: GuardrailsConfig, access: Access, modelKey: string): GuardrailPolicy {
+    const { rules, metas } = compiledRules(config);
+    return new GuardrailPolicy(rules, metas, config.enforce, access, modelKey);
+  }
+
+  actionFor(f: FindingKey): Action {
+    const fromGrants = strongest(this.grants.flatMap((g) => {
+      const a = g[f.ruleId] ?? g[f.category] ?? g.default;
+      return a ? [a] : [];
+    }));
+    if (fromGrants) return fromGrants;
+    return f.action === "block" && !this.enforce ? "flag" : f.action;
+  }
+
+  /** Whether any rule can end in "block" for this caller (if not, responses are never rewritten). */
+  canBlock(): boolean {
+    return this.metas.some((m) => this.actionFor({ ruleId: m.id, category: m.category, action: m.action }) === "block");
+  }
+}
