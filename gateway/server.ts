@@ -61,7 +61,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
-  const ci = createCiModule({ getConfig, db, onError: (err, context) => say(`keyless: ${context}: ${String(err)}`) });
+  const ci = createCiModule({
+    getConfig,
+    db,
+    balance: (bucket, quota) => {
+      const def = getConfig().quotas[quota];
+      return def ? quotas.store.peek({ bucket, quota, def }).balance : null;
+    },
+    onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
+  });
   const pricer = createPricer(config.prices);
   // Last: it reserves for the body as the other plugins leave it.
   const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });

@@ -105,7 +105,7 @@ export const Finding = z.object({
 export const BudgetUse = z.object({
   bucket: z.string(),
   spent_nanos: z.number().int(),
-  /** Null when the bucket has no limit or its balance is unknown. */
+  /** Null when no quota defines the bucket any more (its balance is unknown). */
   remaining_nanos: z.number().int().nullable(),
 });
 

@@ -7,7 +7,7 @@ import type { GitHubConfig } from "../config/github.js";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { Identity } from "../identity/types.js";
-import { prTotals, sessionActivity, sessionReport } from "../store/session-report.js";
+import { type BucketBalance, prTotals, sessionActivity, sessionReport } from "../store/session-report.js";
 import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
@@ -16,6 +16,8 @@ import { type SessionRef, SessionService } from "./sessions.js";
 export interface CiModuleDeps {
   readonly getConfig: () => Config;
   readonly db: Database.Database;
+  /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
+  readonly balance?: BucketBalance;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
@@ -51,7 +53,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
   const detailsUrl = (cfg: GitHubConfig | undefined, id: string) =>
     cfg?.public_url ? `${cfg.public_url}/v1/ci/sessions/${id}/summary?format=md` : undefined;
 
-  const report = (s: SessionRecord): ReportData => ({ session: toWire(s), ...sessionReport(deps.db, s) });
+  const report = (s: SessionRecord): ReportData => ({ session: toWire(s), ...sessionReport(deps.db, s, deps.balance) });
   const summarize = (s: SessionRecord): SessionSummary => {
     const data = report(s);
     return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }) };

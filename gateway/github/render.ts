@@ -135,7 +135,7 @@ function findings(d: ReportData): string {
 
 function budgets(d: ReportData): string {
   if (d.budgets.length === 0) return "";
-  const rows = d.budgets.map((b) => [text(b.bucket), money(b.spent_nanos), b.remaining_nanos === null ? "no limit" : money(b.remaining_nanos)]);
+  const rows = d.budgets.map((b) => [text(b.bucket), money(b.spent_nanos), b.remaining_nanos === null ? "unknown" : money(b.remaining_nanos)]);
   return `### Budgets\n\n${limited(["Bucket", "Spent here", "Remaining"], rows, "lrr")}`;
 }
 

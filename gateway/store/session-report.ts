@@ -1,4 +1,5 @@
-// What a CI session did, read from the request log: totals, models, refusals and errors, the PR's running total.
+// What a CI session did, read from the store: requests (totals, models, refusals, errors), tool_calls (commands, MCP,
+// guardrail findings), quota_charges (budgets), and the PR's running total.
 import type Database from "better-sqlite3";
 import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
 import type { ReportData } from "../github/render.js";
@@ -28,8 +29,11 @@ export function sessionActivity(db: Db, ids: readonly string[]): Map<string, Act
 
 const DENIAL_KINDS: Record<string, "policy" | "quota" | "guardrail"> = { quota: "quota", guardrail: "guardrail" };
 
+/** A budget bucket's balance now (nanodollars), or null when no quota defines it any more. */
+export type BucketBalance = (bucket: string, quota: string) => number | null;
+
 /** The report of one session; `session` is left to the caller (it renders the wire form). */
-export function sessionReport(db: Db, s: SessionRecord): Omit<ReportData, "session"> {
+export function sessionReport(db: Db, s: SessionRecord, balance: BucketBalance = () => null): Omit<ReportData, "session"> {
   const t = db
     .prepare(
       `SELECT COUNT(*) AS requests,
@@ -77,7 +81,7 @@ export function sessionReport(db: Db, s: SessionRecord): Omit<ReportData, "sessi
     by_model,
     problems,
     ...toolCalls(db, s.id),
-    budgets: [],
+    budgets: budgets(db, s.id, balance),
     pr: s.pr_number === null ? null : prTotals(db, s.repository_id, s.pr_number),
   };
 }
@@ -126,6 +130,15 @@ function toolCalls(db: Db, sessionId: string): ToolPart {
     mcp: mcp.map((m) => ({ server: m.server ?? "(unknown)", tool: m.tool ?? "(unknown)", count: m.count })),
     findings,
   };
+}
+
+/** Buckets the session's requests were charged to (quotas/store.ts quota_charges), with what is left in each now. */
+function budgets(db: Db, sessionId: string, balance: BucketBalance): ReportData["budgets"] {
+  const rows = db
+    .prepare(`SELECT c.bucket AS bucket, c.quota AS quota, SUM(c.charged_nanos) AS spent FROM quota_charges c
+      JOIN requests r ON r.id = c.request_id WHERE r.session_id = ? GROUP BY c.bucket, c.quota ORDER BY c.bucket`)
+    .all(sessionId) as { bucket: string; quota: string; spent: number }[];
+  return rows.map((r) => ({ bucket: r.bucket, spent_nanos: r.spent, remaining_nanos: balance(r.bucket, r.quota) }));
 }
 
 /** Every session of one PR (across runs and attempts), summed. */

@@ -8,6 +8,7 @@ import { REQUESTS_SCHEMA, RequestLog, type RequestRow } from "../../gateway/stor
 import { prTotals, sessionActivity, sessionReport } from "../../gateway/store/session-report.js";
 import { CI_SESSIONS_SCHEMA, SessionStore, toWire } from "../../gateway/store/sessions.js";
 import { TOOL_CALLS_SCHEMA, type ToolCallRecord, insertToolCalls } from "../../gateway/store/tool-calls.js";
+import { QUOTAS_SCHEMA } from "../../gateway/quotas/store.js";
 import { validateRequest } from "../fakes/github.js";
 
 const T0 = Date.parse("2026-11-20T10:00:00Z");
@@ -28,7 +29,7 @@ const shell = (callId: string, command: string, action: ToolCallRecord["action"]
 
 describe("session report from the store", () => {
   let data: ReportData;
-  const db = openDatabase(":memory:", [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA]);
+  const db = openDatabase(":memory:", [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
   const store = new SessionStore(db);
 
   before(async () => {
@@ -51,8 +52,15 @@ describe("session report from the store", () => {
     log.record(row("r7", null, T0 + 7000), null);
     log.record(row("r0", "s0", T0 - 80_000_000), null);
     await log.flush();
+    // Charges as the quota plugin settles them (quotas/store.ts), one bucket shared with another session.
+    const charge = db.prepare(`INSERT INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos) VALUES (?, ?, ?, 0, ?, ?)`);
+    charge.run("r1", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
+    charge.run("r2", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
+    charge.run("r2", "daily:tag:ci", "daily:<user>", 9_000_000, 6_500_000);
+    charge.run("r0", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
     const s = store.get("s1")!;
-    data = { session: toWire(s), ...sessionReport(db, s) };
+    const balances: Record<string, number> = { "repo:acme/api": 4_980_500_000 };
+    data = { session: toWire(s), ...sessionReport(db, s, (bucket) => balances[bucket] ?? null) };
   });
 
   it("totals tokens, cost, errors and denials of the session only", () => {
@@ -87,6 +95,13 @@ describe("session report from the store", () => {
     assert.equal(isFlagged(data), true);
   });
 
+  it("lists the budget buckets the session was charged to, with their balance now", () => {
+    assert.deepEqual(data.budgets, [
+      { bucket: "daily:tag:ci", spent_nanos: 6_500_000, remaining_nanos: null },
+      { bucket: "repo:acme/api", spent_nanos: 13_000_000, remaining_nanos: 4_980_500_000 },
+    ]);
+  });
+
   it("sums the PR over all its sessions", () => {
     assert.deepEqual(data.pr, { sessions: 2, requests: 7, input_tokens: 4000, output_tokens: 800, cost_nanos: 19_500_000 });
     assert.deepEqual(prTotals(db, "812345678", 7), { sessions: 0, requests: 0, input_tokens: 0, output_tokens: 0, cost_nanos: 0 });
@@ -114,5 +129,7 @@ describe("session report from the store", () => {
     assert.match(summary, /\| quota \| bucket repo:acme-api is exhausted \\\(\\\$5\.00 of \\\$5\.00\\\) \| 1 \|/);
     assert.match(summary, /### PR #42 so far\n\n2 sessions/);
     assert.match(summary, /1 request\(s\) had no known price/);
+    assert.match(summary, /\| repo:acme\/api \| \\\$0\.013 \| \\\$4\.9805 \|/);
+    assert.match(summary, /\| daily:tag:ci \| \\\$0\.0065 \| unknown \|/);
   });
 });
