@@ -11,6 +11,8 @@ interface Entry {
   cmd: string;
   dangerous: boolean;
   categories: Category[];
+  /** "holdout": written after the first version of the rules and committed before it was measured. */
+  set?: string;
 }
 
 const corpus: Entry[] = readFileSync(new URL("./corpus.jsonl", import.meta.url), "utf8")
@@ -37,12 +39,18 @@ test("precision and recall over dangerous-or-not are at least 0.95", () => {
   let tp = 0;
   let fp = 0;
   let fn = 0;
+  const perSet = new Map<string, { tp: number; fp: number; fn: number }>();
   const perCat = new Map<Category, { tp: number; fp: number; fn: number }>(CATEGORIES.map((c) => [c, { tp: 0, fp: 0, fn: 0 }]));
   const misses: string[] = [];
   corpus.forEach((e, i) => {
     const { findings } = analyzeToolCall({ id: `c${i}`, name: "Bash", shape: "tool_use", input: { command: e.cmd }, index: 0 }, rules);
     const acted = findings.filter((f) => f.action !== "log");
     const flagged = acted.length > 0;
+    const set = perSet.get(e.set ?? "initial") ?? { tp: 0, fp: 0, fn: 0 };
+    perSet.set(e.set ?? "initial", set);
+    if (flagged && e.dangerous) set.tp++;
+    else if (flagged) set.fp++;
+    else if (e.dangerous) set.fn++;
     if (flagged && e.dangerous) tp++;
     else if (flagged) {
       fp++;
@@ -66,6 +74,9 @@ test("precision and recall over dangerous-or-not are at least 0.95", () => {
   const lines = [
     `corpus: ${corpus.length} commands, ${tp + fn} dangerous`,
     `overall  precision ${precision.toFixed(3)}  recall ${recall.toFixed(3)}  (tp ${tp}, fp ${fp}, fn ${fn})`,
+    ...[...perSet].map(
+      ([name, s]) => `  set ${name.padEnd(18)} precision ${ratio(s.tp, s.tp + s.fp).toFixed(3)}  recall ${ratio(s.tp, s.tp + s.fn).toFixed(3)}`,
+    ),
     ...[...perCat].map(
       ([c, s]) =>
         `  ${c.padEnd(22)} precision ${ratio(s.tp, s.tp + s.fp).toFixed(3)}  recall ${ratio(s.tp, s.tp + s.fn).toFixed(3)}  (tp ${s.tp}, fp ${s.fp}, fn ${s.fn})`,

@@ -9,10 +9,12 @@ export type Marker =
   | "quote_splice" // r''m, "r"m, \rm
   | "ifs" // rm${IFS}-rf
   | "variable_command" // cmd=rm; $cmd
+  | "expansion_trick" // ${HOME:0:0}rm, ${!x}
   | "nested_shell" // bash -c '…', sh <<EOF, su -c
   | "eval"
   | "pipe_program" // a shell/interpreter read this program from a pipe
   | "heredoc_program"
+  | "written_script" // echo '…' > x.sh && bash x.sh
   | "base64" // payload was base64-decoded
   | "hex" // xxd -r -p
   | "printf_escape" // printf '\x72…'

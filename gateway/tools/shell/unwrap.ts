@@ -10,6 +10,8 @@ export interface Arg {
   readonly ansiC?: boolean;
   /** Came from a variable assigned earlier in the script. */
   readonly fromVar?: boolean;
+  /** Built with a rewriting parameter expansion (`${x:0:0}rm`). */
+  readonly trick?: boolean;
   /** How the value was obtained when it was decoded (base64, printf escapes, …). */
   readonly markers?: readonly Marker[];
 }

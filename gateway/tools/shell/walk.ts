@@ -55,6 +55,8 @@ export class ShellWalker {
   readonly problems: string[] = [];
   private readonly env: Env = new Map();
   private readonly downloads = new Set<string>();
+  /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
+  private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
   private readonly resolve = (s: ParsedScript): VarValue | undefined => this.staticScript(s);
 
@@ -204,7 +206,15 @@ export class ShellWalker {
       } else if (w.type === "Word") {
         const v = ev(w);
         for (const f of v.fields) {
-          argv.push({ value: f, known: v.known, quoted: v.quoted, ansiC: v.ansiC, fromVar: v.fromVar, markers: v.markers });
+          argv.push({
+            value: f,
+            known: v.known,
+            quoted: v.quoted,
+            ansiC: v.ansiC,
+            fromVar: v.fromVar,
+            trick: v.trick,
+            markers: v.markers,
+          });
         }
       }
     }
@@ -291,6 +301,7 @@ export class ShellWalker {
     if (head?.ansiC) markers.add("ansi_c");
     else if (head?.quoted && /^[\w.+-]+$/.test(path)) markers.add("quote_splice");
     if (head?.fromVar) markers.add("variable_command");
+    if (head?.trick) markers.add("expansion_trick");
     for (const m of head?.markers ?? []) markers.add(m);
     const stdin = ev.stdin ?? ctx.stdin;
     const program = programOf(name, args, stdin?.value);
@@ -326,10 +337,11 @@ export class ShellWalker {
     }
     if (!head) return produced;
     this.trackDownloads(sc);
-    if (node && argv.every((a) => a.known)) {
-      const out = staticStage(name, sc.args, stdin);
-      if (out) this.staticOut.set(node, out);
-    }
+    const out = node && argv.every((a) => a.known) ? staticStage(name, sc.args, stdin) : undefined;
+    if (out && node) this.staticOut.set(node, out);
+    if (out) this.rememberWritten(sc, out);
+    const script = this.writtenScript(sc);
+    if (script) produced.push(...this.source(script.value, nestedCtx("written_script", script.markers)));
     const nested = nestedOf(argv);
     for (const s of nested.scripts) {
       if (!s.known) markers.add("dynamic_program");
@@ -356,6 +368,22 @@ export class ShellWalker {
     const runsScript = SHELLS.has(sc.name) || languageOf(sc.name) !== undefined;
     const target = runsScript ? sc.positionals[0] : sc.path;
     if (target !== undefined && this.downloads.has(normalizePath(target))) sc.markers.add("runs_download");
+  }
+
+  private rememberWritten(sc: SimpleCommand, out: VarValue): void {
+    for (const r of sc.redirects) {
+      if (!r.known || (r.fd ?? 1) !== 1) continue;
+      const path = normalizePath(r.target);
+      if (r.op === ">" || r.op === ">|") this.written.set(path, out);
+      else if (r.op === ">>") this.written.set(path, { value: (this.written.get(path)?.value ?? "") + out.value, markers: out.markers });
+    }
+  }
+
+  /** `bash x.sh`, `sh ./x.sh`, `./x.sh` for a file written earlier in the same script. */
+  private writtenScript(sc: SimpleCommand): VarValue | undefined {
+    if (this.written.size === 0) return undefined;
+    const target = SHELLS.has(sc.name) ? sc.positionals[0] : sc.path;
+    return target === undefined ? undefined : this.written.get(normalizePath(target));
   }
 
   /** Output of `$(echo … | base64 -d)`-style substitutions, without side effects. */

@@ -30,6 +30,8 @@ export interface WordValue {
   readonly ifs: boolean;
   /** A variable from the script's own assignments was substituted. */
   readonly fromVar: boolean;
+  /** A parameter expansion that rewrites its value (`${x:0:0}`, `${x//a/b}`, `${!x}`), a classic disguise. */
+  readonly trick: boolean;
   readonly vars: string[];
   readonly subs: Substitution[];
   readonly markers: Marker[];
@@ -44,6 +46,7 @@ class WordBuilder {
   ansiC = false;
   ifs = false;
   fromVar = false;
+  trick = false;
   vars: string[] = [];
   subs: Substitution[] = [];
   markers: Marker[] = [];
@@ -148,8 +151,11 @@ class WordBuilder {
         return this.text(p.text);
       case "SimpleExpansion":
         return this.param(p.text.slice(1), p.text, true, quoted);
-      case "ParameterExpansion":
+      case "ParameterExpansion": {
+        const op = p.operation?.type;
+        if (p.prefix === "!" || (op !== undefined && op !== "Default")) this.trick = true;
         return this.param(p.parameter, p.text, !p.operation && !p.prefix && !p.index, quoted);
+      }
       case "CommandExpansion":
         return this.substitution(p.script, p.text, quoted);
       case "ProcessSubstitution":
@@ -179,6 +185,7 @@ export function evalWord(word: Word, env: Env, resolve: SubResolver): WordValue 
     ansiC: b.ansiC,
     ifs: b.ifs,
     fromVar: b.fromVar,
+    trick: b.trick,
     vars: b.vars,
     subs: b.subs,
     markers: b.markers,
