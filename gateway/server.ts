@@ -68,6 +68,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const def = getConfig().quotas[quota];
       return def ? quotas.store.peek({ bucket, quota, def }).balance : null;
     },
+    flushLog: () => requestLog.flush(),
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);

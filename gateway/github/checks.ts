@@ -194,8 +194,8 @@ export interface CheckSyncSettings {
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 600_000;
 const GIVE_UP_MS = 3 * 86_400_000;
-/** An idle-closed session keeps being watched this long, in case the job was only slow. */
-const IDLE_WATCH_MS = 86_400_000;
+/** A finished session keeps being watched this long: late-logged requests, or an idle-closed job that was only slow. */
+const WATCH_AFTER_FINISH_MS = 86_400_000;
 
 export class CheckRunSync {
   private readonly now: () => number;
@@ -241,7 +241,7 @@ export class CheckRunSync {
     const now = this.now();
     const writing = this.deps.github() !== null;
     try {
-      const live = store.live(now - IDLE_WATCH_MS);
+      const live = store.live(now - WATCH_AFTER_FINISH_MS);
       const activity = this.deps.activity(live.map((s) => s.id));
       for (const s of live) {
         const act = activity.get(s.id);

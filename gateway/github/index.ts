@@ -18,6 +18,7 @@ export interface CiModuleDeps {
   readonly db: Database.Database;
   /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
   readonly balance?: BucketBalance;
+  readonly flushLog?: () => Promise<void>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
@@ -86,7 +87,14 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
   });
-  const service = new SessionService({ config: github, store, github: githubClient, sync, ...(deps.now ? { now: deps.now } : {}) });
+  const service = new SessionService({
+    config: github,
+    store,
+    github: githubClient,
+    sync,
+    ...(deps.flushLog ? { flushLog: deps.flushLog } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
 
   return {
     name: "ci",

@@ -34,6 +34,8 @@ export interface SessionServiceDeps {
   readonly verifier?: OidcVerifier;
   /** How long session start and finish wait for the check-run write before answering anyway. */
   readonly checkWaitMs?: number;
+  /** Writes queued request rows, so the final check run and summary include the job's last requests. */
+  readonly flushLog?: () => Promise<void>;
 }
 
 const PULL_REQUEST_REF = /^refs\/pull\/(\d+)\/merge$/;
@@ -178,6 +180,7 @@ export class SessionService {
     if (!found.ok) return found;
     this.deps.store.finish(id, "finished", this.now());
     this.lookups.delete(found.value.node_id);
+    await this.deps.flushLog?.();
     await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
     return { ok: true, value: toWire(this.deps.store.get(id)!) };
   }

@@ -151,9 +151,9 @@ export class SessionStore {
       setCheckRun: db.prepare(`UPDATE ci_sessions SET check_run_id = ?, check_run_url = ? WHERE id = ?`),
       checkSent: db.prepare(`UPDATE ci_sessions SET check_marker = @marker, check_sent_at = @at,
         check_completed = @completed WHERE id = @id`),
-      // Sessions whose check run may still change: open, recently idle-closed, or finished but not yet written.
-      live: db.prepare(`SELECT * FROM ci_sessions WHERE finished_at IS NULL OR check_completed = 0
-        OR (finish_reason = 'idle' AND finished_at >= ?)`),
+      // Sessions whose check run may still change: open, finished but not yet written, or finished recently (requests
+      // still in flight at finish are logged after it; an idle-closed job may only have been slow).
+      live: db.prepare(`SELECT * FROM ci_sessions WHERE finished_at IS NULL OR check_completed = 0 OR finished_at >= ?`),
       jtiInsert: db.prepare(`INSERT OR IGNORE INTO ci_oidc_jti (jti, expires_at) VALUES (?, ?)`),
       jtiPurge: db.prepare(`DELETE FROM ci_oidc_jti WHERE expires_at < ?`),
       pendingInsert: db.prepare(`INSERT OR IGNORE INTO ci_check_pending (session_id, due_at, since) VALUES (@id, @due, @now)`),
@@ -203,9 +203,9 @@ export class SessionStore {
     this.q.checkSent.run({ id, marker, at, completed: completed ? 1 : 0 });
   }
 
-  /** Sessions whose check run may still change; idle-closed ones only if closed since `idleSince`. */
-  live(idleSince: number): SessionRecord[] {
-    return this.q.live.all(idleSince) as SessionRecord[];
+  /** Sessions whose check run may still change; finished ones only if finished since `recentSince`. */
+  live(recentSince: number): SessionRecord[] {
+    return this.q.live.all(recentSince) as SessionRecord[];
   }
 
   list(query: SessionQuery = {}): SessionRecord[] {

@@ -130,6 +130,21 @@ describe("check-run sync loop", () => {
     assert.equal(store.get("s1")?.check_completed, 1);
   });
 
+  it("reflects requests logged after finish in the completed check run", async () => {
+    store.insert(session("s1", clock.t));
+    await sync.flush("s1", 1000);
+    store.finish("s1", "finished", clock.t);
+    await sync.flush("s1", 1000);
+    assert.equal(gh.calls.at(-1)?.body.conclusion, "neutral");
+    bump("s1", 1); // a stream still open at finish is logged afterwards, with a blocked call
+    flagged = true;
+    clock.t += 30_000;
+    await sync.tick();
+    const last = gh.calls.at(-1)!;
+    assert.equal(last.body.output?.title, "t1");
+    assert.equal(last.body.conclusion, "failure");
+  });
+
   it("keeps a durable pending write through a GitHub outage, backs off, and writes the final state when GitHub is back", async () => {
     store.insert(session("s1", clock.t));
     await sync.flush("s1", 1000);
