@@ -28,7 +28,7 @@ async function serveCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" } } });
   if (!values.config) fail(`keyless serve: --config is required\n${USAGE}`);
   const loaded = loadOrExit(values.config);
-  const gateway = await startGateway({ loaded, listen: values.listen });
+  const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config });
   process.stderr.write(`keyless ${packageVersion()} serving on ${gateway.url} (identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path})\n`);
   let stopping = false;
   const stop = (signal: string) => {
@@ -43,6 +43,8 @@ async function serveCommand(args: string[]): Promise<void> {
       },
     );
   };
+  // The gateway logs the outcome; an invalid file leaves the running config in place.
+  process.on("SIGHUP", () => gateway.reloadConfig());
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

@@ -1,8 +1,10 @@
 // Wires a config into a running gateway: store, identity, modules, HTTP server, retention, graceful shutdown.
 import { type ServerType, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
+import { mountConfigApi } from "./api/config.js";
 import { type GatewayModule, createApp } from "./app.js";
 import type { LoadedConfig } from "./config/load.js";
+import { LiveConfig } from "./config/live.js";
 import type { Config } from "./config/schema.js";
 import { createCiModule } from "./github/index.js";
 import { createResolver } from "./identity/index.js";
@@ -15,6 +17,7 @@ import { QUOTAS_SCHEMA } from "./quotas/store.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
 import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
+import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
 import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
 import { createHooksModule } from "./tools/hooks/index.js";
@@ -30,6 +33,9 @@ export interface GatewayOptions {
   readonly fetch?: typeof fetch;
   readonly logIntervalMs?: number;
   readonly log?: (message: string) => void;
+  /** The file `loaded` came from: enables the config API, reloadConfig() (SIGHUP) and reloads when it changes. */
+  readonly configPath?: string;
+  readonly configDebounceMs?: number;
 }
 
 export interface RunningGateway {
@@ -40,6 +46,8 @@ export interface RunningGateway {
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
   replaceConfig(next: LoadedConfig): void;
+  /** Re-reads the config file (SIGHUP); an invalid file leaves the running config in place. */
+  reloadConfig(): { readonly ok: boolean; readonly problems: readonly string[] };
   /** Stops accepting, waits for in-flight requests (up to `graceMs`), flushes the log, closes the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -55,7 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
@@ -74,10 +82,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const pricer = createPricer(config.prices);
   // Last: it reserves for the body as the other plugins leave it.
   const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });
+  const audit = new ConfigAudit(db);
+  const live = options.configPath
+    ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
+    : null;
+  const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas];
+  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -113,6 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   purge();
   const purgeTimer = setInterval(purge, 3600_000).unref();
   ci.start();
+  live?.watch();
   hooks.start();
 
   return {
@@ -121,8 +135,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     db,
     requestLog,
     config: getConfig,
+    reloadConfig() {
+      if (!live) return { ok: false, problems: ["the gateway was started without a config file"] };
+      const result = live.reload("sighup");
+      return { ok: result.ok, problems: result.ok ? [] : result.problems };
+    },
     async close(graceMs = 10_000) {
       clearInterval(purgeTimer);
+      live?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Idle keep-alive sockets would hold close() open; in-flight responses keep theirs until done.

@@ -69,12 +69,16 @@ export type QuotaDefinition = z.infer<typeof QuotaDefinition>;
 export const QuotasConfig = z
   .record(z.string(), QuotaDefinition)
   // Checked here rather than as a record key schema so the message names the key.
-  .superRefine((quotas, ctx) => {
-    for (const name of Object.keys(quotas)) {
-      const problems = name === "" || name.length > 200 ? ["bucket names are 1 to 200 characters"] : templateProblems(name);
-      for (const message of problems) ctx.addIssue({ code: "custom", path: [name], message });
-    }
-  });
+  .superRefine(
+    (quotas, ctx) => {
+      for (const name of Object.keys(quotas)) {
+        const problems = name === "" || name.length > 200 ? ["bucket names are 1 to 200 characters"] : templateProblems(name);
+        for (const message of problems) ctx.addIssue({ code: "custom", path: [name], message });
+      }
+    },
+    // Report bad names alongside bad definitions, not only once those are fixed.
+    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+  );
 export type QuotasConfig = z.infer<typeof QuotasConfig>;
 
 /** How a request's reservation is sized before it is forwarded (quotas/estimate.ts). */

@@ -1,5 +1,5 @@
 // Starts a real gateway (HTTP on loopback) with a fake tailscaled and a fake provider upstream behind it.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -21,6 +21,8 @@ export interface Harness {
   readonly upstream: FakeUpstream;
   readonly tailscaled: FakeTailscaled;
   readonly dbPath: string;
+  /** Set when started with `configFile`. */
+  readonly configPath?: string;
   /** A fetch whose connections come from `localAddress` (a 127.0.0.x address = a distinct tailnet peer). */
   fetchFrom(localAddress: string): typeof fetch;
   close(): Promise<void>;
@@ -30,6 +32,11 @@ export interface HarnessOptions {
   readonly peers?: Readonly<Record<string, PeerSpec>>;
   /** Extra config, merged over the defaults (providers point at the fake upstream). */
   readonly config?: (upstreamUrl: string) => Record<string, unknown>;
+  /**
+   * Serve from a config file in its own directory: enables the config API and reloads (watch debounce 50 ms).
+   * ${ENV} references in it are read from process.env, as the gateway's reloads do.
+   */
+  readonly configFile?: boolean;
 }
 
 /** An undici Agent whose sockets bind to `localAddress` (undici's own connect options ignore localAddress). */
@@ -63,14 +70,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     database: { path: dbPath },
     ...options.config?.(upstream.url),
   };
-  const loaded = parseConfigText(JSON.stringify(config), {});
-  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
+  const text = JSON.stringify(config, null, 2);
+  const configPath = options.configFile ? join(mkdtempSync(join(tmpdir(), "keyless-config-")), "keyless.jsonc") : undefined;
+  if (configPath) writeFileSync(configPath, text);
+  const loaded = parseConfigText(text, configPath ? process.env : {});
+  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined, configPath, configDebounceMs: 50 });
   const agents: Agent[] = [];
   return {
     gateway,
     upstream,
     tailscaled,
     dbPath,
+    configPath,
     fetchFrom(localAddress) {
       const agent = sourceAgent(localAddress);
       agents.push(agent);
