@@ -1,14 +1,17 @@
 // The main step: join the tailnet, wait for the gateway, register the job, point every agent at the gateway.
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as core from "@actions/core";
 import { deriveTag } from "../src/tags.js";
 import { agentSetup, writeAgentFiles } from "./agents.js";
-import { type RunContext, pullRequestOf } from "./context.js";
+import { type RunContext, pullRequestOf, readContext } from "./context.js";
 import type { Clock, Core, Exec, SpawnDetached, ToolCache } from "./deps.js";
-import { ActionError } from "./errors.js";
+import { ActionError, describeError } from "./errors.js";
 import { createSession, waitForHealth } from "./gateway-client.js";
-import type { Inputs } from "./inputs.js";
+import { type Inputs, readInputs } from "./inputs.js";
 import { getOidcToken, missingOidcMessage } from "./oidc.js";
 import { startProxy } from "./proxy.js";
+import { clock, exec, runnerCore, spawnDetached, toolCache, which } from "./runtime.js";
 import type { StateKey } from "./state.js";
 import { type TailscaleDeps, deriveHostname, ensureDaemon, ensureInstalled, up } from "./tailscale.js";
 
@@ -112,4 +115,27 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
   core.setOutput("session-id", session.id);
   core.setOutput("skipped", "false");
   for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
+}
+
+/**
+ * The main step as the runner runs it: real inputs, context and deps; failures become one explained error.
+ * `proxyScript` is dist/proxy.js, located by the entry file (this code may sit in a shared chunk).
+ */
+export async function run(proxyScript: URL): Promise<void> {
+  try {
+    const inputs = readInputs((name) => core.getInput(name));
+    await runMain(inputs, readContext(), {
+      core: runnerCore,
+      exec,
+      which,
+      spawnDetached,
+      toolCache,
+      fetch: globalThis.fetch,
+      clock,
+      node: process.execPath,
+      proxyScript: fileURLToPath(proxyScript),
+    });
+  } catch (err) {
+    core.setFailed(describeError(err));
+  }
 }

@@ -1,9 +1,11 @@
 // The post step (always runs): finish the session, write the job summary, stop the proxy, leave the tailnet.
 // Every part runs even when an earlier one failed, and none of them fails the job.
+import * as core from "@actions/core";
 import type { Core, Exec } from "./deps.js";
 import { finishSession, getSummary } from "./gateway-client.js";
 import { stopProxy } from "./proxy.js";
-import type { PostState } from "./state.js";
+import { exec, writeSummary } from "./runtime.js";
+import { type PostState, readState } from "./state.js";
 import { logout, stopDaemon } from "./tailscale.js";
 
 /** A step summary over 1 MiB is dropped by the runner; stay under it. */
@@ -17,7 +19,7 @@ export interface PostDeps {
 }
 
 export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
-  const { core } = deps;
+  const log = deps.core;
   const parts: [string, () => Promise<void>][] = [];
   const { gateway, session_id: id } = state;
   if (gateway && id) {
@@ -25,7 +27,7 @@ export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
       "finish the session",
       async () => {
         await finishSession(gateway, id, deps.fetch);
-        core.info(`Finished session ${id}`);
+        log.info(`Finished session ${id}`);
       },
     ]);
     parts.push([
@@ -33,7 +35,7 @@ export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
       async () => {
         const summary = await getSummary(gateway, id, deps.fetch);
         await deps.writeSummary(fitSummary(summary.markdown));
-        core.info(`Wrote the job summary of session ${id}`);
+        log.info(`Wrote the job summary of session ${id}`);
       },
     ]);
   }
@@ -55,13 +57,13 @@ export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
   const daemonPid = state.tailscaled_pid;
   if (daemonPid) parts.push(["stop tailscaled", () => stopDaemon(bin, daemonPid, deps)]);
 
-  if (parts.length === 0) core.info("keyless: nothing to clean up");
+  if (parts.length === 0) log.info("keyless: nothing to clean up");
   for (const [what, fn] of parts) {
     try {
       await fn();
     } catch (err) {
       // Cleanup problems are all "expected" here: report the message, never a stack.
-      core.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      log.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }
@@ -70,4 +72,13 @@ export function fitSummary(markdown: string): string {
   if (Buffer.byteLength(markdown) <= SUMMARY_LIMIT) return markdown;
   const cut = Buffer.from(markdown).subarray(0, SUMMARY_LIMIT - 200).toString("utf8").replace(/\uFFFD$/, "");
   return `${cut}\n\n…(truncated: GitHub keeps at most 1 MiB of summary per step; the full report is on the gateway)\n`;
+}
+
+/** The post step as the runner runs it. Never fails the job. */
+export async function post(): Promise<void> {
+  try {
+    await runPost(readState((key) => core.getState(key)), { core, exec, fetch: globalThis.fetch, writeSummary });
+  } catch (err) {
+    core.warning(`keyless cleanup: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

@@ -19,18 +19,135 @@ import {
   up,
   waitForHealth,
   which
-} from "./chunks/chunk-H2JG3DDI.js";
+} from "./chunks/chunk-KKGSB4UT.js";
 import {
   ActionError,
   describeError,
   startProxy
-} from "./chunks/chunk-QLG3UVJY.js";
+} from "./chunks/chunk-43Z4EIJG.js";
 
-// action/index.ts
+// action/main.ts
+import { join as join2 } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// action/agents.ts
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+var PLACEHOLDER_KEY = "keyless";
+function agentSetup(base, inputs, ctx) {
+  const env = {};
+  const outputs = {};
+  const files = [];
+  const warnings = [];
+  const configure = {
+    claude: () => {
+      env.ANTHROPIC_BASE_URL = base;
+      env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
+      env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
+      outputs["claude-base-url"] = base;
+      if (inputs.providerMode === "bedrock") {
+        env.CLAUDE_CODE_USE_BEDROCK = "1";
+        env.ANTHROPIC_BEDROCK_BASE_URL = `${base}/bedrock`;
+        env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = "1";
+        preset(env, ctx, "AWS_REGION", inputs.awsRegion, "us-east-1");
+        outputs["claude-base-url"] = env.ANTHROPIC_BEDROCK_BASE_URL;
+      } else if (inputs.providerMode === "vertex") {
+        env.CLAUDE_CODE_USE_VERTEX = "1";
+        env.ANTHROPIC_VERTEX_BASE_URL = `${base}/v1`;
+        env.CLAUDE_CODE_SKIP_VERTEX_AUTH = "1";
+        preset(env, ctx, "ANTHROPIC_VERTEX_PROJECT_ID", inputs.vertexProjectId, "keyless");
+        preset(env, ctx, "CLOUD_ML_REGION", inputs.vertexRegion, "us-east5");
+        outputs["claude-base-url"] = env.ANTHROPIC_VERTEX_BASE_URL;
+      }
+    },
+    openai: () => {
+      env.OPENAI_BASE_URL = `${base}/v1`;
+      env.OPENAI_API_KEY = PLACEHOLDER_KEY;
+      outputs["openai-base-url"] = env.OPENAI_BASE_URL;
+    },
+    codex: () => {
+      const home = join(ctx.runnerTemp, "keyless", "codex");
+      if (ctx.presetEnv.CODEX_HOME && ctx.presetEnv.CODEX_HOME !== home) {
+        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
+      }
+      env.CODEX_HOME = home;
+      env.KEYLESS_API_KEY = PLACEHOLDER_KEY;
+      files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
+      outputs["codex-base-url"] = `${base}/v1`;
+      outputs["codex-home"] = home;
+    },
+    gemini: () => {
+      env.GOOGLE_GEMINI_BASE_URL = base;
+      env.GEMINI_API_KEY = PLACEHOLDER_KEY;
+      files.push({ path: join(ctx.home, ".gemini", "settings.json"), render: geminiSettings });
+      outputs["gemini-base-url"] = base;
+      if (!httpsOrLocal(base)) {
+        warnings.push(
+          `Gemini CLI refuses plain-http base URLs except on localhost, so it will reject ${base}; set local-proxy: true, or serve the gateway over https (tailscale serve)`
+        );
+      }
+    }
+  };
+  for (const agent of inputs.agents) configure[agent]();
+  return { env, outputs, files, warnings };
+}
+function preset(env, ctx, name, input, fallback) {
+  if (input) env[name] = input;
+  else if (!ctx.presetEnv[name]) env[name] = fallback;
+}
+function codexConfig(baseUrl) {
+  return [
+    "# Written by keyless: Codex sends its requests to the keyless gateway.",
+    'model_provider = "keyless"',
+    "",
+    "[model_providers.keyless]",
+    'name = "keyless"',
+    `base_url = ${JSON.stringify(baseUrl)}`,
+    'env_key = "KEYLESS_API_KEY"',
+    'wire_api = "responses"',
+    ""
+  ].join("\n");
+}
+function geminiSettings(existing) {
+  let settings = {};
+  if (existing?.trim()) {
+    const parsed = JSON.parse(existing);
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) settings = parsed;
+  }
+  const security = objectAt(settings, "security");
+  const auth = objectAt(security, "auth");
+  auth.selectedType = "gemini-api-key";
+  return `${JSON.stringify(settings, null, 2)}
+`;
+}
+function objectAt(parent, key) {
+  const v = parent[key];
+  if (v && typeof v === "object" && !Array.isArray(v)) return v;
+  const fresh = {};
+  parent[key] = fresh;
+  return fresh;
+}
+function httpsOrLocal(base) {
+  const url = new URL(base);
+  return url.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+}
+function writeAgentFiles(files, warn) {
+  for (const f of files) {
+    const existing = existsSync(f.path) ? readFileSync(f.path, "utf8") : null;
+    let content;
+    try {
+      content = f.render(existing);
+    } catch (err) {
+      warn(`left ${f.path} unchanged: it could not be read as JSON (${err.message}); set security.auth.selectedType to "gemini-api-key" yourself`);
+      continue;
+    }
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, content);
+  }
+}
+
 // action/context.ts
-import { readFileSync } from "node:fs";
+import { readFileSync as readFileSync2 } from "node:fs";
 var Sha = external_exports.string().regex(/^[0-9a-f]{40}$/);
 var Payload = external_exports.looseObject({
   pull_request: external_exports.looseObject({ number: external_exports.number().int().positive(), head: external_exports.looseObject({ sha: external_exports.string(), repo: external_exports.looseObject({ full_name: external_exports.string() }).nullish() }).optional() }).optional(),
@@ -60,7 +177,7 @@ function readContext(env = process.env) {
 function readPayload(path) {
   let raw;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(readFileSync2(path, "utf8"));
   } catch {
     return {};
   }
@@ -183,125 +300,6 @@ function readInputs(get) {
   };
 }
 
-// action/main.ts
-import { join as join2 } from "node:path";
-
-// action/agents.ts
-import { existsSync, mkdirSync, readFileSync as readFileSync2, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-var PLACEHOLDER_KEY = "keyless";
-function agentSetup(base, inputs, ctx) {
-  const env = {};
-  const outputs = {};
-  const files = [];
-  const warnings = [];
-  const configure = {
-    claude: () => {
-      env.ANTHROPIC_BASE_URL = base;
-      env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
-      env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
-      outputs["claude-base-url"] = base;
-      if (inputs.providerMode === "bedrock") {
-        env.CLAUDE_CODE_USE_BEDROCK = "1";
-        env.ANTHROPIC_BEDROCK_BASE_URL = `${base}/bedrock`;
-        env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = "1";
-        preset(env, ctx, "AWS_REGION", inputs.awsRegion, "us-east-1");
-        outputs["claude-base-url"] = env.ANTHROPIC_BEDROCK_BASE_URL;
-      } else if (inputs.providerMode === "vertex") {
-        env.CLAUDE_CODE_USE_VERTEX = "1";
-        env.ANTHROPIC_VERTEX_BASE_URL = `${base}/v1`;
-        env.CLAUDE_CODE_SKIP_VERTEX_AUTH = "1";
-        preset(env, ctx, "ANTHROPIC_VERTEX_PROJECT_ID", inputs.vertexProjectId, "keyless");
-        preset(env, ctx, "CLOUD_ML_REGION", inputs.vertexRegion, "us-east5");
-        outputs["claude-base-url"] = env.ANTHROPIC_VERTEX_BASE_URL;
-      }
-    },
-    openai: () => {
-      env.OPENAI_BASE_URL = `${base}/v1`;
-      env.OPENAI_API_KEY = PLACEHOLDER_KEY;
-      outputs["openai-base-url"] = env.OPENAI_BASE_URL;
-    },
-    codex: () => {
-      const home = join(ctx.runnerTemp, "keyless", "codex");
-      if (ctx.presetEnv.CODEX_HOME && ctx.presetEnv.CODEX_HOME !== home) {
-        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
-      }
-      env.CODEX_HOME = home;
-      env.KEYLESS_API_KEY = PLACEHOLDER_KEY;
-      files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
-      outputs["codex-base-url"] = `${base}/v1`;
-      outputs["codex-home"] = home;
-    },
-    gemini: () => {
-      env.GOOGLE_GEMINI_BASE_URL = base;
-      env.GEMINI_API_KEY = PLACEHOLDER_KEY;
-      files.push({ path: join(ctx.home, ".gemini", "settings.json"), render: geminiSettings });
-      outputs["gemini-base-url"] = base;
-      if (!httpsOrLocal(base)) {
-        warnings.push(
-          `Gemini CLI refuses plain-http base URLs except on localhost, so it will reject ${base}; set local-proxy: true, or serve the gateway over https (tailscale serve)`
-        );
-      }
-    }
-  };
-  for (const agent of inputs.agents) configure[agent]();
-  return { env, outputs, files, warnings };
-}
-function preset(env, ctx, name, input, fallback) {
-  if (input) env[name] = input;
-  else if (!ctx.presetEnv[name]) env[name] = fallback;
-}
-function codexConfig(baseUrl) {
-  return [
-    "# Written by keyless: Codex sends its requests to the keyless gateway.",
-    'model_provider = "keyless"',
-    "",
-    "[model_providers.keyless]",
-    'name = "keyless"',
-    `base_url = ${JSON.stringify(baseUrl)}`,
-    'env_key = "KEYLESS_API_KEY"',
-    'wire_api = "responses"',
-    ""
-  ].join("\n");
-}
-function geminiSettings(existing) {
-  let settings = {};
-  if (existing?.trim()) {
-    const parsed = JSON.parse(existing);
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) settings = parsed;
-  }
-  const security = objectAt(settings, "security");
-  const auth = objectAt(security, "auth");
-  auth.selectedType = "gemini-api-key";
-  return `${JSON.stringify(settings, null, 2)}
-`;
-}
-function objectAt(parent, key) {
-  const v = parent[key];
-  if (v && typeof v === "object" && !Array.isArray(v)) return v;
-  const fresh = {};
-  parent[key] = fresh;
-  return fresh;
-}
-function httpsOrLocal(base) {
-  const url = new URL(base);
-  return url.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-}
-function writeAgentFiles(files, warn) {
-  for (const f of files) {
-    const existing = existsSync(f.path) ? readFileSync2(f.path, "utf8") : null;
-    let content;
-    try {
-      content = f.render(existing);
-    } catch (err) {
-      warn(`left ${f.path} unchanged: it could not be read as JSON (${err.message}); set security.auth.selectedType to "gemini-api-key" yourself`);
-      continue;
-    }
-    mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, content);
-  }
-}
-
 // action/oidc.ts
 async function getOidcToken(core, audience, forWhat) {
   let token;
@@ -395,9 +393,7 @@ async function runMain(inputs, ctx, deps) {
   core.setOutput("skipped", "false");
   for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
 }
-
-// action/index.ts
-async function run() {
+async function run(proxyScript) {
   try {
     const inputs = readInputs((name) => getInput(name));
     await runMain(inputs, readContext(), {
@@ -409,13 +405,12 @@ async function run() {
       fetch: globalThis.fetch,
       clock,
       node: process.execPath,
-      proxyScript: fileURLToPath(new URL("./proxy.js", import.meta.url))
+      proxyScript: fileURLToPath(proxyScript)
     });
   } catch (err) {
     setFailed(describeError(err));
   }
 }
-await run();
-export {
-  run
-};
+
+// action/index.ts
+await run(new URL("./proxy.js", import.meta.url));

@@ -11,16 +11,33 @@ import {
   stopDaemon,
   warning,
   writeSummary
-} from "./chunks/chunk-H2JG3DDI.js";
+} from "./chunks/chunk-KKGSB4UT.js";
 import {
-  describeError,
   stopProxy
-} from "./chunks/chunk-QLG3UVJY.js";
+} from "./chunks/chunk-43Z4EIJG.js";
+
+// action/state.ts
+var STATE_KEYS = ["gateway", "session_id", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"];
+var pid = external_exports.string().regex(/^\d+$/).transform(Number).optional().catch(void 0);
+var PostState = external_exports.object({
+  gateway: external_exports.string().optional(),
+  session_id: external_exports.string().optional(),
+  proxy_pid: pid,
+  tailscale: external_exports.string().default("tailscale"),
+  tailscaled: external_exports.string().default("tailscaled"),
+  sudo: external_exports.string().default(""),
+  joined: external_exports.literal("true").optional().catch(void 0),
+  tailscaled_pid: pid
+});
+function readState(get) {
+  const raw = Object.fromEntries(STATE_KEYS.map((k) => [k, get(k) || void 0]));
+  return PostState.parse(raw);
+}
 
 // action/post.ts
 var SUMMARY_LIMIT = 1e6;
 async function runPost(state, deps) {
-  const { core } = deps;
+  const log = deps.core;
   const parts = [];
   const { gateway, session_id: id } = state;
   if (gateway && id) {
@@ -28,7 +45,7 @@ async function runPost(state, deps) {
       "finish the session",
       async () => {
         await finishSession(gateway, id, deps.fetch);
-        core.info(`Finished session ${id}`);
+        log.info(`Finished session ${id}`);
       }
     ]);
     parts.push([
@@ -36,7 +53,7 @@ async function runPost(state, deps) {
       async () => {
         const summary = await getSummary(gateway, id, deps.fetch);
         await deps.writeSummary(fitSummary(summary.markdown));
-        core.info(`Wrote the job summary of session ${id}`);
+        log.info(`Wrote the job summary of session ${id}`);
       }
     ]);
   }
@@ -57,12 +74,12 @@ async function runPost(state, deps) {
   }
   const daemonPid = state.tailscaled_pid;
   if (daemonPid) parts.push(["stop tailscaled", () => stopDaemon(bin, daemonPid, deps)]);
-  if (parts.length === 0) core.info("keyless: nothing to clean up");
+  if (parts.length === 0) log.info("keyless: nothing to clean up");
   for (const [what, fn] of parts) {
     try {
       await fn();
     } catch (err) {
-      core.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      log.warning(`keyless could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }
@@ -74,28 +91,13 @@ function fitSummary(markdown) {
 …(truncated: GitHub keeps at most 1 MiB of summary per step; the full report is on the gateway)
 `;
 }
-
-// action/state.ts
-var STATE_KEYS = ["gateway", "session_id", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"];
-var pid = external_exports.string().regex(/^\d+$/).transform(Number).optional().catch(void 0);
-var PostState = external_exports.object({
-  gateway: external_exports.string().optional(),
-  session_id: external_exports.string().optional(),
-  proxy_pid: pid,
-  tailscale: external_exports.string().default("tailscale"),
-  tailscaled: external_exports.string().default("tailscaled"),
-  sudo: external_exports.string().default(""),
-  joined: external_exports.literal("true").optional().catch(void 0),
-  tailscaled_pid: pid
-});
-function readState(get) {
-  const raw = Object.fromEntries(STATE_KEYS.map((k) => [k, get(k) || void 0]));
-  return PostState.parse(raw);
+async function post() {
+  try {
+    await runPost(readState((key) => getState(key)), { core: core_exports, exec, fetch: globalThis.fetch, writeSummary });
+  } catch (err) {
+    warning(`keyless cleanup: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 // action/post-index.ts
-try {
-  await runPost(readState((key) => getState(key)), { core: core_exports, exec, fetch: globalThis.fetch, writeSummary });
-} catch (err) {
-  warning(`keyless cleanup: ${describeError(err)}`);
-}
+await post();

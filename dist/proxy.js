@@ -2,7 +2,7 @@ import { createRequire as __keylessCreateRequire } from "node:module";
 const require = __keylessCreateRequire(import.meta.url);
 import {
   createForwarder
-} from "./chunks/chunk-QLG3UVJY.js";
+} from "./chunks/chunk-43Z4EIJG.js";
 
 // action/proxy-index.ts
 import { renameSync, writeFileSync } from "node:fs";
