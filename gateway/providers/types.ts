@@ -48,3 +48,8 @@ export function addHeaderLines(headers: Headers, lines: readonly string[]): void
     headers.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
 }
+
+/** The adapter could not authenticate the upstream call (token endpoint down, credential chain empty). Our own words only. */
+export class ProviderAuthError extends Error {
+  override readonly name = "ProviderAuthError";
+}

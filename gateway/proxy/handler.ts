@@ -8,7 +8,7 @@ import type { Identity } from "../identity/types.js";
 import { type Access, accessFor, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
 import type { Pricer } from "../pricing/prices.js";
 import { adapterFor } from "../providers/registry.js";
-import { addHeaderLines } from "../providers/types.js";
+import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
 import type { RequestLog } from "../store/requests.js";
 import { type FramingRegistry, framingFor } from "../stream/index.js";
 import { BodyTooLarge, asBodyInit, readBody } from "./body.js";
@@ -165,10 +165,16 @@ export async function handleProxy(
     const v = url.searchParams.get(name);
     if (v !== null) query.set(name, v);
   }
-  const upstreamReq = await provider.adapter.prepare(
-    { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model },
-    provider.config,
-  );
+  let upstreamReq: UpstreamRequest;
+  try {
+    upstreamReq = await provider.adapter.prepare(
+      { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model },
+      provider.config,
+    );
+  } catch (err) {
+    if (!(err instanceof ProviderAuthError)) throw err;
+    return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${provider.name}": ${err.message}`, category: "upstream" }, outBytes, deps);
+  }
 
   const abort = new AbortController();
   const onClientAbort = () => abort.abort(new Error("client disconnected"));

@@ -116,7 +116,7 @@ describe("quota API", () => {
     return {
       identity: { type: "tailscale", socket: (c.identity as { socket: string }).socket },
       database: { path: c.database.path },
-      providers: Object.fromEntries(Object.entries(c.providers).map(([k, p]) => [k, { type: p.type, baseurl: p.baseurl, apikey: p.apikey, models: p.models }])),
+      providers: Object.fromEntries(Object.entries(c.providers).map(([k, p]) => [k, { type: p.type, baseurl: p.baseurl, apikey: "apikey" in p ? p.apikey : undefined, models: p.models }])),
     };
   }
 });

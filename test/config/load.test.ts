@@ -39,7 +39,9 @@ describe("config loading", () => {
   it("substitutes ${ENV}, with defaults, and names a missing variable", () => {
     const text = `{"providers": {"a": {"type": "anthropic", "baseurl": "https://api.anthropic.com", "apikey": "\${KEY}", "models": ["\${MODELS:-claude-*}"]}}}`;
     const { config } = parseConfigText(text, { KEY: "sk-1" });
-    assert.equal(config.providers.a?.apikey, "sk-1");
+    const a = config.providers.a;
+    assert.ok(a?.type === "anthropic");
+    assert.equal(a.apikey, "sk-1");
     assert.deepEqual(config.providers.a?.models, ["claude-*"]);
     assert.deepEqual(problems(text), ["providers.a.apikey: environment variable KEY is not set"]);
   });
