@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { Config } from "./config/schema.js";
 import type { GatewayEnv } from "./env.js";
 import { anthropicError } from "./formats/anthropic.js";
+import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./formats/gemini.js";
 import { identify } from "./identity/middleware.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
@@ -13,6 +14,7 @@ import { anthropicModelList, geminiModelList, grantedModels, openaiModelList } f
 import { mountRequestApi } from "./api/requests.js";
 import { callerAccess } from "./api/auth.js";
 import { apiError } from "./api/errors.js";
+import { mountBedrockControl } from "./proxy/bedrock-control.js";
 import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
 import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
@@ -48,6 +50,9 @@ export interface AppDeps {
 function genericError(path: string, status: number, message: string): Response {
   if (path.startsWith("/v1beta/") || path.includes("/publishers/")) {
     return googleError({ kind: status === 404 ? "not_found" : status === 503 ? "unavailable" : "permission", status, message });
+  }
+  if (/^\/(bedrock\/|model\/|inference-profiles)/.test(path)) {
+    return bedrockError({ kind: status === 404 ? "not_found" : status === 503 ? "unavailable" : status === 500 ? "internal" : "permission", status, message });
   }
   if (path.startsWith("/v1/messages")) return anthropicError({ kind: status === 503 ? "unavailable" : "permission", status, message });
   // Both OpenAI's and Anthropic's SDKs read error.message from this envelope.
@@ -105,6 +110,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   );
 
   mountRequestApi(app, deps.getConfig, deps.log);
+  mountBedrockControl(app, deps.getConfig, deps.fetch ?? fetch);
   for (const module of modules) module.mount?.(app);
 
   app.all("*", async (c) => {

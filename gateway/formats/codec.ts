@@ -1,7 +1,7 @@
 // The contract every wire format implements: how to read a request, a response and a stream, and how to refuse.
 import type { ResponseSummary, ToolResult } from "./types.js";
 
-export type FormatId = "anthropic-messages" | "openai-chat" | "openai-responses" | "gemini" | "bedrock-converse";
+export type FormatId = "anthropic-messages" | "openai-chat" | "openai-responses" | "gemini" | "bedrock-converse" | "bedrock-invoke";
 
 /** Why the gateway itself answers instead of the upstream. Each format maps these to its own error shape. */
 export type GatewayErrorKind =

@@ -3,9 +3,12 @@
 import type { ProviderType } from "../config/providers.js";
 import type { FormatCodec } from "../formats/codec.js";
 import { anthropicMessages } from "../formats/anthropic.js";
+import { bedrockConverse } from "../formats/bedrock-converse.js";
+import { bedrockInvoke } from "../formats/bedrock-invoke.js";
 import { gemini } from "../formats/gemini.js";
 import { openaiChat } from "../formats/openai-chat.js";
 import { openaiResponses } from "../formats/openai-responses.js";
+import { vertexAnthropic } from "../formats/vertex.js";
 
 export interface RouteDef {
   readonly id: string;
@@ -29,9 +32,15 @@ export interface RouteMatch {
   readonly match: RegExpExecArray;
 }
 
-/** Model ids: no slashes, no dot-segments, no control or URL-special characters. */
-export const SAFE_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:@+-]*$/;
+/** Bedrock ARNs (application inference profiles, provisioned models): one slash, percent-encoded in any path. */
+const BEDROCK_ARN = String.raw`arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{0,12}:[a-z-]+\/[A-Za-z0-9._:+-]+`;
+/** Model ids: no slashes (but a Bedrock ARN's), no dot-segments, no control or URL-special characters. */
+export const SAFE_MODEL = new RegExp(String.raw`^(?:(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:@+-]*|${BEDROCK_ARN})$`);
 const GEMINI_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Vertex ids carry a version after "@" (claude-sonnet-4-5@20250929). */
+const VERTEX_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+/** Bedrock ids (us.anthropic.claude-…-v1:0) or ARNs, as decoded from the path. */
+const BEDROCK_MODEL = new RegExp(String.raw`^(?:(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:-]*|${BEDROCK_ARN})$`);
 
 export function decodedSegment(raw: string, allowed: RegExp): string {
   let model: string;
@@ -109,6 +118,91 @@ export const ROUTES: readonly RouteDef[] = [
     billable: false,
     modelFromPath: (m) => decodedSegment(m[2] ?? "", GEMINI_MODEL),
     upstreamPath: (m, model) => `/${m[1]}/models/${model}:countTokens`,
+  },
+  // Vertex AI. The client's project and location are dropped: upstream paths are location-relative
+  // ("/v1/publishers/…") and the vertex adapter inserts the configured project and region.
+  {
+    id: "vertex.anthropic.count_tokens",
+    method: "POST",
+    pattern: /^\/(v1|v1beta1)\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/count-tokens:rawPredict$/,
+    format: vertexAnthropic,
+    providerTypes: ["vertex"],
+    query: [],
+    billable: false,
+    upstreamPath: (m) => `/${m[1]}/publishers/anthropic/models/count-tokens:rawPredict`,
+  },
+  {
+    id: "vertex.anthropic",
+    method: "POST",
+    pattern: /^\/(v1|v1beta1)\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/,
+    format: vertexAnthropic,
+    providerTypes: ["vertex"],
+    query: [],
+    billable: true,
+    modelFromPath: (m) => decodedSegment(m[2] ?? "", VERTEX_MODEL),
+    streamFromPath: (m) => m[3] === "streamRawPredict",
+    upstreamPath: (m, model) => `/${m[1]}/publishers/anthropic/models/${model}:${m[3]}`,
+  },
+  {
+    id: "vertex.anthropic.count_tokens_method",
+    method: "POST",
+    pattern: /^\/(v1|v1beta1)\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):countTokens$/,
+    format: vertexAnthropic,
+    providerTypes: ["vertex"],
+    query: [],
+    billable: false,
+    modelFromPath: (m) => decodedSegment(m[2] ?? "", VERTEX_MODEL),
+    upstreamPath: (m, model) => `/${m[1]}/publishers/anthropic/models/${model}:countTokens`,
+  },
+  {
+    // @google/genai in Vertex mode; without a project (express mode) it leaves out projects/…/locations/….
+    id: "vertex.gemini.generate",
+    method: "POST",
+    pattern: /^\/(v1|v1beta1)\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/,
+    format: gemini,
+    providerTypes: ["vertex"],
+    query: ["alt"],
+    billable: true,
+    modelFromPath: (m) => decodedSegment(m[2] ?? "", VERTEX_MODEL),
+    streamFromPath: (m) => m[3] === "streamGenerateContent",
+    upstreamPath: (m, model) => `/${m[1]}/publishers/google/models/${model}:${m[3]}`,
+  },
+  {
+    id: "vertex.gemini.count_tokens",
+    method: "POST",
+    pattern: /^\/(v1|v1beta1)\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/:]+):countTokens$/,
+    format: gemini,
+    providerTypes: ["vertex"],
+    query: [],
+    billable: false,
+    modelFromPath: (m) => decodedSegment(m[2] ?? "", VERTEX_MODEL),
+    upstreamPath: (m, model) => `/${m[1]}/publishers/google/models/${model}:countTokens`,
+  },
+  // Amazon Bedrock runtime, under /bedrock (ANTHROPIC_BEDROCK_BASE_URL=<gateway>/bedrock) and at the root. The AWS SDK
+  // sends ":" as %3A, Anthropic's SDK and Claude Code send it raw; upstream always gets one encoding, the one signed.
+  {
+    id: "bedrock.invoke",
+    method: "POST",
+    pattern: /^(?:\/bedrock)?\/model\/([^/]+)\/(invoke|invoke-with-response-stream)$/,
+    format: bedrockInvoke,
+    providerTypes: ["bedrock"],
+    query: [],
+    billable: true,
+    modelFromPath: (m) => decodedSegment(m[1] ?? "", BEDROCK_MODEL),
+    streamFromPath: (m) => m[2] === "invoke-with-response-stream",
+    upstreamPath: (m, model) => `/model/${encodeURIComponent(model)}/${m[2]}`,
+  },
+  {
+    id: "bedrock.converse",
+    method: "POST",
+    pattern: /^(?:\/bedrock)?\/model\/([^/]+)\/(converse|converse-stream)$/,
+    format: bedrockConverse,
+    providerTypes: ["bedrock"],
+    query: [],
+    billable: true,
+    modelFromPath: (m) => decodedSegment(m[1] ?? "", BEDROCK_MODEL),
+    streamFromPath: (m) => m[2] === "converse-stream",
+    upstreamPath: (m, model) => `/model/${encodeURIComponent(model)}/${m[2]}`,
   },
 ];
 

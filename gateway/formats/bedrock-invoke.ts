@@ -1,0 +1,72 @@
+// Bedrock InvokeModel with Anthropic bodies (Messages without `model`, with `anthropic_version`). Streams are AWS
+// event-stream `chunk` messages whose payload {"bytes": base64} holds one Anthropic stream event each; the last one
+// also carries amazon-bedrock-invocationMetrics, the usage for models whose events have none of their own.
+import { AnthropicStreamState, anthropicToolResults, parseAnthropicMessage } from "./anthropic.js";
+import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
+import { type FormatCodec, type StreamAccumulator, type WireEvent, isRecord, num, str } from "./codec.js";
+import type { ResponseSummary, Usage } from "./types.js";
+
+function metricsUsage(m: Record<string, unknown>): Usage {
+  return {
+    input: num(m.inputTokenCount),
+    cacheRead: num(m.cacheReadInputTokenCount),
+    cacheWrite: num(m.cacheWriteInputTokenCount),
+    output: num(m.outputTokenCount),
+    reasoning: 0,
+  };
+}
+
+class InvokeAccumulator implements StreamAccumulator {
+  private readonly state = new AnthropicStreamState();
+  private metrics: Usage | null = null;
+  private error?: string;
+
+  push(event: WireEvent): void {
+    const failure = streamFailure(event);
+    if (failure !== undefined) {
+      this.error = failure;
+      return;
+    }
+    if (event.name !== "chunk") return;
+    let inner: unknown;
+    try {
+      const outer: unknown = JSON.parse(event.data);
+      const bytes = isRecord(outer) ? str(outer.bytes) : undefined;
+      if (bytes === undefined) return;
+      inner = JSON.parse(Buffer.from(bytes, "base64").toString("utf8"));
+    } catch {
+      return;
+    }
+    if (!isRecord(inner)) return;
+    const metrics = inner["amazon-bedrock-invocationMetrics"];
+    if (isRecord(metrics)) this.metrics = metricsUsage(metrics);
+    this.state.pushObject(inner);
+  }
+
+  finish(): ResponseSummary {
+    const summary = this.state.summary();
+    return {
+      ...summary,
+      usage: summary.usage ?? this.metrics,
+      error: this.error ?? summary.error,
+    };
+  }
+}
+
+export const bedrockInvoke: FormatCodec = {
+  id: "bedrock-invoke",
+  framing: "aws-eventstream",
+  requestInfo(body) {
+    // The model and streaming come from the path (/model/{id}/invoke-with-response-stream).
+    const max = isRecord(body) ? body.max_tokens : undefined;
+    return { stream: false, maxOutputTokens: typeof max === "number" ? max : undefined };
+  },
+  toolResults: anthropicToolResults,
+  parseResponse(body) {
+    const error = awsErrorMessage(body);
+    return error !== undefined ? { usage: null, toolCalls: [], error } : parseAnthropicMessage(body);
+  },
+  accumulator: () => new InvokeAccumulator(),
+  errorResponse: bedrockError,
+  streamError: bedrockStreamError,
+};
