@@ -41,7 +41,8 @@ export function analyzeClassified(c: ClassifiedToolCall, rules: CompiledRules, l
   if (c.unknownArgs) fields.add(c.kind === "shell" && (c.commands?.length ?? 0) === 0 ? "unknownShell" : "unknownArgs");
   out.push(...callFindings(rules, fields, label(c), id));
   for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits));
-  return out;
+  // A provider-side call has already run when the gateway sees it: report, but blocking would only hide it.
+  return c.remote ? out.map((f) => (f.action === "block" ? { ...f, action: "flag" } : f)) : out;
 }
 
 function label(c: ClassifiedToolCall): string {

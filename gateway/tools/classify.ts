@@ -63,6 +63,19 @@ function shell(base: Partial<ClassifiedToolCall> & { name: string }, commands: s
   return { ...base, kind: "shell", commands, ...extra };
 }
 
+/** A shell tool's command string: present → one command; missing or broken arguments → unknown. */
+function script(s: string | undefined, unparsed: boolean): Pick<ClassifiedToolCall, "commands" | "unknownArgs"> {
+  if (s === undefined) return { commands: [], unknownArgs: true };
+  return unparsed ? { commands: [s], unknownArgs: true } : { commands: [s] };
+}
+
+function escalation(obj: Obj): Pick<ClassifiedToolCall, "sandboxEscalation"> {
+  if (obj.dangerouslyDisableSandbox === true) return { sandboxEscalation: "dangerouslyDisableSandbox" };
+  if (obj.sandbox_permissions === "require_escalated") return { sandboxEscalation: "require_escalated" };
+  if (obj.with_escalated_permissions === true) return { sandboxEscalation: "with_escalated_permissions" };
+  return {};
+}
+
 export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): ClassifiedToolCall {
   const base = { name: call.name, callId: call.id };
   const input = call.input;
@@ -75,7 +88,7 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
     return { ...base, kind: "mcp", mcpServer: call.namespace ?? "", mcpTool: call.name, args: input, remote: true };
   }
   if (call.shape === "server_tool_use") {
-    if (call.name === "bash_code_execution") return shell(base, str(obj.command) !== undefined ? [str(obj.command) ?? ""] : [], { remote: true });
+    if (call.name === "bash_code_execution") return shell(base, [], { ...script(str(obj.command), unparsed), remote: true });
     if (call.name === "text_editor_code_execution" && str(obj.path)) {
       return { ...base, kind: "file_edit", paths: [str(obj.path) ?? ""], remote: true };
     }
@@ -85,7 +98,7 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
   // Responses built-in items.
   if (call.shape === "local_shell_call") {
     const argv = strArray(action?.command) ?? strArray(obj.command);
-    return shell(base, argv ? [argvToScript(argv)] : [], argv ? {} : { unknownArgs: true });
+    return shell(base, [], script(argv ? argvToScript(argv) : undefined, false));
   }
   if (call.shape === "shell_call") {
     const cmds = strArray(action?.commands) ?? strArray(obj.commands);
@@ -122,18 +135,13 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
       return { ...base, kind: "file_edit", paths: [], unknownArgs: true };
     }
     case "Bash":
-      return shell(base, str(obj.command) !== undefined ? [str(obj.command) ?? ""] : [], {
-        ...unknown,
-        ...(str(obj.command) === undefined ? { unknownArgs: true } : {}),
-        ...(obj.dangerouslyDisableSandbox === true ? { sandboxEscalation: "dangerouslyDisableSandbox" as const } : {}),
+      return shell(base, [], {
+        ...script(str(obj.command), unparsed),
+        ...escalation(obj),
         ...(obj.run_in_background === true ? { background: true } : {}),
       });
     case "exec_command":
-      return shell(base, str(obj.cmd) !== undefined ? [str(obj.cmd) ?? ""] : [], {
-        ...unknown,
-        ...(str(obj.cmd) === undefined ? { unknownArgs: true } : {}),
-        ...(obj.sandbox_permissions === "require_escalated" ? { sandboxEscalation: "require_escalated" as const } : {}),
-      });
+      return shell(base, [], { ...script(str(obj.cmd), unparsed), ...escalation(obj) });
     case "write_stdin": {
       const chars = str(obj.chars) ?? "";
       return shell(base, chars === "" ? [] : [chars], { shellInput: "stdin", ...unknown });
@@ -143,20 +151,14 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
     case "local_shell": {
       const argv = strArray(obj.command) ?? strArray(action?.command);
       if (argv?.[0] === "apply_patch" && argv[1] !== undefined) return { ...base, kind: "file_edit", paths: patchPaths(argv[1]) };
-      const s = str(obj.command);
-      const commands = argv ? [argvToScript(argv)] : s !== undefined ? [s] : [];
-      return shell(base, commands, {
-        ...(commands.length ? unknown : { unknownArgs: true }),
-        ...(obj.with_escalated_permissions === true ? { sandboxEscalation: "with_escalated_permissions" as const } : {}),
-        ...(obj.sandbox_permissions === "require_escalated" ? { sandboxEscalation: "require_escalated" as const } : {}),
-      });
+      return shell(base, [], { ...script(argv ? argvToScript(argv) : str(obj.command), unparsed), ...escalation(obj) });
     }
     case "shell_command":
     case "run_shell_command":
-      return shell(base, str(obj.command) !== undefined ? [str(obj.command) ?? ""] : [], {
-        ...(str(obj.command) === undefined ? { unknownArgs: true } : unknown),
+      return shell(base, [], {
+        ...script(str(obj.command), unparsed),
+        ...escalation(obj),
         ...(obj.is_background === true ? { background: true } : {}),
-        ...(obj.sandbox_permissions === "require_escalated" ? { sandboxEscalation: "require_escalated" as const } : {}),
       });
     case "Edit":
     case "Write":

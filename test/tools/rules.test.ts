@@ -32,6 +32,13 @@ describe("catalog", () => {
     });
   });
 
+  test("compiled rules expose every rule's metadata with its effective action", () => {
+    const rules = loadRules(defaultCatalog(), { set: { "git.push-force": { action: "flag" } } });
+    assert.equal(rules.metas.length, rules.ruleIds.length);
+    assert.deepEqual(rules.metas.find((m) => m.id === "git.push-force")?.action, "flag");
+    assert.deepEqual(rules.metas.find((m) => m.id === "obf.unknown-command")?.action, "log");
+  });
+
   test("loading does not mutate the base catalog, and compiled sets are independent", () => {
     const base = defaultCatalog();
     const snapshot = JSON.stringify(base);
@@ -148,5 +155,8 @@ describe("non-shell targets", () => {
     assert.ok(ids(rules, codex).includes("sbx.disable-sandbox-call"));
     const remote: ToolCall = { id: "r", name: "bash_code_execution", shape: "server_tool_use", input: { command: "ls" }, index: 0 };
     assert.deepEqual(analyzeToolCall(remote, rules).findings.map((f) => [f.ruleId, f.action]), [["obf.remote-execution", "log"]]);
+    // It already ran at the provider: findings are reported, never "block".
+    const wipe = analyzeToolCall({ ...remote, input: { command: "rm -rf /" } }, rules).findings.find((f) => f.ruleId === "fs.rm-root-or-home");
+    assert.equal(wipe?.action, "flag");
   });
 });

@@ -32,6 +32,8 @@ interface Buckets {
 export interface CompiledRules extends Buckets {
   /** MCP argument keys whose string values are checked by `sql` rules. */
   readonly sqlArgKeys: RegExp;
+  /** Every rule's id, category, severity, effective action and message, in catalog order. */
+  readonly metas: readonly RuleMeta[];
   readonly ruleIds: readonly string[];
 }
 
@@ -59,16 +61,18 @@ export function compileCatalog(cat: Catalog): CompiledRules {
     mcp: [],
     call: [],
     sqlArgKeys: new RegExp(expand(cat.sqlArgKeys, "sqlArgKeys"), "i"),
-    ruleIds: cat.rules.map((r) => r.id),
-  };
-  for (const rule of cat.rules) {
-    const meta: RuleMeta = {
+    metas: cat.rules.map((rule) => ({
       id: rule.id,
       category: rule.category,
       severity: rule.severity,
       action: rule.action ?? DEFAULT_ACTION[rule.severity],
       message: rule.message,
-    };
+    })),
+    ruleIds: cat.rules.map((r) => r.id),
+  };
+  cat.rules.forEach((rule, i) => {
+    const meta = out.metas[i];
+    if (!meta) return;
     const re = (src: string): RegExp => {
       try {
         return new RegExp(expand(src, rule.id), rule.ignoreCase || rule.target === "sql" ? "i" : "");
@@ -77,7 +81,7 @@ export function compileCatalog(cat: Catalog): CompiledRules {
       }
     };
     compileRule(rule, meta, re, out);
-  }
+  });
   return out;
 }
 

@@ -1,5 +1,7 @@
 // Static evaluation of the tiny programs used to hide payloads: echo/printf of literals, base64 -d, xxd -r -p, rev.
-import type { VarValue } from "./words.js";
+import type { ParsedScript } from "unbash";
+import { basename } from "./unwrap.js";
+import { evalWord, type Env, type SubResolver, type VarValue } from "./words.js";
 import type { Marker } from "./types.js";
 
 const MAX_PAYLOAD = 64 * 1024;
@@ -126,4 +128,31 @@ export function staticStage(name: string, args: readonly string[], stdin: VarVal
     default:
       return undefined;
   }
+}
+
+/** Output of a `$(echo … | base64 -d)`-style program (one pipeline of known filters), without side effects. */
+export function staticProgram(script: ParsedScript, env: Env, resolve: SubResolver): VarValue | undefined {
+  const st = script.commands.length === 1 ? script.commands[0]?.command : undefined;
+  if (!st) return undefined;
+  const stages = st.type === "Pipeline" ? st.commands : [st];
+  let out: VarValue | undefined;
+  for (const stage of stages) {
+    if (stage.type !== "Command" || !stage.name) return undefined;
+    const fields: string[] = [];
+    for (const w of [stage.name, ...stage.suffix]) {
+      if (w.type === "Assignment") return undefined;
+      if (w.type !== "Word") continue;
+      const v = evalWord(w, env, resolve);
+      if (!v.known) return undefined;
+      fields.push(...v.fields);
+    }
+    let stdin = out;
+    for (const r of stage.redirects) {
+      if (r.type === "HereString" && r.target) stdin = { value: `${evalWord(r.target, env, resolve).value}\n`, markers: [] };
+      if (r.type === "HereDoc") stdin = { value: r.body.text, markers: [] };
+    }
+    out = staticStage(basename(fields[0] ?? ""), fields.slice(1), stdin);
+    if (!out) return undefined;
+  }
+  return out;
 }

@@ -10,16 +10,15 @@ import {
   type AndOr,
   type CompoundList,
   type Statement,
-  type TestExpression,
   type Word,
 } from "unbash";
-import { staticStage } from "./decode.js";
+import { staticProgram, staticStage } from "./decode.js";
 import { effects, normalizePath } from "./effects.js";
 import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
 import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript } from "./unwrap.js";
-import { evalWord, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
+import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 export interface WalkLimits {
   /** Nested programs (bash -c inside eval inside a here-doc …) followed at most this deep. */
@@ -58,7 +57,7 @@ export class ShellWalker {
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
-  private readonly resolve = (s: ParsedScript): VarValue | undefined => this.staticScript(s);
+  private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve);
 
   constructor(private readonly limits: WalkLimits) {}
 
@@ -384,47 +383,5 @@ export class ShellWalker {
     if (this.written.size === 0) return undefined;
     const target = SHELLS.has(sc.name) ? sc.positionals[0] : sc.path;
     return target === undefined ? undefined : this.written.get(normalizePath(target));
-  }
-
-  /** Output of `$(echo … | base64 -d)`-style substitutions, without side effects. */
-  private staticScript(script: ParsedScript): VarValue | undefined {
-    const st = script.commands.length === 1 ? script.commands[0]?.command : undefined;
-    if (!st) return undefined;
-    const stages = st.type === "Pipeline" ? st.commands : [st];
-    let out: VarValue | undefined;
-    for (const stage of stages) {
-      if (stage.type !== "Command" || !stage.name) return undefined;
-      const fields: string[] = [];
-      for (const w of [stage.name, ...stage.suffix]) {
-        if (w.type === "Assignment") return undefined;
-        if (w.type !== "Word") continue;
-        const v = evalWord(w, this.env, this.resolve);
-        if (!v.known) return undefined;
-        fields.push(...v.fields);
-      }
-      let stdin = out;
-      for (const r of stage.redirects) {
-        if (r.type === "HereString" && r.target) stdin = { value: `${evalWord(r.target, this.env, this.resolve).value}\n`, markers: [] };
-        if (r.type === "HereDoc") stdin = { value: r.body.text, markers: [] };
-      }
-      out = staticStage(basename(fields[0] ?? ""), fields.slice(1), stdin);
-      if (!out) return undefined;
-    }
-    return out;
-  }
-}
-
-function testWords(e: TestExpression): Word[] {
-  switch (e.type) {
-    case "TestUnary":
-      return [e.operand];
-    case "TestBinary":
-      return [e.left, e.right];
-    case "TestLogical":
-      return e.operands.flatMap(testWords);
-    case "TestNot":
-      return testWords(e.operand);
-    case "TestGroup":
-      return testWords(e.expression);
   }
 }

@@ -1,6 +1,6 @@
 // Best-effort static value of a shell word: quotes removed, known variables substituted, ${IFS} split,
 // and a record of everything that is not a literal (expansions, substitutions) so it is never taken as safe.
-import type { ArithmeticExpression, DoubleQuotedChild, ParsedScript, Word, WordPart } from "unbash";
+import type { ArithmeticExpression, DoubleQuotedChild, ParsedScript, TestExpression, Word, WordPart } from "unbash";
 import type { Marker } from "./types.js";
 
 export interface VarValue {
@@ -190,4 +190,20 @@ export function evalWord(word: Word, env: Env, resolve: SubResolver): WordValue 
     subs: b.subs,
     markers: b.markers,
   };
+}
+
+/** Words of a `[[ … ]]` test expression (for the substitutions inside them). */
+export function testWords(e: TestExpression): Word[] {
+  switch (e.type) {
+    case "TestUnary":
+      return [e.operand];
+    case "TestBinary":
+      return [e.left, e.right];
+    case "TestLogical":
+      return e.operands.flatMap(testWords);
+    case "TestNot":
+      return testWords(e.operand);
+    case "TestGroup":
+      return testWords(e.expression);
+  }
 }
