@@ -5,7 +5,7 @@ import type { GatewayEnv } from "./env.js";
 import { anthropicError } from "./formats/anthropic.js";
 import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./formats/gemini.js";
-import { identify } from "./identity/middleware.js";
+import { type CredentialIdentity, identify } from "./identity/middleware.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
 import { globMatch } from "./policy/glob.js";
 import type { ModelCatalog } from "./pricing/catalog.js";
@@ -28,6 +28,8 @@ export interface GatewayModule {
   readonly plugin?: ExchangePlugin;
   /** Mounts routes that run after identity resolution (c.var.identity is set). */
   mount?(app: Hono<GatewayEnv>): void;
+  /** Mounts routes that run before identity resolution; they authenticate by other means or call next(). */
+  mountPublic?(app: Hono<GatewayEnv>): void;
 }
 
 export interface AppDeps {
@@ -43,6 +45,8 @@ export interface AppDeps {
   readonly routes?: readonly RouteDef[];
   readonly framings?: FramingRegistry;
   readonly sessionFor?: (identity: Identity) => SessionRef | null;
+  /** Identity from a credential for callers without a tailnet node (CI session tokens). */
+  readonly credentialIdentity?: CredentialIdentity;
   readonly onError?: (err: unknown, context: string) => void;
 }
 
@@ -88,7 +92,8 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
   app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
 
-  app.use("*", identify(deps.resolver, (c, status, message) => genericError(c.req.path, status, message)));
+  for (const module of modules) module.mountPublic?.(app);
+  app.use("*", identify(deps.resolver, (c, status, message) => genericError(c.req.path, status, message), deps.credentialIdentity));
 
   app.get("/metrics", async (c) => {
     const access = callerAccess(c, deps.getConfig());

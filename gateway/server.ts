@@ -102,6 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     fetch: options.fetch,
     modules,
     sessionFor: ci.sessionFor,
+    credentialIdentity: ci.credentialIdentity,
   });
 
   const { hostname, port } = parseListen(options.listen ?? config.listen);

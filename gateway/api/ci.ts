@@ -26,6 +26,21 @@ const SessionQuery = z.strictObject({
 
 const refused = (c: Context, r: Refusal) => apiError(c, r.status, r.code, r.message);
 
+/**
+ * Runs before identity resolution, for runners off the tailnet: `session_token: true` sessions are admitted by the
+ * OIDC token alone (where the repository mapping allows it). Every other request falls through to the identified route.
+ */
+export function mountCiPublicApi(app: Hono<GatewayEnv>, service: SessionService): void {
+  app.post("/v1/ci/sessions", async (c, next) => {
+    const raw: unknown = await c.req.json().catch(() => null);
+    if (typeof raw !== "object" || raw === null || (raw as { session_token?: unknown }).session_token !== true) return next();
+    const body = CreateSessionRequest.safeParse(raw);
+    if (!body.success) return apiError(c, 400, "invalid_request", zodMessage(body.error));
+    const result = await service.startWithToken(body.data);
+    return result.ok ? c.json(result.value, 201) : refused(c, result);
+  });
+}
+
 export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
   const isAdmin = (c: Context<GatewayEnv>) => callerAccess(c, deps.getConfig()).role === "admin";
 

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import type Database from "better-sqlite3";
 import type { SessionSummary } from "../../src/ci-session.js";
-import { mountCiApi } from "../api/ci.js";
+import { mountCiApi, mountCiPublicApi } from "../api/ci.js";
 import type { GitHubConfig } from "../config/github.js";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
@@ -12,6 +12,7 @@ import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
 import { type SessionRef, SessionService } from "./sessions.js";
+import { tokenFromRequest } from "./tokens.js";
 
 export interface CiModuleDeps {
   readonly getConfig: () => Config;
@@ -30,7 +31,10 @@ export interface CiModule {
   readonly sync: CheckRunSync;
   /** The per-request session lookup (AppDeps.sessionFor). */
   sessionFor(identity: Identity): SessionRef | null;
+  /** A session token's identity for callers off the tailnet (AppDeps.credentialIdentity). */
+  credentialIdentity(request: Request, addr: string): Identity | null;
   mount(app: Hono<GatewayEnv>): void;
+  mountPublic(app: Hono<GatewayEnv>): void;
   summarize(session: SessionRecord): SessionSummary;
   /** Starts the check-run loop (it ticks often enough for the configured update interval). */
   start(): void;
@@ -101,6 +105,11 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     service,
     sync,
     sessionFor: (identity) => (github() ? service.lookup(identity) : null),
+    credentialIdentity: (request, addr) => {
+      const token = github() ? tokenFromRequest(request.headers, request.url) : null;
+      return token ? service.identityForToken(token, addr) : null;
+    },
+    mountPublic: (app) => mountCiPublicApi(app, service),
     summarize,
     start() {
       const interval = github()?.checks.update_interval ?? 30_000;

@@ -36,6 +36,26 @@ export function requiredTags(mapping: RepoMapping, repository: string): string[]
 
 /** Checks that the verified token's repository is mapped, its ids match any pins, and the caller carries the tags. */
 export function checkRepository(repos: Readonly<Record<string, RepoMapping>>, claims: ActionsClaims, who: Identity): RepoCheck {
+  const mapped = checkMapping(repos, claims);
+  if (!mapped.ok) return mapped;
+  const { pattern, tags } = mapped;
+  if (who.nodeId === null) {
+    return { ok: false, code: "not_a_tailnet_node", message: `CI sessions are bound to a tailnet node; caller ${who.principal} (${who.addr}) is none` };
+  }
+  const missing = tags.filter((t) => !who.tags.includes(t));
+  if (missing.length > 0) {
+    const has = who.tags.length > 0 ? who.tags.join(", ") : "no tags";
+    return {
+      ok: false,
+      code: "node_tags",
+      message: `node ${who.nodeName ?? who.nodeId} lacks ${missing.join(", ")}, required for ${claims.repository} by github.repos["${pattern}"] (it has ${has})`,
+    };
+  }
+  return mapped;
+}
+
+/** The mapping of the token's repository, with its id pins checked and its tags expanded. */
+export function checkMapping(repos: Readonly<Record<string, RepoMapping>>, claims: ActionsClaims): RepoCheck {
   const { repository } = claims;
   const match = findMapping(repos, repository, claims.repository_id);
   if (!match) {
@@ -56,23 +76,9 @@ export function checkRepository(repos: Readonly<Record<string, RepoMapping>>, cl
       message: `owner ${claims.repository_owner} has id ${claims.repository_owner_id}, but github.repos["${pattern}"] is pinned to owner id ${mapping.owner_id}`,
     };
   }
-  let tags: string[];
   try {
-    tags = requiredTags(mapping, repository);
+    return { ok: true, pattern, mapping, tags: requiredTags(mapping, repository) };
   } catch (err) {
     return { ok: false, code: "repo_tag_template", message: (err as Error).message };
   }
-  if (who.nodeId === null) {
-    return { ok: false, code: "not_a_tailnet_node", message: `CI sessions are bound to a tailnet node; caller ${who.principal} (${who.addr}) is none` };
-  }
-  const missing = tags.filter((t) => !who.tags.includes(t));
-  if (missing.length > 0) {
-    const has = who.tags.length > 0 ? who.tags.join(", ") : "no tags";
-    return {
-      ok: false,
-      code: "node_tags",
-      message: `node ${who.nodeName ?? who.nodeId} lacks ${missing.join(", ")}, required for ${repository} by github.repos["${pattern}"] (it has ${has})`,
-    };
-  }
-  return { ok: true, pattern, mapping, tags };
 }

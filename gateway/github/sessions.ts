@@ -3,10 +3,11 @@ import { randomUUID } from "node:crypto";
 import type { CreateSessionRequest, CreateSessionResponse, Session } from "../../src/ci-session.js";
 import type { GitHubConfig } from "../config/github.js";
 import type { Identity } from "../identity/types.js";
-import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
+import { type NewSession, type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
 import { type CheckRunSync, type GitHubClient, GitHubError } from "./checks.js";
 import { type ActionsClaims, type OidcVerifier, createOidcVerifier } from "./oidc.js";
-import { checkRepository } from "./repos.js";
+import { type RepoCheck, checkMapping, checkRepository, findMapping, requiredTags } from "./repos.js";
+import { hashToken, newSessionToken } from "./tokens.js";
 
 /** What the request path needs about the session a caller belongs to (mirrors proxy/exchange.ts SessionRef). */
 export interface SessionRef {
@@ -74,34 +75,90 @@ export class SessionService {
 
   /** POST /v1/ci/sessions: verifies the token, the repository mapping and the PR, then binds a session to the node. */
   async start(who: Identity, req: CreateSessionRequest): Promise<Result<CreateSessionResponse>> {
+    const admitted = await this.admit(req, (repos, claims) => checkRepository(repos, claims, who));
+    if (!admitted.ok) return admitted;
+    const { claims, pr } = admitted.value;
+    const nodeId = who.nodeId!; // checkRepository refuses callers without a node
+    const existing = this.deps.store.openForJob(nodeId, claims.repository_id, claims.run_id, claims.run_attempt);
+    if (existing) return { ok: true, value: { session: toWire(existing), resumed: true } };
+    const id = newSessionId();
+    await this.create(id, claims, pr, req, { node_id: nodeId, token_hash: null, token_expires_at: null });
+    this.lookups.delete(nodeId);
+    return { ok: true, value: { session: toWire(this.deps.store.get(id)!), resumed: false } };
+  }
+
+  /**
+   * POST /v1/ci/sessions with `session_token: true`, from a runner off the tailnet: the OIDC token alone admits it, so
+   * only repositories whose mapping sets `session_tokens` get one. The token stands in for a node with the mapped tags.
+   */
+  async startWithToken(req: CreateSessionRequest): Promise<Result<CreateSessionResponse>> {
+    const admitted = await this.admit(req, (repos, claims) => {
+      const m = checkMapping(repos, claims);
+      if (!m.ok || m.mapping.session_tokens) return m;
+      return { ok: false, code: "session_tokens_disabled", message: `github.repos["${m.pattern}"] does not allow session tokens (session_tokens: true); join the tailnet instead` };
+    });
+    if (!admitted.ok) return admitted;
+    const { claims, pr, config } = admitted.value;
+    const id = newSessionId();
+    const token = newSessionToken();
+    const expires = this.now() + config.session_token_ttl;
+    await this.create(id, claims, pr, req, { node_id: `token:${id}`, token_hash: hashToken(token), token_expires_at: expires });
+    const session = toWire(this.deps.store.get(id)!);
+    return { ok: true, value: { session, resumed: false, session_token: token, session_token_expires_at: new Date(expires).toISOString() } };
+  }
+
+  /** The identity a session token stands for, while its session is open and its mapping still allows tokens. */
+  identityForToken(token: string, addr: string): Identity | null {
+    const config = this.deps.config();
+    const s = config ? this.deps.store.byTokenHash(hashToken(token)) : null;
+    if (!config || !s || s.token_expires_at === null || s.token_expires_at <= this.now()) return null;
+    const match = findMapping(config.repos, s.repository, s.repository_id);
+    if (!match?.mapping.session_tokens) return null;
+    const tags = Object.freeze([...requiredTags(match.mapping, s.repository)].sort());
+    return Object.freeze({
+      principal: tags.join(","),
+      login: null,
+      nodeId: s.node_id,
+      nodeName: `session token of ${s.repository} run ${s.run_id}`,
+      tags,
+      groups: Object.freeze([]),
+      capMap: Object.freeze({}),
+      addr,
+    });
+  }
+
+  /** The checks every session start shares: config, OIDC token, repository (via `check`), PR. */
+  private async admit(
+    req: CreateSessionRequest,
+    check: (repos: GitHubConfig["repos"], claims: ActionsClaims) => RepoCheck,
+  ): Promise<Result<{ claims: ActionsClaims; pr: { number: number | null; headSha: string }; config: GitHubConfig }>> {
     const config = this.deps.config();
     if (!config) return refuse(404, "ci_disabled", "CI sessions are not configured on this gateway (no github section)");
     const verified = await this.verify(config)(req.oidc_token);
     if (!verified.ok) return refuse(verified.code === "oidc_jwks_unavailable" ? 503 : 401, verified.code, verified.message);
-    const claims = verified.claims;
-
-    const repo = checkRepository(config.repos, claims, who);
+    const repo = check(config.repos, verified.claims);
     if (!repo.ok) return refuse(403, repo.code, repo.message);
-    if (req.session_token) {
-      return refuse(403, "session_token_unavailable", "session tokens are for runners off the tailnet; this caller is a tailnet node and needs none");
-    }
-    const nodeId = who.nodeId!; // checkRepository refuses callers without a node
-
-    const pr = await this.resolvePr(claims, req);
+    const pr = await this.resolvePr(verified.claims, req);
     if (!pr.ok) return pr;
+    return { ok: true, value: { claims: verified.claims, pr: pr.value, config } };
+  }
 
-    const existing = this.deps.store.openForJob(nodeId, claims.repository_id, claims.run_id, claims.run_attempt);
-    if (existing) return { ok: true, value: { session: toWire(existing), resumed: true } };
-
-    const record = this.deps.store.insert({
-      id: `ses_${randomUUID().replaceAll("-", "")}`,
-      node_id: nodeId,
+  private async create(
+    id: string,
+    claims: ActionsClaims,
+    pr: { number: number | null; headSha: string },
+    req: CreateSessionRequest,
+    binding: Pick<NewSession, "node_id" | "token_hash" | "token_expires_at">,
+  ): Promise<void> {
+    this.deps.store.insert({
+      id,
+      ...binding,
       repository: claims.repository,
       repository_id: claims.repository_id,
       owner: claims.repository_owner,
       owner_id: claims.repository_owner_id,
-      pr_number: pr.value.number,
-      head_sha: pr.value.headSha,
+      pr_number: pr.number,
+      head_sha: pr.headSha,
       sha: claims.sha,
       run_id: claims.run_id,
       run_attempt: claims.run_attempt,
@@ -111,12 +168,8 @@ export class SessionService {
       event: claims.event_name,
       ref: claims.ref,
       started_at: this.now(),
-      token_hash: null,
-      token_expires_at: null,
     });
-    this.lookups.delete(nodeId);
-    await this.deps.sync?.flush(record.id, this.deps.checkWaitMs ?? 5_000);
-    return { ok: true, value: { session: toWire(this.deps.store.get(record.id) ?? record), resumed: false } };
+    await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
   }
 
   /**
@@ -208,6 +261,8 @@ export class SessionService {
     return ref;
   }
 }
+
+const newSessionId = () => `ses_${randomUUID().replaceAll("-", "")}`;
 
 export function sessionRef(s: SessionRecord): SessionRef {
   return { id: s.id, repository: s.repository, repositoryId: s.repository_id, prNumber: s.pr_number, workflow: s.workflow, runId: s.run_id };
