@@ -191,6 +191,12 @@ describe("CI sessions through the gateway", () => {
     assert.equal(pr.totals.sessions, 1);
     assert.equal(pr.totals.requests, 2);
     assert.equal(pr.totals.cost_nanos, logged().cost);
+    const one = SessionSummary.parse(await (await call(ADMIN, `/api/sessions/${sessionId}`)).json());
+    assert.equal(one.session.id, sessionId);
+    assert.equal(one.totals.requests, 2);
+    const open = (await (await call(ADMIN, "/api/sessions?open=true")).json()) as { sessions: { id: string }[] };
+    assert.ok(!open.sessions.some((s) => s.id === sessionId), "a finished session is not open");
+    assert.equal((await call(ADMIN, "/api/sessions?pr=x")).status, 400);
     assert.equal((await call(RUNNER, "/api/sessions")).status, 403);
     assert.equal((await call(ADMIN, "/api/prs/acme/api/999")).status, 404);
   });
