@@ -28,8 +28,8 @@ export interface FakeCloudOptions {
     /** Express-mode API key. */
     readonly apiKey?: string;
   };
-  /** Bytes per chunk for streamed bodies (odd sizes split event-stream frames). */
-  readonly chunkSize?: number;
+  /** Bytes per chunk for streamed bodies (odd sizes split event-stream frames); "frame": one frame per chunk, as AWS sends them. */
+  readonly chunkSize?: number | "frame";
   /** Skip the signature and token checks (benchmarks, where the fake's own cost would blur the numbers). */
   readonly verify?: boolean;
 }
@@ -69,10 +69,15 @@ export const INFERENCE_PROFILES = [
   updatedAt: "2025-09-29T00:00:00Z",
 }));
 
-export function chunked(bytes: Uint8Array, size: number, contentType: string, status = 200): Response {
+export function chunked(bytes: Uint8Array, size: number | "frame", contentType: string, status = 200): Response {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
-      for (let at = 0; at < bytes.byteLength; at += size) controller.enqueue(bytes.slice(at, at + size));
+      for (let at = 0; at < bytes.byteLength; ) {
+        const n = size === "frame" ? view.getUint32(at) : size;
+        controller.enqueue(bytes.slice(at, at + n));
+        at += n;
+      }
       controller.close();
     },
   });
