@@ -1,0 +1,273 @@
+// Hooks through the real gateway: signed pre_request decisions (allow, block, modify, failures under both policies)
+// and asynchronous events through the outbox, redelivered once a failing or absent receiver is back.
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { Webhook } from "standardwebhooks";
+import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
+import { anthropicMessage, json } from "./responses.js";
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";
+const CAP = "keyless.dev/cap/gateway";
+const ALICE = "127.0.0.2";
+const BOB = "127.0.0.5";
+const CAROL = "127.0.0.6";
+const DAVE = "127.0.0.7"; // only asynchronous events
+
+interface Received {
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly at: number;
+}
+
+type Reply = (r: Received) => { status: number; body?: unknown; hang?: boolean };
+
+/** A webhook receiver on a fixed loopback port that can be stopped and started again. */
+class Receiver {
+  readonly received: Received[] = [];
+  reply: Record<string, Reply> = {};
+  private server: http.Server | null = null;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+        const r: Received = { path: req.url ?? "", headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() };
+        this.received.push(r);
+        const out = (this.reply[r.path] ?? (() => ({ status: 200, body: { action: "allow" } })))(r);
+        if (out.hang) return;
+        res.writeHead(out.status, { "content-type": "application/json" }).end(JSON.stringify(out.body ?? {}));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  on(path: string): Received[] {
+    return this.received.filter((r) => r.path === path);
+  }
+}
+
+/** Matches an Anthropic SDK error by status and the gateway's message (as sent, not as the SDK quotes it). */
+function apiError(status: number, message: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof Anthropic.APIError, String(err));
+    assert.equal(err.status, status);
+    assert.match((err.error as { error?: { message?: string } } | undefined)?.error?.message ?? "", message);
+    return true;
+  };
+}
+
+function verified(r: Received, secret = SECRET): Record<string, unknown> {
+  return new Webhook(secret).verify(r.body, r.headers) as Record<string, unknown>;
+}
+
+describe("hooks", () => {
+  let h: Harness;
+  const rx = new Receiver();
+  before(async () => {
+    await rx.start();
+    h = await startHarness({
+      peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] } },
+      config: () => ({
+        hooks: {
+          guard: { url: rx.url("/guard"), secret: SECRET, timeout: "300ms", fail_policy: "fail_closed", preference: 10 },
+          second: { url: rx.url("/second"), secret: OTHER_SECRET },
+          soft: { url: rx.url("/soft"), secret: SECRET, timeout: "300ms", fail_policy: "fail_open" },
+          audit: { url: rx.url("/audit"), secret: SECRET, timeout: "1s", retry: { initial: "40ms", max: "150ms" } },
+        },
+        grants: [
+          {
+            src: ["alice@example.com"],
+            app: {
+              [CAP]: [
+                { role: "user", models: "**", send_hooks: [{ name: "guard", events: ["pre_request"] }, { name: "second", events: ["pre_request"] }] },
+                // A floating value (no models): applies to every request of alice's.
+                { send_hooks: [{ name: "audit", events: ["entire_request", "tool_call"] }] },
+              ],
+            },
+          },
+          { src: ["bob@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "soft", events: ["pre_request"] }] }] } },
+          { src: ["tag:ci"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "audit", events: [] }] }] } },
+          { src: ["carol@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "missing", events: ["pre_request"] }] }] } },
+        ],
+      }),
+    });
+  });
+  after(async () => {
+    await h.close();
+    await rx.stop();
+  });
+
+  const client = (from: string) => new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: h.fetchFrom(from), maxRetries: 0 });
+  const ask = (from = ALICE, text = "hello") => client(from).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: text }] });
+  const upstreamBody = () => JSON.parse(h.upstream.requests.at(-1)!.body) as { messages: { content: unknown }[] };
+
+  it("pre_request allow: signed per Standard Webhooks, carries metadata and the body, never a key", async () => {
+    rx.reply["/guard"] = () => ({ status: 200, body: { action: "allow" } });
+    const before = rx.on("/guard").length;
+    const msg = await ask();
+    assert.equal(msg.content[0]?.type, "tool_use");
+    const r = rx.on("/guard").at(-1)!;
+    assert.equal(rx.on("/guard").length, before + 1);
+    const payload = verified(r) as { event: string; metadata: Record<string, unknown>; request_body: { messages: unknown[] } };
+    assert.equal(payload.event, "pre_request");
+    assert.equal(payload.metadata.principal, "alice@example.com");
+    assert.equal(payload.metadata.login_name, "alice@example.com");
+    assert.equal(payload.metadata.stable_node_id, "nALICE");
+    assert.equal(payload.metadata.model, "claude-sonnet-4-5");
+    assert.equal(payload.metadata.provider, "anthropic");
+    assert.match(String(payload.metadata.request_id), /^req_/);
+    assert.deepEqual(payload.request_body.messages, [{ role: "user", content: "hello" }]);
+    assert.throws(() => verified(r, OTHER_SECRET), /No matching signature/);
+    assert.throws(() => new Webhook(SECRET).verify(r.body.replace("hello", "hellO"), r.headers), /No matching signature/);
+    // The next hook in the chain has its own secret.
+    verified(rx.on("/second").at(-1)!, OTHER_SECRET);
+    assert.ok(rx.on("/guard").at(-1)!.at <= rx.on("/second").at(-1)!.at, "higher preference runs first");
+  });
+
+  it("pre_request block: the hook's status and message, in the provider's error shape; nothing forwarded", async () => {
+    rx.reply["/guard"] = () => ({ status: 200, body: { action: "block", status_code: 451, message: "prompts may not mention the launch" } });
+    const sent = h.upstream.requests.length;
+    await assert.rejects(ask(ALICE, "about the launch"), (err: unknown) => {
+      assert.ok(err instanceof Anthropic.APIError);
+      assert.equal(err.status, 451);
+      assert.match(err.message, /prompts may not mention the launch/);
+      return true;
+    });
+    assert.equal(h.upstream.requests.length, sent);
+    await h.gateway.requestLog.flush();
+    const row = await waitFor(() => h.gateway.requestLog.list({ principal: "alice@example.com", limit: 1 }).find((r) => r.status === 451), 3000, "denied row");
+    assert.match(row.denial ?? "", /^hook: prompts may not mention the launch/);
+  });
+
+  it("pre_request modify: the next hook and the upstream see the new body; changing the model is refused", async () => {
+    rx.reply["/guard"] = (r) => {
+      const body = (verified(r) as { request_body: Record<string, unknown> }).request_body;
+      return { status: 200, body: { action: "modify", request_body: { ...body, messages: [{ role: "user", content: "[redacted]" }] } } };
+    };
+    await ask(ALICE, "my password is hunter2");
+    assert.deepEqual(upstreamBody().messages, [{ role: "user", content: "[redacted]" }]);
+    const second = verified(rx.on("/second").at(-1)!, OTHER_SECRET) as { request_body: { messages: unknown[] } };
+    assert.deepEqual(second.request_body.messages, [{ role: "user", content: "[redacted]" }]);
+
+    rx.reply["/guard"] = (r) => ({ status: 200, body: { action: "modify", request_body: { ...(verified(r) as { request_body: object }).request_body, model: "claude-opus-4-5" } } });
+    await assert.rejects(ask(), apiError(503, /may not change the model/));
+  });
+
+  it("pre_request failures: fail_closed answers 503, fail_open forwards; a hook missing from the config refuses", async () => {
+    rx.reply["/guard"] = () => ({ status: 200, hang: true });
+    const started = Date.now();
+    await assert.rejects(ask(), apiError(503, /pre_request hook "guard" failed \(timeout after 300 ms\)/));
+    assert.ok(Date.now() - started < 2000);
+    rx.reply["/guard"] = () => ({ status: 500, body: { oops: true } });
+    await assert.rejects(ask(), apiError(503, /status 500/));
+    rx.reply["/guard"] = () => ({ status: 200, body: { verdict: "yes" } });
+    await assert.rejects(ask(), apiError(503, /reply is not/));
+
+    rx.reply["/soft"] = () => ({ status: 200, hang: true });
+    const msg = await ask(BOB);
+    assert.equal(msg.content[0]?.type, "tool_use", "fail_open forwards when the hook times out");
+
+    await assert.rejects(ask(CAROL), apiError(503, /"missing" named in a grant is not defined/));
+    rx.reply["/guard"] = () => ({ status: 200, body: { action: "allow" } });
+  });
+
+  it("entire_request and tool_call events: signed, with cost, tool calls and findings, never a key", async () => {
+    h.upstream.once(/^\/v1\/messages$/, () =>
+      json(anthropicMessage("claude-sonnet-4-5", [{ id: "toolu_hook01", name: "mcp__fakedb__run_query", input: { sql: "DROP TABLE users" } }])),
+    );
+    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "drop" }] }).withResponse();
+    const id = response.headers.get("x-keyless-request-id")!;
+    const events = await waitFor(() => {
+      const got = rx.on("/audit").map((r) => verified(r) as { event: string; metadata: { request_id: string } }).filter((p) => p.metadata.request_id === id);
+      return got.length >= 2 ? got : undefined;
+    }, 5000, "both events");
+    assert.deepEqual(events.map((e) => e.event).sort(), ["entire_request", "tool_call"]);
+    const toolEvent = events.find((e) => e.event === "tool_call") as unknown as {
+      metadata: { estimated_cost: { nanodollars: number; cost_basis: string; usage: { input_tokens: number } } };
+      tool_calls: { id: string; kind: string; mcp_server: string; mcp_tool: string; params: unknown; findings: { ruleId: string }[] }[];
+      findings: { ruleId: string; call_id: string }[];
+      status: number;
+    };
+    assert.equal(toolEvent.status, 200);
+    assert.equal(toolEvent.metadata.estimated_cost.cost_basis, "anthropic/claude-sonnet-4-5");
+    assert.equal(toolEvent.metadata.estimated_cost.usage.input_tokens, 12);
+    assert.ok(toolEvent.metadata.estimated_cost.nanodollars > 0);
+    assert.deepEqual(toolEvent.tool_calls.map((c) => [c.id, c.kind, c.mcp_server, c.mcp_tool]), [["toolu_hook01", "mcp", "fakedb", "run_query"]]);
+    assert.deepEqual(toolEvent.tool_calls[0]!.params, { sql: "DROP TABLE users" });
+    assert.deepEqual(toolEvent.findings.map((f) => [f.ruleId, f.call_id]), [["infra.sql-drop", "toolu_hook01"]]);
+    const ids = rx.on("/audit").filter((r) => r.body.includes(id)).map((r) => r.headers["webhook-id"]);
+    assert.deepEqual(ids.sort(), [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
+    for (const r of rx.received) {
+      const all = JSON.stringify(r);
+      for (const key of Object.values(KEYS)) assert.ok(!all.includes(key), `a provider key reached hook ${r.path}`);
+    }
+  });
+
+  it("the outbox redelivers after errors, with the same webhook-id, and never holds up the response", async () => {
+    // Every message fails three times before the receiver takes it.
+    const tries = new Map<string, number>();
+    rx.reply["/audit"] = (r) => {
+      const n = (tries.get(r.headers["webhook-id"] ?? "") ?? 0) + 1;
+      tries.set(r.headers["webhook-id"] ?? "", n);
+      return n <= 3 ? { status: 500, body: { error: "down" } } : { status: 204 };
+    };
+    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
+    const id = response.headers.get("x-keyless-request-id")!;
+    const attempts = await waitFor(() => {
+      const got = rx.on("/audit").filter((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`);
+      return got.length >= 4 ? got : undefined;
+    }, 5000, "redelivery");
+    assert.equal(attempts.length, 4);
+    assert.ok(attempts.every((r) => verified(r)), "every attempt is signed");
+    // 40 ms, 80 ms, then the 150 ms cap, each ±20%.
+    assert.ok(attempts.at(-1)!.at - attempts[0]!.at >= 200, "retries back off");
+    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox drained");
+  });
+
+  it("a receiver that is down for a while gets every event once it is back (events: [] = every async event)", async () => {
+    rx.reply["/audit"] = () => ({ status: 200 });
+    await rx.stop();
+    const ids: string[] = [];
+    const started = Date.now();
+    for (let i = 0; i < 4; i++) {
+      const { response } = await client(DAVE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: `n${i}` }] }).withResponse();
+      ids.push(response.headers.get("x-keyless-request-id")!);
+    }
+    assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
+    await h.gateway.requestLog.flush();
+    const pending = await waitFor(() => {
+      const rows = h.gateway.db.prepare("SELECT msg_id, attempts FROM hook_outbox").all() as { msg_id: string; attempts: number }[];
+      return rows.length >= 8 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
+    }, 3000, "failed attempts recorded");
+    assert.deepEqual(pending.map((p) => p.msg_id).sort(), ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]).sort());
+    await new Promise((r) => setTimeout(r, 300));
+    await rx.start();
+    const wanted = ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
+    await waitFor(() => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
+    for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
+    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+  });
+});
