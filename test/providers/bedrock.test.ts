@@ -51,6 +51,7 @@ describe("Amazon Bedrock through the gateway", () => {
             models: ["us.anthropic.*", "global.anthropic.*", "anthropic.*", "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/*"],
           },
           "bedrock-apikey": { ...bedrock, credentials: { api_key: AWS.apiKey }, models: ["eu.anthropic.*"] },
+          "bedrock-chain": { ...bedrock, credentials: "chain", models: ["us.amazon.*"] },
           "bedrock-wrong": { ...bedrock, credentials: { access_key_id: AWS.accessKeyId, secret_access_key: "wrong-secret", session_token: AWS.sessionToken }, models: ["apac.anthropic.*"] },
         },
         grants: [{ src: ["alice@example.com"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
@@ -245,6 +246,24 @@ describe("Amazon Bedrock through the gateway", () => {
     assert.equal(rec.headers.authorization, `Bearer ${AWS.apiKey}`);
     assert.equal(rec.headers["x-amz-date"], undefined);
     assert.equal(rec.headers["x-amz-security-token"], undefined);
+  });
+
+  it("signs with credentials from the default AWS chain (here: the environment)", async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, token: process.env.AWS_SESSION_TOKEN };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken });
+    try {
+      const res = await aws().send(new ConverseCommand({ modelId: "us.amazon.nova-lite-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] }));
+      assert.equal(res.stopReason, "tool_use");
+      assertGatewaySigned(lastUpstream());
+    } finally {
+      for (const [name, value] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret], ["AWS_SESSION_TOKEN", saved.token]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+    const row = await rowFor((r) => r.model === "us.amazon.nova-lite-v1:0", "chain row");
+    assert.equal(row.provider, "bedrock-chain");
+    assert.ok(row.cost_nanos !== null && row.cost_nanos > 0, "nova-lite is in the aws price table");
   });
 
   it("the fake refuses a wrong signature the way AWS does, and the client sees AWS's error", async () => {
