@@ -7,6 +7,7 @@ import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./formats/gemini.js";
 import { type CredentialIdentity, identify } from "./identity/middleware.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
+import { AccessCache } from "./policy/access-cache.js";
 import { globMatch } from "./policy/glob.js";
 import type { ModelCatalog } from "./pricing/catalog.js";
 import type { Pricer } from "./pricing/prices.js";
@@ -17,6 +18,7 @@ import { apiError } from "./api/errors.js";
 import { mountBedrockControl } from "./proxy/bedrock-control.js";
 import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
 import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
+import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
 import { type RouteDef, ROUTES, matchRoute } from "./proxy/routes.js";
 import type { RequestLog } from "./store/requests.js";
@@ -40,6 +42,8 @@ export interface AppDeps {
   readonly pricer: Pricer;
   readonly catalog: ModelCatalog;
   readonly metrics: GatewayMetrics;
+  /** The provider-traffic client; fetch only serves rare control-plane reads. */
+  readonly upstream: UpstreamClient;
   readonly fetch?: typeof fetch;
   readonly modules?: readonly GatewayModule[];
   readonly routes?: readonly RouteDef[];
@@ -70,13 +74,15 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
   const plugins = modules.flatMap((m) => (m.plugin ? [m.plugin] : []));
   const framings = deps.framings ?? DEFAULT_FRAMINGS;
+  const access = new AccessCache();
   const proxyDeps = (): ProxyDeps => ({
     config: deps.getConfig(),
     pricer: deps.pricer,
     log: deps.log,
     plugins,
     framings,
-    fetch: deps.fetch ?? fetch,
+    upstream: deps.upstream,
+    access,
     metrics: deps.metrics,
     sessionFor: deps.sessionFor ?? (() => null),
     onError,

@@ -12,6 +12,7 @@ import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
+import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule } from "./quotas/index.js";
 import { QUOTAS_SCHEMA } from "./quotas/store.js";
 import { type Db, openDatabase } from "./store/db.js";
@@ -69,6 +70,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
+  const upstream = createUpstreamClient({
+    headersTimeoutMs: config.limits.upstream_timeout,
+    bodyTimeoutMs: config.limits.upstream_timeout,
+  });
   const ci = createCiModule({
     getConfig,
     db,
@@ -100,6 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     catalog: createModelCatalog(),
     metrics,
     fetch: options.fetch,
+    upstream,
     modules,
     sessionFor: ci.sessionFor,
     credentialIdentity: ci.credentialIdentity,
@@ -154,6 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         deadline.unref();
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
+      await upstream.close();
       await requestLog.flush();
       await ci.stop();
       await hooks.stop();

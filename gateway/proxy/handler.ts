@@ -5,7 +5,8 @@ import type { Config } from "../config/schema.js";
 import type { EventRewriter, GatewayError } from "../formats/codec.js";
 import type { ResponseSummary } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
-import { type Access, accessFor, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
+import type { AccessCache } from "../policy/access-cache.js";
+import { type Access, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
 import type { Pricer } from "../pricing/prices.js";
 import { adapterFor } from "../providers/registry.js";
 import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
@@ -19,6 +20,7 @@ import { type RequestBase, recordExchange, recordRefusal } from "./record.js";
 import { type RouteMatch, RouteError, SAFE_MODEL } from "./routes.js";
 import { scrubSecrets } from "./scrub.js";
 import { type TapResult, tapStream } from "./tap.js";
+import type { UpstreamClient, UpstreamResponse } from "./upstream.js";
 
 export interface ProxyDeps {
   readonly config: Config;
@@ -26,7 +28,8 @@ export interface ProxyDeps {
   readonly log: RequestLog;
   readonly plugins: readonly ExchangePlugin[];
   readonly framings: FramingRegistry;
-  readonly fetch: typeof fetch;
+  readonly upstream: UpstreamClient;
+  readonly access: AccessCache;
   readonly metrics: GatewayMetrics;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
   readonly onError: (err: unknown, context: string) => void;
@@ -90,11 +93,7 @@ export async function handleProxy(
     return refuse({ kind: "invalid_request", message: `model "${model.slice(0, 200)}" contains characters keyless does not forward` }, "input", { body: bytes });
   }
 
-  const access: Access = accessFor(identity, {
-    capability: config.capability,
-    configGrants: config.grants,
-    useConfigGrants: config.config_grants,
-  });
+  const access: Access = deps.access.get(identity, config);
   if (access.role === null) {
     return refuse({ kind: "permission", message: "access denied: no role granted" }, "policy", { model, body: bytes });
   }
@@ -176,26 +175,14 @@ export async function handleProxy(
     return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${provider.name}": ${err.message}`, category: "upstream" }, outBytes, deps);
   }
 
-  const abort = new AbortController();
-  const onClientAbort = () => abort.abort(new Error("client disconnected"));
-  req.signal.addEventListener("abort", onClientAbort, { once: true });
-  const timeout = setTimeout(() => abort.abort(new Error("upstream timeout")), config.limits.upstream_timeout);
-  let upstream: Response;
+  let upstream: UpstreamResponse;
   try {
-    upstream = await deps.fetch(upstreamReq.url, {
-      method: upstreamReq.method,
-      headers: upstreamReq.headers,
-      body: asBodyInit(upstreamReq.body),
-      signal: abort.signal,
-      redirect: "manual",
-    });
+    upstream = await deps.upstream.send(upstreamReq, req.signal);
   } catch (err) {
-    clearTimeout(timeout);
-    const reason = abort.signal.aborted ? String((abort.signal.reason as Error)?.message ?? "aborted") : describeFetchError(err);
-    const kind = reason === "upstream timeout" ? "timeout" : "upstream";
+    const reason = req.signal.aborted ? "client disconnected" : describeUpstreamError(err);
+    const kind = /timeout/i.test(reason) ? "timeout" : "upstream";
     return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream" }, outBytes, deps);
   }
-  clearTimeout(timeout);
   const headersAt = performance.now() - started;
   const secrets = provider.adapter.secrets(provider.config);
   const responseHeaders = clientResponseHeaders(upstream.headers);
@@ -211,7 +198,8 @@ export async function handleProxy(
 
   const contentType = upstream.headers.get("content-type");
   const framing = framingFor(contentType, deps.framings, config.database.capture_limit * 4);
-  if (upstream.ok && upstream.body && (ex.stream || deps.framings.has(baseType(contentType)))) {
+  const ok = upstream.status >= 200 && upstream.status < 300;
+  if (ok && (ex.stream || deps.framings.has(baseType(contentType)))) {
     const stream = tapStream(upstream.body, {
       framing,
       accumulator: codec.accumulator(),
@@ -219,7 +207,6 @@ export async function handleProxy(
       captureLimit: config.database.capture_limit,
       streamError: codec.streamError,
       onDone: (result: TapResult) => {
-        req.signal.removeEventListener("abort", onClientAbort);
         setImmediate(() =>
           recordExchange(deps, base, ex, {
             status: upstream.status,
@@ -233,16 +220,16 @@ export async function handleProxy(
         );
       },
     });
-    return new Response(stream, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+    return new Response(stream, { status: upstream.status, headers: responseHeaders });
   }
 
   let raw: Uint8Array;
   try {
-    raw = new Uint8Array(await upstream.arrayBuffer());
+    const chunks: Buffer[] = [];
+    for await (const chunk of upstream.body) chunks.push(chunk as Buffer);
+    raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   } catch (err) {
-    return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${provider.name} broke off its response: ${describeFetchError(err)}`, category: "upstream" }, outBytes, deps);
-  } finally {
-    req.signal.removeEventListener("abort", onClientAbort);
+    return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${provider.name} broke off its response: ${describeUpstreamError(err)}`, category: "upstream" }, outBytes, deps);
   }
   let responseBytes = scrubSecrets(raw, secrets);
   let summary: ResponseSummary = { usage: null, toolCalls: [] };
@@ -253,7 +240,7 @@ export async function handleProxy(
   } catch {
     // Not JSON (an HTML error page, say): passed through as is, logged without usage.
   }
-  if (upstream.ok && parsed !== undefined) {
+  if (ok && parsed !== undefined) {
     for (const plugin of deps.plugins) {
       const replaced = plugin.rewriteResponse?.(ex, parsed, summary);
       if (replaced !== undefined) {
@@ -271,13 +258,12 @@ export async function handleProxy(
       firstByteMs: headersAt,
       summary,
       streamed: false,
-      error: upstream.ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
+      error: ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
       capture: capture(responseBytes.subarray(0, config.database.capture_limit), responseBytes.byteLength > config.database.capture_limit),
     }),
   );
   return new Response(upstream.status === 204 || upstream.status === 304 ? null : asBodyInit(responseBytes), {
     status: upstream.status,
-    statusText: upstream.statusText,
     headers: responseHeaders,
   });
 }
@@ -293,9 +279,10 @@ function baseType(contentType: string | null): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-function describeFetchError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error)?.message ?? "unknown error";
+function describeUpstreamError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.code === "UND_ERR_HEADERS_TIMEOUT" || e?.code === "UND_ERR_BODY_TIMEOUT") return "upstream timeout";
+  return e?.cause?.code ?? (e?.code && e.code !== "UND_ERR_SOCKET" ? e.code : undefined) ?? e?.message ?? "unknown error";
 }
 
 function safe<T>(fn: () => T, fallback: T): T {

@@ -27,7 +27,12 @@ export interface TapOptions {
   readonly now?: () => number;
 }
 
-export function tapStream(body: ReadableStream<Uint8Array>, options: TapOptions): ReadableStream<Uint8Array> {
+/** A body source: anything async-iterable over byte chunks (a Node Readable), with a way to stop it early. */
+export interface ByteSource extends AsyncIterable<Uint8Array> {
+  destroy(error?: Error): void;
+}
+
+export function tapStream(body: ByteSource, options: TapOptions): ReadableStream<Uint8Array> {
   const { framing, accumulator, rewriters, captureLimit, onDone } = options;
   const now = options.now ?? (() => performance.now());
   const started = now();
@@ -68,16 +73,16 @@ export function tapStream(body: ReadableStream<Uint8Array>, options: TapOptions)
     onDone({ summary, firstByteMs, captured, truncated, bytes, ...(failure ? { failure } : {}) });
   };
 
-  const reader = body.getReader();
+  const iterator = body[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
         out = controller;
       },
       async pull(controller) {
-        let result: ReadableStreamReadResult<Uint8Array>;
+        let result: IteratorResult<Uint8Array>;
         try {
-          result = await reader.read();
+          result = await iterator.next();
         } catch (err) {
           const message = `upstream stream broke: ${(err as Error).message}`;
           const event = options.streamError(message);
@@ -109,9 +114,9 @@ export function tapStream(body: ReadableStream<Uint8Array>, options: TapOptions)
         }
         parser.feed(chunk);
       },
-      async cancel(reason) {
+      cancel(reason) {
         finish(`client disconnected${reason instanceof Error ? `: ${reason.message}` : ""}`);
-        await reader.cancel(reason).catch(() => undefined);
+        body.destroy();
       },
     },
     // No read-ahead beyond what the client takes: backpressure reaches the upstream socket.

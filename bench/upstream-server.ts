@@ -1,0 +1,49 @@
+// A minimal, fast fake Anthropic upstream for benchmarks (plain node:http, so the fake is never the bottleneck).
+// Usage: tsx bench/upstream-server.ts  → prints "listening <port>" on stdout.
+import http from "node:http";
+
+const message = JSON.stringify({
+  id: "msg_bench",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-5",
+  content: [{ type: "text", text: "ok" }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 5 },
+});
+
+const events = [
+  `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}\n\n`,
+  `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n`,
+  ...Array.from({ length: 8 }, (_, i) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok${i} "}}\n\n`),
+  `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n`,
+  `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}\n\n`,
+  `event: message_stop\ndata: {"type":"message_stop"}\n\n`,
+];
+const EVENT_GAP_MS = Number(process.env.EVENT_GAP_MS ?? 2);
+
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    const streaming = Buffer.concat(chunks).includes('"stream":true');
+    if (!streaming) {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(message) });
+      res.end(message);
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    let i = 0;
+    const next = () => {
+      res.write(events[i++]);
+      if (i < events.length) setTimeout(next, EVENT_GAP_MS);
+      else res.end();
+    };
+    next();
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
+});
