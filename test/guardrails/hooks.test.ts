@@ -1,12 +1,18 @@
 // Hooks through the real gateway: signed pre_request decisions (allow, block, modify, failures under both policies)
 // and asynchronous events through the outbox, redelivered once a failing or absent receiver is back.
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { Webhook } from "standardwebhooks";
-import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
+import { parseConfigText } from "../../gateway/config/load.js";
+import { startGateway } from "../../gateway/server.js";
+import { startFakeUpstream } from "../fakes/upstream.js";
+import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicMessage, json } from "./responses.js";
 
@@ -43,7 +49,8 @@ class Receiver {
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
         const r: Received = { path: req.url ?? "", headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() };
         this.received.push(r);
-        const out = (this.reply[r.path] ?? (() => ({ status: 200, body: { action: "allow" } })))(r);
+        const reply: Reply = this.reply[r.path] ?? (() => ({ status: 200, body: { action: "allow" } }));
+        const out = reply(r);
         if (out.hang) return;
         res.writeHead(out.status, { "content-type": "application/json" }).end(JSON.stringify(out.body ?? {}));
       });
@@ -269,5 +276,47 @@ describe("hooks", () => {
     await waitFor(() => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
     await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+  });
+});
+
+describe("the outbox across a gateway restart", () => {
+  it("events queued while the receiver was down are delivered by the next gateway process", async () => {
+    const rx = new Receiver();
+    await rx.start();
+    await rx.stop();
+    const upstream = await startFakeUpstream({ keys: KEYS });
+    const dbPath = join(mkdtempSync(join(tmpdir(), "keyless-outbox-")), "keyless.db");
+    const loaded = parseConfigText(
+      JSON.stringify({
+        providers: defaultProviders(upstream.url),
+        grants: [{ src: ["*"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "audit", events: ["entire_request"] }] }] } }],
+        database: { path: dbPath },
+        hooks: { audit: { url: rx.url("/audit"), secret: SECRET, timeout: "500ms", retry: { initial: "30ms", max: "60ms" } } },
+      }),
+      {},
+    );
+    const first = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
+    const res = await fetch(`${first.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+    });
+    assert.equal(res.status, 200);
+    const id = res.headers.get("x-keyless-request-id")!;
+    await first.requestLog.flush();
+    await waitFor(() => ((first.db.prepare("SELECT attempts FROM hook_outbox").get() as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
+    await first.close(500);
+
+    await rx.start();
+    const second = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
+    try {
+      const got = await waitFor(() => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
+      assert.equal((verified(got) as { metadata: { request_id: string } }).metadata.request_id, id);
+      await waitFor(() => (second.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+    } finally {
+      await second.close(500);
+      await upstream.close();
+      await rx.stop();
+    }
   });
 });
