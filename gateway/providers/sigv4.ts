@@ -66,7 +66,8 @@ export function createSigner(options: {
         path: url.pathname,
         query,
         headers: toSign,
-        body,
+        // The payload hash is already in x-amz-content-sha256; the signer need not see (or copy) the body.
+        body: undefined,
       });
       for (const name of ["authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"]) {
         const value = signed.headers[name];
