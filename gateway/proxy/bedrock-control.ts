@@ -7,7 +7,6 @@ import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import { bedrockError } from "../formats/bedrock.js";
-import type { GatewayError } from "../formats/codec.js";
 import { isRecord, str } from "../formats/codec.js";
 import { type Access, accessFor, allowsModel, modelKey } from "../policy/grants.js";
 import { globMatch } from "../policy/glob.js";
@@ -43,34 +42,32 @@ const mayUse = (access: Access, p: Bedrock, id: string) => p.config.models.some(
 
 export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Config, doFetch: typeof fetch): void {
   const adapter: BedrockAdapter = PROVIDERS.bedrock;
-  const refuse = (error: GatewayError) => bedrockError(error);
 
   const forward = async (p: Bedrock, path: string, query: URLSearchParams): Promise<{ res: Response; body: Uint8Array } | Response> => {
-    let upstream: Response;
     try {
       const req = await adapter.prepareControl({ path, query, method: "GET", headers: new Headers({ accept: "application/json" }), body: null }, p.config);
-      upstream = await doFetch(req.url, { method: "GET", headers: req.headers, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const upstream = await doFetch(req.url, { method: "GET", headers: req.headers, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
       const body = scrubSecrets(new Uint8Array(await upstream.arrayBuffer()), adapter.secrets(p.config));
       return { res: upstream, body };
     } catch (err) {
-      if (err instanceof ProviderAuthError) return refuse({ kind: "unavailable", message: `provider "${p.name}": ${err.message}` });
-      return refuse({ kind: "upstream", message: `upstream ${p.name} failed: ${(err as Error).message}` });
+      if (err instanceof ProviderAuthError) return bedrockError({ kind: "unavailable", message: `provider "${p.name}": ${err.message}` });
+      return bedrockError({ kind: "upstream", message: `upstream ${p.name} failed: ${(err as Error).message}` });
     }
   };
 
   const callerAccess = (c: Context<GatewayEnv>): Access | Response => {
     const config = getConfig();
     const access = accessFor(c.var.identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
-    return access.role === null ? refuse({ kind: "permission", message: "access denied: no role granted" }) : access;
+    return access.role === null ? bedrockError({ kind: "permission", message: "access denied: no role granted" }) : access;
   };
 
   const list = async (c: Context<GatewayEnv>) => {
     const access = callerAccess(c);
     if (access instanceof Response) return access;
     const parsed = ListQuery.safeParse(Object.fromEntries(new URL(c.req.url).searchParams));
-    if (!parsed.success) return refuse({ kind: "invalid_request", message: "invalid inference-profiles query" });
+    if (!parsed.success) return bedrockError({ kind: "invalid_request", message: "invalid inference-profiles query" });
     const [p] = bedrockProviders(getConfig());
-    if (!p) return refuse({ kind: "not_found", message: "no Bedrock provider is configured on this gateway" });
+    if (!p) return bedrockError({ kind: "not_found", message: "no Bedrock provider is configured on this gateway" });
     const query = new URLSearchParams(Object.entries(parsed.data).filter((e): e is [string, string] => e[1] !== undefined));
     const got = await forward(p, "/inference-profiles", query);
     if (got instanceof Response) return got;
@@ -89,7 +86,6 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
       const ids = [str(s.inferenceProfileId), str(s.inferenceProfileArn)].filter((v): v is string => v !== undefined);
       return ids.some((id) => mayUse(access, p, id));
     });
-    headers.delete("content-length");
     return new Response(JSON.stringify({ ...json, inferenceProfileSummaries: allowed }), { status: 200, headers });
   };
 
@@ -101,10 +97,10 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
     try {
       id = decodeURIComponent(new URL(c.req.url).pathname.split("/").at(-1) ?? "");
     } catch {
-      return refuse({ kind: "invalid_request", message: "inference profile id is not valid percent-encoding" });
+      return bedrockError({ kind: "invalid_request", message: "inference profile id is not valid percent-encoding" });
     }
     const p = bedrockProviders(getConfig()).find((b) => mayUse(access, b, id));
-    if (!p) return refuse({ kind: "not_found", message: `inference profile "${id.slice(0, 200)}" is not available to ${c.var.identity.principal}` });
+    if (!p) return bedrockError({ kind: "not_found", message: `inference profile "${id.slice(0, 200)}" is not available to ${c.var.identity.principal}` });
     const got = await forward(p, `/inference-profiles/${encodeURIComponent(id)}`, new URLSearchParams());
     if (got instanceof Response) return got;
     return new Response(asBodyInit(got.body), { status: got.res.status, headers: clientResponseHeaders(got.res.headers) });
