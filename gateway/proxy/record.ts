@@ -32,7 +32,7 @@ export interface Completion {
   readonly capture: Capture;
 }
 
-function baseRow(base: RequestBase, ex: Exchange | null): Omit<RequestRow, "status" | "duration_ms" | "ttfb_ms" | "streamed" | "input_tokens" | "cache_read_tokens" | "cache_write_tokens" | "output_tokens" | "reasoning_tokens" | "cost_nanos" | "tool_calls" | "denial" | "error" | "flags" | "provider" | "model"> {
+function baseRow(deps: ProxyDeps, base: RequestBase, ex: Exchange | null): Omit<RequestRow, "status" | "duration_ms" | "ttfb_ms" | "streamed" | "input_tokens" | "cache_read_tokens" | "cache_write_tokens" | "output_tokens" | "reasoning_tokens" | "cost_nanos" | "tool_calls" | "denial" | "error" | "flags" | "provider" | "model"> {
   const { identity } = base;
   return {
     id: base.id,
@@ -42,7 +42,8 @@ function baseRow(base: RequestBase, ex: Exchange | null): Omit<RequestRow, "stat
     node_id: identity.nodeId,
     node_name: identity.nodeName,
     tags: identity.tags,
-    session_id: ex?.session?.id ?? null,
+    // Refusals before an exchange exists still count against the caller's CI session.
+    session_id: (ex ? ex.session : deps.sessionFor(identity))?.id ?? null,
     client_session: clientSession(base.clientHeaders),
     user_agent: base.clientHeaders.get("user-agent"),
     route: base.route.id,
@@ -91,7 +92,7 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
   const extensions = runAfter(deps, ex, outcome);
   const u = usage ?? ZERO_USAGE;
   const row: RequestRow = {
-    ...baseRow(base, ex),
+    ...baseRow(deps, base, ex),
     provider: ex.provider.name,
     model: ex.model,
     status: done.status,
@@ -135,7 +136,7 @@ export function recordRefusal(
   const status = denial.status ?? ERROR_STATUS[denial.kind];
   const limit = deps.config.database.capture_limit;
   const row: RequestRow = {
-    ...baseRow(base, ex),
+    ...baseRow(deps, base, ex),
     provider: extra.provider ?? null,
     model: extra.model ?? null,
     status,
