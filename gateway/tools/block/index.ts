@@ -1,6 +1,8 @@
-// Blockers by wire format. Formats without one (Bedrock Converse) record findings but cannot block.
+// Blockers by wire format. A format without one records findings but cannot block.
 import type { FormatId } from "../../formats/codec.js";
 import { anthropicBlocker } from "./anthropic.js";
+import { converseBlocker } from "./bedrock-converse.js";
+import { bedrockInvokeBlocker } from "./bedrock-invoke.js";
 import { geminiBlocker } from "./gemini.js";
 import { chatBlocker } from "./openai-chat.js";
 import { responsesBlocker } from "./openai-responses.js";
@@ -13,4 +15,6 @@ export const BLOCKERS: Partial<Record<FormatId, Blocker>> = {
   "openai-chat": chatBlocker,
   "openai-responses": responsesBlocker,
   gemini: geminiBlocker,
+  "bedrock-invoke": bedrockInvokeBlocker,
+  "bedrock-converse": converseBlocker,
 };

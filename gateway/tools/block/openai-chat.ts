@@ -9,7 +9,8 @@ import { type Blocker, type Verdict, eventObject, withData } from "./types.js";
 
 function callOf(tc: Record<string, unknown>, index: number): ToolCall | null {
   const call = parseChatCompletion({ choices: [{ message: { tool_calls: [{ ...tc, index }] } }] }).toolCalls[0];
-  return call ?? null;
+  // Same id the chat codec gives a call without one, so the log and the verdict agree.
+  return call ? { ...call, id: str(tc.id) ?? `#${index}` } : null;
 }
 
 function joinText(existing: unknown, added: readonly string[]): string {

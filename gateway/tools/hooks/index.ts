@@ -34,6 +34,16 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
   const fetchImpl = deps.fetch ?? fetch;
   const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs });
 
+  const toolCallsOf = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
+    try {
+      return deps.toolCalls(ex, outcome);
+    } catch (err) {
+      // Events still go out, without the analysis.
+      deps.onError(err, `tool calls for hook events of ${ex.id}`);
+      return [];
+    }
+  };
+
   const plugin: ExchangePlugin = {
     name: "hooks",
     before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
@@ -44,7 +54,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
         const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
         if (selected.length === 0) continue;
-        const payload = JSON.stringify(asyncPayload(event, ex, outcome, deps.toolCalls(ex, outcome)));
+        const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
         for (const { name, hook } of selected) {
           if (!hook) {
             deps.onError(new Error(`hook "${name}" named in a grant is not defined`), `${event} event for ${ex.id}`);
