@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// keyless serve | config check — the gateway's command line.
+// keyless serve | config check | policy — the gateway's command line.
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "./config/load.js";
+import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
 import { startGateway } from "./server.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `usage:
   keyless serve --config FILE [--listen HOST:PORT]
   keyless config check FILE
+${POLICY_USAGE}
   keyless --version`;
 
 function fail(message: string, code = 2): never {
@@ -59,6 +61,12 @@ async function main(argv: string[]): Promise<void> {
       if (sub !== "check" || !file) fail(USAGE);
       const loaded = loadOrExit(file);
       process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${loaded.config.grants.length} grants)\n`);
+      return;
+    }
+    case "policy": {
+      const io = { env: process.env, out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+      const code = runPolicyCommand(rest, io);
+      if (code !== 0) process.exit(code);
       return;
     }
     case "--version":

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { parseConfigText } from "../../gateway/config/load.js";
 import { startGateway } from "../../gateway/server.js";
-import { type Harness, startHarness } from "../helpers/gateway.js";
+import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ADMIN = "127.0.0.2";
