@@ -6,9 +6,23 @@ export class BodyTooLarge extends Error {
   }
 }
 
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+/**
+ * Reads the body from the Node request stream when there is one (much cheaper than the WHATWG body), else from the
+ * Request itself.
+ */
+export async function readBody(req: Request, limit: number, nodeBody?: AsyncIterable<Buffer>): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(limit);
+  if (nodeBody) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of nodeBody) {
+      size += chunk.byteLength;
+      if (size > limit) throw new BodyTooLarge(limit);
+      chunks.push(chunk);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -52,6 +52,7 @@ export async function handleProxy(
   { route, match }: RouteMatch,
   deps: ProxyDeps,
   globMatch: (glob: string, value: string) => boolean,
+  nodeBody?: AsyncIterable<Buffer>,
 ): Promise<Response> {
   const { config } = deps;
   const started = performance.now();
@@ -68,7 +69,7 @@ export async function handleProxy(
 
   let bytes: Uint8Array;
   try {
-    bytes = await readBody(req, config.limits.max_body);
+    bytes = await readBody(req, config.limits.max_body, nodeBody);
   } catch (err) {
     if (err instanceof BodyTooLarge) return refuse({ kind: "too_large", message: err.message }, "input");
     return refuse({ kind: "invalid_request", message: "could not read the request body" }, "input");
