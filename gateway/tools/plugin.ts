@@ -16,8 +16,8 @@ import { BLOCKERS, type Verdict } from "./block/index.js";
 import { GuardrailPolicy, strongest } from "./policy.js";
 import type { Action, ClassifiedToolCall, Finding } from "./types.js";
 
-export const GUARDRAIL_BLOCKED = "guardrail_blocked";
-export const GUARDRAIL_FLAGGED = "guardrail_flagged";
+const GUARDRAIL_BLOCKED = "guardrail_blocked";
+const GUARDRAIL_FLAGGED = "guardrail_flagged";
 
 interface Analysed {
   readonly call: ToolCall;
@@ -53,7 +53,7 @@ function describeCall(a: Analysed): string {
 }
 
 /** The text an agent reads instead of the call: what was blocked, why, and that it did not run. */
-export function refusalText(a: Analysed): string {
+function refusalText(a: Analysed): string {
   const reasons = a.findings
     .filter((f) => f.action === "block")
     .map((f) => `- ${f.ruleId} (${f.category}, ${f.severity}): ${f.message} [matched: ${f.command}]`);
