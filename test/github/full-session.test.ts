@@ -2,6 +2,7 @@
 // charged to a budget, then finish. The check run's final body must hold the cost, the commands and the finding,
 // and every request the gateway made to GitHub must match GitHub's schema.
 import assert from "node:assert/strict";
+import { waitFor } from "../helpers/wait.js";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { CreateSessionResponse } from "../../src/ci-session.js";
@@ -79,8 +80,11 @@ describe("a full CI session", () => {
     const cost = rows.reduce((a, r) => a + (r.cost_nanos ?? 0), 0);
     assert.ok(cost > 0);
 
-    const run = gh.checkRuns.get(session.check_run_id!)!;
-    assert.equal(run.status, "completed");
+    // Finish answers at once; the check run is completed by the background sync, which may lag under load.
+    const run = await waitFor(() => {
+      const r = gh.checkRuns.get(session.check_run_id!);
+      return r?.status === "completed" ? r : undefined;
+    }, 5000, "completed check run");
     assert.equal(run.conclusion, "failure", "a guardrail blocked a call");
     const { title, summary } = run.output as { title: string; summary: string };
     assert.match(title, new RegExp(`^\\$${(cost / 1e9).toFixed(4).replace(".", "\\.")} · \\d+ tokens · 2 requests$`));
