@@ -128,7 +128,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const pathname = new URL(c.req.url).pathname;
     const matched = matchRoute(routes, c.req.method, pathname);
     if (!matched) return genericError(pathname, 404, `keyless has no route for ${c.req.method} ${pathname}`);
-    return handleProxy(c.req.raw, c.var.identity, matched, proxyDeps(), globMatch);
+    return handleProxy(c.req.raw, c.var.identity, matched, proxyDeps(), globMatch, c.env?.incoming);
   });
 
   return app;
