@@ -1,7 +1,7 @@
 // npm run bench: the same load direct to a fake upstream and through the gateway (logging on), on loopback.
 // Prints added latency (p50/p99), streaming time-to-first-byte overhead, throughput ratio at 64 connections,
 // and the gateway's RSS over a long run. A benchmark, not a test: numbers depend on the machine.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,19 +74,30 @@ async function throughput(pool: Pool, body: string, n: number, concurrency: numb
 }
 
 async function main(): Promise<void> {
+  // The gateway runs as users run it: the compiled build, not through tsx.
+  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
   const up = await spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/);
   const upstreamUrl = `http://127.0.0.1:${up.match[1]}`;
+  const slow = await spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/, { DELAY_MS: "20" });
+  const slowUrl = `http://127.0.0.1:${slow.match[1]}`;
   const dir = mkdtempSync(join(tmpdir(), "keyless-bench-"));
   const configPath = join(dir, "bench.json");
   writeFileSync(configPath, JSON.stringify({
     identity: { type: "local" },
-    providers: { anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-*"] } },
+    providers: {
+      anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-sonnet-*"] },
+      slow: { type: "anthropic", baseurl: slowUrl, apikey: "sk-bench", models: ["claude-haiku-*"] },
+    },
     grants: [{ src: ["(loopback)"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
     database: { path: join(dir, "bench.db") },
   }));
-  const gw = await spawnReady(["--import", "tsx", "gateway/cli.ts", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], /serving on (http:\/\/\S+)/);
+  const gw = await spawnReady(["build/gateway/cli.js", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], /serving on (http:\/\/\S+)/);
   const gatewayUrl = gw.match[1]!;
-  const pools = { direct: new Pool(upstreamUrl, { connections: CONCURRENCY }), gateway: new Pool(gatewayUrl, { connections: CONCURRENCY }) };
+  const pools = {
+    direct: new Pool(upstreamUrl, { connections: CONCURRENCY }),
+    slow: new Pool(slowUrl, { connections: CONCURRENCY }),
+    gateway: new Pool(gatewayUrl, { connections: CONCURRENCY }),
+  };
 
   try {
     // Warm both paths (JIT, connection pools, SQLite statements).
@@ -116,8 +127,15 @@ async function main(): Promise<void> {
     console.log(`\nthroughput, ${CONCURRENCY} connections, ${tpN} non-streaming requests`);
     console.log(`  direct ${dRps.toFixed(0)} req/s, gateway ${gRps.toFixed(0)} req/s, ratio ${(gRps / dRps).toFixed(2)}`);
 
-    const sRps = await throughput(pools.gateway, STREAM_BODY, 5000, CONCURRENCY);
-    console.log(`  streaming through the gateway: ${sRps.toFixed(0)} streams/s`);
+    const dsRps = await throughput(pools.direct, STREAM_BODY, 5000, CONCURRENCY);
+    const gsRps = await throughput(pools.gateway, STREAM_BODY, 5000, CONCURRENCY);
+    console.log(`  streaming: direct ${dsRps.toFixed(0)} streams/s, gateway ${gsRps.toFixed(0)} streams/s, ratio ${(gsRps / dsRps).toFixed(2)}`);
+
+    // A provider that takes 20 ms to answer (still far faster than any real model call).
+    const SLOW_BODY = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
+    const slowDirect = await throughput(pools.slow, SLOW_BODY, 10_000, CONCURRENCY);
+    const slowGateway = await throughput(pools.gateway, SLOW_BODY, 10_000, CONCURRENCY);
+    console.log(`  upstream answering in 20 ms: direct ${slowDirect.toFixed(0)} req/s, gateway ${slowGateway.toFixed(0)} req/s, ratio ${(slowGateway / slowDirect).toFixed(2)}`);
 
     const pid = gw.child.pid!;
     const samples: string[] = [];
@@ -131,14 +149,23 @@ async function main(): Promise<void> {
     console.log(`\ngateway RSS over ${LONG_RUN} requests: start ${startRss.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, end ${rssMiB(pid).toFixed(0)} MiB`);
     console.log(`  ${samples.join(", ")}`);
   } finally {
-    await pools.direct.close();
-    await pools.gateway.close();
+    await Promise.all(Object.values(pools).map((p) => p.close()));
     gw.child.kill("SIGTERM");
     up.child.kill("SIGTERM");
+    slow.child.kill("SIGTERM");
   }
 }
 
-main().catch((err: unknown) => {
+async function all(): Promise<void> {
+  await main();
+  console.log("\nBedrock stream vs Anthropic stream (SigV4 signing + event-stream decoding):");
+  const { benchBedrock } = await import("./bedrock.js");
+  await benchBedrock({ iterations: 1000 });
+  console.log("\nshell analysis per tool call:");
+  execFileSync(process.execPath, ["--import", "tsx", "bench/shell.ts", "--rounds=50"], { stdio: "inherit" });
+}
+
+all().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

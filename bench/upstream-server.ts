@@ -22,11 +22,14 @@ const events = [
   `event: message_stop\ndata: {"type":"message_stop"}\n\n`,
 ];
 const EVENT_GAP_MS = Number(process.env.EVENT_GAP_MS ?? 2);
+/** Time the fake "model" takes before it answers, like a real provider's time to first token. */
+const DELAY_MS = Number(process.env.DELAY_MS ?? 0);
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
+  req.on("end", () => (DELAY_MS > 0 ? setTimeout(answer, DELAY_MS) : answer()));
+  const answer = () => {
     const streaming = Buffer.concat(chunks).includes('"stream":true');
     if (!streaming) {
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(message) });
@@ -41,7 +44,7 @@ const server = http.createServer((req, res) => {
       else res.end();
     };
     next();
-  });
+  };
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, "127.0.0.1", () => {
