@@ -59,14 +59,16 @@ async function sequential(pool: Pool, body: string, n: number): Promise<{ total:
 }
 
 async function throughput(pool: Pool, body: string, n: number, concurrency: number, onProgress?: (done: number) => void): Promise<number> {
-  let next = 0;
+  let started = 0;
+  let done = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
+      while (started < n) {
+        started++;
         await one(pool, body);
-        if (onProgress && next % 5000 === 0) onProgress(next);
+        done++;
+        if (onProgress && done % 5000 === 0) onProgress(done);
       }
     }),
   );
