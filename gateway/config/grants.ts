@@ -6,7 +6,11 @@ export const DEFAULT_CAPABILITY = "keyless.dev/cap/gateway";
 
 const ModelGlob = z.string().regex(/^[^\s]+$/, "model globs are \"provider/model\" without spaces");
 
-export const QuotaRef = z.strictObject({ bucket: z.string().min(1) });
+export const QuotaRef = z.strictObject({
+  bucket: z.string().min(1),
+  /** Overdraft chain: what `bucket` cannot cover is borrowed from these, in order (the last may go negative). */
+  overdraft: z.array(z.string().min(1)).max(8).optional(),
+});
 
 export const GuardrailAction = z.enum(["log", "flag", "block"]);
 

@@ -111,12 +111,10 @@ export function checkQuotaReferences(config: GrantsView, ctx: z.RefinementCtx): 
       const value = GrantValue.safeParse(raw);
       if (!value.success) return;
       value.data.quotas?.forEach((ref, k) => {
-        if (config.quotas[ref.bucket] !== undefined) return;
-        ctx.addIssue({
-          code: "custom",
-          path: ["grants", i, "app", config.capability, j, "quotas", k, "bucket"],
-          message: `quotas references undefined quota "${ref.bucket}"`,
-        });
+        const path = ["grants", i, "app", config.capability, j, "quotas", k];
+        for (const [name, at] of [[ref.bucket, [...path, "bucket"]], ...(ref.overdraft ?? []).map((o, n) => [o, [...path, "overdraft", n]] as const)] as const) {
+          if (config.quotas[name] === undefined) ctx.addIssue({ code: "custom", path: [...at], message: `quotas references undefined quota "${name}"` });
+        }
       });
     });
   });

@@ -79,7 +79,7 @@ export function explain(config: Config, input: ExplainInput): Explanation {
       return globs.some((g) => globMatch(g, key));
     })
     .map(({ origin, value }) => `${origin} (${typeof value.models === "string" ? value.models : value.models?.join(", ")})`);
-  const { charges, undefinedRefs } = chargesFor(access, key, identity, input.session ?? null, config.quotas);
+  const { lines, charges, undefinedRefs } = chargesFor(access, key, identity, input.session ?? null, config.quotas);
   if (!input.session && charges.some((c) => /<(repo|pr|workflow|run)>/.test(c.quota))) {
     notes.push("<repo>, <pr>, <workflow> and <run> expand to - without a CI session (pass --repo, --pr, --workflow, --run)");
   }
@@ -95,7 +95,13 @@ export function explain(config: Config, input: ExplainInput): Explanation {
     allowed,
     allowedBy,
     // A refused request reserves nothing.
-    buckets: (allowed ? charges : []).map((c) => ({ bucket: c.bucket, quota: c.quota, capacity: formatDollars(c.def.capacity), rate: c.def.rate.text })),
+    // One entry per line; an overdraft chain reads "primary → next".
+    buckets: (allowed ? lines : []).map((line) => ({
+      bucket: line.map((c) => c.bucket).join(" → "),
+      quota: line.map((c) => c.quota).join(" → "),
+      capacity: line.map((c) => formatDollars(c.def.capacity)).join(" → "),
+      rate: line.map((c) => c.def.rate.text).join(" → "),
+    })),
     undefinedQuotas: undefinedRefs,
     notes,
   };

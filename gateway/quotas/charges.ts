@@ -1,13 +1,16 @@
 // Which buckets a request is charged to: every quota of every grant value that applies to the model (Aperture:
-// "collects and enforces all matching quotas together"), each template expanded for the caller, each bucket once.
+// "collects and enforces all matching quotas together"), each template expanded for the caller. A reference with
+// `overdraft` is one line, a chain; lines are charged in parallel, each distinct line once.
 import type { QuotasConfig } from "../config/quotas.js";
 import type { Identity } from "../identity/types.js";
 import { type Access, type GrantSource, applicableValues } from "../policy/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { expandBucket, templateValues } from "./buckets.js";
-import type { Charge } from "./store.js";
+import type { Charge, Line } from "./store.js";
 
 export interface ResolvedCharges {
+  readonly lines: readonly Line[];
+  /** Every bucket of every line, once. */
   readonly charges: readonly Charge[];
   /** "<origin>: <bucket>" for references to quotas the config does not define (tailnet grants are not validated at load). */
   readonly undefinedRefs: readonly string[];
@@ -15,20 +18,26 @@ export interface ResolvedCharges {
 
 export function chargesFrom(values: readonly GrantSource[], identity: Identity, session: SessionRef | null, quotas: QuotasConfig): ResolvedCharges {
   const expansions = templateValues(identity, session);
-  const charges = new Map<string, Charge>();
+  const lines = new Map<string, Line>();
   const undefinedRefs: string[] = [];
   for (const { origin, value } of values) {
     for (const ref of value.quotas ?? []) {
-      const def = quotas[ref.bucket];
-      if (!def) {
-        undefinedRefs.push(`${origin}: ${ref.bucket}`);
+      const names = [ref.bucket, ...(ref.overdraft ?? [])];
+      const missing = names.filter((n) => quotas[n] === undefined);
+      if (missing.length > 0) {
+        undefinedRefs.push(...missing.map((n) => `${origin}: ${n}`));
         continue;
       }
-      const bucket = expandBucket(ref.bucket, expansions);
-      if (!charges.has(bucket)) charges.set(bucket, { bucket, quota: ref.bucket, def });
+      const line = names.map((quota): Charge => ({ bucket: expandBucket(quota, expansions), quota, def: quotas[quota]! }));
+      // A chain naming one bucket twice would lend to itself.
+      const unique = line.filter((c, i) => line.findIndex((d) => d.bucket === c.bucket) === i);
+      const key = unique.map((c) => c.bucket).join("\u0000");
+      if (!lines.has(key)) lines.set(key, unique);
     }
   }
-  return { charges: [...charges.values()], undefinedRefs };
+  const charges = new Map<string, Charge>();
+  for (const line of lines.values()) for (const c of line) if (!charges.has(c.bucket)) charges.set(c.bucket, c);
+  return { lines: [...lines.values()], charges: [...charges.values()], undefinedRefs };
 }
 
 /** The buckets a request for `modelKey` is charged to. */

@@ -9,7 +9,7 @@ import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchang
 import type { RowExtension } from "../store/requests.js";
 import { chargesFor } from "./charges.js";
 import { type Estimate, estimateCost } from "./estimate.js";
-import type { BucketShortfall, Charge, QuotaStore } from "./store.js";
+import type { BucketShortfall, QuotaStore, SettleLine } from "./store.js";
 
 export const QUOTA_PLUGIN = "quota";
 
@@ -23,7 +23,7 @@ export interface QuotaPluginDeps {
 }
 
 interface Reservation {
-  readonly charges: readonly Charge[];
+  readonly lines: readonly SettleLine[];
   readonly estimate: Estimate;
 }
 
@@ -72,18 +72,18 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
     before(ex: Exchange): Denial | void {
       if (!ex.route.billable) return;
       const config = getConfig();
-      const { charges, undefinedRefs } = chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, config.quotas);
+      const { lines, undefinedRefs } = chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, config.quotas);
       if (undefinedRefs.length > 0) {
         // A grant pointing at a quota the gateway does not define: fail closed, and say which.
         return { kind: "permission", category: "quota", message: `access denied: grant references undefined quota (${undefinedRefs.join(", ")})` };
       }
-      if (charges.length === 0) return;
+      if (lines.length === 0) return;
       const estimate = estimateCost(ex, pricer, config.quota_estimate);
-      const result = store.reserve(charges, estimate.nanos);
+      const result = store.reserve(lines, estimate.nanos);
       if (!result.ok) return quotaDenial(result.short, estimate);
       if (!estimate.capped) ex.flags.push("quota_estimate_uncapped");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
-      const reservation: Reservation = { charges, estimate };
+      const reservation: Reservation = { lines: lines.map((line, i) => ({ line, portions: result.portions[i]! })), estimate };
       ex.state.set(QUOTA_PLUGIN, reservation);
     },
     after(ex: Exchange, outcome: Outcome): RowExtension | void {
@@ -93,8 +93,7 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
       const reserved = reservation.estimate.nanos;
       const { charged, atReservation } = settlement(reserved, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
-      const entries = reservation.charges.map((c) => ({ ...c, reserved, charged }));
-      return { write: (_db, requestId) => store.settle(requestId, entries, atReservation) };
+      return { write: (_db, requestId) => store.settle(requestId, reservation.lines, charged, atReservation) };
     },
   };
 }

@@ -42,25 +42,47 @@ export interface Charge {
   readonly def: QuotaDefinition;
 }
 
+/**
+ * What one quota reference charges: a single bucket, or an overdraft chain (spend the first, borrow what it cannot
+ * cover from the next, in order; the last may go negative). A request's lines are charged in parallel.
+ */
+export type Line = readonly Charge[];
+
 export interface BucketShortfall {
+  /** The bucket, or the chain as "a → b". */
   readonly bucket: string;
   readonly quota: string;
+  /** For a chain: what the chain could still lend (the positive balances). */
   readonly balance: number;
   readonly capacity: number;
   /** Seconds until the refill covers the reservation; null when it never will. */
   readonly retryAfter: number | null;
 }
 
-export type ReserveResult = { readonly ok: true } | { readonly ok: false; readonly short: readonly BucketShortfall[] };
+/** `portions[i][j]`: nanodollars reserved from bucket j of line i. */
+export type ReserveResult = { readonly ok: true; readonly portions: readonly (readonly number[])[] } | { readonly ok: false; readonly short: readonly BucketShortfall[] };
 
-export interface SettleEntry extends Charge {
-  readonly reserved: number;
-  readonly charged: number;
+export interface SettleLine {
+  readonly line: Line;
+  readonly portions: readonly number[];
 }
 
 export interface StoredBucket extends BucketState {
   readonly bucket: string;
   readonly quota: string;
+}
+
+/**
+ * Splits `amount` along a chain with the given balances: each bucket but the last gives what it has (never below
+ * zero), the last gives the rest.
+ */
+export function splitAlong(balances: readonly number[], amount: number): number[] {
+  let remaining = amount;
+  return balances.map((balance, i) => {
+    const take = i === balances.length - 1 ? remaining : Math.min(Math.max(0, balance), remaining);
+    remaining -= take;
+    return take;
+  });
 }
 
 interface Row {
@@ -72,6 +94,23 @@ interface Row {
 }
 
 const toState = (r: Row): BucketState => ({ balance: r.balance_nanos, carry: r.carry, updatedMs: r.updated_ms });
+
+/** Why a line cannot cover `need`, and when its refill will (counting one bucket's refill at a time: an upper bound). */
+function shortfall(line: Line, states: readonly BucketState[], available: number, need: number): BucketShortfall {
+  if (line.length === 1) {
+    const [c] = line;
+    return { bucket: c!.bucket, quota: c!.quota, balance: states[0]!.balance, capacity: c!.def.capacity, retryAfter: secondsUntil(states[0]!, c!.def, need) };
+  }
+  const waits = line.map((c, j) => secondsUntil(states[j]!, c.def, need - (available - Math.max(0, states[j]!.balance))));
+  const known = waits.filter((w): w is number => w !== null);
+  return {
+    bucket: line.map((c) => c.bucket).join(" → "),
+    quota: line.map((c) => c.quota).join(" → "),
+    balance: available,
+    capacity: line.reduce((sum, c) => sum + c.def.capacity, 0),
+    retryAfter: known.length > 0 ? Math.min(...known) : null,
+  };
+}
 
 export class QuotaStore {
   private readonly select;
@@ -103,46 +142,68 @@ export class QuotaStore {
   }
 
   /**
-   * Debits `nanos` from every bucket if each holds at least that much (at least one nanodollar when `nanos` is 0:
-   * Aperture's "every bucket must have a positive balance"); otherwise debits nothing and says which fell short.
+   * Reserves `nanos` on every line: a single bucket must hold it (at least one nanodollar when `nanos` is 0: Aperture's
+   * "every bucket must have a positive balance"), a chain must hold it across its positive balances. All lines or
+   * none; the shortfalls say which fell short.
    */
-  reserve(charges: readonly Charge[], nanos: number): ReserveResult {
+  reserve(lines: readonly Line[], nanos: number): ReserveResult {
     const need = Math.max(nanos, 1);
     const run = this.db.transaction((): ReserveResult => {
       const now = this.now();
-      const states = charges.map((c) => this.current(c, now));
+      const states = new Map<string, BucketState>();
+      const stateOf = (c: Charge) => states.get(c.bucket) ?? this.current(c, now);
       const short: BucketShortfall[] = [];
-      charges.forEach((c, i) => {
-        const state = states[i]!;
-        if (state.balance >= need) return;
-        short.push({ bucket: c.bucket, quota: c.quota, balance: state.balance, capacity: c.def.capacity, retryAfter: secondsUntil(state, c.def, need) });
+      const portions = lines.map((line) => {
+        const balances = line.map(stateOf).map((s) => s.balance);
+        const available = line.length === 1 ? balances[0]! : balances.reduce((sum, b) => sum + Math.max(0, b), 0);
+        if (available < need) {
+          short.push(shortfall(line, line.map(stateOf), available, need));
+          return [];
+        }
+        const split = splitAlong(balances, nanos);
+        line.forEach((c, j) => states.set(c.bucket, adjust(stateOf(c), c.def, -split[j]!)));
+        return split;
       });
       if (short.length > 0) return { ok: false, short };
-      charges.forEach((c, i) => this.write(c, adjust(states[i]!, c.def, -nanos)));
-      return { ok: true };
+      for (const line of lines) for (const c of line) this.write(c, states.get(c.bucket)!);
+      return { ok: true, portions };
     });
     const result = run.immediate();
-    if (result.ok) for (const c of charges) this.inFlight.set(c.bucket, (this.inFlight.get(c.bucket) ?? 0) + nanos);
+    if (result.ok) {
+      lines.forEach((line, i) => line.forEach((c, j) => this.inFlight.set(c.bucket, (this.inFlight.get(c.bucket) ?? 0) + result.portions[i]![j]!)));
+    }
     return result;
   }
 
   /**
-   * Replaces each reservation by the charged amount and records the charge. Meant to run inside the request log's
-   * transaction (a RowExtension), so the request row and its charges commit together.
+   * Replaces each line's reservation by `charged`, split along the line as if the reservation had not been taken, and
+   * records the charge per bucket. Meant to run inside the request log's transaction (a RowExtension), so the request
+   * row and its charges commit together.
    */
-  settle(requestId: string, entries: readonly SettleEntry[], atReservation: boolean): void {
+  settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): void {
+    const totals = new Map<string, { charge: Charge; reserved: number; charged: number }>();
     const run = this.db.transaction(() => {
       const now = this.now();
-      for (const e of entries) {
-        this.write(e, adjust(this.current(e, now), e.def, e.reserved - e.charged));
-        this.insertCharge.run({ requestId, bucket: e.bucket, quota: e.quota, ts: now, reserved: e.reserved, charged: e.charged, atReservation: atReservation ? 1 : 0 });
+      const states = new Map<string, BucketState>();
+      const stateOf = (c: Charge) => states.get(c.bucket) ?? this.current(c, now);
+      for (const { line, portions } of lines) {
+        const takes = splitAlong(line.map((c, j) => stateOf(c).balance + portions[j]!), charged);
+        line.forEach((c, j) => {
+          states.set(c.bucket, adjust(stateOf(c), c.def, portions[j]! - takes[j]!));
+          const t = totals.get(c.bucket) ?? { charge: c, reserved: 0, charged: 0 };
+          totals.set(c.bucket, { charge: c, reserved: t.reserved + portions[j]!, charged: t.charged + takes[j]! });
+        });
+      }
+      for (const { charge, reserved, charged: spent } of totals.values()) {
+        this.write(charge, states.get(charge.bucket)!);
+        this.insertCharge.run({ requestId, bucket: charge.bucket, quota: charge.quota, ts: now, reserved, charged: spent, atReservation: atReservation ? 1 : 0 });
       }
     });
     run();
-    for (const e of entries) {
-      const left = (this.inFlight.get(e.bucket) ?? 0) - e.reserved;
-      if (left > 0) this.inFlight.set(e.bucket, left);
-      else this.inFlight.delete(e.bucket);
+    for (const { charge, reserved } of totals.values()) {
+      const left = (this.inFlight.get(charge.bucket) ?? 0) - reserved;
+      if (left > 0) this.inFlight.set(charge.bucket, left);
+      else this.inFlight.delete(charge.bucket);
     }
   }
 

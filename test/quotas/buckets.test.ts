@@ -134,6 +134,17 @@ describe("bucket names", () => {
       () => parseConfigText(JSON.stringify({ quotas: { "daily:<user>": { capacity: "$1", rate: "$1/day" } }, grants: grants("weekly:<user>") }), {}),
       /grants.0.app.keyless.dev\/cap\/gateway.0.quotas.0.bucket: quotas references undefined quota "weekly:<user>"/,
     );
+    assert.throws(
+      () =>
+        parseConfigText(
+          JSON.stringify({
+            quotas: { "daily:<user>": { capacity: "$1", rate: "$1/day" } },
+            grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ quotas: [{ bucket: "daily:<user>", overdraft: ["pool"] }] }] } }],
+          }),
+          {},
+        ),
+      /quotas.0.overdraft.0: quotas references undefined quota "pool"/,
+    );
     const ok = parseConfigText(JSON.stringify({ quotas: { "daily:<user>": { capacity: "$1", rate: "$1/day" } }, grants: grants("daily:<user>") }), {});
     assert.equal(ok.config.quotas["daily:<user>"]?.capacity, 1_000_000_000);
     assert.equal(ok.config.quotas["daily:<user>"]?.on_exceed, "reject");

@@ -10,6 +10,7 @@ const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2";
 const CI = "127.0.0.3";
 const STRANGER = "127.0.0.4";
+const CAROL = "127.0.0.5"; // an overdraft chain
 /** Streamed fixture usage: 12 input and 7 output tokens at claude-sonnet-4-5's $3 / $15 per Mtok. */
 const FIXTURE_COST = 12 * 3000 + 7 * 15000;
 const D = 1_000_000_000;
@@ -31,12 +32,15 @@ describe("quotas through the gateway", () => {
         [CI]: { tags: ["tag:ci-acme-api"], nodeId: "nCI" },
         // Grants only from the tailnet, pointing at a quota this gateway does not define.
         [STRANGER]: { login: "sam@example.com", capMap: { [CAP]: [{ role: "user", models: "**", quotas: [{ bucket: "nonexistent:<user>" }] }] } },
+        [CAROL]: { login: "carol@example.com", nodeId: "nCAROL" },
       },
       config: () => ({
         quotas: {
           "daily:<user>": { capacity: "$1.00", rate: "$0/day" },
           "device:<node>": { capacity: "$2.00", rate: "$0/day" },
           "openai-only": { capacity: "$3.00", rate: "$0/day" },
+          "tiny:<user>": { capacity: "$0.001", rate: "$0/day" },
+          pool: { capacity: "$1.00", rate: "$0/day" },
         },
         grants: [
           {
@@ -51,6 +55,7 @@ describe("quotas through the gateway", () => {
             },
           },
           { src: ["alice@example.com"], app: { [CAP]: [{ role: "admin" }] } },
+          { src: ["carol@example.com"], app: { [CAP]: [{ role: "user", models: "**", quotas: [{ bucket: "tiny:<user>", overdraft: ["pool"] }] }] } },
         ],
       }),
     });
@@ -181,5 +186,20 @@ describe("quotas through the gateway", () => {
     const err = await client(STRANGER).messages.create(params).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.PermissionDeniedError, String(err));
     assert.match(err.message, /grant references undefined quota \(tailnet: nonexistent:<user>\)/);
+  });
+
+  it("reserves along an overdraft chain and settles the actual cost from the primary first", async () => {
+    const { response } = await client(CAROL).messages.create(params).withResponse();
+    const id = response.headers.get("x-keyless-request-id")!;
+    const rows = await settled(id);
+    const cost = h.gateway.requestLog.get(id)!.row.cost_nanos!;
+    const [pool, tiny] = rows;
+    assert.equal(tiny!.bucket, "tiny:carol@example.com");
+    assert.equal(tiny!.reserved_nanos, 1_000_000, "the primary lent all it had");
+    assert.ok(pool!.reserved_nanos > 0, "the rest of the reservation was borrowed from the pool");
+    assert.equal(tiny!.charged_nanos, cost, "the actual cost fit in the primary");
+    assert.equal(pool!.charged_nanos, 0);
+    assert.equal(await balance("tiny:carol@example.com", CAROL), 1_000_000 - cost);
+    assert.equal(await balance("pool", CAROL), D);
   });
 });

@@ -40,7 +40,7 @@ describe("over quota: provider-native 429s", () => {
     const def = h.gateway.config().quotas[template]!;
     const bucket = template.replace("<user>", `${user}@example.com`);
     const store = new QuotaStore(h.gateway.db);
-    assert.ok(store.reserve([{ bucket, quota: template, def }], store.peek({ bucket, quota: template, def }).balance).ok);
+    assert.ok(store.reserve([[{ bucket, quota: template, def }]], store.peek({ bucket, quota: template, def }).balance).ok);
   };
 
   const denials = async (principal: string) => {

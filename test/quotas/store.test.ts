@@ -24,8 +24,8 @@ describe("quota store", () => {
     const store = new QuotaStore(openDatabase(":memory:", [QUOTAS_SCHEMA]), () => now);
     const a = charge("daily:alice", "$10.00");
     const b = charge("team:x", "$3.00");
-    assert.deepEqual(store.reserve([a, b], 2 * D), { ok: true });
-    const refused = store.reserve([a, b], 2 * D);
+    assert.deepEqual(store.reserve([[a], [b]], 2 * D), { ok: true, portions: [[2 * D], [2 * D]] });
+    const refused = store.reserve([[a], [b]], 2 * D);
     assert.equal(refused.ok, false);
     assert.ok(!refused.ok);
     assert.equal(refused.short.length, 1);
@@ -44,12 +44,12 @@ describe("quota store", () => {
     const db = openDatabase(":memory:", [QUOTAS_SCHEMA]);
     const store = new QuotaStore(db, () => 0);
     const a = charge("daily:alice", "$1.00", "$0/day");
-    assert.ok(store.reserve([a], 300_000_000).ok);
-    store.settle("req_1", [{ ...a, reserved: 300_000_000, charged: 100_000_000 }], false);
+    assert.ok(store.reserve([[a]], 300_000_000).ok);
+    store.settle("req_1", [{ line: [a], portions: [300_000_000] }], 100_000_000, false);
     assert.equal(store.peek(a).balance, 900_000_000);
     assert.equal(store.reserved("daily:alice"), 0);
-    assert.ok(store.reserve([a], 900_000_000).ok);
-    store.settle("req_2", [{ ...a, reserved: 900_000_000, charged: 1_000_000_000 }], true);
+    assert.ok(store.reserve([[a]], 900_000_000).ok);
+    store.settle("req_2", [{ line: [a], portions: [900_000_000] }], 1_000_000_000, true);
     assert.equal(store.peek(a).balance, -100_000_000);
     const rows = db.prepare("SELECT request_id, charged_nanos, at_reservation FROM quota_charges ORDER BY request_id").all();
     assert.deepEqual(rows, [
@@ -57,16 +57,16 @@ describe("quota store", () => {
       { request_id: "req_2", charged_nanos: 1_000_000_000, at_reservation: 1 },
     ]);
     // A zero estimate still needs a positive balance.
-    assert.equal(store.reserve([a], 0).ok, false);
+    assert.equal(store.reserve([[a]], 0).ok, false);
   });
 
   it("never refunds above capacity when the bucket refilled while the request was in flight", () => {
     let now = 0;
     const store = new QuotaStore(openDatabase(":memory:", [QUOTAS_SCHEMA]), () => now);
     const a = charge("daily:alice", "$10.00", "$10.00/day");
-    assert.ok(store.reserve([a], 5 * D).ok);
+    assert.ok(store.reserve([[a]], 5 * D).ok);
     now = DAY;
-    store.settle("r", [{ ...a, reserved: 5 * D, charged: 0 }], false);
+    store.settle("r", [{ line: [a], portions: [5 * D] }], 0, false);
     assert.equal(store.peek(a).balance, 10 * D);
   });
 
@@ -76,8 +76,8 @@ describe("quota store", () => {
     const a = charge("daily:alice", "$10.00", "$5.00/day");
     const db1 = openDatabase(path, [QUOTAS_SCHEMA]);
     const s1 = new QuotaStore(db1, () => now);
-    assert.ok(s1.reserve([a], 7 * D).ok);
-    s1.settle("r1", [{ ...a, reserved: 7 * D, charged: 6 * D }], false);
+    assert.ok(s1.reserve([[a]], 7 * D).ok);
+    s1.settle("r1", [{ line: [a], portions: [7 * D] }], 6 * D, false);
     db1.close();
     now += DAY / 5;
     const s2 = new QuotaStore(openDatabase(path, [QUOTAS_SCHEMA]), () => now);
@@ -92,10 +92,10 @@ describe("quota store", () => {
     const db = openDatabase(":memory:", [QUOTAS_SCHEMA]);
     const store = new QuotaStore(db, () => 0);
     const big = charge("team", "$100.00", "$0/day");
-    assert.ok(store.reserve([big], 10 * D).ok);
+    assert.ok(store.reserve([[big]], 10 * D).ok);
     const small = { ...big, def: QuotaDefinition.parse({ capacity: "$20.00", rate: "$0/day" }) };
     assert.equal(store.peek(small).balance, 20 * D);
-    assert.ok(store.reserve([small], 15 * D).ok);
+    assert.ok(store.reserve([[small]], 15 * D).ok);
     assert.equal(store.peek(small).balance, 5 * D);
     const { before, after } = store.refill(small, 100 * D, "admin@example.com");
     assert.equal(before.balance, 5 * D);
@@ -114,8 +114,52 @@ describe("quota store", () => {
     const s1 = new QuotaStore(openDatabase(path, [QUOTAS_SCHEMA]));
     const s2 = new QuotaStore(openDatabase(path, [QUOTAS_SCHEMA]));
     let admitted = 0;
-    for (let i = 0; i < 30; i++) if ((i % 2 ? s1 : s2).reserve([a], D).ok) admitted++;
+    for (let i = 0; i < 30; i++) if ((i % 2 ? s1 : s2).reserve([[a]], D).ok) admitted++;
     assert.equal(admitted, 10);
     assert.equal(s1.peek(a).balance, 0);
+  });
+
+  it("overdraft chains spend the primary first, borrow the rest in order, and settle along the same chain", () => {
+    const db = openDatabase(":memory:", [QUOTAS_SCHEMA]);
+    const store = new QuotaStore(db, () => 0);
+    const primary = charge("daily:alice", "$1.00", "$0/day");
+    const overflow = charge("overflow", "$5.00", "$0/day");
+    const chain = [primary, overflow];
+    // $0.60 out of $1.00, then $0.80: $0.40 from the primary, $0.40 borrowed.
+    const first = store.reserve([chain], 600_000_000);
+    assert.deepEqual(first, { ok: true, portions: [[600_000_000, 0]] });
+    store.settle("r1", [{ line: chain, portions: [600_000_000, 0] }], 600_000_000, false);
+    const second = store.reserve([chain], 800_000_000);
+    assert.deepEqual(second, { ok: true, portions: [[400_000_000, 400_000_000]] });
+    // It cost $0.50: the primary pays its $0.40, $0.10 stays borrowed.
+    store.settle("r2", [{ line: chain, portions: [400_000_000, 400_000_000] }], 500_000_000, false);
+    assert.equal(store.peek(primary).balance, 0);
+    assert.equal(store.peek(overflow).balance, 4_900_000_000);
+    const rows = db.prepare("SELECT bucket, reserved_nanos, charged_nanos FROM quota_charges WHERE request_id = 'r2' ORDER BY bucket").all();
+    assert.deepEqual(rows, [
+      { bucket: "daily:alice", reserved_nanos: 400_000_000, charged_nanos: 400_000_000 },
+      { bucket: "overflow", reserved_nanos: 400_000_000, charged_nanos: 100_000_000 },
+    ]);
+    // Refused only when the whole chain cannot cover it; the last bucket takes an overrun and goes negative.
+    const refused = store.reserve([chain], 5 * D);
+    assert.ok(!refused.ok);
+    assert.equal(refused.short[0]!.bucket, "daily:alice → overflow");
+    assert.equal(refused.short[0]!.balance, 4_900_000_000);
+    assert.equal(refused.short[0]!.retryAfter, null);
+    const big = store.reserve([chain], 4_900_000_000);
+    assert.ok(big.ok);
+    store.settle("r3", [{ line: chain, portions: big.portions[0]! }], 5_900_000_000, true);
+    assert.equal(store.peek(overflow).balance, -1 * D);
+    assert.equal(store.reserve([chain], 0).ok, false, "a chain in debt stays blocked until refilled");
+  });
+
+  it("charges a bucket that is both a parallel line and a chain member on both", () => {
+    const store = new QuotaStore(openDatabase(":memory:", [QUOTAS_SCHEMA]), () => 0);
+    const team = charge("team", "$10.00", "$0/day");
+    const daily = charge("daily:bob", "$0.10", "$0/day");
+    const result = store.reserve([[team], [daily, team]], D);
+    assert.deepEqual(result, { ok: true, portions: [[D], [100_000_000, 900_000_000]] });
+    assert.equal(store.peek(team).balance, 10 * D - D - 900_000_000);
+    assert.equal(store.reserved("team"), D + 900_000_000);
   });
 });
