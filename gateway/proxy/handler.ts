@@ -3,7 +3,6 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { EventRewriter, GatewayError } from "../formats/codec.js";
-import type { ResponseSummary } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
 import type { AccessCache } from "../policy/access-cache.js";
 import { type Access, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
@@ -11,16 +10,15 @@ import type { Pricer } from "../pricing/prices.js";
 import { adapterFor } from "../providers/registry.js";
 import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
 import type { RequestLog } from "../store/requests.js";
-import { type FramingRegistry, framingFor } from "../stream/index.js";
-import { BodyTooLarge, asBodyInit, readBody } from "./body.js";
+import type { FramingRegistry } from "../stream/index.js";
+import { BodyTooLarge, readBody } from "./body.js";
 import type { Denial, Exchange, ExchangePlugin, ResolvedProvider, SessionRef } from "./exchange.js";
-import { clientResponseHeaders, redactedHeaders, upstreamHeaders } from "./headers.js";
+import { upstreamHeaders } from "./headers.js";
+import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
+import { respond } from "./respond.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { type RequestBase, recordExchange, recordRefusal } from "./record.js";
+import { type UpstreamClient, type UpstreamResponse, describeUpstreamError } from "./upstream.js";
 import { type RouteMatch, RouteError, SAFE_MODEL } from "./routes.js";
-import { scrubSecrets } from "./scrub.js";
-import { type TapResult, tapStream } from "./tap.js";
-import type { UpstreamClient, UpstreamResponse } from "./upstream.js";
 
 export interface ProxyDeps {
   readonly config: Config;
@@ -184,107 +182,9 @@ export async function handleProxy(
     const kind = /timeout/i.test(reason) ? "timeout" : "upstream";
     return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream" }, outBytes, deps);
   }
-  const headersAt = performance.now() - started;
-  const secrets = provider.adapter.secrets(provider.config);
-  const responseHeaders = clientResponseHeaders(upstream.headers);
-  responseHeaders.set("x-keyless-request-id", id);
-  const capture = (responseBody: Uint8Array | null, truncated: boolean) => ({
-    requestHeaders: redactedHeaders(req.headers),
-    requestBody: outBytes.subarray(0, config.database.capture_limit),
-    requestTruncated: outBytes.byteLength > config.database.capture_limit,
-    responseHeaders: redactedHeaders(upstream.headers),
-    responseBody,
-    responseTruncated: truncated,
-  });
-
-  const contentType = upstream.headers.get("content-type");
-  const framing = framingFor(contentType, deps.framings, config.database.capture_limit * 4);
-  const ok = upstream.status >= 200 && upstream.status < 300;
-  if (ok && (ex.stream || deps.framings.has(baseType(contentType)))) {
-    const stream = tapStream(upstream.body, {
-      framing,
-      accumulator: codec.accumulator(),
-      rewriters,
-      captureLimit: config.database.capture_limit,
-      streamError: codec.streamError,
-      onDone: (result: TapResult) => {
-        setImmediate(() =>
-          recordExchange(deps, base, ex, {
-            status: upstream.status,
-            durationMs: performance.now() - started,
-            firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
-            summary: result.summary,
-            streamed: true,
-            error: result.failure ?? result.summary.error,
-            capture: capture(scrubSecrets(result.captured, secrets), result.truncated),
-          }),
-        );
-      },
-    });
-    return new Response(stream, { status: upstream.status, headers: responseHeaders });
-  }
-
-  let raw: Uint8Array;
-  try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of upstream.body) chunks.push(chunk as Buffer);
-    raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  } catch (err) {
-    return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${provider.name} broke off its response: ${describeUpstreamError(err)}`, category: "upstream" }, outBytes, deps);
-  }
-  let responseBytes = scrubSecrets(raw, secrets);
-  let summary: ResponseSummary = { usage: null, toolCalls: [] };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoder.decode(responseBytes));
-    summary = codec.parseResponse(parsed);
-  } catch {
-    // Not JSON (an HTML error page, say): passed through as is, logged without usage.
-  }
-  if (ok && parsed !== undefined) {
-    for (const plugin of deps.plugins) {
-      const replaced = plugin.rewriteResponse?.(ex, parsed, summary);
-      if (replaced !== undefined) {
-        parsed = replaced;
-        responseBytes = encoder.encode(JSON.stringify(replaced));
-      }
-    }
-  }
-  responseHeaders.delete("content-length");
-  const durationMs = performance.now() - started;
-  setImmediate(() =>
-    recordExchange(deps, base, ex, {
-      status: upstream.status,
-      durationMs,
-      firstByteMs: headersAt,
-      summary,
-      streamed: false,
-      error: ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
-      capture: capture(responseBytes.subarray(0, config.database.capture_limit), responseBytes.byteLength > config.database.capture_limit),
-    }),
-  );
-  return new Response(upstream.status === 204 || upstream.status === 304 ? null : asBodyInit(responseBytes), {
-    status: upstream.status,
-    headers: responseHeaders,
-  });
+  return respond({ deps, base, ex, req, upstream, rewriters, requestBytes: outBytes, headersAt: performance.now() - started });
 }
 
-function refuseExchange(ex: Exchange, base: RequestBase, denial: Denial, body: Uint8Array, deps: ProxyDeps): Response {
-  recordRefusal(deps, base, denial, { provider: ex.provider.name, model: ex.model, body, exchange: ex });
-  const res = ex.format.errorResponse(denial);
-  res.headers.set("x-keyless-request-id", ex.id);
-  return res;
-}
-
-function baseType(contentType: string | null): string {
-  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-}
-
-function describeUpstreamError(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.code === "UND_ERR_HEADERS_TIMEOUT" || e?.code === "UND_ERR_BODY_TIMEOUT") return "upstream timeout";
-  return e?.cause?.code ?? (e?.code && e.code !== "UND_ERR_SOCKET" ? e.code : undefined) ?? e?.message ?? "unknown error";
-}
 
 function safe<T>(fn: () => T, fallback: T): T {
   try {

@@ -165,3 +165,11 @@ export function recordRefusal(
   deps.log.record(row, capture, extensions);
   deps.metrics.observe(row);
 }
+
+/** Records a refusal of an admitted exchange and answers it in the format's own error shape. */
+export function refuseExchange(ex: Exchange, base: RequestBase, denial: Denial, body: Uint8Array, deps: ProxyDeps): Response {
+  recordRefusal(deps, base, denial, { provider: ex.provider.name, model: ex.model, body, exchange: ex });
+  const res = ex.format.errorResponse(denial);
+  res.headers.set("x-keyless-request-id", ex.id);
+  return res;
+}

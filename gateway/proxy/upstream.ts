@@ -80,3 +80,10 @@ export function createUpstreamClient(options: UpstreamClientOptions): UpstreamCl
     close: () => agent.close(),
   };
 }
+
+/** A short, key-free reason for an upstream failure (undici error codes, or the cause's code). */
+export function describeUpstreamError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.code === "UND_ERR_HEADERS_TIMEOUT" || e?.code === "UND_ERR_BODY_TIMEOUT") return "upstream timeout";
+  return e?.cause?.code ?? (e?.code && e.code !== "UND_ERR_SOCKET" ? e.code : undefined) ?? e?.message ?? "unknown error";
+}

@@ -1,0 +1,118 @@
+// Builds the client's response from the upstream's: streams pass through the tap chunk by chunk; complete bodies are
+// read, scrubbed of provider secrets, offered to the plugins' rewriters, and returned. Recording waits for the end.
+import type { EventRewriter } from "../formats/codec.js";
+import type { ResponseSummary } from "../formats/types.js";
+import { framingFor } from "../stream/index.js";
+import { asBodyInit } from "./body.js";
+import type { Exchange } from "./exchange.js";
+import type { ProxyDeps } from "./handler.js";
+import { clientResponseHeaders, redactedHeaders } from "./headers.js";
+import { type RequestBase, recordExchange, refuseExchange } from "./record.js";
+import { scrubSecrets } from "./scrub.js";
+import { type TapResult, tapStream } from "./tap.js";
+import { type UpstreamResponse, describeUpstreamError } from "./upstream.js";
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+export interface RespondInput {
+  readonly deps: ProxyDeps;
+  readonly base: RequestBase;
+  readonly ex: Exchange;
+  readonly req: Request;
+  readonly upstream: UpstreamResponse;
+  readonly rewriters: readonly EventRewriter[];
+  /** What was sent upstream (captured as the request body). */
+  readonly requestBytes: Uint8Array;
+  /** Milliseconds from arrival to the upstream's response headers. */
+  readonly headersAt: number;
+}
+
+function baseType(contentType: string | null): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+export async function respond({ deps, base, ex, req, upstream, rewriters, requestBytes, headersAt }: RespondInput): Promise<Response> {
+  const secrets = ex.provider.adapter.secrets(ex.provider.config);
+  const responseHeaders = clientResponseHeaders(upstream.headers);
+  responseHeaders.set("x-keyless-request-id", ex.id);
+  const capture = (responseBody: Uint8Array | null, truncated: boolean) => ({
+    requestHeaders: redactedHeaders(req.headers),
+    requestBody: requestBytes.subarray(0, deps.config.database.capture_limit),
+    requestTruncated: requestBytes.byteLength > deps.config.database.capture_limit,
+    responseHeaders: redactedHeaders(upstream.headers),
+    responseBody,
+    responseTruncated: truncated,
+  });
+
+  const contentType = upstream.headers.get("content-type");
+  const framing = framingFor(contentType, deps.framings, deps.config.database.capture_limit * 4);
+  const ok = upstream.status >= 200 && upstream.status < 300;
+  if (ok && (ex.stream || deps.framings.has(baseType(contentType)))) {
+    const stream = tapStream(upstream.body, {
+      framing,
+      accumulator: ex.format.accumulator(),
+      rewriters,
+      captureLimit: deps.config.database.capture_limit,
+      streamError: ex.format.streamError,
+      onDone: (result: TapResult) => {
+        setImmediate(() =>
+          recordExchange(deps, base, ex, {
+            status: upstream.status,
+            durationMs: performance.now() - base.started,
+            firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
+            summary: result.summary,
+            streamed: true,
+            error: result.failure ?? result.summary.error,
+            capture: capture(scrubSecrets(result.captured, secrets), result.truncated),
+          }),
+        );
+      },
+    });
+    return new Response(stream, { status: upstream.status, headers: responseHeaders });
+  }
+
+  let raw: Uint8Array;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of upstream.body) chunks.push(chunk as Buffer);
+    raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  } catch (err) {
+    return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${ex.provider.name} broke off its response: ${describeUpstreamError(err)}`, category: "upstream" }, requestBytes, deps);
+  }
+  let responseBytes = scrubSecrets(raw, secrets);
+  let summary: ResponseSummary = { usage: null, toolCalls: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(responseBytes));
+    summary = ex.format.parseResponse(parsed);
+  } catch {
+    // Not JSON (an HTML error page, say): passed through as is, logged without usage.
+  }
+  if (ok && parsed !== undefined) {
+    for (const plugin of deps.plugins) {
+      const replaced = plugin.rewriteResponse?.(ex, parsed, summary);
+      if (replaced !== undefined) {
+        parsed = replaced;
+        responseBytes = encoder.encode(JSON.stringify(replaced));
+      }
+    }
+  }
+  responseHeaders.delete("content-length");
+  const durationMs = performance.now() - base.started;
+  setImmediate(() =>
+    recordExchange(deps, base, ex, {
+      status: upstream.status,
+      durationMs,
+      firstByteMs: headersAt,
+      summary,
+      streamed: false,
+      error: ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
+      capture: capture(responseBytes.subarray(0, deps.config.database.capture_limit), responseBytes.byteLength > deps.config.database.capture_limit),
+    }),
+  );
+  return new Response(upstream.status === 204 || upstream.status === 304 ? null : asBodyInit(responseBytes), {
+    status: upstream.status,
+    headers: responseHeaders,
+  });
+}
