@@ -3,7 +3,10 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
+import type { WireEvent } from "../formats/codec.js";
+import { ROUTES } from "../proxy/routes.js";
 import type { RequestLog } from "../store/requests.js";
+import { DEFAULT_FRAMINGS } from "../stream/index.js";
 import { requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
 
@@ -41,6 +44,24 @@ function decode(capture: Uint8Array | null): unknown {
   }
 }
 
+/** A streamed response reassembled into the object a non-streamed call returns, when the format knows how. */
+function rebuilt(routeId: string, headers: Readonly<Record<string, string>>, body: Uint8Array | null): unknown {
+  const codec = ROUTES.find((r) => r.id === routeId)?.format;
+  const contentType = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const framing = DEFAULT_FRAMINGS.get(contentType);
+  if (!body || !codec?.rebuild || !framing) return undefined;
+  const events: WireEvent[] = [];
+  const parser = framing.parser((e) => events.push(e));
+  parser.feed(body);
+  parser.end();
+  return codec.rebuild(events);
+}
+
+function bodyText(body: Uint8Array | null, binary: boolean): unknown {
+  if (!body) return null;
+  return binary ? { base64: Buffer.from(body).toString("base64") } : decode(body);
+}
+
 export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
   app.get("/api/requests", (c) => {
     const denied = requireRole(c, getConfig(), "admin");
@@ -59,7 +80,12 @@ export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, 
       request: row,
       capture: capture && {
         request: { headers: capture.requestHeaders, body: decode(capture.requestBody), truncated: capture.requestTruncated },
-        response: { headers: capture.responseHeaders, body: decode(capture.responseBody), truncated: capture.responseTruncated },
+        response: {
+          headers: capture.responseHeaders,
+          body: bodyText(capture.responseBody, (capture.responseHeaders["content-type"] ?? "").includes("eventstream")),
+          rebuilt: rebuilt(row.route, capture.responseHeaders, capture.responseBody),
+          truncated: capture.responseTruncated,
+        },
       },
     });
   });

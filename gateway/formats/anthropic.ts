@@ -197,6 +197,56 @@ class AnthropicAccumulator implements StreamAccumulator {
   }
 }
 
+/** Reassembles Anthropic stream events (already parsed) into a Message. */
+export function rebuildAnthropicMessage(events: readonly Record<string, unknown>[]): unknown {
+  let message: Record<string, unknown> = {};
+  const content: Record<string, unknown>[] = [];
+  const json = new Map<number, string>();
+  for (const e of events) {
+    const index = num(e.index);
+    const delta = isRecord(e.delta) ? e.delta : {};
+    switch (e.type) {
+      case "message_start":
+        message = isRecord(e.message) ? { ...e.message } : {};
+        break;
+      case "content_block_start":
+        content[index] = isRecord(e.content_block) ? { ...e.content_block } : {};
+        break;
+      case "content_block_delta": {
+        const block = (content[index] ??= {});
+        if (delta.type === "text_delta") block.text = `${str(block.text) ?? ""}${str(delta.text) ?? ""}`;
+        else if (delta.type === "thinking_delta") block.thinking = `${str(block.thinking) ?? ""}${str(delta.thinking) ?? ""}`;
+        else if (delta.type === "signature_delta") block.signature = delta.signature;
+        else if (delta.type === "input_json_delta") json.set(index, (json.get(index) ?? "") + (str(delta.partial_json) ?? ""));
+        else if (delta.type === "citations_delta") block.citations = [...(Array.isArray(block.citations) ? block.citations : []), delta.citation];
+        break;
+      }
+      case "content_block_stop": {
+        const partial = json.get(index);
+        if (partial !== undefined && content[index]) content[index].input = parseJsonArguments(partial);
+        break;
+      }
+      case "message_delta":
+        message = { ...message, ...delta, usage: { ...(isRecord(message.usage) ? message.usage : {}), ...(isRecord(e.usage) ? e.usage : {}) } };
+        break;
+    }
+  }
+  return { ...message, content: content.filter(Boolean) };
+}
+
+function parsedEvents(events: readonly WireEvent[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const e of events) {
+    try {
+      const parsed: unknown = JSON.parse(e.data);
+      if (isRecord(parsed)) out.push(parsed);
+    } catch {
+      // a broken event is left out of the reassembly
+    }
+  }
+  return out;
+}
+
 export function anthropicError(error: GatewayError): Response {
   return jsonResponse(
     statusOf(error),
@@ -219,6 +269,7 @@ export const anthropicMessages: FormatCodec = {
   toolResults: anthropicToolResults,
   parseResponse: parseAnthropicMessage,
   accumulator: () => new AnthropicAccumulator(),
+  rebuild: (events) => rebuildAnthropicMessage(parsedEvents(events)),
   errorResponse: anthropicError,
   streamError: (message) => ({
     name: "error",

@@ -1,7 +1,7 @@
 // Bedrock InvokeModel with Anthropic bodies (Messages without `model`, with `anthropic_version`). Streams are AWS
 // event-stream `chunk` messages whose payload {"bytes": base64} holds one Anthropic stream event each; the last one
 // also carries amazon-bedrock-invocationMetrics, the usage for models whose events have none of their own.
-import { AnthropicStreamState, anthropicToolResults, parseAnthropicMessage } from "./anthropic.js";
+import { AnthropicStreamState, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "./anthropic.js";
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
 import { type FormatCodec, type StreamAccumulator, type WireEvent, isRecord, num, str } from "./codec.js";
 import type { ResponseSummary, Usage } from "./types.js";
@@ -16,6 +16,20 @@ function metricsUsage(m: Record<string, unknown>): Usage {
   };
 }
 
+/** The Anthropic event inside a Bedrock `chunk` message, or undefined for anything else. */
+function chunkEvent(event: WireEvent): Record<string, unknown> | undefined {
+  if (event.name !== "chunk") return undefined;
+  try {
+    const outer: unknown = JSON.parse(event.data);
+    const bytes = isRecord(outer) ? str(outer.bytes) : undefined;
+    if (bytes === undefined) return undefined;
+    const inner: unknown = JSON.parse(Buffer.from(bytes, "base64").toString("utf8"));
+    return isRecord(inner) ? inner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class InvokeAccumulator implements StreamAccumulator {
   private readonly state = new AnthropicStreamState();
   private metrics: Usage | null = null;
@@ -27,17 +41,8 @@ class InvokeAccumulator implements StreamAccumulator {
       this.error = failure;
       return;
     }
-    if (event.name !== "chunk") return;
-    let inner: unknown;
-    try {
-      const outer: unknown = JSON.parse(event.data);
-      const bytes = isRecord(outer) ? str(outer.bytes) : undefined;
-      if (bytes === undefined) return;
-      inner = JSON.parse(Buffer.from(bytes, "base64").toString("utf8"));
-    } catch {
-      return;
-    }
-    if (!isRecord(inner)) return;
+    const inner = chunkEvent(event);
+    if (!inner) return;
     const metrics = inner["amazon-bedrock-invocationMetrics"];
     if (isRecord(metrics)) this.metrics = metricsUsage(metrics);
     this.state.pushObject(inner);
@@ -67,6 +72,7 @@ export const bedrockInvoke: FormatCodec = {
     return error !== undefined ? { usage: null, toolCalls: [], error } : parseAnthropicMessage(body);
   },
   accumulator: () => new InvokeAccumulator(),
+  rebuild: (events) => rebuildAnthropicMessage(events.map(chunkEvent).filter((e): e is Record<string, unknown> => e !== undefined)),
   errorResponse: bedrockError,
   streamError: bedrockStreamError,
 };

@@ -70,6 +70,11 @@ export interface FormatCodec {
   toolResults(body: unknown): readonly ToolResult[];
   parseResponse(body: unknown): ResponseSummary;
   accumulator(): StreamAccumulator;
+  /**
+   * Reassembles a stored stream into the one response object a non-streamed call would have returned, for reading a
+   * capture. Runs when someone reads it, never on the response path.
+   */
+  rebuild?(events: readonly WireEvent[]): unknown;
   /** A gateway-generated error in this format's native shape. */
   errorResponse(error: GatewayError): Response;
   /** The last event to send when the upstream breaks mid-stream, so the client sees an error rather than a cut. */

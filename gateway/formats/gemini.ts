@@ -113,6 +113,36 @@ class GeminiAccumulator implements StreamAccumulator {
   }
 }
 
+/** Merges streamed GenerateContentResponse chunks: parts concatenated (adjacent text joined), the last usage kept. */
+function rebuildGemini(events: readonly WireEvent[]): unknown {
+  const parts: Record<string, unknown>[] = [];
+  let last: Record<string, unknown> = {};
+  let finishReason: unknown;
+  for (const e of events) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(e.data);
+    } catch {
+      continue;
+    }
+    for (const chunk of (Array.isArray(parsed) ? parsed : [parsed]).filter(isRecord)) {
+      last = { ...last, ...chunk };
+      const candidate = Array.isArray(chunk.candidates) && isRecord(chunk.candidates[0]) ? chunk.candidates[0] : {};
+      finishReason = candidate.finishReason ?? finishReason;
+      const content = isRecord(candidate.content) ? candidate.content : {};
+      for (const part of Array.isArray(content.parts) ? content.parts.filter(isRecord) : []) {
+        const previous = parts.at(-1);
+        if (typeof part.text === "string" && previous && typeof previous.text === "string" && previous.thought === part.thought) {
+          previous.text += part.text;
+        } else {
+          parts.push({ ...part });
+        }
+      }
+    }
+  }
+  return { ...last, candidates: [{ content: { role: "model", parts }, finishReason, index: 0 }] };
+}
+
 export function parseGeminiResponse(body: unknown): ResponseSummary {
   const acc = new GeminiAccumulator();
   for (const c of Array.isArray(body) ? body : [body]) if (isRecord(c)) acc.pushObject(c);
@@ -151,6 +181,7 @@ export const gemini: FormatCodec = {
   toolResults: geminiToolResults,
   parseResponse: parseGeminiResponse,
   accumulator: () => new GeminiAccumulator(),
+  rebuild: rebuildGemini,
   errorResponse: googleError,
   streamError: (message) => ({ data: JSON.stringify({ error: { code: 502, message, status: "UNAVAILABLE" } }) }),
 };

@@ -138,6 +138,63 @@ class ChatAccumulator implements StreamAccumulator {
   }
 }
 
+/** Reassembles chat completion chunks into a chat.completion object. */
+function rebuildChatCompletion(events: readonly WireEvent[]): unknown {
+  let head: Record<string, unknown> = {};
+  let usage: unknown;
+  interface ChoiceState {
+    content: string;
+    role?: string;
+    finish_reason?: unknown;
+    tool_calls: Map<number, Record<string, unknown>>;
+  }
+  const choices = new Map<number, ChoiceState>();
+  for (const e of events) {
+    if (e.data === "[DONE]") continue;
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(e.data);
+    } catch {
+      continue;
+    }
+    if (!isRecord(chunk)) continue;
+    if (!head.id) head = { id: chunk.id, created: chunk.created, model: chunk.model, system_fingerprint: chunk.system_fingerprint };
+    if (isRecord(chunk.usage)) usage = chunk.usage;
+    for (const c of Array.isArray(chunk.choices) ? chunk.choices.filter(isRecord) : []) {
+      const index = num(c.index);
+      const choice: ChoiceState = choices.get(index) ?? { content: "", tool_calls: new Map() };
+      const delta = isRecord(c.delta) ? c.delta : {};
+      choice.role ??= str(delta.role);
+      choice.content += str(delta.content) ?? "";
+      if (c.finish_reason !== undefined && c.finish_reason !== null) choice.finish_reason = c.finish_reason;
+      for (const tc of Array.isArray(delta.tool_calls) ? delta.tool_calls.filter(isRecord) : []) {
+        const call = choice.tool_calls.get(num(tc.index)) ?? { id: tc.id, type: tc.type ?? "function", function: { name: "", arguments: "" } };
+        const fn = call.function as { name: string; arguments: string };
+        const part = isRecord(tc.function) ? tc.function : {};
+        fn.name += str(part.name) ?? "";
+        fn.arguments += str(part.arguments) ?? "";
+        call.id ??= tc.id;
+        choice.tool_calls.set(num(tc.index), call);
+      }
+      choices.set(index, choice);
+    }
+  }
+  return {
+    ...head,
+    object: "chat.completion",
+    choices: [...choices.entries()].map(([index, c]) => ({
+      index,
+      message: {
+        role: c.role ?? "assistant",
+        content: c.content === "" && c.tool_calls.size > 0 ? null : c.content,
+        ...(c.tool_calls.size > 0 ? { tool_calls: [...c.tool_calls.values()] } : {}),
+      },
+      finish_reason: c.finish_reason ?? null,
+    })),
+    ...(usage ? { usage } : {}),
+  };
+}
+
 export const openaiChat: FormatCodec = {
   id: "openai-chat",
   framing: "sse",
@@ -149,6 +206,7 @@ export const openaiChat: FormatCodec = {
   toolResults: chatToolResults,
   parseResponse: parseChatCompletion,
   accumulator: () => new ChatAccumulator(),
+  rebuild: rebuildChatCompletion,
   errorResponse: openaiError,
   streamError: (message) => ({ data: JSON.stringify({ error: { message, type: "server_error", param: null, code: "upstream_error" } }) }),
   adjustRequest(body) {

@@ -184,6 +184,18 @@ export const openaiResponses: FormatCodec = {
   toolResults: responsesToolResults,
   parseResponse: parseResponseObject,
   accumulator: () => new ResponsesAccumulator(),
+  rebuild(events) {
+    // The terminal event carries the whole response object.
+    for (const e of [...events].reverse()) {
+      try {
+        const parsed: unknown = JSON.parse(e.data);
+        if (isRecord(parsed) && /^response\.(completed|incomplete|failed)$/.test(str(parsed.type) ?? "")) return parsed.response;
+      } catch {
+        // keep looking
+      }
+    }
+    return null;
+  },
   errorResponse: openaiError,
   streamError: (message) => ({
     name: "error",
