@@ -54,6 +54,14 @@ describe("Anthropic Messages through the gateway", () => {
     assert.equal(res.input_tokens, 42);
   });
 
+  it("lists granted models in Anthropic's format (Claude Code gateway mode: GET /v1/models?limit=1000)", async () => {
+    const page = await client().models.list({ limit: 1000 });
+    const ids = page.data.map((m) => m.id);
+    assert.ok(ids.includes("claude-opus-4-8"), ids.join(","));
+    assert.ok(ids.every((id) => id.startsWith("claude")), "Anthropic clients get only Claude models");
+    assert.equal(page.data[0]?.type, "model");
+  });
+
   it("answers HEAD / for Claude Code's probe", async () => {
     const res = await h.fetchFrom("127.0.0.2")(`${h.gateway.url}/`, { method: "HEAD" });
     assert.equal(res.status, 200);
