@@ -148,6 +148,17 @@ async function main(): Promise<void> {
       peak = Math.max(peak, rss);
       if (done % 20_000 === 0) samples.push(`${done / 1000}k: ${rss.toFixed(0)} MiB`);
     });
+    const events = 500_000;
+    const before = rssMiB(pid);
+    let longPeak = before;
+    const sampler = setInterval(() => (longPeak = Math.max(longPeak, rssMiB(pid))), 50);
+    const t0 = performance.now();
+    const res = await pools.gateway.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body: STREAM_BODY.replace("{", `{"long_stream_events":${events},`) });
+    let bytes = 0;
+    for await (const chunk of res.body) bytes += (chunk as Buffer).byteLength;
+    clearInterval(sampler);
+    console.log(`\none stream of ${events} events (${(bytes / 2 ** 20).toFixed(0)} MiB) through the gateway in ${((performance.now() - t0) / 1000).toFixed(1)} s: gateway RSS ${before.toFixed(0)} → peak ${longPeak.toFixed(0)} MiB`);
+
     console.log(`\ngateway RSS over ${LONG_RUN} requests: start ${startRss.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, end ${rssMiB(pid).toFixed(0)} MiB`);
     console.log(`  ${samples.join(", ")}`);
   } finally {

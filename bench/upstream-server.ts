@@ -25,6 +25,21 @@ const EVENT_GAP_MS = Number(process.env.EVENT_GAP_MS ?? 2);
 /** Time the fake "model" takes before it answers, like a real provider's time to first token. */
 const DELAY_MS = Number(process.env.DELAY_MS ?? 0);
 
+/** A stream of `n` text deltas written as fast as the client takes them, for memory-flatness checks. */
+function longStream(res: http.ServerResponse, n: number): void {
+  let i = 0;
+  const delta = (k: number) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"token ${k} of a long answer "}}\n\n`;
+  res.write(events[0]);
+  res.write(events[1]);
+  const pump = () => {
+    while (i < n) {
+      if (!res.write(delta(i++))) return void res.once("drain", pump);
+    }
+    res.end(events.slice(-3).join(""));
+  };
+  pump();
+}
+
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
@@ -37,6 +52,8 @@ const server = http.createServer((req, res) => {
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const long = /"long_stream_events":(\d+)/.exec(Buffer.concat(chunks).toString());
+    if (long) return longStream(res, Number(long[1]));
     let i = 0;
     const next = () => {
       res.write(events[i++]);
