@@ -5,6 +5,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { parseConfigText } from "../../gateway/config/load.js";
 import { startGateway } from "../../gateway/server.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ADMIN = "127.0.0.2";
@@ -49,8 +50,12 @@ describe("quota API", () => {
   };
   const spend = async () => {
     const client = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(DEV), maxRetries: 0 });
-    await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
-    await h.gateway.requestLog.flush();
+    const { response } = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const id = response.headers.get("x-keyless-request-id")!;
+    await waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      return h.gateway.requestLog.get(id) !== null;
+    }, 3000, "the request's row and settlement");
   };
 
   it("shows a user their own buckets, full before any spend, and an admin every bucket", async () => {

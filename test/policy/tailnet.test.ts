@@ -7,6 +7,7 @@ import type { Identity } from "../../gateway/identity/types.js";
 import { srcMatches } from "../../gateway/policy/grants.js";
 import { renderPolicy } from "../../gateway/policy/render.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2"; // config grant only
@@ -55,9 +56,11 @@ describe("grants from the tailnet policy (WhoIs CapMap)", () => {
     const denied = await gpt(CI);
     assert.equal(denied.status, 404);
     assert.match(denied.text, /no grant allows openai\/gpt-5-mini/);
-    await h.gateway.requestLog.flush();
-    const row = h.gateway.db.prepare("SELECT bucket, charged_nanos FROM quota_charges WHERE bucket = 'ci:tag:ci-acme-api'").get() as { charged_nanos: number } | undefined;
-    assert.ok(row && row.charged_nanos > 0, "the tailnet grant's bucket was charged");
+    const row = await waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      return h.gateway.db.prepare("SELECT bucket, charged_nanos FROM quota_charges WHERE bucket = 'ci:tag:ci-acme-api'").get() as { charged_nanos: number } | undefined;
+    }, 3000, "the tailnet grant's bucket charge");
+    assert.ok(row.charged_nanos > 0, "the tailnet grant's bucket was charged");
   });
 
   it("merges config grants and tailnet grants", async () => {
@@ -127,7 +130,10 @@ describe("policy render, delivered as CapMap, grants what the config granted", (
         statuses.push(`${ip} ${path} ${res.status}`);
       }
     }
-    await h.gateway.requestLog.flush();
+    await waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      return h.gateway.requestLog.list({ limit: 1000 }).length === statuses.length;
+    }, 3000, "every request's row");
     const buckets = (h.gateway.db.prepare("SELECT DISTINCT bucket FROM quota_charges ORDER BY bucket").all() as { bucket: string }[]).map((r) => r.bucket);
     return { statuses, buckets };
   }

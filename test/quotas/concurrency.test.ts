@@ -10,6 +10,7 @@ import { estimateCost } from "../../gateway/quotas/estimate.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { capture, withModel } from "../fakes/fixtures.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const N = 100;
@@ -93,10 +94,13 @@ describe("budgets under concurrency", () => {
     open();
     const bodies = await Promise.all(admitted.map((r) => r.text()));
     assert.ok(bodies.every((b) => b.includes("message_stop")));
-    await h.gateway.requestLog.flush();
-
+    // A stream's row (and its settlement, same transaction) is written just after the client has read the end.
     const ids = admitted.map((r) => r.headers.get("x-keyless-request-id")!);
-    const rows = ids.map((id) => h.gateway.requestLog.get(id)!.row);
+    const rows = await waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      const found = ids.map((id) => h.gateway.requestLog.get(id)?.row);
+      return found.every((r) => r !== undefined) ? found.map((r) => r!) : undefined;
+    }, 5000, "every admitted request's row");
     const spent = rows.reduce((sum, r) => sum + r.cost_nanos!, 0);
     assert.ok(rows.every((r) => r.streamed && r.cost_nanos! > 0), "every stream was priced");
     const charged = h.gateway.db.prepare("SELECT COUNT(*) AS n, SUM(charged_nanos) AS total, MAX(reserved_nanos) AS reserved FROM quota_charges WHERE bucket = 'team-daily'").get() as {
