@@ -9,30 +9,19 @@ import type { RequestLog } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
 import { requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
-
-const Time = z
-  .string()
-  .transform((s, ctx) => {
-    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: "custom", message: `expected an ISO time or epoch milliseconds, got "${s}"` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .optional();
+import { TimeParam } from "./query.js";
 
 const RequestQuery = z.strictObject({
   principal: z.string().optional(),
   model: z.string().optional(),
   provider: z.string().optional(),
   session: z.string().optional(),
-  since: Time,
-  until: Time,
+  since: TimeParam,
+  until: TimeParam,
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
-const UsageQuery = z.strictObject({ principal: z.string().optional(), since: Time, until: Time });
+const UsageQuery = z.strictObject({ principal: z.string().optional(), since: TimeParam, until: TimeParam });
 
 function decode(capture: Uint8Array | null): unknown {
   if (!capture) return null;

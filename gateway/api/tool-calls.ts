@@ -7,18 +7,7 @@ import type { Db } from "../store/db.js";
 import { type ToolCallFilter, listToolCalls, toolCallStats } from "../store/tool-calls.js";
 import { callerAccess } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
-
-const Time = z
-  .string()
-  .transform((s, ctx) => {
-    const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: "custom", message: `expected an ISO time or epoch milliseconds, got "${s}"` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .optional();
+import { TimeParam } from "./query.js";
 
 const Query = z.strictObject({
   principal: z.string().optional(),
@@ -29,8 +18,8 @@ const Query = z.strictObject({
   action: z.enum(["log", "flag", "block"]).optional(),
   session: z.string().optional(),
   request: z.string().optional(),
-  since: Time,
-  until: Time,
+  since: TimeParam,
+  until: TimeParam,
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 

@@ -11,7 +11,8 @@ import { type BucketBalance, prTotals, sessionActivity, sessionReport } from "..
 import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
-import { type SessionRef, SessionService } from "./sessions.js";
+import type { SessionRef } from "../proxy/exchange.js";
+import { SessionService } from "./sessions.js";
 import { tokenFromRequest } from "./tokens.js";
 
 export interface CiModuleDeps {

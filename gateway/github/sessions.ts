@@ -3,21 +3,12 @@ import { randomUUID } from "node:crypto";
 import type { CreateSessionRequest, CreateSessionResponse, Session } from "../../src/ci-session.js";
 import type { GitHubConfig } from "../config/github.js";
 import type { Identity } from "../identity/types.js";
+import type { SessionRef } from "../proxy/exchange.js";
 import { type NewSession, type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
 import { type CheckRunSync, type GitHubClient, GitHubError } from "./checks.js";
 import { type ActionsClaims, type OidcVerifier, createOidcVerifier } from "./oidc.js";
 import { type RepoCheck, checkMapping, checkRepository, findMapping, requiredTags } from "./repos.js";
 import { hashToken, newSessionToken } from "./tokens.js";
-
-/** What the request path needs about the session a caller belongs to (mirrors proxy/exchange.ts SessionRef). */
-export interface SessionRef {
-  readonly id: string;
-  readonly repository: string;
-  readonly repositoryId: string;
-  readonly prNumber: number | null;
-  readonly workflow: string;
-  readonly runId: string;
-}
 
 export type Refusal = { readonly ok: false; readonly status: 400 | 401 | 403 | 404 | 503; readonly code: string; readonly message: string };
 export type Result<T> = { readonly ok: true; readonly value: T } | Refusal;

@@ -1,18 +1,6 @@
-import type { ProviderConfig } from "../config/providers.js";
-import { type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
+import { type KeyedConfig, keyedProvider } from "./keyed.js";
 
-type AnthropicConfig = Extract<ProviderConfig, { type: "anthropic" }>;
-
-export const anthropicProvider: ProviderAdapter<AnthropicConfig> = {
-  type: "anthropic",
-  priceProvider: "anthropic",
-  configured: (config) => config.apikey !== "",
-  secrets: (config) => [config.apikey],
-  prepare(input, config) {
-    const headers = new Headers(input.headers);
-    addHeaderLines(headers, config.headers);
-    headers.set("x-api-key", config.apikey);
-    if (!headers.has("anthropic-version")) headers.set("anthropic-version", "2023-06-01");
-    return { url: upstreamUrl(config.baseurl, input.path, input.query), method: input.method, headers, body: input.body };
-  },
-};
+export const anthropicProvider = keyedProvider<KeyedConfig<"anthropic">>("anthropic", "anthropic", (headers, key) => {
+  headers.set("x-api-key", key);
+  if (!headers.has("anthropic-version")) headers.set("anthropic-version", "2023-06-01");
+});

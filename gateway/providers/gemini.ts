@@ -1,17 +1,3 @@
-import type { ProviderConfig } from "../config/providers.js";
-import { type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
+import { type KeyedConfig, keyedProvider } from "./keyed.js";
 
-type GeminiConfig = Extract<ProviderConfig, { type: "gemini" }>;
-
-export const geminiProvider: ProviderAdapter<GeminiConfig> = {
-  type: "gemini",
-  priceProvider: "google",
-  configured: (config) => config.apikey !== "",
-  secrets: (config) => [config.apikey],
-  prepare(input, config) {
-    const headers = new Headers(input.headers);
-    addHeaderLines(headers, config.headers);
-    headers.set("x-goog-api-key", config.apikey);
-    return { url: upstreamUrl(config.baseurl, input.path, input.query), method: input.method, headers, body: input.body };
-  },
-};
+export const geminiProvider = keyedProvider<KeyedConfig<"gemini">>("gemini", "google", (headers, key) => headers.set("x-goog-api-key", key));

@@ -1,4 +1,4 @@
-// Reads a request body up to a limit without trusting Content-Length.
+// Reads a body up to a limit without trusting Content-Length.
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
@@ -7,10 +7,14 @@ export class BodyTooLarge extends Error {
 }
 
 /**
- * Reads the body from the Node request stream when there is one (much cheaper than the WHATWG body), else from the
+ * Reads a request's (or a response's) body from the Node request stream when there is one (much cheaper than the WHATWG body), else from the
  * Request itself.
  */
-export async function readBody(req: Request, limit: number, nodeBody?: AsyncIterable<Buffer>): Promise<Uint8Array> {
+export async function readBody(
+  req: { readonly headers: Headers; readonly body: ReadableStream<Uint8Array> | null },
+  limit: number,
+  nodeBody?: AsyncIterable<Buffer>,
+): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(limit);
   if (nodeBody) {

@@ -2,6 +2,7 @@
 // "<id>.<timestamp>.<body>" with HMAC-SHA256). Never throws: failures come back as a reason.
 import { Webhook } from "standardwebhooks";
 import type { HookConfig } from "../../config/hooks.js";
+import { readBody } from "../../proxy/body.js";
 
 export interface Delivery {
   readonly ok: boolean;
@@ -44,30 +45,12 @@ export async function sendHook(
   }
   let body: string;
   try {
-    body = await readCapped(res, options.maxReplyBytes ?? MAX_REPLY_BYTES);
+    body = Buffer.from(await readBody(res, options.maxReplyBytes ?? MAX_REPLY_BYTES)).toString("utf8");
   } catch (err) {
     return { ok: false, status: res.status, body: "", error: signal.aborted ? `timeout after ${hook.timeout} ms` : `reply: ${describe(err)}` };
   }
   if (res.status < 200 || res.status >= 300) return { ok: false, status: res.status, body, error: `status ${res.status}` };
   return { ok: true, status: res.status, body };
-}
-
-async function readCapped(res: Response, limit: number): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function describe(err: unknown): string {

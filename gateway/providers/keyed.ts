@@ -1,0 +1,31 @@
+// The direct APIs (Anthropic, OpenAI, Gemini) differ only in how the key travels: one adapter shape, three headers.
+import type { ProviderConfig } from "../config/providers.js";
+import { type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
+
+export type KeyedConfig<T extends "anthropic" | "openai" | "gemini"> = Extract<ProviderConfig, { type: T }>;
+
+interface Keyed {
+  readonly type: string;
+  readonly baseurl: string;
+  readonly apikey: string;
+  readonly headers: readonly string[];
+}
+
+export function keyedProvider<C extends ProviderConfig & Keyed>(
+  type: C["type"],
+  priceProvider: string,
+  authorize: (headers: Headers, key: string) => void,
+): ProviderAdapter<C> {
+  return {
+    type,
+    priceProvider,
+    configured: (config) => config.apikey !== "",
+    secrets: (config) => [config.apikey],
+    prepare(input, config) {
+      const headers = new Headers(input.headers);
+      addHeaderLines(headers, config.headers);
+      authorize(headers, config.apikey);
+      return { url: upstreamUrl(config.baseurl, input.path, input.query), method: input.method, headers, body: input.body };
+    },
+  };
+}
