@@ -92,8 +92,10 @@ export class SessionService {
     const { claims, pr, config } = admitted.value;
     const id = newSessionId();
     const token = newSessionToken();
-    const expires = this.now() + config.session_token_ttl;
-    await this.create(id, claims, pr, req, { node_id: `token:${id}`, token_hash: hashToken(token), token_expires_at: expires });
+    // One clock reading: the token lives exactly session_token_ttl from the session's start.
+    const startedAt = this.now();
+    const expires = startedAt + config.session_token_ttl;
+    await this.create(id, claims, pr, req, { node_id: `token:${id}`, token_hash: hashToken(token), token_expires_at: expires }, startedAt);
     const session = toWire(this.deps.store.get(id)!);
     return { ok: true, value: { session, resumed: false, session_token: token, session_token_expires_at: new Date(expires).toISOString() } };
   }
@@ -140,6 +142,7 @@ export class SessionService {
     pr: { number: number | null; headSha: string },
     req: CreateSessionRequest,
     binding: Pick<NewSession, "node_id" | "token_hash" | "token_expires_at">,
+    startedAt = this.now(),
   ): Promise<void> {
     this.deps.store.insert({
       id,
@@ -158,7 +161,7 @@ export class SessionService {
       actor: claims.actor,
       event: claims.event_name,
       ref: claims.ref,
-      started_at: this.now(),
+      started_at: startedAt,
     });
     await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
   }
