@@ -2,9 +2,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { RunContext } from "./context.js";
-import type { Agent, Inputs } from "./inputs.js";
+import { type Agent, type Inputs, secureOrLocal } from "./inputs.js";
 
-/** Agents need some key to send; the gateway ignores it and identifies the job by its tailnet node. */
+/** Agents need some key to send; on the tailnet the gateway ignores it and identifies the job by its node. */
 export const PLACEHOLDER_KEY = "keyless";
 
 export interface AgentFile {
@@ -22,7 +22,13 @@ export interface AgentSetup {
 
 type AgentInputs = Pick<Inputs, "agents" | "providerMode" | "awsRegion" | "vertexProjectId" | "vertexRegion">;
 
-export function agentSetup(base: string, inputs: AgentInputs, ctx: Pick<RunContext, "runnerTemp" | "home" | "presetEnv">): AgentSetup {
+/** `key` is what agents present: the placeholder, or a session token for runners off the tailnet. */
+export function agentSetup(
+  base: string,
+  inputs: AgentInputs,
+  ctx: Pick<RunContext, "runnerTemp" | "home" | "presetEnv">,
+  key: string = PLACEHOLDER_KEY,
+): AgentSetup {
   const env: Record<string, string> = {};
   const outputs: Record<string, string> = {};
   const files: AgentFile[] = [];
@@ -30,7 +36,7 @@ export function agentSetup(base: string, inputs: AgentInputs, ctx: Pick<RunConte
   const configure: Record<Agent, () => void> = {
     claude: () => {
       env.ANTHROPIC_BASE_URL = base;
-      env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
+      env.ANTHROPIC_API_KEY = key;
       env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
       outputs["claude-base-url"] = base;
       if (inputs.providerMode === "bedrock") {
@@ -51,7 +57,7 @@ export function agentSetup(base: string, inputs: AgentInputs, ctx: Pick<RunConte
     },
     openai: () => {
       env.OPENAI_BASE_URL = `${base}/v1`;
-      env.OPENAI_API_KEY = PLACEHOLDER_KEY;
+      env.OPENAI_API_KEY = key;
       outputs["openai-base-url"] = env.OPENAI_BASE_URL;
     },
     codex: () => {
@@ -61,17 +67,17 @@ export function agentSetup(base: string, inputs: AgentInputs, ctx: Pick<RunConte
         warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
       }
       env.CODEX_HOME = home;
-      env.KEYLESS_API_KEY = PLACEHOLDER_KEY;
+      env.KEYLESS_API_KEY = key;
       files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
       outputs["codex-base-url"] = `${base}/v1`;
       outputs["codex-home"] = home;
     },
     gemini: () => {
       env.GOOGLE_GEMINI_BASE_URL = base;
-      env.GEMINI_API_KEY = PLACEHOLDER_KEY;
+      env.GEMINI_API_KEY = key;
       files.push({ path: join(ctx.home, ".gemini", "settings.json"), render: geminiSettings });
       outputs["gemini-base-url"] = base;
-      if (!httpsOrLocal(base)) {
+      if (!secureOrLocal(base)) {
         warnings.push(
           `Gemini CLI refuses plain-http base URLs except on localhost, so it will reject ${base}; ` +
             "set local-proxy: true, or serve the gateway over https (tailscale serve)",
@@ -128,11 +134,6 @@ function objectAt(parent: Record<string, unknown>, key: string): Record<string, 
   const fresh: Record<string, unknown> = {};
   parent[key] = fresh;
   return fresh;
-}
-
-function httpsOrLocal(base: string): boolean {
-  const url = new URL(base);
-  return url.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
 }
 
 /** Writes the agents' files; a file that cannot be merged (say, a settings.json with comments) is left alone with a warning. */

@@ -41,23 +41,27 @@ export async function createSession(base: string, body: CreateSessionRequest, fe
   return parseBody(res, CreateSessionResponse, "session");
 }
 
-export async function finishSession(base: string, id: string, fetchFn: typeof fetch): Promise<void> {
-  const res = await call(fetchFn, `${base}/v1/ci/sessions/${encodeURIComponent(id)}/finish`, "POST", {}, "finish the session");
+/** `token`: the session token of a runner off the tailnet (presented as its API key); on the tailnet, the node suffices. */
+export async function finishSession(base: string, id: string, fetchFn: typeof fetch, token?: string): Promise<void> {
+  const res = await call(fetchFn, `${base}/v1/ci/sessions/${encodeURIComponent(id)}/finish`, "POST", {}, "finish the session", token);
   if (!res.ok) throw new Error(`finishing session ${id} failed: ${await apiError(res)}`);
   await res.body?.cancel();
 }
 
-export async function getSummary(base: string, id: string, fetchFn: typeof fetch): Promise<SessionSummary> {
-  const res = await call(fetchFn, `${base}/v1/ci/sessions/${encodeURIComponent(id)}/summary`, "GET", undefined, "fetch the summary");
+export async function getSummary(base: string, id: string, fetchFn: typeof fetch, token?: string): Promise<SessionSummary> {
+  const res = await call(fetchFn, `${base}/v1/ci/sessions/${encodeURIComponent(id)}/summary`, "GET", undefined, "fetch the summary", token);
   if (!res.ok) throw new Error(`fetching the summary of session ${id} failed: ${await apiError(res)}`);
   return parseBody(res, SessionSummary, "session summary");
 }
 
-async function call(fetchFn: typeof fetch, url: string, method: string, body: unknown, what: string): Promise<Response> {
+async function call(fetchFn: typeof fetch, url: string, method: string, body: unknown, what: string, token?: string): Promise<Response> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (token) headers["x-api-key"] = token;
   try {
     return await fetchFn(url, {
       method,
-      headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });

@@ -98,7 +98,7 @@ const RawInputs = z.object({
     .transform((s) => s || "https://pkgs.tailscale.com")
     .pipe(httpUrl),
   "tailscale-args": z.string().transform(list),
-  join: oneOf(["tailscale", "none"], "tailscale"),
+  join: oneOf(["tailscale", "none", "token"], "tailscale"),
   agents,
   "provider-mode": oneOf(["anthropic", "bedrock", "vertex"], "anthropic"),
   "aws-region": z.string().trim(),
@@ -123,7 +123,8 @@ export interface Inputs {
   readonly tailscaleSha256: string;
   readonly tailscaleDownloadUrl: string;
   readonly tailscaleArgs: readonly string[];
-  readonly join: "tailscale" | "none";
+  /** tailscale: join with the federated identity; none: already on the tailnet; token: off the tailnet, with a session token. */
+  readonly join: "tailscale" | "none" | "token";
   readonly agents: readonly Agent[];
   readonly providerMode: "anthropic" | "bedrock" | "vertex";
   readonly awsRegion: string;
@@ -144,6 +145,12 @@ export function readInputs(get: (name: string) => string): Inputs {
     throw new ActionError(lines.join("; "));
   }
   const r = parsed.data;
+  if (r.join === "token" && !secureOrLocal(r.gateway)) {
+    throw new ActionError(
+      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (for example the gateway's ` +
+        `Tailscale Funnel address), not ${r.gateway}`,
+    );
+  }
   if (r.join === "tailscale" && !r["tailscale-client-id"]) {
     throw new ActionError(
       'input "tailscale-client-id" is required to join the tailnet: give the client id of the Tailscale federated identity ' +
@@ -172,4 +179,10 @@ export function readInputs(get: (name: string) => string): Inputs {
     onMissingOidc: r["on-missing-oidc"],
     timeoutMs: r.timeout,
   };
+}
+
+/** https, or a loopback host (a local proxy or a test): where a bearer token may travel. */
+export function secureOrLocal(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
 }

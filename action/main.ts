@@ -77,14 +77,28 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
     core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
   }
 
-  const reach = inputs.join === "tailscale" ? `the tailnet policy lets ${tags.join(",")} reach it` : "this runner's tailnet identity may reach it";
+  const reach = {
+    tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
+    none: "this runner's tailnet identity may reach it",
+    token: "it is published at this URL (for example with Tailscale Funnel)",
+  }[inputs.join];
   await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
 
   const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");
   const pr = pullRequestOf(ctx);
   const job = ctx.job ? { job: ctx.job.slice(0, 100) } : {};
-  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job }, deps.fetch);
+  const wantsToken = inputs.join === "token" ? { session_token: true } : {};
+  const created = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job, ...wantsToken }, deps.fetch);
+  const { session, resumed } = created;
   save("session_id", session.id);
+  let key: string | undefined;
+  if (inputs.join === "token") {
+    if (!created.session_token) throw new ActionError("the gateway opened the session but issued no session token; is it a keyless version with session tokens?");
+    key = created.session_token;
+    core.setSecret(key);
+    save("session_token", key);
+    core.info(`Session token issued, valid until ${created.session_token_expires_at ?? "the session finishes"}`);
+  }
   core.info(
     `${resumed ? "Resumed" : "Registered"} session ${session.id} for ${session.repository} run ${session.run_id}` +
       (session.pr_number ? ` (PR #${session.pr_number})` : "") +
@@ -104,7 +118,7 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
     core.info(`Local proxy ${base} forwards to ${inputs.gateway}`);
   }
 
-  const setup = agentSetup(base, inputs, ctx);
+  const setup = agentSetup(base, inputs, ctx, key);
   writeAgentFiles(setup.files, (m) => core.warning(m));
   for (const w of setup.warnings) core.warning(w);
   const env = { ...setup.env, KEYLESS_BASE_URL: base, KEYLESS_SESSION_ID: session.id };

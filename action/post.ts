@@ -21,23 +21,26 @@ export interface PostDeps {
 export async function runPost(state: PostState, deps: PostDeps): Promise<void> {
   const log = deps.core;
   const parts: [string, () => Promise<void>][] = [];
-  const { gateway, session_id: id } = state;
+  const { gateway, session_id: id, session_token: token } = state;
   if (gateway && id) {
-    parts.push([
+    const finish: [string, () => Promise<void>] = [
       "finish the session",
       async () => {
-        await finishSession(gateway, id, deps.fetch);
+        await finishSession(gateway, id, deps.fetch, token);
         log.info(`Finished session ${id}`);
       },
-    ]);
-    parts.push([
+    ];
+    const summarize: [string, () => Promise<void>] = [
       "write the job summary",
       async () => {
-        const summary = await getSummary(gateway, id, deps.fetch);
+        const summary = await getSummary(gateway, id, deps.fetch, token);
         await deps.writeSummary(fitSummary(summary.markdown));
         log.info(`Wrote the job summary of session ${id}`);
       },
-    ]);
+    ];
+    // The summary after finishing shows the final state; a session token dies with its session, so a token session
+    // is summarised first.
+    parts.push(...(token ? [summarize, finish] : [finish, summarize]));
   }
   const proxyPid = state.proxy_pid;
   if (proxyPid) parts.push(["stop the local proxy", async () => stopProxy(proxyPid)]);

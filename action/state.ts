@@ -2,7 +2,7 @@
 // so post undoes exactly what main got done, even when main failed half way.
 import { z } from "zod";
 
-export const STATE_KEYS = ["gateway", "session_id", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"] as const;
+export const STATE_KEYS = ["gateway", "session_id", "session_token", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"] as const;
 export type StateKey = (typeof STATE_KEYS)[number];
 
 const pid = z
@@ -15,6 +15,7 @@ const pid = z
 export const PostState = z.object({
   gateway: z.string().optional(),
   session_id: z.string().optional(),
+  session_token: z.string().optional(),
   proxy_pid: pid,
   tailscale: z.string().default("tailscale"),
   tailscaled: z.string().default("tailscaled"),

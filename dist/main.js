@@ -19,7 +19,7 @@ import {
   up,
   waitForHealth,
   which
-} from "./chunks/chunk-KKGSB4UT.js";
+} from "./chunks/chunk-3XBHLAWG.js";
 import {
   ActionError,
   describeError,
@@ -33,8 +33,115 @@ import { fileURLToPath } from "node:url";
 // action/agents.ts
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+
+// action/inputs.ts
+var AGENTS = ["claude", "codex", "gemini", "openai"];
+var DEFAULT_TAILSCALE_VERSION = "1.94.2";
+var list = (raw) => raw.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+var bool = external_exports.string().transform((s) => s.trim()).pipe(external_exports.enum(["", "true", "True", "TRUE", "false", "False", "FALSE"], { error: "must be true or false" })).transform((s) => s.toLowerCase() === "true");
+var httpUrl = external_exports.string().trim().min(1, { error: "is required" }).transform((s, ctx) => {
+  let url;
+  try {
+    url = new URL(s);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `must be a URL such as http://ai-gateway (got "${s}")` });
+    return external_exports.NEVER;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: `must use http or https (got "${url.protocol}")` });
+    return external_exports.NEVER;
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: "custom", message: "must not contain credentials, a query or a fragment" });
+    return external_exports.NEVER;
+  }
+  return url.href.replace(/\/+$/, "");
+});
+var oneOf = (values, fallback) => external_exports.string().trim().transform((s) => s || fallback).pipe(external_exports.enum(values, { error: `must be one of ${values.join(", ")}` }));
+var agents = external_exports.string().transform((s, ctx) => {
+  const names = list(s.toLowerCase());
+  if (names.length === 0 || names.includes("all")) return [...AGENTS];
+  if (names.includes("none")) return [];
+  for (const n of names) {
+    if (!AGENTS.includes(n)) {
+      ctx.addIssue({ code: "custom", message: `unknown agent "${n}"; use all, none or a list of ${AGENTS.join(", ")}` });
+      return external_exports.NEVER;
+    }
+  }
+  return [...new Set(names)];
+});
+var seconds = external_exports.string().trim().transform((s) => s || "120").pipe(external_exports.string().regex(/^\d+$/, { error: "must be a whole number of seconds" })).transform(Number).pipe(external_exports.number().min(1).max(3600, { error: "must be at most 3600 seconds" })).transform((s) => s * 1e3);
+var RawInputs = external_exports.object({
+  gateway: httpUrl,
+  "tailscale-client-id": external_exports.string().trim(),
+  "tailscale-audience": external_exports.string().trim(),
+  "gateway-audience": external_exports.string().trim().transform((s) => s || DEFAULT_OIDC_AUDIENCE),
+  tags: external_exports.string().transform((s) => list(s).length ? list(s) : [DEFAULT_TAG_TEMPLATE]),
+  hostname: external_exports.string().trim(),
+  "tailscale-version": external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^\d+\.\d+\.\d+$/, { error: "must be an exact version such as 1.94.2" })),
+  "tailscale-sha256": external_exports.string().trim().toLowerCase().pipe(external_exports.union([external_exports.literal(""), external_exports.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters" })])),
+  "tailscale-download-url": external_exports.string().trim().transform((s) => s || "https://pkgs.tailscale.com").pipe(httpUrl),
+  "tailscale-args": external_exports.string().transform(list),
+  join: oneOf(["tailscale", "none", "token"], "tailscale"),
+  agents,
+  "provider-mode": oneOf(["anthropic", "bedrock", "vertex"], "anthropic"),
+  "aws-region": external_exports.string().trim(),
+  "vertex-project-id": external_exports.string().trim(),
+  "vertex-region": external_exports.string().trim(),
+  "local-proxy": bool,
+  "on-missing-oidc": oneOf(["fail", "skip"], "fail"),
+  timeout: seconds
+});
+var INPUT_NAMES = Object.keys(RawInputs.shape);
+function readInputs(get) {
+  const raw = Object.fromEntries(INPUT_NAMES.map((n) => [n, get(n)]));
+  const parsed = RawInputs.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `input "${String(i.path[0])}" ${i.message}`);
+    throw new ActionError(lines.join("; "));
+  }
+  const r = parsed.data;
+  if (r.join === "token" && !secureOrLocal(r.gateway)) {
+    throw new ActionError(
+      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (for example the gateway's Tailscale Funnel address), not ${r.gateway}`
+    );
+  }
+  if (r.join === "tailscale" && !r["tailscale-client-id"]) {
+    throw new ActionError(
+      'input "tailscale-client-id" is required to join the tailnet: give the client id of the Tailscale federated identity (Settings → Trust credentials), or set join: none when an earlier step already joined'
+    );
+  }
+  return {
+    gateway: r.gateway,
+    tailscaleClientId: r["tailscale-client-id"],
+    // Tailscale's federated identities expect this audience unless the admin chose another.
+    tailscaleAudience: r["tailscale-audience"] || `api.tailscale.com/${r["tailscale-client-id"]}`,
+    gatewayAudience: r["gateway-audience"],
+    tags: r.tags,
+    hostname: r.hostname,
+    tailscaleVersion: r["tailscale-version"],
+    tailscaleSha256: r["tailscale-sha256"],
+    tailscaleDownloadUrl: r["tailscale-download-url"],
+    tailscaleArgs: r["tailscale-args"],
+    join: r.join,
+    agents: r.agents,
+    providerMode: r["provider-mode"],
+    awsRegion: r["aws-region"],
+    vertexProjectId: r["vertex-project-id"],
+    vertexRegion: r["vertex-region"],
+    localProxy: r["local-proxy"],
+    onMissingOidc: r["on-missing-oidc"],
+    timeoutMs: r.timeout
+  };
+}
+function secureOrLocal(url) {
+  const u = new URL(url);
+  return u.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+}
+
+// action/agents.ts
 var PLACEHOLDER_KEY = "keyless";
-function agentSetup(base, inputs, ctx) {
+function agentSetup(base, inputs, ctx, key = PLACEHOLDER_KEY) {
   const env = {};
   const outputs = {};
   const files = [];
@@ -42,7 +149,7 @@ function agentSetup(base, inputs, ctx) {
   const configure = {
     claude: () => {
       env.ANTHROPIC_BASE_URL = base;
-      env.ANTHROPIC_API_KEY = PLACEHOLDER_KEY;
+      env.ANTHROPIC_API_KEY = key;
       env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
       outputs["claude-base-url"] = base;
       if (inputs.providerMode === "bedrock") {
@@ -62,7 +169,7 @@ function agentSetup(base, inputs, ctx) {
     },
     openai: () => {
       env.OPENAI_BASE_URL = `${base}/v1`;
-      env.OPENAI_API_KEY = PLACEHOLDER_KEY;
+      env.OPENAI_API_KEY = key;
       outputs["openai-base-url"] = env.OPENAI_BASE_URL;
     },
     codex: () => {
@@ -71,17 +178,17 @@ function agentSetup(base, inputs, ctx) {
         warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
       }
       env.CODEX_HOME = home;
-      env.KEYLESS_API_KEY = PLACEHOLDER_KEY;
+      env.KEYLESS_API_KEY = key;
       files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
       outputs["codex-base-url"] = `${base}/v1`;
       outputs["codex-home"] = home;
     },
     gemini: () => {
       env.GOOGLE_GEMINI_BASE_URL = base;
-      env.GEMINI_API_KEY = PLACEHOLDER_KEY;
+      env.GEMINI_API_KEY = key;
       files.push({ path: join(ctx.home, ".gemini", "settings.json"), render: geminiSettings });
       outputs["gemini-base-url"] = base;
-      if (!httpsOrLocal(base)) {
+      if (!secureOrLocal(base)) {
         warnings.push(
           `Gemini CLI refuses plain-http base URLs except on localhost, so it will reject ${base}; set local-proxy: true, or serve the gateway over https (tailscale serve)`
         );
@@ -126,10 +233,6 @@ function objectAt(parent, key) {
   const fresh = {};
   parent[key] = fresh;
   return fresh;
-}
-function httpsOrLocal(base) {
-  const url = new URL(base);
-  return url.protocol === "https:" || ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
 }
 function writeAgentFiles(files, warn) {
   for (const f of files) {
@@ -204,102 +307,6 @@ function forkOf(ctx) {
   return head && head !== ctx.repository ? head : null;
 }
 
-// action/inputs.ts
-var AGENTS = ["claude", "codex", "gemini", "openai"];
-var DEFAULT_TAILSCALE_VERSION = "1.94.2";
-var list = (raw) => raw.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
-var bool = external_exports.string().transform((s) => s.trim()).pipe(external_exports.enum(["", "true", "True", "TRUE", "false", "False", "FALSE"], { error: "must be true or false" })).transform((s) => s.toLowerCase() === "true");
-var httpUrl = external_exports.string().trim().min(1, { error: "is required" }).transform((s, ctx) => {
-  let url;
-  try {
-    url = new URL(s);
-  } catch {
-    ctx.addIssue({ code: "custom", message: `must be a URL such as http://ai-gateway (got "${s}")` });
-    return external_exports.NEVER;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    ctx.addIssue({ code: "custom", message: `must use http or https (got "${url.protocol}")` });
-    return external_exports.NEVER;
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    ctx.addIssue({ code: "custom", message: "must not contain credentials, a query or a fragment" });
-    return external_exports.NEVER;
-  }
-  return url.href.replace(/\/+$/, "");
-});
-var oneOf = (values, fallback) => external_exports.string().trim().transform((s) => s || fallback).pipe(external_exports.enum(values, { error: `must be one of ${values.join(", ")}` }));
-var agents = external_exports.string().transform((s, ctx) => {
-  const names = list(s.toLowerCase());
-  if (names.length === 0 || names.includes("all")) return [...AGENTS];
-  if (names.includes("none")) return [];
-  for (const n of names) {
-    if (!AGENTS.includes(n)) {
-      ctx.addIssue({ code: "custom", message: `unknown agent "${n}"; use all, none or a list of ${AGENTS.join(", ")}` });
-      return external_exports.NEVER;
-    }
-  }
-  return [...new Set(names)];
-});
-var seconds = external_exports.string().trim().transform((s) => s || "120").pipe(external_exports.string().regex(/^\d+$/, { error: "must be a whole number of seconds" })).transform(Number).pipe(external_exports.number().min(1).max(3600, { error: "must be at most 3600 seconds" })).transform((s) => s * 1e3);
-var RawInputs = external_exports.object({
-  gateway: httpUrl,
-  "tailscale-client-id": external_exports.string().trim(),
-  "tailscale-audience": external_exports.string().trim(),
-  "gateway-audience": external_exports.string().trim().transform((s) => s || DEFAULT_OIDC_AUDIENCE),
-  tags: external_exports.string().transform((s) => list(s).length ? list(s) : [DEFAULT_TAG_TEMPLATE]),
-  hostname: external_exports.string().trim(),
-  "tailscale-version": external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^\d+\.\d+\.\d+$/, { error: "must be an exact version such as 1.94.2" })),
-  "tailscale-sha256": external_exports.string().trim().toLowerCase().pipe(external_exports.union([external_exports.literal(""), external_exports.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters" })])),
-  "tailscale-download-url": external_exports.string().trim().transform((s) => s || "https://pkgs.tailscale.com").pipe(httpUrl),
-  "tailscale-args": external_exports.string().transform(list),
-  join: oneOf(["tailscale", "none"], "tailscale"),
-  agents,
-  "provider-mode": oneOf(["anthropic", "bedrock", "vertex"], "anthropic"),
-  "aws-region": external_exports.string().trim(),
-  "vertex-project-id": external_exports.string().trim(),
-  "vertex-region": external_exports.string().trim(),
-  "local-proxy": bool,
-  "on-missing-oidc": oneOf(["fail", "skip"], "fail"),
-  timeout: seconds
-});
-var INPUT_NAMES = Object.keys(RawInputs.shape);
-function readInputs(get) {
-  const raw = Object.fromEntries(INPUT_NAMES.map((n) => [n, get(n)]));
-  const parsed = RawInputs.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `input "${String(i.path[0])}" ${i.message}`);
-    throw new ActionError(lines.join("; "));
-  }
-  const r = parsed.data;
-  if (r.join === "tailscale" && !r["tailscale-client-id"]) {
-    throw new ActionError(
-      'input "tailscale-client-id" is required to join the tailnet: give the client id of the Tailscale federated identity (Settings → Trust credentials), or set join: none when an earlier step already joined'
-    );
-  }
-  return {
-    gateway: r.gateway,
-    tailscaleClientId: r["tailscale-client-id"],
-    // Tailscale's federated identities expect this audience unless the admin chose another.
-    tailscaleAudience: r["tailscale-audience"] || `api.tailscale.com/${r["tailscale-client-id"]}`,
-    gatewayAudience: r["gateway-audience"],
-    tags: r.tags,
-    hostname: r.hostname,
-    tailscaleVersion: r["tailscale-version"],
-    tailscaleSha256: r["tailscale-sha256"],
-    tailscaleDownloadUrl: r["tailscale-download-url"],
-    tailscaleArgs: r["tailscale-args"],
-    join: r.join,
-    agents: r.agents,
-    providerMode: r["provider-mode"],
-    awsRegion: r["aws-region"],
-    vertexProjectId: r["vertex-project-id"],
-    vertexRegion: r["vertex-region"],
-    localProxy: r["local-proxy"],
-    onMissingOidc: r["on-missing-oidc"],
-    timeoutMs: r.timeout
-  };
-}
-
 // action/oidc.ts
 async function getOidcToken(core, audience, forWhat) {
   let token;
@@ -331,7 +338,7 @@ function resolveTags(templates, repository) {
 }
 async function runMain(inputs, ctx, deps) {
   const { core } = deps;
-  const save = (key, value) => core.saveState(key, String(value));
+  const save = (key2, value) => core.saveState(key2, String(value));
   const tags = resolveTags(inputs.tags, ctx.repository);
   if (!ctx.oidcAvailable) {
     if (inputs.onMissingOidc === "skip") {
@@ -361,13 +368,27 @@ async function runMain(inputs, ctx, deps) {
     save("joined", "true");
     core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
   }
-  const reach = inputs.join === "tailscale" ? `the tailnet policy lets ${tags.join(",")} reach it` : "this runner's tailnet identity may reach it";
+  const reach = {
+    tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
+    none: "this runner's tailnet identity may reach it",
+    token: "it is published at this URL (for example with Tailscale Funnel)"
+  }[inputs.join];
   await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
   const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");
   const pr = pullRequestOf(ctx);
   const job = ctx.job ? { job: ctx.job.slice(0, 100) } : {};
-  const { session, resumed } = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job }, deps.fetch);
+  const wantsToken = inputs.join === "token" ? { session_token: true } : {};
+  const created = await createSession(inputs.gateway, { oidc_token: oidcToken, ...pr, ...job, ...wantsToken }, deps.fetch);
+  const { session, resumed } = created;
   save("session_id", session.id);
+  let key;
+  if (inputs.join === "token") {
+    if (!created.session_token) throw new ActionError("the gateway opened the session but issued no session token; is it a keyless version with session tokens?");
+    key = created.session_token;
+    core.setSecret(key);
+    save("session_token", key);
+    core.info(`Session token issued, valid until ${created.session_token_expires_at ?? "the session finishes"}`);
+  }
   core.info(
     `${resumed ? "Resumed" : "Registered"} session ${session.id} for ${session.repository} run ${session.run_id}` + (session.pr_number ? ` (PR #${session.pr_number})` : "") + ` with ${inputs.gateway}` + (session.check_run_url ? `; check run: ${session.check_run_url}` : "")
   );
@@ -382,7 +403,7 @@ async function runMain(inputs, ctx, deps) {
     base = proxy.url;
     core.info(`Local proxy ${base} forwards to ${inputs.gateway}`);
   }
-  const setup = agentSetup(base, inputs, ctx);
+  const setup = agentSetup(base, inputs, ctx, key);
   writeAgentFiles(setup.files, (m) => core.warning(m));
   for (const w of setup.warnings) core.warning(w);
   const env = { ...setup.env, KEYLESS_BASE_URL: base, KEYLESS_SESSION_ID: session.id };

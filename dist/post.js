@@ -11,17 +11,18 @@ import {
   stopDaemon,
   warning,
   writeSummary
-} from "./chunks/chunk-KKGSB4UT.js";
+} from "./chunks/chunk-3XBHLAWG.js";
 import {
   stopProxy
 } from "./chunks/chunk-43Z4EIJG.js";
 
 // action/state.ts
-var STATE_KEYS = ["gateway", "session_id", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"];
+var STATE_KEYS = ["gateway", "session_id", "session_token", "proxy_pid", "tailscale", "tailscaled", "sudo", "joined", "tailscaled_pid"];
 var pid = external_exports.string().regex(/^\d+$/).transform(Number).optional().catch(void 0);
 var PostState = external_exports.object({
   gateway: external_exports.string().optional(),
   session_id: external_exports.string().optional(),
+  session_token: external_exports.string().optional(),
   proxy_pid: pid,
   tailscale: external_exports.string().default("tailscale"),
   tailscaled: external_exports.string().default("tailscaled"),
@@ -39,23 +40,24 @@ var SUMMARY_LIMIT = 1e6;
 async function runPost(state, deps) {
   const log = deps.core;
   const parts = [];
-  const { gateway, session_id: id } = state;
+  const { gateway, session_id: id, session_token: token } = state;
   if (gateway && id) {
-    parts.push([
+    const finish = [
       "finish the session",
       async () => {
-        await finishSession(gateway, id, deps.fetch);
+        await finishSession(gateway, id, deps.fetch, token);
         log.info(`Finished session ${id}`);
       }
-    ]);
-    parts.push([
+    ];
+    const summarize = [
       "write the job summary",
       async () => {
-        const summary = await getSummary(gateway, id, deps.fetch);
+        const summary = await getSummary(gateway, id, deps.fetch, token);
         await deps.writeSummary(fitSummary(summary.markdown));
         log.info(`Wrote the job summary of session ${id}`);
       }
-    ]);
+    ];
+    parts.push(...token ? [summarize, finish] : [finish, summarize]);
   }
   const proxyPid = state.proxy_pid;
   if (proxyPid) parts.push(["stop the local proxy", async () => stopProxy(proxyPid)]);

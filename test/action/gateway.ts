@@ -22,7 +22,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(opts: { issuer: FakeOidcIssuer }): Promise<TestGateway> {
+/** `onTailnet: false` leaves 127.0.0.1 unknown to tailscaled: the Action is then a runner off the tailnet. */
+export async function startGateway(opts: { issuer: FakeOidcIssuer; onTailnet?: boolean }): Promise<TestGateway> {
   const keys = appKeyPair();
   const github = await startFakeGitHub({
     appId: "123",
@@ -31,12 +32,12 @@ export async function startGateway(opts: { issuer: FakeOidcIssuer }): Promise<Te
   });
   const harness = await startHarness({
     peers: {
-      [RUNNER_IP]: { tags: ["tag:ci", "tag:ci-acme-api"], nodeId: RUNNER_NODE, name: "ci-api-9876543210-1.tail1234.ts.net." },
+      ...(opts.onTailnet === false ? {} : { [RUNNER_IP]: { tags: ["tag:ci", "tag:ci-acme-api"], nodeId: RUNNER_NODE, name: "ci-api-9876543210-1.tail1234.ts.net." } }),
       [ADMIN_IP]: { login: "alice@example.com", nodeId: "nALICE" },
     },
     config: () => ({
       grants: [
-        { src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } },
+        { src: ["tag:ci-acme-api"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } },
         { src: ["alice@example.com"], app: { "keyless.dev/cap/gateway": [{ role: "admin" }] } },
       ],
       github: {
@@ -44,7 +45,7 @@ export async function startGateway(opts: { issuer: FakeOidcIssuer }): Promise<Te
         api_url: github.url,
         app: { id: "123", private_key: keys.privateKey },
         checks: { update_interval: "100ms" },
-        repos: { "acme/api": { tags: ["tag:ci-acme-api"], repository_id: "812345678" } },
+        repos: { "acme/api": { tags: ["tag:ci-acme-api"], repository_id: "812345678", session_tokens: true } },
       },
     }),
   });
