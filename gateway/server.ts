@@ -85,7 +85,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
-  // Last: it reserves for the body as the other plugins leave it.
   const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });
   const audit = new ConfigAudit(db);
   const live = options.configPath
@@ -95,6 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  // Quotas run last: they reserve for the body as pre_request hooks leave it.
   const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi];
   const app = createApp({
     getConfig,
