@@ -1,7 +1,7 @@
 // The main step: join the tailnet, wait for the gateway, register the job, point every agent at the gateway.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as core from "@actions/core";
+import * as actionsCore from "@actions/core";
 import { deriveTag } from "../src/tags.js";
 import { agentSetup, writeAgentFiles } from "./agents.js";
 import { type RunContext, pullRequestOf, readContext } from "./context.js";
@@ -42,7 +42,7 @@ export function resolveTags(templates: readonly string[], repository: string): s
 
 export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): Promise<void> {
   const { core } = deps;
-  const save = (key: StateKey, value: string | number) => core.saveState(key, String(value));
+  const save: Save = (key, value) => core.saveState(key, String(value));
   const tags = resolveTags(inputs.tags, ctx.repository);
 
   if (!ctx.oidcAvailable) {
@@ -55,27 +55,7 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
   }
   save("gateway", inputs.gateway);
 
-  if (inputs.join === "tailscale") {
-    const tsDeps: TailscaleDeps = { ...deps, log: core };
-    const bin = await ensureInstalled(
-      { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
-      ctx,
-      tsDeps,
-    );
-    if (bin.installedDir) core.addPath(bin.installedDir);
-    save("tailscale", bin.tailscale);
-    save("tailscaled", bin.tailscaled);
-    save("sudo", bin.sudo);
-    const daemonPid = await ensureDaemon(bin, join(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
-    if (daemonPid !== null) save("tailscaled_pid", daemonPid);
-    // Minted just before use: GitHub OIDC tokens live five minutes.
-    const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
-    const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
-    await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
-    // Saved once up succeeded; a refused node never joined, and logout is for nodes that did.
-    save("joined", "true");
-    core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
-  }
+  if (inputs.join === "tailscale") await joinTailnet(inputs, ctx, tags, deps, save);
 
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
@@ -131,13 +111,39 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
   for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
 }
 
+type Save = (key: StateKey, value: string | number) => void;
+
+/** Installs tailscale if needed, starts its daemon if needed, and joins; state records each step for post. */
+async function joinTailnet(inputs: Inputs, ctx: RunContext, tags: readonly string[], deps: MainDeps, save: Save): Promise<void> {
+  const { core } = deps;
+  const tsDeps: TailscaleDeps = { ...deps, log: core };
+  const bin = await ensureInstalled(
+    { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
+    ctx,
+    tsDeps,
+  );
+  if (bin.installedDir) core.addPath(bin.installedDir);
+  save("tailscale", bin.tailscale);
+  save("tailscaled", bin.tailscaled);
+  save("sudo", bin.sudo);
+  const daemonPid = await ensureDaemon(bin, join(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
+  if (daemonPid !== null) save("tailscaled_pid", daemonPid);
+  // Minted just before use: GitHub OIDC tokens live five minutes.
+  const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
+  const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
+  await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
+  // Saved once up succeeded: a refused node never joined, and logout is for nodes that did.
+  save("joined", "true");
+  core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
+}
+
 /**
  * The main step as the runner runs it: real inputs, context and deps; failures become one explained error.
  * `proxyScript` is dist/proxy.js, located by the entry file (this code may sit in a shared chunk).
  */
 export async function run(proxyScript: URL): Promise<void> {
   try {
-    const inputs = readInputs((name) => core.getInput(name));
+    const inputs = readInputs((name) => actionsCore.getInput(name));
     await runMain(inputs, readContext(), {
       core: runnerCore,
       exec,
@@ -150,6 +156,6 @@ export async function run(proxyScript: URL): Promise<void> {
       proxyScript: fileURLToPath(proxyScript),
     });
   } catch (err) {
-    core.setFailed(describeError(err));
+    actionsCore.setFailed(describeError(err));
   }
 }

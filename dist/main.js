@@ -349,25 +349,7 @@ async function runMain(inputs, ctx, deps) {
     throw new ActionError(missingOidcMessage(ctx));
   }
   save("gateway", inputs.gateway);
-  if (inputs.join === "tailscale") {
-    const tsDeps = { ...deps, log: core };
-    const bin = await ensureInstalled(
-      { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
-      ctx,
-      tsDeps
-    );
-    if (bin.installedDir) core.addPath(bin.installedDir);
-    save("tailscale", bin.tailscale);
-    save("tailscaled", bin.tailscaled);
-    save("sudo", bin.sudo);
-    const daemonPid = await ensureDaemon(bin, join2(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
-    if (daemonPid !== null) save("tailscaled_pid", daemonPid);
-    const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
-    const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
-    await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
-    save("joined", "true");
-    core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
-  }
+  if (inputs.join === "tailscale") await joinTailnet(inputs, ctx, tags, deps, save);
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
     none: "this runner's tailnet identity may reach it",
@@ -413,6 +395,26 @@ async function runMain(inputs, ctx, deps) {
   core.setOutput("session-id", session.id);
   core.setOutput("skipped", "false");
   for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
+}
+async function joinTailnet(inputs, ctx, tags, deps, save) {
+  const { core } = deps;
+  const tsDeps = { ...deps, log: core };
+  const bin = await ensureInstalled(
+    { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
+    ctx,
+    tsDeps
+  );
+  if (bin.installedDir) core.addPath(bin.installedDir);
+  save("tailscale", bin.tailscale);
+  save("tailscaled", bin.tailscaled);
+  save("sudo", bin.sudo);
+  const daemonPid = await ensureDaemon(bin, join2(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
+  if (daemonPid !== null) save("tailscaled_pid", daemonPid);
+  const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
+  const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
+  await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
+  save("joined", "true");
+  core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
 }
 async function run(proxyScript) {
   try {
