@@ -24,11 +24,11 @@ export interface TailscaleDeps {
 export interface Binaries {
   readonly tailscale: string;
   readonly tailscaled: string;
-  /** "sudo" when commands that need root must go through it, "" when running as root. */
+  /** Path of sudo when commands that need root must go through it; "" when running as root (or without sudo). */
   readonly sudo: string;
 }
 
-/** `<repo>-<run id>-<attempt>` as a DNS label, so the admin console shows which run a node belongs to. */
+/** `ci-<repo>-<run id>-<attempt>` as a DNS label, so the admin console shows which run a node belongs to. */
 export function deriveHostname(repository: string, runId: string, runAttempt: string): string {
   const repo = repository.split("/")[1] ?? "";
   const suffix = `-${sanitizeTagPart(runId, 20)}-${sanitizeTagPart(runAttempt, 4)}`;
