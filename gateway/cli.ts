@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // keyless serve | config check | policy — the gateway's command line.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigFile } from "./config/load.js";
+import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
+import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
 import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
 import { startGateway } from "./server.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `usage:
-  keyless serve --config FILE [--listen HOST:PORT]
+  keyless serve [--config FILE] [--listen HOST:PORT]   (without --config: loopback-only defaults, keys from the environment)
   keyless config check FILE
 ${POLICY_USAGE}
   keyless --version`;
@@ -28,10 +29,10 @@ function loadOrExit(path: string) {
 
 async function serveCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" } } });
-  if (!values.config) fail(`keyless serve: --config is required\n${USAGE}`);
-  const loaded = loadOrExit(values.config);
+  const loaded = values.config ? loadOrExit(values.config) : parseConfigText(DEFAULT_CONFIG_TEXT);
   const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config });
-  process.stderr.write(`keyless ${packageVersion()} serving on ${gateway.url} (identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path})\n`);
+  const source = values.config ?? "embedded defaults";
+  process.stderr.write(`keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path})\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

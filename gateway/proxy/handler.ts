@@ -109,7 +109,12 @@ export async function handleProxy(
     );
   }
   if (!provider.adapter.configured(provider.config)) {
-    return refuse({ kind: "unavailable", message: `provider "${provider.name}" has no credentials configured on the gateway` }, "config", { provider: provider.name, model, body: bytes });
+    // A missing key will not appear by retrying: tell the SDKs not to.
+    return refuse(
+      { kind: "unavailable", message: `provider "${provider.name}" has no credentials configured on the gateway`, headers: { "x-should-retry": "false" } },
+      "config",
+      { provider: provider.name, model, body: bytes },
+    );
   }
 
   const info = codec.requestInfo(body);

@@ -61,3 +61,16 @@ describe("config loading", () => {
     assert.equal(parseDuration("250ms"), 250);
   });
 });
+
+describe("embedded defaults", () => {
+  it("examples/keyless.jsonc starts from the embedded defaults", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { DEFAULT_CONFIG_TEXT } = await import("../../gateway/config/defaults.js");
+    const env = { ANTHROPIC_API_KEY: "a", OPENAI_API_KEY: "o", GEMINI_API_KEY: "g" };
+    const embedded = parseConfigText(DEFAULT_CONFIG_TEXT, env).config;
+    const example = parseConfigText(readFileSync(new URL("../../examples/keyless.jsonc", import.meta.url), "utf8"), env).config;
+    assert.deepEqual(example, embedded);
+    assert.equal(embedded.identity.type, "local");
+    assert.equal(parseConfigText(DEFAULT_CONFIG_TEXT, {}).config.providers.anthropic?.type, "anthropic", "runs with no key set");
+  });
+});
