@@ -1,6 +1,7 @@
 // The gateway as a Hono app. Everything it needs is passed in; nothing here is global.
 import { Hono } from "hono";
 import type { Config } from "./config/schema.js";
+import type { GatewayErrorKind } from "./formats/codec.js";
 import type { GatewayEnv } from "./env.js";
 import { anthropicError } from "./formats/anthropic.js";
 import { bedrockError } from "./formats/bedrock.js";
@@ -54,15 +55,14 @@ export interface AppDeps {
   readonly onError?: (err: unknown, context: string) => void;
 }
 
+const KIND_BY_STATUS: Readonly<Record<number, GatewayErrorKind>> = { 403: "permission", 404: "not_found", 500: "internal", 503: "unavailable" };
+
 /** Errors before a route is known: shaped for the API the path belongs to, readable by every SDK. */
 function genericError(path: string, status: number, message: string): Response {
-  if (path.startsWith("/v1beta/") || path.includes("/publishers/")) {
-    return googleError({ kind: status === 404 ? "not_found" : status === 503 ? "unavailable" : "permission", status, message });
-  }
-  if (/^\/(bedrock\/|model\/|inference-profiles)/.test(path)) {
-    return bedrockError({ kind: status === 404 ? "not_found" : status === 503 ? "unavailable" : status === 500 ? "internal" : "permission", status, message });
-  }
-  if (path.startsWith("/v1/messages")) return anthropicError({ kind: status === 503 ? "unavailable" : "permission", status, message });
+  const error = { kind: KIND_BY_STATUS[status] ?? "permission", status, message };
+  if (path.startsWith("/v1beta/") || path.includes("/publishers/")) return googleError(error);
+  if (/^\/(bedrock\/|model\/|inference-profiles)/.test(path)) return bedrockError(error);
+  if (path.startsWith("/v1/messages")) return anthropicError(error);
   // Both OpenAI's and Anthropic's SDKs read error.message from this envelope.
   return Response.json({ type: "error", error: { type: status === 404 ? "not_found_error" : "permission_error", message, code: null } }, { status });
 }
