@@ -8,6 +8,7 @@ import type { Refusal, SessionService } from "../github/sessions.js";
 import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
 import { callerAccess, requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
+import { SESSION_PAGE_HEADERS, renderSessionPage } from "./session-page.js";
 
 export interface CiApiDeps {
   readonly getConfig: () => Config;
@@ -69,6 +70,17 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     const summary = deps.summarize(found.value);
     const wantsMarkdown = c.req.query("format") === "md" || (c.req.header("accept") ?? "").includes("text/markdown");
     return wantsMarkdown ? c.body(summary.markdown, 200, { "content-type": "text/markdown; charset=utf-8" }) : c.json(summary);
+  });
+
+  // The check run's details_url. People on the tailnet with a role may read any session (the check run shows the same
+  // to everyone who can read the PR); machines only their own session, so one CI job cannot read another's.
+  app.get("/ci/sessions/:id", (c) => {
+    const person = c.var.identity.login !== null && callerAccess(c, deps.getConfig()).role !== null;
+    const found = deps.service.owned(c.req.param("id"), c.var.identity, person || isAdmin(c));
+    if (!found.ok) return refused(c, found);
+    const summary = deps.summarize(found.value);
+    const title = `AI usage · ${summary.session.repository}${summary.session.pr_number ? ` #${summary.session.pr_number}` : ""}`;
+    return c.html(renderSessionPage(title, summary.markdown), 200, SESSION_PAGE_HEADERS);
   });
 
   app.get("/api/sessions", (c) => {

@@ -57,7 +57,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     return client.client;
   };
   const detailsUrl = (cfg: GitHubConfig | undefined, id: string) =>
-    cfg?.public_url ? `${cfg.public_url}/v1/ci/sessions/${id}/summary?format=md` : undefined;
+    cfg?.public_url ? `${cfg.public_url}/ci/sessions/${id}` : undefined;
 
   const report = (s: SessionRecord): ReportData => ({ session: toWire(s), ...sessionReport(deps.db, s, deps.balance) });
   const summarize = (s: SessionRecord): SessionSummary => {

@@ -14,6 +14,7 @@ const RUNNER2 = "127.0.0.5"; // tagged for acme/api, another job
 const RUNNER3 = "127.0.0.6"; // tagged for acme/api, a third job
 const WRONG_TAGS = "127.0.0.4";
 const ADMIN = "127.0.0.2";
+const REVIEWER = "127.0.0.8"; // a person with role user
 const CI_TAGS = ["tag:ci", "tag:ci-acme-api"];
 
 describe("CI sessions through the gateway", () => {
@@ -36,6 +37,7 @@ describe("CI sessions through the gateway", () => {
         [RUNNER3]: { tags: CI_TAGS, nodeId: "nRUNNER3" },
         [WRONG_TAGS]: { tags: ["tag:ci", "tag:ci-acme-web"], nodeId: "nWEB", name: "github-runner-9.tail1234.ts.net." },
         [ADMIN]: { login: "alice@example.com", nodeId: "nALICE" },
+        [REVIEWER]: { login: "rita@example.com", nodeId: "nRITA" },
       },
       config: (upstreamUrl) => ({
         providers: {
@@ -98,7 +100,7 @@ describe("CI sessions through the gateway", () => {
     assert.equal(run?.status, "in_progress");
     assert.equal(run?.name, "AI usage");
     assert.equal(run?.external_id, session.id);
-    assert.equal(run?.details_url, `https://ai.tail1234.ts.net/v1/ci/sessions/${session.id}/summary?format=md`);
+    assert.equal(run?.details_url, `https://ai.tail1234.ts.net/ci/sessions/${session.id}`);
   });
 
   it("resumes the open session when the same job asks again with a fresh token", async () => {
@@ -154,6 +156,19 @@ describe("CI sessions through the gateway", () => {
     assert.equal(await md.text(), json.markdown);
     const viaQuery = await call(RUNNER, `/v1/ci/sessions/${sessionId}/summary?format=md`);
     assert.match(await viaQuery.text(), /\| anthropic\/claude-sonnet-4-5 \| 2 \|/);
+  });
+
+  it("serves the check run's details page to people on the tailnet, not to other CI jobs", async () => {
+    const page = await call(REVIEWER, `/ci/sessions/${sessionId}`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    const html = await page.text();
+    assert.match(html, /<title>AI usage · acme\/api #42<\/title>/);
+    assert.match(html, /<table>/);
+    assert.match(html, /anthropic\/claude-sonnet-4-5/);
+    assert.equal((await call(RUNNER2, `/ci/sessions/${sessionId}`)).status, 403);
+    assert.equal((await call(RUNNER, `/ci/sessions/${sessionId}`)).status, 200, "its own job may");
   });
 
   it("refuses the summary and finish to another node", async () => {
