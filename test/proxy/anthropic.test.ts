@@ -49,6 +49,23 @@ describe("Anthropic Messages through the gateway", () => {
     assert.ok(row.ttfb_ms !== null && row.ttfb_ms >= 0);
   });
 
+  it("passes version and beta headers, the query's beta flag and the body through unchanged", async () => {
+    // Odd spacing and an unknown field: the upstream must get these exact bytes.
+    const body = '{"model":"claude-sonnet-4-5",  "max_tokens":5,"messages":[{"role":"user","content":"x"}],"future_field":{"a":[1,2.50]}}';
+    const res = await h.fetchFrom("127.0.0.2")(`${h.gateway.url}/v1/messages?beta=true&key=leak`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "anthropic-beta": "context-1m-2025-08-07,effort-2025-11-24", "x-app": "cli" },
+    });
+    assert.equal(res.status, 200);
+    const got = h.upstream.requests.at(-1)!;
+    assert.equal(got.body, body);
+    assert.equal(got.query, "?beta=true", "only the route's own query parameters travel");
+    assert.equal(got.headers["anthropic-beta"], "context-1m-2025-08-07,effort-2025-11-24");
+    assert.equal(got.headers["anthropic-version"], "2023-06-01");
+    assert.equal(got.headers["x-app"], "cli");
+  });
+
   it("serves count_tokens at no cost", async () => {
     const res = await client().messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "x" }] });
     assert.equal(res.input_tokens, 42);
