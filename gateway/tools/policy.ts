@@ -16,28 +16,12 @@ export function strongest(actions: Iterable<Action>): Action | null {
 
 const compiled = new WeakMap<GuardrailsConfig, { rules: CompiledRules; metas: readonly RuleMeta[] }>();
 
-/** Every rule's metadata, from the compiled rule buckets. */
-function ruleMetas(rules: CompiledRules): RuleMeta[] {
-  const byId = new Map<string, RuleMeta>();
-  const buckets = [
-    ...[...rules.commandByName.values()].flat(),
-    ...rules.commandGeneric,
-    ...rules.path,
-    ...rules.sql,
-    ...rules.code,
-    ...rules.mcp,
-    ...rules.call,
-  ];
-  for (const { meta } of buckets) byId.set(meta.id, meta);
-  return [...byId.values()];
-}
-
 /** The compiled catalog for a (frozen) guardrails config, compiled once per config. */
 export function compiledRules(config: GuardrailsConfig): { rules: CompiledRules; metas: readonly RuleMeta[] } {
   let entry = compiled.get(config);
   if (!entry) {
     const rules = loadRules(defaultCatalog(), config.rules);
-    entry = { rules, metas: ruleMetas(rules) };
+    entry = { rules, metas: rules.metas };
     compiled.set(config, entry);
   }
   return entry;
