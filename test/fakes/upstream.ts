@@ -1,9 +1,20 @@
 // A fake provider upstream on loopback that speaks Anthropic's, OpenAI's and Gemini's wire formats, checks the
-// provider key like the real services do, and records every request it receives.
+// provider key like the real services do, and records every request it receives. It asks for a shell command, and
+// answers with text once the request reports that command's result (and JSON-mode requests with JSON), so a real
+// agent's tool loop ends.
 import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { AddressInfo } from "node:net";
 import { capture, withModel } from "./fixtures.js";
+import {
+  anthropicTextMessage,
+  anthropicTextStream,
+  geminiJsonChunk,
+  geminiTextChunk,
+  reportsToolResult,
+  responsesTextFinal,
+  responsesTextStream,
+} from "./replies.js";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -119,8 +130,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (denied) return denied;
     const body = parse(r.body);
     const model = String(body.model);
-    if (body.stream === true) return sseResponse(withModel(capture("fixtures/anthropic-messages-tool_use.sse"), "claude-x", model));
-    return json(anthropicMessage(model), 200, { "request-id": "req_fake" });
+    const done = reportsToolResult("anthropic", body);
+    if (body.stream === true) return sseResponse(done ? anthropicTextStream(model) : withModel(capture("fixtures/anthropic-messages-tool_use.sse"), "claude-x", model));
+    return json(done ? anthropicTextMessage(model) : anthropicMessage(model), 200, { "request-id": "req_fake" });
   });
   app.post("/v1/messages/count_tokens", (c) => anthropicAuth(rec(c)) ?? json({ input_tokens: 42 }));
 
@@ -146,8 +158,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (denied) return denied;
     const body = parse(r.body);
     const model = String(body.model);
-    if (body.stream === true) return sseResponse(withModel(capture("fixtures/openai-responses-function_call.sse"), "gpt-x", model));
-    return json(responsesFinal(model));
+    const done = reportsToolResult("responses", body);
+    if (body.stream === true) return sseResponse(done ? responsesTextStream(model) : withModel(capture("fixtures/openai-responses-function_call.sse"), "gpt-x", model));
+    return json(done ? responsesTextFinal(model) : responsesFinal(model));
   });
 
   app.post("/:version/models/:call", (c) => {
@@ -156,7 +169,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       return json({ error: { code: 403, message: "API key not valid.", status: "PERMISSION_DENIED" } }, 403);
     }
     const [model = "", method] = c.req.param("call").split(":");
-    const sse = withModel(capture("fixtures/gemini-functionCall.sse"), "gemini-x", model);
+    const body = parse(r.body);
+    const scripted = geminiJsonChunk(model, body.generationConfig) ?? (reportsToolResult("gemini", body) ? geminiTextChunk(model) : null);
+    const sse = scripted ? `data: ${JSON.stringify(scripted)}\n\n` : withModel(capture("fixtures/gemini-functionCall.sse"), "gemini-x", model);
     const chunk = JSON.parse(sse.trim().slice("data: ".length)) as Body;
     if (method === "countTokens") return json({ totalTokens: 42 });
     if (method === "streamGenerateContent") return r.query.includes("alt=sse") ? sseResponse(sse) : json([chunk]);
