@@ -11,7 +11,7 @@ import type { Config } from "./schema.js";
 import { lineDiff, literalSecrets, redact } from "./text.js";
 
 /** Sections read once at startup: a reload changes them in the file only. */
-const RESTART_ONLY = ["listen", "identity", "database", "prices"] as const satisfies readonly (keyof Config)[];
+const RESTART_ONLY = ["listen", "identity", "database", "quota_store", "prices"] as const satisfies readonly (keyof Config)[];
 
 export interface ReloadStatus {
   readonly at: string;

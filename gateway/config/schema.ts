@@ -6,6 +6,7 @@ import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
 import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
+import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
 import { Duration, Size } from "./units.js";
 
@@ -67,6 +68,8 @@ export const Config = z.strictObject({
   /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */
   quotas: QuotasConfig.default({}),
   quota_estimate: QuotaEstimateConfig.default(DEFAULT_QUOTA_ESTIMATE),
+  /** Where bucket balances live: the gateway's SQLite file, or PostgreSQL shared by every replica. */
+  quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
   /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
   tailnet_policy: TailnetPolicyConfig.optional(),
 }).superRefine(checkQuotaReferences);

@@ -5,6 +5,8 @@ import { ConfigError, parseHuJson } from "./load.js";
 /** Keys whose string values are credentials. Written as ${ENV} references they are fine; literally, they are secrets. */
 const SECRET_KEY = /(apikey|api_key|private_key|secret|password|passwd|token|credentials?)$/i;
 const SECRET_HEADER = /^\s*(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key|[a-z-]*token)\s*:\s*(.+)$/i;
+/** A password inside a URL ("postgres://user:pw@host/db"). */
+const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/:@\s]*:([^/@\s]+)@/i;
 const ENV_REF = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
 const ENV_DEFAULTS = /\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}/g;
 
@@ -34,9 +36,18 @@ export function literalSecrets(text: string): LiteralSecret[] {
         else for (const d of defaults) found.push({ path: path.join("."), value: d });
         return;
       }
-      if (ENV_REF.test(value)) return;
+      const urlPassword = (text: string) => {
+        const password = URL_PASSWORD.exec(text);
+        if (password) found.push({ path: path.join("."), value: password[1]! });
+      };
+      if (ENV_REF.test(value)) {
+        // A URL with its password in a default ("${PG_URL:-postgres://u:pw@db/k}") is as literal as writing it out.
+        for (const [, d] of value.matchAll(ENV_DEFAULTS)) urlPassword(d!);
+        return;
+      }
       const header = SECRET_HEADER.exec(value);
       if (header && !ENV_REF.test(header[2]!)) found.push({ path: path.join("."), value: header[2]!.trim() });
+      urlPassword(value);
       return;
     }
     if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, String(i)], key));
