@@ -13,7 +13,8 @@ import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
-import { createQuotaModule } from "./quotas/index.js";
+import { createQuotaModule, openBucketStore } from "./quotas/index.js";
+import type { BucketStore } from "./quotas/bucket-store.js";
 import { QUOTAS_SCHEMA } from "./quotas/store.js";
 import { type Db, openDatabase } from "./store/db.js";
 import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
@@ -65,6 +66,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const getConfig = () => loaded.config;
   const config = getConfig();
   const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
+  const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
+  let buckets: BucketStore;
+  try {
+    buckets = await openBucketStore(config.quota_store, { db, onError: onModuleError });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const requestLog = new RequestLog(db, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
@@ -77,21 +86,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const ci = createCiModule({
     getConfig,
     db,
-    balance: (bucket, quota) => {
+    balance: async (bucket, quota) => {
       const def = getConfig().quotas[quota];
-      return def ? quotas.store.peek({ bucket, quota, def }).balance : null;
+      return def ? (await buckets.peek({ bucket, quota, def })).balance : null;
     },
     flushLog: () => requestLog.flush(),
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
-  const quotas = createQuotaModule({ db, pricer, getConfig, sessionFor: ci.sessionFor });
+  const quotas = createQuotaModule({ store: buckets, pricer, getConfig, sessionFor: ci.sessionFor });
   const audit = new ConfigAudit(db);
   const live = options.configPath
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
@@ -164,6 +172,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await requestLog.flush();
       await ci.stop();
       await hooks.stop();
+      // After the log's last write: its settlements are handed to the store before it closes.
+      await buckets.close();
       db.close();
     },
     replaceConfig(next) {

@@ -14,7 +14,7 @@ export interface CiApiDeps {
   readonly getConfig: () => Config;
   readonly service: SessionService;
   readonly store: SessionStore;
-  readonly summarize: (session: SessionRecord) => SessionSummary;
+  readonly summarize: (session: SessionRecord) => Promise<SessionSummary>;
   readonly prTotals: (repositoryId: string, prNumber: number) => PrSummary["totals"];
 }
 
@@ -64,21 +64,21 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     return result.ok ? c.json({ session: result.value }) : refused(c, result);
   });
 
-  app.get("/v1/ci/sessions/:id/summary", (c) => {
+  app.get("/v1/ci/sessions/:id/summary", async (c) => {
     const found = deps.service.owned(c.req.param("id"), c.var.identity, isAdmin(c));
     if (!found.ok) return refused(c, found);
-    const summary = deps.summarize(found.value);
+    const summary = await deps.summarize(found.value);
     const wantsMarkdown = c.req.query("format") === "md" || (c.req.header("accept") ?? "").includes("text/markdown");
     return wantsMarkdown ? c.body(summary.markdown, 200, { "content-type": "text/markdown; charset=utf-8" }) : c.json(summary);
   });
 
   // The check run's details_url. People on the tailnet with a role may read any session (the check run shows the same
   // to everyone who can read the PR); machines only their own session, so one CI job cannot read another's.
-  app.get("/ci/sessions/:id", (c) => {
+  app.get("/ci/sessions/:id", async (c) => {
     const person = c.var.identity.login !== null && callerAccess(c, deps.getConfig()).role !== null;
     const found = deps.service.owned(c.req.param("id"), c.var.identity, person || isAdmin(c));
     if (!found.ok) return refused(c, found);
-    const summary = deps.summarize(found.value);
+    const summary = await deps.summarize(found.value);
     const title = `AI usage · ${summary.session.repository}${summary.session.pr_number ? ` #${summary.session.pr_number}` : ""}`;
     return c.html(renderSessionPage(title, summary.markdown), 200, SESSION_PAGE_HEADERS);
   });
@@ -92,11 +92,11 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     return c.json({ sessions: deps.store.list({ ...rest, ...(pr !== undefined ? { prNumber: pr } : {}) }).map(toWire) });
   });
 
-  app.get("/api/sessions/:id", (c) => {
+  app.get("/api/sessions/:id", async (c) => {
     const denied = requireRole(c, deps.getConfig(), "admin");
     if (denied) return denied;
     const s = deps.store.get(c.req.param("id"));
-    return s ? c.json(deps.summarize(s)) : apiError(c, 404, "session_not_found", `no CI session ${c.req.param("id")}`);
+    return s ? c.json(await deps.summarize(s)) : apiError(c, 404, "session_not_found", `no CI session ${c.req.param("id")}`);
   });
 
   app.get("/api/prs/:owner/:repo/:number", (c) => {

@@ -1,5 +1,6 @@
 // GET /api/quotas (the caller's buckets; every bucket for admins) and POST /api/quotas/refill (admins, up to capacity).
-import type { Hono } from "hono";
+// Both read the configured bucket store; a shared store that cannot be reached answers 503.
+import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { QuotaDefinition } from "../config/quotas.js";
 import type { Config } from "../config/schema.js";
@@ -8,14 +9,14 @@ import type { GatewayEnv } from "../env.js";
 import type { Identity } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketState } from "../quotas/buckets.js";
-import { templateMatches } from "../quotas/buckets.js";
+import { refill, templateMatches } from "../quotas/buckets.js";
 import { chargesFrom } from "../quotas/charges.js";
-import type { Charge, QuotaStore } from "../quotas/store.js";
+import { type BucketStore, BucketStoreUnavailable, type Charge } from "../quotas/bucket-store.js";
 import { callerAccess, requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
 
 export interface QuotaApiDeps {
-  readonly store: QuotaStore;
+  readonly store: BucketStore;
   readonly getConfig: () => Config;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
 }
@@ -42,8 +43,8 @@ function describe(bucket: string, quota: string, def: QuotaDefinition | undefine
 }
 
 /** The quota a concrete bucket belongs to: the one it was last charged under, else the first template it fits. */
-function resolveCharge(bucket: string, store: QuotaStore, config: Config): Charge | { error: string } {
-  const stored = store.list().find((b) => b.bucket === bucket);
+async function resolveCharge(bucket: string, store: BucketStore, config: Config): Promise<Charge | { error: string }> {
+  const stored = (await store.list()).find((b) => b.bucket === bucket);
   if (stored) {
     const def = config.quotas[stored.quota];
     return def ? { bucket, quota: stored.quota, def } : { error: `bucket "${bucket}" belongs to quota "${stored.quota}", which the config no longer defines` };
@@ -52,20 +53,31 @@ function resolveCharge(bucket: string, store: QuotaStore, config: Config): Charg
   return quota ? { bucket, quota, def: config.quotas[quota]! } : { error: `no quota defines a bucket named "${bucket}"` };
 }
 
+/** Runs `answer`; a shared store that cannot be reached is a 503 that says so. */
+async function withStore(c: Context<GatewayEnv>, answer: () => Promise<Response>): Promise<Response> {
+  try {
+    return await answer();
+  } catch (err) {
+    if (err instanceof BucketStoreUnavailable) return apiError(c, 503, "quota_store_unavailable", err.message);
+    throw err;
+  }
+}
+
 export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
-  app.get("/api/quotas", (c) => {
+  app.get("/api/quotas", (c) => withStore(c, async () => {
     const config = deps.getConfig();
     const access = callerAccess(c, config);
     if (access.role === null) return apiError(c, 403, "forbidden", "access denied: no role granted");
     const identity = c.var.identity;
     const own = chargesFrom(access.values, identity, deps.sessionFor(identity), config.quotas).charges;
     const out = new Map<string, ReturnType<typeof describe>>();
-    for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, deps.store.peek(charge), deps.store.reserved(charge.bucket)));
+    for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
     if (access.role === "admin") {
-      for (const b of deps.store.list()) {
+      for (const b of await deps.store.list()) {
         if (out.has(b.bucket)) continue;
         const def = config.quotas[b.quota];
-        const state = def ? deps.store.peek({ bucket: b.bucket, quota: b.quota, def }) : b;
+        // The stored row, refilled to now (peek would read it again).
+        const state = def ? refill(b, def, Date.now()) : b;
         out.set(b.bucket, describe(b.bucket, b.quota, def, state, deps.store.reserved(b.bucket)));
       }
     }
@@ -73,7 +85,7 @@ export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
       Object.entries(config.quotas).map(([name, q]) => [name, { capacity: formatDollars(q.capacity), capacity_nanos: q.capacity, rate: q.rate.text, on_exceed: q.on_exceed }]),
     );
     return c.json({ buckets: [...out.values()].sort((a, b) => a.bucket.localeCompare(b.bucket)), quotas });
-  });
+  }));
 
   app.post("/api/quotas/refill", async (c) => {
     const config = deps.getConfig();
@@ -87,14 +99,16 @@ export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
     }
     const body = RefillBody.safeParse(raw);
     if (!body.success) return apiError(c, 400, "invalid_body", zodMessage(body.error));
-    const charge = resolveCharge(body.data.bucket, deps.store, config);
-    if ("error" in charge) return apiError(c, 404, "not_found", charge.error);
-    const { before, after } = deps.store.refill(charge, body.data.amount ?? null, c.var.identity.principal);
-    const reserved = deps.store.reserved(charge.bucket);
-    return c.json({
-      added_nanos: after.balance - before.balance,
-      before: describe(charge.bucket, charge.quota, charge.def, before, reserved),
-      bucket: describe(charge.bucket, charge.quota, charge.def, after, reserved),
+    return withStore(c, async () => {
+      const charge = await resolveCharge(body.data.bucket, deps.store, config);
+      if ("error" in charge) return apiError(c, 404, "not_found", charge.error);
+      const { before, after } = await deps.store.refill(charge, body.data.amount ?? null, c.var.identity.principal);
+      const reserved = deps.store.reserved(charge.bucket);
+      return c.json({
+        added_nanos: after.balance - before.balance,
+        before: describe(charge.bucket, charge.quota, charge.def, before, reserved),
+        bucket: describe(charge.bucket, charge.quota, charge.def, after, reserved),
+      });
     });
   });
 }

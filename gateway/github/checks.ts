@@ -176,7 +176,7 @@ export interface CheckSyncDeps {
   readonly github: () => GitHubClient | null;
   /** Activity markers (they change whenever a session's report would) and last activity times, per session. */
   readonly activity: (ids: readonly string[]) => ReadonlyMap<string, { marker: string; lastAt: number }>;
-  readonly view: (session: SessionRecord) => CheckRunView;
+  readonly view: (session: SessionRecord) => CheckRunView | Promise<CheckRunView>;
   readonly settings: () => CheckSyncSettings;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
@@ -280,7 +280,7 @@ export class CheckRunSync {
     if (!s || !pending || !github) return;
     const settings = this.deps.settings();
     const now = this.now();
-    const view = this.deps.view(s);
+    const view = await this.deps.view(s);
     const done = s.finished_at !== null;
     const repo = { owner: s.repository.split("/")[0] ?? s.owner, repo: s.repository.split("/")[1] ?? "" };
     const details = settings.detailsUrl(s.id);

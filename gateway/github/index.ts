@@ -7,7 +7,7 @@ import type { GitHubConfig } from "../config/github.js";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { Identity } from "../identity/types.js";
-import { type BucketBalance, prTotals, sessionActivity, sessionReport } from "../store/session-report.js";
+import { type BucketBalanceReader, prTotals, sessionActivity, sessionReportReading } from "../store/session-report.js";
 import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
@@ -19,7 +19,7 @@ export interface CiModuleDeps {
   readonly getConfig: () => Config;
   readonly db: Database.Database;
   /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
-  readonly balance?: BucketBalance;
+  readonly balance?: BucketBalanceReader;
   readonly flushLog?: () => Promise<void>;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
@@ -36,7 +36,7 @@ export interface CiModule {
   credentialIdentity(request: Request, addr: string): Identity | null;
   mount(app: Hono<GatewayEnv>): void;
   mountPublic(app: Hono<GatewayEnv>): void;
-  summarize(session: SessionRecord): SessionSummary;
+  summarize(session: SessionRecord): Promise<SessionSummary>;
   /** Starts the check-run loop (it ticks often enough for the configured update interval). */
   start(): void;
   stop(): Promise<void>;
@@ -59,9 +59,10 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
   const detailsUrl = (cfg: GitHubConfig | undefined, id: string) =>
     cfg?.public_url ? `${cfg.public_url}/ci/sessions/${id}` : undefined;
 
-  const report = (s: SessionRecord): ReportData => ({ session: toWire(s), ...sessionReport(deps.db, s, deps.balance) });
-  const summarize = (s: SessionRecord): SessionSummary => {
-    const data = report(s);
+  const balance = deps.balance ?? (async () => null);
+  const report = async (s: SessionRecord): Promise<ReportData> => ({ session: toWire(s), ...(await sessionReportReading(deps.db, s, balance)) });
+  const summarize = async (s: SessionRecord): Promise<SessionSummary> => {
+    const data = await report(s);
     return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }) };
   };
 
@@ -69,8 +70,8 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     store,
     github: githubClient,
     activity: (ids) => sessionActivity(deps.db, ids),
-    view: (s) => {
-      const data = report(s);
+    view: async (s) => {
+      const data = await report(s);
       return {
         marker: sessionActivity(deps.db, [s.id]).get(s.id)?.marker ?? "",
         title: renderTitle(data),

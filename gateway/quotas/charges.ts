@@ -6,7 +6,7 @@ import type { Identity } from "../identity/types.js";
 import { type Access, type GrantSource, applicableValues } from "../policy/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { expandBucket, templateValues } from "./buckets.js";
-import type { Charge, Line } from "./store.js";
+import type { Charge, Line } from "./bucket-store.js";
 
 export interface ResolvedCharges {
   readonly lines: readonly Line[];

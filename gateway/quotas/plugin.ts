@@ -1,7 +1,9 @@
 // Reserve, then settle. Before forwarding, the request's worst-case cost is debited from every bucket it is charged
 // to, in one transaction, or the request is refused with a 429 in the provider's own shape. After the response the
-// reservation is replaced by the actual cost, in the same transaction as the request's log row. Concurrent requests
-// can then overspend a bucket by at most their estimation error, never by the number in flight.
+// reservation is replaced by the actual cost, written with the request's log row (SQLite store) or applied from a
+// durable entry written there (shared store). Concurrent requests can then overspend a bucket by at most their
+// estimation error, never by the number in flight. A store that cannot be reached refuses with a 503: budgets that
+// cannot be checked are not bypassed.
 import type { Config } from "../config/schema.js";
 import { formatDollars } from "../config/units.js";
 import type { Pricer } from "../pricing/prices.js";
@@ -9,7 +11,7 @@ import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchang
 import type { RowExtension } from "../store/requests.js";
 import { chargesFor } from "./charges.js";
 import { type Estimate, estimateCost } from "./estimate.js";
-import type { BucketShortfall, QuotaStore, SettleLine } from "./store.js";
+import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
 export const QUOTA_PLUGIN = "quota";
 
@@ -17,7 +19,7 @@ export const QUOTA_PLUGIN = "quota";
 const MAX_SDK_RETRY_SECONDS = 60;
 
 export interface QuotaPluginDeps {
-  readonly store: QuotaStore;
+  readonly store: BucketStore;
   readonly pricer: Pricer;
   readonly getConfig: () => Config;
 }
@@ -69,7 +71,7 @@ export function settlement(reserved: number, outcome: Outcome): { charged: numbe
 export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): ExchangePlugin {
   return {
     name: QUOTA_PLUGIN,
-    before(ex: Exchange): Denial | void {
+    async before(ex: Exchange): Promise<Denial | void> {
       if (!ex.route.billable) return;
       const config = getConfig();
       const { lines, undefinedRefs } = chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, config.quotas);
@@ -79,7 +81,13 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
       }
       if (lines.length === 0) return;
       const estimate = estimateCost(ex, pricer, config.quota_estimate);
-      const result = store.reserve(lines, estimate.nanos);
+      let result: ReserveResult;
+      try {
+        result = await store.reserve(lines, estimate.nanos);
+      } catch (err) {
+        if (!(err instanceof BucketStoreUnavailable)) throw err;
+        return { kind: "unavailable", category: "quota", message: `budget check failed, request not forwarded: ${err.message}` };
+      }
       if (!result.ok) return quotaDenial(result.short, estimate);
       if (!estimate.capped) ex.flags.push("quota_estimate_uncapped");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
@@ -93,7 +101,7 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
       const reserved = reservation.estimate.nanos;
       const { charged, atReservation } = settlement(reserved, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
-      return { write: (_db, requestId) => store.settle(requestId, reservation.lines, charged, atReservation) };
+      return store.settlement(reservation.lines, charged, atReservation);
     },
   };
 }

@@ -31,6 +31,8 @@ const DENIAL_KINDS: Record<string, "policy" | "quota" | "guardrail"> = { quota: 
 
 /** A budget bucket's balance now (nanodollars), or null when no quota defines it any more. */
 export type BucketBalance = (bucket: string, quota: string) => number | null;
+/** The same from a bucket store that may be a database over the network (quota_store postgres). */
+export type BucketBalanceReader = (bucket: string, quota: string) => Promise<number | null>;
 
 /** The report of one session; `session` is left to the caller (it renders the wire form). */
 export function sessionReport(db: Db, s: SessionRecord, balance: BucketBalance = () => null): Omit<ReportData, "session"> {
@@ -130,6 +132,15 @@ function toolCalls(db: Db, sessionId: string): ToolPart {
     mcp: mcp.map((m) => ({ server: m.server ?? "(unknown)", tool: m.tool ?? "(unknown)", count: m.count })),
     findings,
   };
+}
+
+/** The report with each budget's balance read first; a store that cannot be read leaves it null (unknown). */
+export async function sessionReportReading(db: Db, s: SessionRecord, read: BucketBalanceReader): Promise<Omit<ReportData, "session">> {
+  const charged = db
+    .prepare(`SELECT DISTINCT c.bucket AS bucket, c.quota AS quota FROM quota_charges c JOIN requests r ON r.id = c.request_id WHERE r.session_id = ?`)
+    .all(s.id) as { bucket: string; quota: string }[];
+  const balances = new Map(await Promise.all(charged.map(async (b) => [b.bucket, await read(b.bucket, b.quota).catch(() => null)] as const)));
+  return sessionReport(db, s, (bucket) => balances.get(bucket) ?? null);
 }
 
 /** Buckets the session's requests were charged to (quotas/store.ts quota_charges), with what is left in each now. */
