@@ -112,10 +112,16 @@ export function codexConfig(baseUrl: string): string {
     'env_key = "KEYLESS_API_KEY"',
     'wire_api = "responses"',
     "",
+    "# CI runs should not phone home (ab.chatgpt.com).",
+    "[analytics]",
+    "enabled = false",
+    "",
   ].join("\n");
 }
 
-/** Gemini CLI exits "Invalid auth method selected." unless settings select API-key auth; keep the user's other settings. */
+/**
+ * Gemini CLI exits "Invalid auth method selected." unless settings select API-key auth; keep the user's other settings.
+ */
 export function geminiSettings(existing: string | null): string {
   let settings: Record<string, unknown> = {};
   if (existing?.trim()) {
@@ -125,6 +131,9 @@ export function geminiSettings(existing: string | null): string {
   const security = objectAt(settings, "security");
   const auth = objectAt(security, "auth");
   auth.selectedType = "gemini-api-key";
+  // No usage statistics from CI runs (play.googleapis.com), unless the workflow's own settings decided otherwise.
+  const privacy = objectAt(settings, "privacy");
+  privacy.usageStatisticsEnabled ??= false;
   return `${JSON.stringify(settings, null, 2)}\n`;
 }
 

@@ -212,6 +212,10 @@ function codexConfig(baseUrl) {
     `base_url = ${JSON.stringify(baseUrl)}`,
     'env_key = "KEYLESS_API_KEY"',
     'wire_api = "responses"',
+    "",
+    "# CI runs should not phone home (ab.chatgpt.com).",
+    "[analytics]",
+    "enabled = false",
     ""
   ].join("\n");
 }
@@ -224,6 +228,8 @@ function geminiSettings(existing) {
   const security = objectAt(settings, "security");
   const auth = objectAt(security, "auth");
   auth.selectedType = "gemini-api-key";
+  const privacy = objectAt(settings, "privacy");
+  privacy.usageStatisticsEnabled ??= false;
   return `${JSON.stringify(settings, null, 2)}
 `;
 }

@@ -36,14 +36,15 @@ test("inputs for Vertex override the defaults", () => {
 test("the Codex config is valid TOML for Codex's custom provider", () => {
   assert.equal(
     codexConfig("http://gw/v1"),
-    '# Written by keyless: Codex sends its requests to the keyless gateway.\nmodel_provider = "keyless"\n\n[model_providers.keyless]\nname = "keyless"\nbase_url = "http://gw/v1"\nenv_key = "KEYLESS_API_KEY"\nwire_api = "responses"\n',
+    '# Written by keyless: Codex sends its requests to the keyless gateway.\nmodel_provider = "keyless"\n\n[model_providers.keyless]\nname = "keyless"\nbase_url = "http://gw/v1"\nenv_key = "KEYLESS_API_KEY"\nwire_api = "responses"\n\n# CI runs should not phone home (ab.chatgpt.com).\n[analytics]\nenabled = false\n',
   );
 });
 
 test("Gemini settings: created, merged, and a non-JSON file is refused", () => {
-  assert.deepEqual(JSON.parse(geminiSettings(null)), { security: { auth: { selectedType: "gemini-api-key" } } });
-  assert.deepEqual(JSON.parse(geminiSettings('{"security":{"auth":{"selectedType":"oauth-personal","useExternal":true}}}')), {
+  assert.deepEqual(JSON.parse(geminiSettings(null)), { security: { auth: { selectedType: "gemini-api-key" } }, privacy: { usageStatisticsEnabled: false } });
+  assert.deepEqual(JSON.parse(geminiSettings('{"security":{"auth":{"selectedType":"oauth-personal","useExternal":true}},"privacy":{"usageStatisticsEnabled":true}}')), {
     security: { auth: { selectedType: "gemini-api-key", useExternal: true } },
+    privacy: { usageStatisticsEnabled: true },
   });
   assert.throws(() => geminiSettings("// comment\n{}"));
 });

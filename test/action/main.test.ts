@@ -122,7 +122,8 @@ describe("main and post on a pull_request_target run", () => {
     assert.match(toml, /^env_key = "KEYLESS_API_KEY"$/m);
     assert.match(toml, /^wire_api = "responses"$/m);
     const settings = JSON.parse(readFileSync(join(job.home, ".gemini", "settings.json"), "utf8"));
-    assert.deepEqual(settings, { security: { auth: { selectedType: "gemini-api-key" } } });
+    assert.deepEqual(settings, { security: { auth: { selectedType: "gemini-api-key" } }, privacy: { usageStatisticsEnabled: false } });
+    assert.match(toml, /^\[analytics\]\nenabled = false$/m);
   });
 
   test("sets the outputs", () => {
@@ -295,6 +296,7 @@ describe("Gemini CLI", () => {
     assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), {
       ui: { theme: "dark" },
       security: { folderTrust: { enabled: false }, auth: { selectedType: "gemini-api-key" } },
+      privacy: { usageStatisticsEnabled: false },
     });
     await runStep("post", job, {});
   });
