@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
 import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
+import { describePostgresUrl } from "./config/quota-store.js";
 import { startGateway } from "./server.js";
 import { packageVersion } from "./version.js";
 
@@ -32,7 +33,11 @@ async function serveCommand(args: string[]): Promise<void> {
   const loaded = values.config ? loadOrExit(values.config) : parseConfigText(DEFAULT_CONFIG_TEXT);
   const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config });
   const source = values.config ?? "embedded defaults";
-  process.stderr.write(`keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path})\n`);
+  const qs = loaded.config.quota_store;
+  const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "sqlite";
+  process.stderr.write(
+    `keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path}, budgets: ${budgets})\n`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

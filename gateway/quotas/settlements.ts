@@ -41,8 +41,10 @@ export interface SettlementQueueDeps {
   readonly settled: (charges: readonly SettledCharge[]) => void;
   readonly onError: (err: unknown, context: string) => void;
   readonly retryMs?: number;
-  readonly batch?: number;
 }
+
+/** Settlements applied at once. Small: they share the pool with reservations, which are on the request path. */
+const BATCH = 16;
 
 interface PendingRow {
   request_id: string;
@@ -120,9 +122,8 @@ export class SettlementQueue {
   }
 
   private async pass(): Promise<void> {
-    const size = this.deps.batch ?? 64;
     for (;;) {
-      const rows = this.due.all(size) as PendingRow[];
+      const rows = this.due.all(BATCH) as PendingRow[];
       if (rows.length === 0) return;
       const results = await Promise.allSettled(rows.map((r) => this.apply(r)));
       const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
@@ -134,7 +135,7 @@ export class SettlementQueue {
       }
       this.outage = false;
       for (const err of errors) this.deps.onError(err, "quota settlement (will retry)");
-      if (rows.length < size || errors.length > 0) return;
+      if (rows.length < BATCH || errors.length > 0) return;
     }
   }
 
