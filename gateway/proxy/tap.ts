@@ -4,6 +4,9 @@ import type { EventRewriter, StreamAccumulator, WireEvent } from "../formats/cod
 import type { ResponseSummary } from "../formats/types.js";
 import type { Framing } from "../stream/framing.js";
 
+/** The longest event held back waiting for its end. */
+const MAX_PARTIAL_EVENT = 1024 * 1024;
+
 export interface TapResult {
   readonly summary: ResponseSummary;
   /** Milliseconds from the tap's creation to the first body chunk. */
@@ -43,6 +46,8 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
   let bytes = 0;
   let done = false;
   let out: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** The start of an event whose end has not arrived yet (passthrough only). */
+  let partial: Uint8Array | null = null;
 
   const emitToClient = (event: WireEvent) => out?.enqueue(framing.serialize(event));
   const rewriteChain = (event: WireEvent, index: number): void => {
@@ -84,6 +89,8 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
         try {
           result = await iterator.next();
         } catch (err) {
+          // The torn event is dropped: the client's stream ends with whole events and then the error.
+          partial = null;
           const message = `upstream stream broke: ${(err as Error).message}`;
           const event = options.streamError(message);
           if (event) controller.enqueue(framing.serialize(event));
@@ -92,6 +99,9 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
           return;
         }
         if (result.done) {
+          // A body that ends without a final blank line still reaches the client whole.
+          if (partial) controller.enqueue(partial);
+          partial = null;
           if (rewriters.length > 0) {
             for (const [i, r] of rewriters.entries()) r.flush?.((e) => rewriteChain(e, i + 1));
           }
@@ -102,7 +112,14 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
         const chunk = result.value;
         firstByteMs ??= now() - started;
         bytes += chunk.byteLength;
-        if (rewriters.length === 0) controller.enqueue(chunk);
+        if (rewriters.length === 0) {
+          // Whole events only: an event's bytes wait here until its end arrives, which a client needs anyway.
+          const pending = partial ? Buffer.concat([partial, chunk]) : chunk;
+          // An upstream that never ends an event must not make the gateway buffer its stream: pass it on as it is.
+          const complete = pending.byteLength > MAX_PARTIAL_EVENT ? pending.byteLength : framing.completePrefix(pending);
+          if (complete > 0) controller.enqueue(complete === pending.byteLength ? pending : pending.subarray(0, complete));
+          partial = complete < pending.byteLength ? pending.subarray(complete) : null;
+        }
         if (capturedBytes < captureLimit) {
           const room = captureLimit - capturedBytes;
           const piece = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);

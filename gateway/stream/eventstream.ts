@@ -56,8 +56,23 @@ export function exceptionEvent(exceptionType: string, message: string): WireEven
   return { name: `exception:${exceptionType}`, data: JSON.stringify({ message }) };
 }
 
+/** Whole messages at the start of `bytes`, by their length prefixes. */
+function completeMessages(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  while (offset + 4 <= bytes.byteLength) {
+    const length = view.getUint32(offset);
+    // A nonsense length is passed on as is: the client's decoder will say what is wrong with it.
+    if (length < OVERHEAD || length > MAX_MESSAGE) return bytes.byteLength;
+    if (offset + length > bytes.byteLength) break;
+    offset += length;
+  }
+  return offset;
+}
+
 export const eventStreamFraming: Framing = {
   contentType: EVENTSTREAM_CONTENT_TYPE,
+  completePrefix: completeMessages,
   parser(onEvent): FrameParser {
     let pending: Uint8Array = new Uint8Array(0);
     // After a corrupt frame the rest of the body cannot be re-synchronized; it is left unparsed.

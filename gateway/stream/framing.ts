@@ -10,6 +10,11 @@ export interface FrameParser {
 
 export interface Framing {
   readonly contentType: string;
+  /**
+   * Length of the longest prefix of `bytes` made of complete events. The tap forwards only whole events, so an
+   * upstream that breaks mid-event leaves the client a clean stream followed by an error event, not a torn one.
+   */
+  completePrefix(bytes: Uint8Array): number;
   parser(onEvent: (event: WireEvent) => void): FrameParser;
   serialize(event: WireEvent): Uint8Array;
 }

@@ -4,6 +4,8 @@ import type { FrameParser, Framing } from "./framing.js";
 export function wholeBodyFraming(limit: number): Framing {
   return {
     contentType: "application/json",
+    // Not framed: passed on as it arrives (holding it back would buffer the whole body).
+    completePrefix: (bytes) => bytes.byteLength,
     parser(onEvent): FrameParser {
       const decoder = new TextDecoder();
       let text = "";

@@ -215,3 +215,49 @@ describe("robustness", () => {
     assert.equal(denied.status, 403);
   });
 });
+
+describe("a stream torn mid-event", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ peers: { [PEER]: { login: "alice@example.com" } } });
+  });
+  after(() => h.close());
+
+  it("reaches the SDK as whole events followed by the gateway's error, not as a torn event", async () => {
+    const text = capture("fixtures/anthropic-messages-tool_use.sse");
+    const cut = text.indexOf("input_json_delta") + 5;
+    h.upstream.once(/^\/v1\/messages$/, () => {
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (!sent) {
+            sent = true;
+            controller.enqueue(new TextEncoder().encode(text.slice(0, cut)));
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+          controller.error(new Error("connection reset"));
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    });
+    const raw = await (await h.fetchFrom(PEER)(`${h.gateway.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+    })).text();
+    const events = raw.split("\n\n").filter(Boolean);
+    assert.match(events.at(-1)!, /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream stream broke/);
+    for (const e of events.slice(0, -1)) JSON.parse(/^data: (.*)$/m.exec(e)![1]!);
+    assert.ok(!raw.includes(text.slice(text.lastIndexOf("\n\n", cut) + 2, cut)), "the torn event's bytes reached the client");
+
+    h.upstream.once(/^\/v1\/messages$/, () => new Response(text.slice(0, cut), { headers: { "content-type": "text/event-stream" } }));
+    // A body that simply ends (no reset) is passed on whole, torn tail included: nothing the upstream sent is lost.
+    const res = await h.fetchFrom(PEER)(`${h.gateway.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
+    assert.equal(await res.text(), text.slice(0, cut));
+  });
+});
