@@ -113,6 +113,15 @@ interface PendingEntry {
   readonly extensions: readonly RowExtension[];
 }
 
+/** HTTP status classes, and "denied" for requests keyless refused (policy, quota, guardrail). */
+export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "denied";
+
+/** Paging cursor: rows strictly older than this one in the list's (ts, id) order. */
+export interface RowCursor {
+  readonly ts: number;
+  readonly id: string | number;
+}
+
 export interface RequestFilter {
   readonly principal?: string;
   readonly model?: string;
@@ -120,7 +129,15 @@ export interface RequestFilter {
   readonly session?: string;
   readonly since?: number;
   readonly until?: number;
+  readonly status?: StatusClass;
+  readonly before?: RowCursor;
   readonly limit?: number;
+}
+
+export interface RequestCounts {
+  readonly requests: number;
+  readonly errors: number;
+  readonly denials: number;
 }
 
 export interface UsageGroup {
@@ -201,6 +218,13 @@ export class RequestLog {
     if (filter.session) (where.push("session_id = @session"), (params.session = filter.session));
     if (filter.since !== undefined) (where.push("ts >= @since"), (params.since = filter.since));
     if (filter.until !== undefined) (where.push("ts < @until"), (params.until = filter.until));
+    if (filter.status === "denied") where.push("denial IS NOT NULL");
+    else if (filter.status) (where.push("status / 100 = @status_class"), (params.status_class = Number(filter.status[0])));
+    if (filter.before) {
+      where.push("(ts < @before_ts OR (ts = @before_ts AND id < @before_id))");
+      params.before_ts = filter.before.ts;
+      params.before_id = String(filter.before.id);
+    }
     params.limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
     const sql = `SELECT * FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ts DESC, id DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as DbRequestRow[]).map(fromDb);
@@ -241,6 +265,20 @@ export class RequestLog {
       FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       GROUP BY day, principal, provider, model ORDER BY day DESC, cost_nanos DESC`;
     return this.db.prepare(sql).all(params) as UsageGroup[];
+  }
+
+  /** Requests, errors and denials, counted as the session report counts them. */
+  counts(filter: Pick<RequestFilter, "principal" | "since">): RequestCounts {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.principal) (where.push("principal = @principal"), (params.principal = filter.principal));
+    if (filter.since !== undefined) (where.push("ts >= @since"), (params.since = filter.since));
+    return this.db
+      .prepare(`SELECT COUNT(*) AS requests,
+        COALESCE(SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END), 0) AS errors,
+        COALESCE(SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END), 0) AS denials
+        FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`)
+      .get(params) as RequestCounts;
   }
 
   /** Deletes captures older than `before` (epoch ms); accounting rows stay. Returns how many were purged. */

@@ -165,3 +165,43 @@ export function prTotals(db: Db, repositoryId: string, prNumber: number): PrTota
     .get({ repo: repositoryId, pr: prNumber });
   return r as PrTotals;
 }
+
+export interface SessionListRow {
+  readonly session: SessionRecord;
+  readonly requests: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cost_nanos: number;
+  readonly denials: number;
+  readonly flagged_tool_calls: number;
+}
+
+type ListTotals = Record<"n_requests" | "n_input" | "n_output" | "n_cost" | "n_denials" | "n_flagged", number>;
+
+/**
+ * Sessions newest first with their request totals. With `principal`, only sessions that principal made requests in,
+ * totalled over that principal's requests alone.
+ */
+export function sessionList(db: Db, filter: { readonly principal?: string; readonly limit: number }): SessionListRow[] {
+  const rows = db
+    .prepare(
+      `SELECT s.*, COUNT(r.id) AS n_requests, COALESCE(SUM(r.input_tokens), 0) AS n_input,
+         COALESCE(SUM(r.output_tokens), 0) AS n_output, COALESCE(SUM(r.cost_nanos), 0) AS n_cost,
+         COALESCE(SUM(r.denial IS NOT NULL), 0) AS n_denials,
+         (SELECT COUNT(*) FROM tool_calls t WHERE t.session_id = s.id AND t.action != 'log'
+           AND (@principal IS NULL OR t.principal = @principal)) AS n_flagged
+       FROM ci_sessions s LEFT JOIN requests r ON r.session_id = s.id AND (@principal IS NULL OR r.principal = @principal)
+       GROUP BY s.id HAVING @principal IS NULL OR COUNT(r.id) > 0
+       ORDER BY s.started_at DESC, s.id DESC LIMIT @limit`,
+    )
+    .all({ principal: filter.principal ?? null, limit: filter.limit }) as (SessionRecord & ListTotals)[];
+  return rows.map(({ n_requests, n_input, n_output, n_cost, n_denials, n_flagged, ...session }) => ({
+    session,
+    requests: n_requests,
+    input_tokens: n_input,
+    output_tokens: n_output,
+    cost_nanos: n_cost,
+    denials: n_denials,
+    flagged_tool_calls: n_flagged,
+  }));
+}

@@ -1,6 +1,7 @@
 // Tool calls: one row per call a model asked for (nested code-mode calls as child rows), written in the same
 // transaction as their request; the result columns are filled in when a later request reports the outcome.
 import type { Db } from "./db.js";
+import type { RowCursor } from "./requests.js";
 
 export const TOOL_CALLS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS tool_calls (
@@ -212,6 +213,8 @@ export interface ToolCallFilter {
   readonly requestId?: string;
   readonly since?: number;
   readonly until?: number;
+  /** Paging: rows older than this one in (ts, id) order. */
+  readonly before?: RowCursor;
   readonly limit?: number;
 }
 
@@ -231,6 +234,11 @@ function where(filter: ToolCallFilter): { sql: string; params: Record<string, st
   add("(session_id = @session OR client_session = @session)", "session", filter.session);
   add("ts >= @since", "since", filter.since);
   add("ts < @until", "until", filter.until);
+  if (filter.before) {
+    clauses.push("(ts < @before_ts OR (ts = @before_ts AND id < @before_id))");
+    params.before_ts = filter.before.ts;
+    params.before_id = Number(filter.before.id);
+  }
   add(
     "EXISTS (SELECT 1 FROM json_each(tool_calls.findings) f WHERE json_extract(f.value, '$.ruleId') = @finding OR json_extract(f.value, '$.category') = @finding)",
     "finding",
