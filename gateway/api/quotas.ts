@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import { Dollars, formatDollars } from "../config/units.js";
 import type { GatewayEnv } from "../env.js";
 import type { Identity } from "../identity/types.js";
+import type { Access } from "../policy/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketState } from "../quotas/buckets.js";
 import { refill, templateMatches } from "../quotas/buckets.js";
@@ -42,6 +43,25 @@ function describe(bucket: string, quota: string, def: QuotaDefinition | undefine
   };
 }
 
+export type BucketView = ReturnType<typeof describe>;
+
+/** The caller's own buckets (what its grants charge); for admins also every bucket ever charged. Sorted by name. */
+export async function visibleBuckets(deps: QuotaApiDeps, config: Config, access: Access, identity: Identity): Promise<BucketView[]> {
+  const own = chargesFrom(access.values, identity, deps.sessionFor(identity), config.quotas).charges;
+  const out = new Map<string, BucketView>();
+  for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
+  if (access.role === "admin") {
+    for (const b of await deps.store.list()) {
+      if (out.has(b.bucket)) continue;
+      const def = config.quotas[b.quota];
+      // The stored row, refilled to now (peek would read it again).
+      const state = def ? refill(b, def, Date.now()) : b;
+      out.set(b.bucket, describe(b.bucket, b.quota, def, state, deps.store.reserved(b.bucket)));
+    }
+  }
+  return [...out.values()].sort((a, b) => a.bucket.localeCompare(b.bucket));
+}
+
 /** The quota a concrete bucket belongs to: the one it was last charged under, else the first template it fits. */
 async function resolveCharge(bucket: string, store: BucketStore, config: Config): Promise<Charge | { error: string }> {
   const stored = (await store.list()).find((b) => b.bucket === bucket);
@@ -68,23 +88,11 @@ export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
     const config = deps.getConfig();
     const access = callerAccess(c, config);
     if (access.role === null) return apiError(c, 403, "forbidden", "access denied: no role granted");
-    const identity = c.var.identity;
-    const own = chargesFrom(access.values, identity, deps.sessionFor(identity), config.quotas).charges;
-    const out = new Map<string, ReturnType<typeof describe>>();
-    for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
-    if (access.role === "admin") {
-      for (const b of await deps.store.list()) {
-        if (out.has(b.bucket)) continue;
-        const def = config.quotas[b.quota];
-        // The stored row, refilled to now (peek would read it again).
-        const state = def ? refill(b, def, Date.now()) : b;
-        out.set(b.bucket, describe(b.bucket, b.quota, def, state, deps.store.reserved(b.bucket)));
-      }
-    }
+    const buckets = await visibleBuckets(deps, config, access, c.var.identity);
     const quotas = Object.fromEntries(
       Object.entries(config.quotas).map(([name, q]) => [name, { capacity: formatDollars(q.capacity), capacity_nanos: q.capacity, rate: q.rate.text, on_exceed: q.on_exceed }]),
     );
-    return c.json({ buckets: [...out.values()].sort((a, b) => a.bucket.localeCompare(b.bucket)), quotas });
+    return c.json({ buckets, quotas });
   }));
 
   app.post("/api/quotas/refill", async (c) => {

@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { WireEvent } from "../formats/codec.js";
 import { ROUTES } from "../proxy/routes.js";
-import type { RequestLog } from "../store/requests.js";
+import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
 import { requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
@@ -51,6 +51,19 @@ function bodyText(body: Uint8Array | null, binary: boolean): unknown {
   return binary ? { base64: Buffer.from(body).toString("base64") } : decode(body);
 }
 
+/** A capture as people read it: bodies decoded (JSON parsed where it is JSON), a streamed response also rebuilt. */
+export function captureView(row: RequestRow, capture: Capture) {
+  return {
+    request: { headers: capture.requestHeaders, body: decode(capture.requestBody), truncated: capture.requestTruncated },
+    response: {
+      headers: capture.responseHeaders,
+      body: bodyText(capture.responseBody, (capture.responseHeaders["content-type"] ?? "").includes("eventstream")),
+      rebuilt: rebuilt(row.route, capture.responseHeaders, capture.responseBody),
+      truncated: capture.responseTruncated,
+    },
+  };
+}
+
 export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
   app.get("/api/requests", (c) => {
     const denied = requireRole(c, getConfig(), "admin");
@@ -64,19 +77,7 @@ export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, 
     if (denied) return denied;
     const found = log.get(c.req.param("id"));
     if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
-    const { row, capture } = found;
-    return c.json({
-      request: row,
-      capture: capture && {
-        request: { headers: capture.requestHeaders, body: decode(capture.requestBody), truncated: capture.requestTruncated },
-        response: {
-          headers: capture.responseHeaders,
-          body: bodyText(capture.responseBody, (capture.responseHeaders["content-type"] ?? "").includes("eventstream")),
-          rebuilt: rebuilt(row.route, capture.responseHeaders, capture.responseBody),
-          truncated: capture.responseTruncated,
-        },
-      },
-    });
+    return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture) });
   });
   app.get("/api/usage", (c) => {
     const denied = requireRole(c, getConfig(), "admin");
