@@ -24,6 +24,7 @@ import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
 import { createHooksModule } from "./tools/hooks/index.js";
 import { createToolsModule } from "./tools/plugin.js";
+import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 
 export interface GatewayOptions {
@@ -103,7 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi];
+  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),
