@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { crossSiteReason } from "../../gateway/identity/cross-site.js";
+import { type Harness, startHarness } from "../helpers/gateway.js";
+
+const ADMIN = "127.0.0.2";
+
+describe("cross-site browser requests", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      peers: { [ADMIN]: { login: "admin@example.com" } },
+      config: () => ({
+        grants: [{ src: ["admin@example.com"], app: { "keyless.dev/cap/gateway": [{ role: "admin", models: "**" }] } }],
+        quotas: { "daily:<user>": { capacity: "$1.00", rate: "$1.00/day" } },
+      }),
+    });
+  });
+  after(() => h.close());
+
+  const post = (path: string, headers: Record<string, string>, body: unknown) =>
+    h.fetchFrom(ADMIN)(`${h.gateway.url}${path}`, { method: "POST", headers: { "content-type": "text/plain", ...headers }, body: JSON.stringify(body) });
+
+  it("a page on another site cannot spend or refill with the admin's network identity", async () => {
+    const before = h.upstream.requests.length;
+    const spend = await post("/v1/messages", { origin: "https://evil.example", "sec-fetch-site": "cross-site" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [] });
+    assert.equal(spend.status, 403);
+    assert.match(((await spend.json()) as { error: { message: string } }).error.message, /cross-site browser request refused \(Sec-Fetch-Site: cross-site\)/);
+    const refill = await post("/api/quotas/refill", { origin: "http://evil.example" }, { bucket: "daily:admin@example.com", amount: "$1.00" });
+    assert.equal(refill.status, 403);
+    assert.equal(h.upstream.requests.length, before, "nothing reached the upstream");
+  });
+
+  it("agents, SDKs, curl and same-origin pages are unaffected; reads stay open", async () => {
+    const ok = await post("/v1/messages", { "content-type": "application/json" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    assert.equal(ok.status, 200);
+    const host = new URL(h.gateway.url).host;
+    const sameOrigin = await post("/v1/messages", { "content-type": "application/json", origin: `http://${host}`, "sec-fetch-site": "same-origin" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    assert.equal(sameOrigin.status, 200);
+    const read = await h.fetchFrom(ADMIN)(`${h.gateway.url}/v1/models`, { headers: { origin: "https://evil.example", "sec-fetch-site": "cross-site" } });
+    assert.equal(read.status, 200);
+  });
+
+  it("classifies the headers browsers send", () => {
+    const headers = (h: Record<string, string>) => new Headers(h);
+    assert.equal(crossSiteReason("POST", headers({})), null);
+    assert.equal(crossSiteReason("POST", headers({ "sec-fetch-site": "none" })), null);
+    assert.match(crossSiteReason("PUT", headers({ "sec-fetch-site": "same-site" })) ?? "", /same-site/);
+    assert.match(crossSiteReason("POST", headers({ origin: "null", host: "gw" })) ?? "", /Origin: null/);
+    assert.equal(crossSiteReason("POST", headers({ origin: "http://gw", host: "gw" })), null);
+    assert.equal(crossSiteReason("GET", headers({ "sec-fetch-site": "cross-site" })), null);
+  });
+});
