@@ -6,7 +6,7 @@ import type { GatewayEnv } from "./env.js";
 import { anthropicError } from "./formats/anthropic.js";
 import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./formats/gemini.js";
-import { refuseCrossSite } from "./identity/cross-site.js";
+import { refuseCrossSite, refuseForeignHost } from "./identity/cross-site.js";
 import { type CredentialIdentity, identify } from "./identity/middleware.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
 import { AccessCache } from "./policy/access-cache.js";
@@ -99,6 +99,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
   app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
 
+  app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, (path, message) => genericError(path, 403, message)));
   app.use("*", refuseCrossSite((path, message) => genericError(path, 403, message)));
   for (const module of modules) module.mountPublic?.(app);
   app.use("*", identify(deps.resolver, (c, status, message) => genericError(c.req.path, status, message), deps.credentialIdentity));

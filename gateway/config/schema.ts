@@ -48,6 +48,11 @@ export type PriceOverride = z.infer<typeof PriceOverride>;
 export const Config = z.strictObject({
   $schema: z.string().optional(),
   listen: z.string().default("127.0.0.1:8080"),
+  /**
+   * Host names the gateway answers to beyond addresses, localhost, MagicDNS short names and *.ts.net (a custom domain
+   * in front of it). Any other Host is refused, so a DNS name an attacker controls cannot reach it from a browser.
+   */
+  allowed_hosts: z.array(z.string().min(1)).default([]),
   identity: IdentityConfig.default({ type: "local" }),
   /** Application capability that carries keyless grants, in config grants and in the tailnet policy. */
   capability: z.string().default(DEFAULT_CAPABILITY),

@@ -1,7 +1,9 @@
 // Identity comes from the network, so a web page open in the browser of someone on the tailnet could make requests
-// that carry that person's identity (a confused deputy, as CSRF is with cookies). Browsers say where a request comes
-// from; agents and SDKs send neither header. Cross-site writes are refused (as tailscale/setec refuses browsers);
-// reads stay open because CORS keeps their answers from the page.
+// that carry that person's identity (a confused deputy, as CSRF is with cookies). Two guards:
+// - cross-site writes are refused: browsers say where a request comes from (Sec-Fetch-Site, Origin); agents and SDKs
+//   send neither header (as tailscale/setec refuses browsers); reads stay open because CORS keeps answers from the page;
+// - DNS rebinding (an attacker's name resolving to the gateway, making the page "same-origin") is refused by the Host
+//   header: only names a tailnet gives the gateway, addresses, localhost, and names the admin lists are served.
 import type { MiddlewareHandler } from "hono";
 import type { GatewayEnv } from "../env.js";
 
@@ -23,6 +25,29 @@ export function crossSiteReason(method: string, headers: Headers): string | null
     if (host !== headers.get("host")) return `Origin: ${origin.slice(0, 100)}`;
   }
   return null;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** Whether a Host header names this gateway in a way no outside DNS name can. */
+export function hostAllowed(hostHeader: string | null, allowed: readonly string[]): boolean {
+  if (!hostHeader) return true;
+  const host = hostHeader.startsWith("[") ? hostHeader.slice(1, hostHeader.indexOf("]")) : hostHeader.replace(/:\d+$/, "");
+  const name = host.toLowerCase().replace(/\.$/, "");
+  if (IPV4.test(name) || name.includes(":")) return true;
+  // MagicDNS short names have one label; tailnet names end in ts.net.
+  if (name === "localhost" || !name.includes(".") || name.endsWith(".ts.net")) return true;
+  return allowed.some((a) => a.toLowerCase() === name);
+}
+
+export function refuseForeignHost(allowed: () => readonly string[], refuse: (path: string, message: string) => Response): MiddlewareHandler<GatewayEnv> {
+  return async function hostGuard(c, next) {
+    const host = c.req.header("host") ?? null;
+    if (!hostAllowed(host, allowed())) {
+      return refuse(c.req.path, `requests for host "${host?.slice(0, 100)}" are refused (DNS rebinding guard); list the name in allowed_hosts to serve it`);
+    }
+    await next();
+  };
 }
 
 export function refuseCrossSite(refuse: (path: string, message: string) => Response): MiddlewareHandler<GatewayEnv> {

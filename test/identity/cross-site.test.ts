@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { crossSiteReason } from "../../gateway/identity/cross-site.js";
+import http from "node:http";
+import { crossSiteReason, hostAllowed } from "../../gateway/identity/cross-site.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 
 const ADMIN = "127.0.0.2";
@@ -13,6 +14,7 @@ describe("cross-site browser requests", () => {
       config: () => ({
         grants: [{ src: ["admin@example.com"], app: { "keyless.dev/cap/gateway": [{ role: "admin", models: "**" }] } }],
         quotas: { "daily:<user>": { capacity: "$1.00", rate: "$1.00/day" } },
+        allowed_hosts: ["ai.example.com"],
       }),
     });
   });
@@ -39,6 +41,21 @@ describe("cross-site browser requests", () => {
     assert.equal(sameOrigin.status, 200);
     const read = await h.fetchFrom(ADMIN)(`${h.gateway.url}/v1/models`, { headers: { origin: "https://evil.example", "sec-fetch-site": "cross-site" } });
     assert.equal(read.status, 200);
+  });
+
+  it("refuses a Host that an outside DNS name could give it (DNS rebinding), serves tailnet names", async () => {
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(`${h.gateway.url}/v1/models`, { localAddress: ADMIN, headers: { host } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        req.on("error", reject);
+        req.end();
+      });
+    assert.equal(await status("rebind.attacker.example:8080"), 403);
+    for (const ok of ["ai-gateway", "ai-gateway:80", "ai.tail1234.ts.net", "100.101.102.103:8080", "[fd7a:115c:a1e0::1]:80", "localhost:8080", "ai.example.com"]) {
+      assert.equal(await status(ok), 200, ok);
+    }
+    assert.equal(hostAllowed("AI.Tail1234.TS.NET.", []), true);
+    assert.equal(hostAllowed("gateway.corp.example", []), false);
   });
 
   it("classifies the headers browsers send", () => {

@@ -73,7 +73,7 @@ describe("robustness", () => {
     const body = messages();
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = net.connect({ host: "127.0.0.1", port: Number(port), localAddress: PEER }, () => {
-        socket.write(`POST http://evil.invalid/v1/messages HTTP/1.1\r\nHost: evil.invalid\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.write(`POST http://evil.invalid/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       });
       let data = "";
       socket.on("data", (d) => (data += d));
