@@ -2,11 +2,11 @@
 import type { Context } from "hono";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
-import { type Access, accessFor } from "../policy/grants.js";
+import { type Access, accessUnder } from "../policy/grants.js";
 import { apiError } from "./errors.js";
 
 export function callerAccess(c: Context<GatewayEnv>, config: Config): Access {
-  return accessFor(c.var.identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+  return accessUnder(c.var.identity, config);
 }
 
 /** Returns a 403 response unless the caller holds `role` (admin satisfies user). */

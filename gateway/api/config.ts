@@ -6,7 +6,7 @@ import type { LiveConfig, ConfigRefusal } from "../config/live.js";
 import type { Config } from "../config/schema.js";
 import { literalSecrets } from "../config/text.js";
 import type { GatewayEnv } from "../env.js";
-import { accessFor } from "../policy/grants.js";
+import { accessUnder } from "../policy/grants.js";
 import type { ConfigAudit } from "../store/config-audit.js";
 import { requireRole } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
@@ -35,7 +35,7 @@ async function jsonBody(c: Context<GatewayEnv>): Promise<unknown> {
 
 export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void {
   const guardFor = (c: Context<GatewayEnv>) => (next: Config) =>
-    accessFor(c.var.identity, { capability: next.capability, configGrants: next.grants, useConfigGrants: next.config_grants }).role === "admin"
+    accessUnder(c.var.identity, next).role === "admin"
       ? null
       : `the change would remove your own admin role (${c.var.identity.principal}); grant it in the new config or the tailnet policy first`;
 

@@ -1,6 +1,6 @@
 // GET /v1/models and /v1beta/models: the models the caller may use, in the client's own API format.
 import type { Config } from "../config/schema.js";
-import { accessFor, allowsModel, modelKey } from "../policy/grants.js";
+import { accessUnder, allowsModel, modelKey } from "../policy/grants.js";
 import type { Identity } from "../identity/types.js";
 import type { ModelCatalog } from "../pricing/catalog.js";
 
@@ -11,7 +11,7 @@ export interface ListedModel {
 }
 
 export function grantedModels(config: Config, identity: Identity, catalog: ModelCatalog): ListedModel[] {
-  const access = accessFor(identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+  const access = accessUnder(identity, config);
   if (access.role === null) return [];
   const seen = new Set<string>();
   const out: ListedModel[] = [];

@@ -2,7 +2,7 @@
 // (WhoIs identities are cached per connection, so a keep-alive connection evaluates its grants once.)
 import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
-import { type Access, accessFor } from "./grants.js";
+import { type Access, accessUnder } from "./grants.js";
 
 export class AccessCache {
   private readonly byConfig = new WeakMap<Config, WeakMap<Identity, Access>>();
@@ -15,7 +15,7 @@ export class AccessCache {
     }
     let access = byIdentity.get(identity);
     if (!access) {
-      access = accessFor(identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+      access = accessUnder(identity, config);
       byIdentity.set(identity, access);
     }
     return access;

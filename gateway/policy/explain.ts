@@ -6,7 +6,7 @@ import { formatDollars } from "../config/units.js";
 import { type Identity, LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { chargesFor } from "../quotas/charges.js";
-import { accessFor, allowsModel, modelKey, srcMatches } from "./grants.js";
+import { accessUnder, allowsModel, modelKey, srcMatches } from "./grants.js";
 import { globMatch } from "./glob.js";
 
 export interface ExplainInput {
@@ -66,7 +66,7 @@ export function explain(config: Config, input: ExplainInput): Explanation {
   if (!provider) notes.push(`no provider in the config serves "${model}": requests for it are refused before grants`);
   else if (!config.providers[provider]!.models.some((g) => globMatch(g, model))) notes.push(`provider ${provider} does not list "${model}" in its models`);
   if (!config.config_grants) notes.push("config_grants is false: only tailnet policy grants (WhoIs CapMap) apply");
-  const access = accessFor(identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+  const access = accessUnder(identity, config);
   const grants: Explanation["grants"] = config.grants.flatMap((g, i) => {
     const src = g.src.filter((s) => srcMatches(s, identity));
     return config.config_grants && src.length > 0 ? [{ origin: `config#${i}`, src, values: g.app[config.capability] ?? [] }] : [];

@@ -2,6 +2,7 @@
 // Each capability value is evaluated on its own: its quotas, guardrails and hooks apply when its `models` match the
 // request's model, or always when it names no models ("floating").
 import { GrantValue, type Grant } from "../config/grants.js";
+import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import { LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import { globMatch } from "./glob.js";
@@ -58,6 +59,11 @@ export function accessFor(identity: Identity, { capability, configGrants, useCon
     else if (value.role === "user" && role === null) role = "user";
   }
   return { role, values, invalid };
+}
+
+/** Access under a whole config: its capability, its grants, and whether config grants count. */
+export function accessUnder(identity: Identity, config: Pick<Config, "capability" | "grants" | "config_grants">): Access {
+  return accessFor(identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
 }
 
 function modelGlobs(value: GrantValue): readonly string[] | null {

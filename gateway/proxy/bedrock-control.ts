@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import { bedrockError } from "../formats/bedrock.js";
 import { isRecord, str } from "../formats/codec.js";
-import { type Access, accessFor, allowsModel, modelKey } from "../policy/grants.js";
+import { type Access, accessUnder, allowsModel, modelKey } from "../policy/grants.js";
 import { globMatch } from "../policy/glob.js";
 import type { BedrockAdapter, BedrockConfig } from "../providers/bedrock.js";
 import { PROVIDERS } from "../providers/registry.js";
@@ -57,7 +57,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
 
   const callerAccess = (c: Context<GatewayEnv>): Access | Response => {
     const config = getConfig();
-    const access = accessFor(c.var.identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+    const access = accessUnder(c.var.identity, config);
     return access.role === null ? bedrockError({ kind: "permission", message: "access denied: no role granted" }) : access;
   };
 

@@ -80,9 +80,10 @@ export async function handleProxy(
     return refuse({ kind: "invalid_request", message: `request body is not valid JSON: ${(err as Error).message}` }, "input", { body: bytes });
   }
 
+  const info = codec.requestInfo(body);
   let model: string | undefined;
   try {
-    model = route.modelFromPath?.(match) ?? codec.requestInfo(body).model;
+    model = route.modelFromPath?.(match) ?? info.model;
   } catch (err) {
     if (!(err instanceof RouteError)) throw err;
     return refuse({ kind: "invalid_request", message: err.message }, "input", { body: bytes });
@@ -117,7 +118,6 @@ export async function handleProxy(
     );
   }
 
-  const info = codec.requestInfo(body);
   const ex: Exchange = {
     id,
     startedAt: base.startedAt,
