@@ -18,10 +18,10 @@ import { startGateway } from "../gateway/server.js";
 import { eventStreamFraming } from "../gateway/stream/eventstream.js";
 import { sseFraming } from "../gateway/stream/sse.js";
 
-const FIXTURES = fileURLToPath(new URL("../../shared/reference/captures/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../test/fixtures/captures/", import.meta.url));
 const SSE = readFileSync(join(FIXTURES, "fixtures/anthropic-messages-tool_use.sse"));
 const EVENTSTREAM = readFileSync(join(FIXTURES, "fixtures/bedrock-invoke-with-response-stream-tool_use.eventstream.bin"));
-const SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+const SONNET = "us.anthropic.claude-sonnet-4-6-v1:0";
 const CLAUDE_CODE_BODY_BYTES = 85_846;
 
 export interface Percentiles {
@@ -141,7 +141,7 @@ export async function benchBedrock(options: { iterations?: number; warmup?: numb
 
   const body = requestBody(CLAUDE_CODE_BODY_BYTES);
   const bedrockBody = JSON.stringify(body);
-  const anthropicBody = JSON.stringify({ model: "claude-sonnet-4-5", stream: true, ...body, anthropic_version: undefined, anthropic_beta: undefined });
+  const anthropicBody = JSON.stringify({ model: "claude-sonnet-4-6", stream: true, ...body, anthropic_version: undefined, anthropic_beta: undefined });
   const calls: Record<"anthropic" | "bedrock", Call> = {
     anthropic: { path: "/v1/messages", body: anthropicBody, headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "placeholder" } },
     bedrock: { path: `/bedrock/model/${SONNET}/invoke-with-response-stream`, body: bedrockBody, headers: { "content-type": "application/json", accept: "application/json" } },

@@ -34,7 +34,7 @@ function rssMiB(pid: number): number {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
 
-const BODY = JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
+const BODY = JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
 const STREAM_BODY = BODY.replace("{", '{"stream":true,');
 const HEADERS = { "content-type": "application/json", "x-api-key": "placeholder", "anthropic-version": "2023-06-01" };
 
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     console.log(`  streaming: direct ${dsRps.toFixed(0)} streams/s, gateway ${gsRps.toFixed(0)} streams/s, ratio ${(gsRps / dsRps).toFixed(2)}`);
 
     // A provider that takes 20 ms to answer (still far faster than any real model call).
-    const SLOW_BODY = BODY.replace("claude-sonnet-4-5", "claude-haiku-4-5");
+    const SLOW_BODY = BODY.replace("claude-sonnet-4-6", "claude-haiku-4-5");
     const slowDirect = await throughput(pools.slow, SLOW_BODY, 10_000, CONCURRENCY);
     const slowGateway = await throughput(pools.gateway, SLOW_BODY, 10_000, CONCURRENCY);
     console.log(`  upstream answering in 20 ms: direct ${slowDirect.toFixed(0)} req/s, gateway ${slowGateway.toFixed(0)} req/s, ratio ${(slowGateway / slowDirect).toFixed(2)}`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with node's test runner (through tsx), two files at a time.
+// Runs every test file under test/ with node's test runner (through tsx), two files at a time. No test can hang:
+// each test fails after KEYLESS_TEST_TIMEOUT_MS (default 120 s), and the whole run is stopped after 20 minutes.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -7,16 +8,19 @@ import { join } from "node:path";
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === "fakes" || name === "helpers" ? [] : find(path);
+    if (statSync(path).isDirectory()) return ["fakes", "helpers", "fixtures"].includes(name) ? [] : find(path);
     return path.endsWith(".test.ts") ? [path] : [];
   });
 }
 
+const perTest = Number(process.env.KEYLESS_TEST_TIMEOUT_MS ?? 120_000);
+const wholeRun = 20 * 60_000;
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find("test").sort();
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
-  { stdio: "inherit", env: { ...process.env, NODE_NO_WARNINGS: "1" } },
+  ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${perTest}`, "--test-reporter=spec", ...files],
+  { stdio: "inherit", timeout: wholeRun, killSignal: "SIGKILL", env: { ...process.env, NODE_NO_WARNINGS: "1" } },
 );
+if (result.error) console.error(`test run stopped: ${result.error.message} (limit ${wholeRun / 60_000} minutes)`);
 process.exit(result.status ?? 1);

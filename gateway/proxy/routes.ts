@@ -37,7 +37,7 @@ const BEDROCK_ARN = String.raw`arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{0,12}:[a-z-]
 /** Model ids: no slashes (but a Bedrock ARN's), no dot-segments, no control or URL-special characters. */
 export const SAFE_MODEL = new RegExp(String.raw`^(?:(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:@+-]*|${BEDROCK_ARN})$`);
 const GEMINI_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/** Vertex ids carry a version after "@" (claude-sonnet-4-5@20250929). */
+/** Vertex ids carry a version after "@" (claude-sonnet-4-6). */
 const VERTEX_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._@-]*$/;
 /** Bedrock ids (us.anthropic.claude-…-v1:0) or ARNs, as decoded from the path. */
 const BEDROCK_MODEL = new RegExp(String.raw`^(?:(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:-]*|${BEDROCK_ARN})$`);

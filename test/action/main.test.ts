@@ -148,7 +148,7 @@ describe("main and post on a pull_request_target run", () => {
     const gpt = await runSdk(OPENAI_CHAT, main.exported, job.home);
     assert.equal(gpt.code, 0, gpt.stderr);
     const rows = await gateway.requests(sessionId);
-    assert.deepEqual(rows.map((r) => `${r.provider}/${r.model} ${r.status}`).sort(), ["anthropic/claude-sonnet-4-5 200", "openai/gpt-5-mini 200"]);
+    assert.deepEqual(rows.map((r) => `${r.provider}/${r.model} ${r.status}`).sort(), ["anthropic/claude-sonnet-4-6 200", "openai/gpt-5-mini 200"]);
     assert.ok(rows.every((r) => r.node_id === RUNNER_NODE));
     // The placeholder key stayed on the runner: the upstream saw the gateway's own key.
     assert.ok(gateway.harness.upstream.requests.every((r) => !JSON.stringify(r.headers).includes("keyless")));

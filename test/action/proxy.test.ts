@@ -132,7 +132,7 @@ async function waitUntilRefused(url: string): Promise<void> {
 /** An Anthropic Messages stream of one text block, one SSE event per chunk. */
 function slowAnthropicStream(): string {
   const events: [string, unknown][] = [
-    ["message_start", { type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 0 } } }],
+    ["message_start", { type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4-6", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 0 } } }],
     ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
     ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hello " } }],
     ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "from keyless" } }],

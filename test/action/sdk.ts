@@ -9,7 +9,7 @@ export const ANTHROPIC_STREAM = `
 import Anthropic from "@anthropic-ai/sdk";
 const client = new Anthropic({ maxRetries: 0 });
 const t0 = Date.now();
-const stream = client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
 stream.on("streamEvent", (e) => console.log(JSON.stringify({ event: e.type, at: Date.now() - t0 })));
 const message = await stream.finalMessage();
 console.log(JSON.stringify({ done: message.content.map((b) => b.text ?? b.name).join(""), at: Date.now() - t0 }));

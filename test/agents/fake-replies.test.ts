@@ -19,7 +19,7 @@ describe("fake upstream: tool loops end", () => {
 
   it("Anthropic: a tool_result turn gets end_turn text, streamed and not; a first turn still gets tool_use", async () => {
     const client = new Anthropic({ apiKey: KEYS.anthropic, baseURL: up.url, maxRetries: 0 });
-    const first = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "go" }] });
+    const first = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "go" }] });
     assert.equal(first.stop_reason, "tool_use");
     const toolUse = first.content.find((b) => b.type === "tool_use")!;
     const messages: Anthropic.MessageParam[] = [
@@ -27,11 +27,11 @@ describe("fake upstream: tool loops end", () => {
       { role: "assistant", content: first.content },
       { role: "user", content: [{ type: "tool_result", tool_use_id: toolUse.id, content: "hello" }] },
     ];
-    const plain = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages });
+    const plain = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages });
     assert.deepEqual([plain.stop_reason, plain.content], ["end_turn", [{ type: "text", text: FINAL_TEXT }]]);
-    const streamed = await client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 50, messages }).finalMessage();
+    const streamed = await client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 50, messages }).finalMessage();
     assert.equal(streamed.stop_reason, "end_turn");
-    assert.equal(streamed.model, "claude-sonnet-4-5");
+    assert.equal(streamed.model, "claude-sonnet-4-6");
     assert.deepEqual(streamed.content.map((b) => b.type === "text" && b.text), [FINAL_TEXT]);
   });
 

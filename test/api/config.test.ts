@@ -147,13 +147,13 @@ describe("live config", () => {
   });
 
   it("reloads when the file changes on disk, records it, and applies it to the next request", async () => {
-    const res = await bob().messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+    const res = await bob().messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
     assert.equal(res.type, "message");
     const grants = base.grants as unknown[];
     const text = JSON.stringify({ ...base, grants: [grants[0], { src: ["bob@example.com"], app: { [CAP]: [{ role: "user", models: "openai/**" }] } }] }, null, 2);
     writeFileSync(h.configPath!, text);
     await waitFor(() => h.gateway.config().grants[1]?.app[CAP]?.some((v) => (v as { models?: string }).models === "openai/**"), 3000, "reload");
-    const err = await bob().messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    const err = await bob().messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.NotFoundError, String(err));
     const change = ((await api("GET", "/api/config/history")).body.changes as { principal: string | null; source: string; new_hash: string }[])[0]!;
     assert.equal(change.source, "watch");

@@ -50,7 +50,7 @@ describe("quota API", () => {
   };
   const spend = async () => {
     const client = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(DEV), maxRetries: 0 });
-    const { response } = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const { response } = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
     await waitFor(async () => {
       await h.gateway.requestLog.flush();

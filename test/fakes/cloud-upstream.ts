@@ -55,8 +55,8 @@ export const CONVERSE_RESPONSE = {
 };
 
 export const INFERENCE_PROFILES = [
-  "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-  "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+  "us.anthropic.claude-sonnet-4-6-v1:0",
+  "global.anthropic.claude-sonnet-4-6-v1:0",
   "us.meta.llama3-3-70b-instruct-v1:0",
 ].map((id) => ({
   inferenceProfileName: id,

@@ -1,12 +1,12 @@
-// Byte-exact provider responses captured from real clients' sessions (shared/reference/captures/fixtures).
+// Byte-exact provider responses captured from real clients' sessions (test/fixtures/captures; provenance in its README.md).
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const CAPTURES = fileURLToPath(new URL("../../../shared/reference/captures/", import.meta.url));
+export const CAPTURES = fileURLToPath(new URL("../fixtures/captures/", import.meta.url));
 
 export function capture(path: string): string {
   const full = CAPTURES + path;
-  if (!existsSync(full)) throw new Error(`capture ${full} is missing: tests need ../shared/reference/captures beside the repository`);
+  if (!existsSync(full)) throw new Error(`capture ${full} is missing: the repository's test/fixtures/captures is incomplete`);
   return readFileSync(full, "utf8");
 }
 

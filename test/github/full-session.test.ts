@@ -62,7 +62,7 @@ describe("a full CI session", () => {
     const { session } = CreateSessionResponse.parse(await res.json());
 
     const claude = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: call, maxRetries: 0 });
-    const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "clean up" }] };
+    const params = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "clean up" }] };
     const first = await claude.messages.create(params);
     assert.equal(first.content[0]?.type, "tool_use");
     const dangerous = JSON.parse(capture("fixtures/anthropic-messages-tool_use.json")) as { content: { input: { command: string } }[] };

@@ -16,7 +16,7 @@ const T0 = Date.parse("2026-11-20T10:00:00Z");
 function row(id: string, session: string | null, at: number, over: Partial<RequestRow> = {}): RequestRow {
   return {
     id, ts: at, principal: "tag:ci,tag:ci-acme-api", login: null, node_id: "nRUNNER", node_name: "runner", tags: ["tag:ci"],
-    session_id: session, client_session: null, user_agent: "claude-cli", provider: "anthropic", model: "claude-sonnet-4-5",
+    session_id: session, client_session: null, user_agent: "claude-cli", provider: "anthropic", model: "claude-sonnet-4-6",
     route: "anthropic.messages", method: "POST", path: "/v1/messages", status: 200, duration_ms: 10, ttfb_ms: 5, streamed: true,
     input_tokens: 1000, cache_read_tokens: 5000, cache_write_tokens: 0, output_tokens: 200, reasoning_tokens: 0,
     cost_nanos: 6_500_000, tool_calls: 0, denial: null, error: null, flags: [], ...over,
@@ -69,7 +69,7 @@ describe("session report from the store", () => {
       output_tokens: 600, cost_nanos: 13_000_000, unpriced_requests: 1, tool_calls: 4,
     });
     assert.deepEqual(data.by_model.map((m) => [m.provider, m.model, m.requests, m.cost_nanos]), [
-      ["anthropic", "claude-sonnet-4-5", 5, 13_000_000],
+      ["anthropic", "claude-sonnet-4-6", 5, 13_000_000],
       ["openai", "gpt-5", 1, null],
     ]);
   });

@@ -52,7 +52,7 @@ describe("session tokens", () => {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   const claude = (apiKey: string) => new Anthropic({ apiKey, baseURL: h.gateway.url, fetch: h.fetchFrom(OFF_TAILNET), maxRetries: 0 });
-  const params = { model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user" as const, content: "hi" }] };
+  const params = { model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user" as const, content: "hi" }] };
 
   it("finds the token wherever an SDK puts its key", () => {
     const t = "kls_abc";

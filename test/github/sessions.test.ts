@@ -113,7 +113,7 @@ describe("CI sessions through the gateway", () => {
 
   it("attributes the node's requests to its session, and leaves other callers' unattributed", async () => {
     const claude = (from: string) => new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(from), maxRetries: 0 });
-    const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "run the tests" }] };
+    const params = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "run the tests" }] };
     await claude(RUNNER).messages.create(params);
     await claude(RUNNER).messages.stream(params).finalMessage();
     await claude(ADMIN).messages.create(params);
@@ -150,12 +150,12 @@ describe("CI sessions through the gateway", () => {
     assert.equal(json.totals.input_tokens, expected.input);
     assert.equal(json.totals.output_tokens, expected.output);
     assert.equal(json.totals.cost_nanos, expected.cost);
-    assert.deepEqual(json.by_model.map((m) => `${m.provider}/${m.model}:${m.requests}`), ["anthropic/claude-sonnet-4-5:2"]);
+    assert.deepEqual(json.by_model.map((m) => `${m.provider}/${m.model}:${m.requests}`), ["anthropic/claude-sonnet-4-6:2"]);
     const md = await call(RUNNER, `/v1/ci/sessions/${sessionId}/summary`, { headers: { accept: "text/markdown" } });
     assert.match(md.headers.get("content-type") ?? "", /^text\/markdown/);
     assert.equal(await md.text(), json.markdown);
     const viaQuery = await call(RUNNER, `/v1/ci/sessions/${sessionId}/summary?format=md`);
-    assert.match(await viaQuery.text(), /\| anthropic\/claude-sonnet-4-5 \| 2 \|/);
+    assert.match(await viaQuery.text(), /\| anthropic\/claude-sonnet-4-6 \| 2 \|/);
   });
 
   it("serves the check run's details page to people on the tailnet, not to other CI jobs", async () => {
@@ -166,7 +166,7 @@ describe("CI sessions through the gateway", () => {
     const html = await page.text();
     assert.match(html, /<title>AI usage · acme\/api #42<\/title>/);
     assert.match(html, /<table>/);
-    assert.match(html, /anthropic\/claude-sonnet-4-5/);
+    assert.match(html, /anthropic\/claude-sonnet-4-6/);
     assert.equal((await call(RUNNER2, `/ci/sessions/${sessionId}`)).status, 403);
     assert.equal((await call(RUNNER, `/ci/sessions/${sessionId}`)).status, 200, "its own job may");
   });
@@ -283,7 +283,7 @@ describe("CI sessions through the gateway", () => {
     const { session } = CreateSessionResponse.parse(res.body);
     gh.outage = Infinity;
     const claude = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(RUNNER3), maxRetries: 0 });
-    const reply = await claude.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+    const reply = await claude.messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
     assert.equal(reply.type, "message");
     const t0 = Date.now();
     const fin = await call(RUNNER3, `/v1/ci/sessions/${session.id}/finish`, { method: "POST" });

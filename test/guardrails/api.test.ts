@@ -31,9 +31,9 @@ describe("tool-call API", () => {
       }),
     });
     const turn = async (from: string, session: string, calls: { id: string; name: string; input: unknown }[]) => {
-      h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-5", calls)));
+      h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-6", calls)));
       await new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(from), maxRetries: 0, defaultHeaders: { "x-claude-code-session-id": session } }).messages.create({
-        model: "claude-sonnet-4-5",
+        model: "claude-sonnet-4-6",
         max_tokens: 10,
         messages: [{ role: "user", content: "go" }],
       });

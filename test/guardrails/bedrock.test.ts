@@ -15,7 +15,7 @@ import { anthropicStream } from "./responses.js";
 
 const AWS = { accessKeyId: "AKIAKEYLESSGATEWAY01", secretAccessKey: "CANARY-aws-secret-0123456789abcdef", sessionToken: "CANARY-aws-session", region: "us-east-1" };
 const CLIENT = { accessKeyId: "AKIACLIENTSHOULDNOT1", secretAccessKey: "client-secret", sessionToken: "client-token" };
-const SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+const SONNET = "us.anthropic.claude-sonnet-4-6-v1:0";
 const RM = "rm -rf ~";
 
 function frames(events: readonly { name: string; payload: unknown }[]): Uint8Array {

@@ -73,12 +73,12 @@ describe("tool-call rows from every agent shape", () => {
       { id: "toolu_bash01", name: "Bash", input: { command: "echo hello-from-fake", description: "say hello" } },
       { id: "toolu_mcp01", name: "mcp__fakedb__run_query", input: { sql: "DROP TABLE users" } },
     ];
-    const expected = await anthropicStream("claude-sonnet-4-5", calls, "Running it.").text();
-    h.upstream.once(/^\/v1\/messages$/, () => anthropicStream("claude-sonnet-4-5", calls, "Running it."));
+    const expected = await anthropicStream("claude-sonnet-4-6", calls, "Running it.").text();
+    h.upstream.once(/^\/v1\/messages$/, () => anthropicStream("claude-sonnet-4-6", calls, "Running it."));
     const res = await h.fetchFrom(ALICE)(`${h.gateway.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "x-claude-code-session-id": "cc-session-1" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 100, stream: true, messages: [{ role: "user", content: "query" }] }),
+      body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 100, stream: true, messages: [{ role: "user", content: "query" }] }),
     });
     assert.equal(await res.text(), expected, "without blocking guardrails the stream must pass byte for byte");
     const first = res.headers.get("x-keyless-request-id")!;
@@ -116,10 +116,10 @@ describe("tool-call rows from every agent shape", () => {
     assert.ok((await requestRow(first)).flags.includes("guardrail_flagged"));
 
     // The next turn reports both results (Claude Code's tool_result blocks, one an error).
-    h.upstream.once(/^\/v1\/messages$/, () => anthropicStream("claude-sonnet-4-5", [], "Done."));
+    h.upstream.once(/^\/v1\/messages$/, () => anthropicStream("claude-sonnet-4-6", [], "Done."));
     const final = await anthropic()
       .messages.stream({
-        model: "claude-sonnet-4-5",
+        model: "claude-sonnet-4-6",
         max_tokens: 100,
         messages: [
           { role: "user", content: "query" },
@@ -150,7 +150,7 @@ describe("tool-call rows from every agent shape", () => {
       json(anthropicMessage(String(JSON.parse(r.body).model), [{ id: "toolu_write01", name: "Write", input: { file_path: "src/a.ts", content: "x" } }])),
     );
     const { data, response } = await anthropic()
-      .messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "write" }] })
+      .messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "write" }] })
       .withResponse();
     assert.equal(data.content[0]?.type, "tool_use");
     const [write] = await rowsOf(response.headers.get("x-keyless-request-id")!, 1);

@@ -128,7 +128,7 @@ describe("hooks", () => {
   });
 
   const client = (from: string) => new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: h.fetchFrom(from), maxRetries: 0 });
-  const ask = (from = ALICE, text = "hello") => client(from).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: text }] });
+  const ask = (from = ALICE, text = "hello") => client(from).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: text }] });
   const upstreamBody = () => JSON.parse(h.upstream.requests.at(-1)!.body) as { messages: { content: unknown }[] };
 
   it("pre_request allow: signed per Standard Webhooks, carries metadata and the body, never a key", async () => {
@@ -143,7 +143,7 @@ describe("hooks", () => {
     assert.equal(payload.metadata.principal, "alice@example.com");
     assert.equal(payload.metadata.login_name, "alice@example.com");
     assert.equal(payload.metadata.stable_node_id, "nALICE");
-    assert.equal(payload.metadata.model, "claude-sonnet-4-5");
+    assert.equal(payload.metadata.model, "claude-sonnet-4-6");
     assert.equal(payload.metadata.provider, "anthropic");
     assert.match(String(payload.metadata.request_id), /^req_/);
     assert.deepEqual(payload.request_body.messages, [{ role: "user", content: "hello" }]);
@@ -203,9 +203,9 @@ describe("hooks", () => {
 
   it("entire_request and tool_call events: signed, with cost, tool calls and findings, never a key", async () => {
     h.upstream.once(/^\/v1\/messages$/, () =>
-      json(anthropicMessage("claude-sonnet-4-5", [{ id: "toolu_hook01", name: "mcp__fakedb__run_query", input: { sql: "DROP TABLE users" } }])),
+      json(anthropicMessage("claude-sonnet-4-6", [{ id: "toolu_hook01", name: "mcp__fakedb__run_query", input: { sql: "DROP TABLE users" } }])),
     );
-    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "drop" }] }).withResponse();
+    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "drop" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
     const events = await waitFor(() => {
       const got = rx.on("/audit").map((r) => verified(r) as { event: string; metadata: { request_id: string } }).filter((p) => p.metadata.request_id === id);
@@ -219,7 +219,7 @@ describe("hooks", () => {
       status: number;
     };
     assert.equal(toolEvent.status, 200);
-    assert.equal(toolEvent.metadata.estimated_cost.cost_basis, "anthropic/claude-sonnet-4-5");
+    assert.equal(toolEvent.metadata.estimated_cost.cost_basis, "anthropic/claude-sonnet-4-6");
     assert.equal(toolEvent.metadata.estimated_cost.usage.input_tokens, 12);
     assert.ok(toolEvent.metadata.estimated_cost.nanodollars > 0);
     assert.deepEqual(toolEvent.tool_calls.map((c) => [c.id, c.kind, c.mcp_server, c.mcp_tool]), [["toolu_hook01", "mcp", "fakedb", "run_query"]]);
@@ -241,7 +241,7 @@ describe("hooks", () => {
       tries.set(r.headers["webhook-id"] ?? "", n);
       return n <= 3 ? { status: 500, body: { error: "down" } } : { status: 204 };
     };
-    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
+    const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
     const attempts = await waitFor(() => {
       const got = rx.on("/audit").filter((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`);
@@ -260,7 +260,7 @@ describe("hooks", () => {
     const ids: string[] = [];
     const started = Date.now();
     for (let i = 0; i < 4; i++) {
-      const { response } = await client(DAVE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 50, messages: [{ role: "user", content: `n${i}` }] }).withResponse();
+      const { response } = await client(DAVE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: `n${i}` }] }).withResponse();
       ids.push(response.headers.get("x-keyless-request-id")!);
     }
     assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
@@ -299,7 +299,7 @@ describe("the outbox across a gateway restart", () => {
     const res = await fetch(`${first.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+      body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
     });
     assert.equal(res.status, 200);
     const id = res.headers.get("x-keyless-request-id")!;

@@ -1,4 +1,4 @@
-// Scripted provider responses carrying tool calls, in the shapes the fixtures in shared/reference/captures show
+// Scripted provider responses carrying tool calls, in the shapes the fixtures in test/fixtures/captures show
 // (Anthropic input_json_delta fragments, Responses output_item events, chat tool_call deltas, Gemini whole parts).
 import { sseResponse } from "../fakes/upstream.js";
 

@@ -25,7 +25,7 @@ describe("cross-site browser requests", () => {
 
   it("a page on another site cannot spend or refill with the admin's network identity", async () => {
     const before = h.upstream.requests.length;
-    const spend = await post("/v1/messages", { origin: "https://evil.example", "sec-fetch-site": "cross-site" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [] });
+    const spend = await post("/v1/messages", { origin: "https://evil.example", "sec-fetch-site": "cross-site" }, { model: "claude-sonnet-4-6", max_tokens: 5, messages: [] });
     assert.equal(spend.status, 403);
     assert.match(((await spend.json()) as { error: { message: string } }).error.message, /cross-site browser request refused \(Sec-Fetch-Site: cross-site\)/);
     const refill = await post("/api/quotas/refill", { origin: "http://evil.example" }, { bucket: "daily:admin@example.com", amount: "$1.00" });
@@ -34,10 +34,10 @@ describe("cross-site browser requests", () => {
   });
 
   it("agents, SDKs, curl and same-origin pages are unaffected; reads stay open", async () => {
-    const ok = await post("/v1/messages", { "content-type": "application/json" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    const ok = await post("/v1/messages", { "content-type": "application/json" }, { model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
     assert.equal(ok.status, 200);
     const host = new URL(h.gateway.url).host;
-    const sameOrigin = await post("/v1/messages", { "content-type": "application/json", origin: `http://${host}`, "sec-fetch-site": "same-origin" }, { model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
+    const sameOrigin = await post("/v1/messages", { "content-type": "application/json", origin: `http://${host}`, "sec-fetch-site": "same-origin" }, { model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] });
     assert.equal(sameOrigin.status, 200);
     const read = await h.fetchFrom(ADMIN)(`${h.gateway.url}/v1/models`, { headers: { origin: "https://evil.example", "sec-fetch-site": "cross-site" } });
     assert.equal(read.status, 200);

@@ -17,7 +17,7 @@ describe("identity per connection", () => {
     f(`${h.gateway.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
+      body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
     }).then(async (r) => (await r.arrayBuffer(), r.headers.get("x-keyless-request-id")!));
   const nodeOf = async (id: string) => (await waitFor(() => h.gateway.requestLog.get(id)?.row, 3000, id)).node_id;
 

@@ -26,7 +26,7 @@ describe("model globs", () => {
     ["anthropic/**", "anthropic/claude-opus-4-8", true],
     ["anthropic/claude-*", "anthropic/claude-opus-4-8", true],
     ["anthropic/claude-*", "openai/claude-x", false],
-    ["*/claude-sonnet*", "vertex/claude-sonnet-4-5@20250929", true],
+    ["*/claude-sonnet*", "vertex/claude-sonnet-4-6", true],
     ["*", "anthropic/claude", false],
     ["bedrock/**", "bedrock/arn:aws:bedrock:us-east-1:1:inference-profile/us.anthropic.x", true],
     ["openai/gpt-5.5", "openai/gpt-5x5", false],

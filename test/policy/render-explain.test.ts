@@ -71,7 +71,7 @@ describe("keyless policy render", () => {
 
 describe("keyless policy explain", () => {
   it("names the matching grants, the role and the buckets a request would be charged to", () => {
-    const { code, out } = run(["explain", "--principal", "tag:ci-acme-api", "--model", "anthropic/claude-sonnet-4-5"]);
+    const { code, out } = run(["explain", "--principal", "tag:ci-acme-api", "--model", "anthropic/claude-sonnet-4-6"]);
     assert.equal(code, 0);
     assert.match(out, /^grants +config#0 src tag:ci-acme-api → \{"role":"user"/m);
     assert.match(out, /^ +config#1 src \* → \{"quotas":\[\{"bucket":"team"\}\]\}/m);

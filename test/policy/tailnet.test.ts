@@ -47,7 +47,7 @@ describe("grants from the tailnet policy (WhoIs CapMap)", () => {
     const text = await res.text();
     return { status: res.status, text };
   };
-  const claude = (from: string) => status(from, "/v1/messages", { model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
+  const claude = (from: string) => status(from, "/v1/messages", { model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] });
   const gpt = (from: string) => status(from, "/v1/chat/completions", { model: "gpt-5-mini", max_completion_tokens: 10, messages: [{ role: "user", content: "hi" }] });
 
   it("grants what the CapMap grants, charges the buckets it names, nothing more", async () => {
@@ -115,7 +115,7 @@ describe("policy render, delivered as CapMap, grants what the config granted", (
     "127.0.0.4": { login: "mallory@example.com", nodeId: "nMAL" },
   };
   const requests = [
-    ["/v1/messages", { model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }],
+    ["/v1/messages", { model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }],
     ["/v1/chat/completions", { model: "gpt-5-mini", max_completion_tokens: 10, messages: [{ role: "user", content: "hi" }] }],
     ["/v1beta/models/gemini-3.8-flash:generateContent", { contents: [{ parts: [{ text: "hi" }] }], generationConfig: { maxOutputTokens: 10 } }],
   ] as const;

@@ -56,7 +56,7 @@ describe("cost", () => {
   });
 
   it("Bedrock regional profiles carry the regional premium", () => {
-    const regional = pricer.cost(q("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws", "bedrock"), { input: 1_000_000, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 });
+    const regional = pricer.cost(q("us.anthropic.claude-sonnet-4-6-v1:0", "aws", "bedrock"), { input: 1_000_000, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 });
     assert.equal(regional, 3_300_000_000);
   });
 });

@@ -28,7 +28,7 @@ const AWS = {
 /** What the client holds: it must never reach AWS. */
 const CLIENT = { accessKeyId: "AKIACLIENTSHOULDNOT1", secretAccessKey: "client-secret-should-not-travel", sessionToken: "client-session-token-should-not-travel" };
 
-const SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+const SONNET = "us.anthropic.claude-sonnet-4-6-v1:0";
 const ARN = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123xyz";
 const INVOKE_BIN = captureBytes("fixtures/bedrock-invoke-with-response-stream-tool_use.eventstream.bin");
 
@@ -110,7 +110,7 @@ describe("Amazon Bedrock through the gateway", () => {
 
     const rec = lastUpstream();
     // The AWS SDK encodes ":" as %3A; the gateway forwards (and signs) that one encoding.
-    assert.equal(rec.rawTarget, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream");
+    assert.equal(rec.rawTarget, "/model/us.anthropic.claude-sonnet-4-6-v1%3A0/converse-stream");
     assertGatewaySigned(rec);
 
     const row = await rowFor((r) => r.route === "bedrock.converse" && r.streamed, "converse-stream row");
@@ -192,25 +192,25 @@ describe("Amazon Bedrock through the gateway", () => {
       fetch: h.fetchFrom("127.0.0.2"),
       maxRetries: 0,
     });
-    const final = await client.messages.stream({ model: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+    const final = await client.messages.stream({ model: "global.anthropic.claude-sonnet-4-6-v1:0", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }).finalMessage();
     const block = final.content[0];
     assert.ok(block?.type === "tool_use");
     assert.deepEqual(block.input, { command: "echo hello", description: "fake test command" });
     const rec = lastUpstream();
-    assert.equal(rec.rawTarget, "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream");
-    assert.equal(rec.modelId, "global.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    assert.equal(rec.rawTarget, "/model/global.anthropic.claude-sonnet-4-6-v1%3A0/invoke-with-response-stream");
+    assert.equal(rec.modelId, "global.anthropic.claude-sonnet-4-6-v1:0");
     // The body (anthropic_version in it, no model) is forwarded as the SDK wrote it.
     const body = JSON.parse(rec.body) as Record<string, unknown>;
     assert.equal(body.model, undefined);
     assert.equal(typeof body.anthropic_version, "string");
     assertGatewaySigned(rec);
-    const row = await rowFor((r) => r.model === "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "global row");
+    const row = await rowFor((r) => r.model === "global.anthropic.claude-sonnet-4-6-v1:0", "global row");
     // Global profiles carry the base price: $3 / $15.
     assert.equal(row.cost_nanos, 12 * 3000 + 7 * 15000);
 
     const whole = await client.messages.create({ model: SONNET, max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
     assert.equal(whole.stop_reason, "tool_use");
-    assert.equal(lastUpstream().rawTarget, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke");
+    assert.equal(lastUpstream().rawTarget, "/model/us.anthropic.claude-sonnet-4-6-v1%3A0/invoke");
   });
 
   it("Claude Code's Bedrock-mode request: x-api-key dropped, the event-stream bytes reach it unchanged", async () => {
@@ -241,7 +241,7 @@ describe("Amazon Bedrock through the gateway", () => {
   });
 
   it("sends a Bedrock API key as a bearer token, unsigned", async () => {
-    await aws().send(new ConverseCommand({ modelId: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] }));
+    await aws().send(new ConverseCommand({ modelId: "eu.anthropic.claude-sonnet-4-6-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] }));
     const rec = lastUpstream();
     assert.equal(rec.headers.authorization, `Bearer ${AWS.apiKey}`);
     assert.equal(rec.headers["x-amz-date"], undefined);
@@ -268,7 +268,7 @@ describe("Amazon Bedrock through the gateway", () => {
 
   it("the fake refuses a wrong signature the way AWS does, and the client sees AWS's error", async () => {
     await assert.rejects(
-      aws().send(new ConverseCommand({ modelId: "apac.anthropic.claude-sonnet-4-5-20250929-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] })),
+      aws().send(new ConverseCommand({ modelId: "apac.anthropic.claude-sonnet-4-6-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] })),
       (err: Error & { $metadata?: { httpStatusCode?: number } }) => {
         assert.equal(err.name, "InvalidSignatureException");
         assert.match(err.message, /^The request signature we calculated does not match/);
@@ -276,7 +276,7 @@ describe("Amazon Bedrock through the gateway", () => {
         return true;
       },
     );
-    const row = await rowFor((r) => r.model === "apac.anthropic.claude-sonnet-4-5-20250929-v1:0", "wrong-signature row");
+    const row = await rowFor((r) => r.model === "apac.anthropic.claude-sonnet-4-6-v1:0", "wrong-signature row");
     assert.equal(row.status, 403);
     assert.equal(row.cost_nanos, 0);
   });
@@ -345,7 +345,7 @@ describe("Amazon Bedrock through the gateway", () => {
       assert.equal(res.status, 200);
       const { inferenceProfileSummaries } = (await res.json()) as { inferenceProfileSummaries: { inferenceProfileId: string }[] };
       // us.meta.llama… exists in the account but no bedrock provider serves it.
-      assert.deepEqual(inferenceProfileSummaries.map((p) => p.inferenceProfileId), [SONNET, "global.anthropic.claude-sonnet-4-5-20250929-v1:0"]);
+      assert.deepEqual(inferenceProfileSummaries.map((p) => p.inferenceProfileId), [SONNET, "global.anthropic.claude-sonnet-4-6-v1:0"]);
       assert.equal(lastUpstream().rawTarget, "/inference-profiles?type=SYSTEM_DEFINED");
       assertGatewaySigned(lastUpstream());
     }

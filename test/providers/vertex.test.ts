@@ -17,7 +17,7 @@ const CLIENT_EMAIL = "keyless@cfg-proj.iam.gserviceaccount.com";
 const EXPRESS_KEY = "CANARY-vertex-express-0123456789abcdef";
 /** What the client holds: it must never reach Google. */
 const CLIENT_TOKEN = "ya29.client-token-should-not-travel";
-const SONNET = "claude-sonnet-4-5@20250929";
+const SONNET = "claude-sonnet-4-6";
 
 /** An OAuth client that already holds a (client-side) token: what an agent's ADC would produce. */
 function clientAuth(): OAuth2Client {
@@ -107,13 +107,13 @@ describe("Vertex AI through the gateway", () => {
     const block = final.content[0];
     assert.ok(block?.type === "tool_use");
     assert.deepEqual(block.input, { command: "echo hello", description: "fake test command" });
-    assert.match(lastUpstream().path, /\/locations\/europe-west1\/publishers\/anthropic\/models\/claude-sonnet-4-5@20250929:streamRawPredict$/);
+    assert.match(lastUpstream().path, /\/locations\/europe-west1\/publishers\/anthropic\/models\/claude-sonnet-4-6:streamRawPredict$/);
     assertGatewayToken(lastUpstream());
     const row = await rowFor((r) => r.route === "vertex.anthropic" && r.streamed, "streamRawPredict row");
     assert.equal(row.input_tokens, 12);
     assert.equal(row.output_tokens, 7);
     assert.equal(row.tool_calls, 1);
-    // Priced under Google's table: claude-sonnet-4-5 at $3 / $15 per Mtok.
+    // Priced under Google's table: claude-sonnet-4-6 at $3 / $15 per Mtok.
     assert.equal(row.cost_nanos, 12 * 3000 + 7 * 15000);
     const [call] = h.gateway.db.prepare("SELECT name, command FROM tool_calls WHERE request_id = ?").all(row.id) as { name: string; command: string }[];
     assert.deepEqual(call, { name: "Bash", command: "echo hello" });

@@ -16,7 +16,7 @@ describe("Anthropic Messages through the gateway", () => {
   const direct = () => new Anthropic({ apiKey: KEYS.anthropic, baseURL: h.upstream.url, maxRetries: 0 });
 
   it("returns what the provider returns, non-streaming, with the tool call intact", async () => {
-    const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
+    const params = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
     const via = await client("sk-client-secret-should-not-travel").messages.create(params);
     const straight = await direct().messages.create(params);
     assert.deepEqual(via, straight);
@@ -27,7 +27,7 @@ describe("Anthropic Messages through the gateway", () => {
   });
 
   it("streams event by event and logs usage, cost and identity", async () => {
-    const stream = client().messages.stream({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "run it" }] });
+    const stream = client().messages.stream({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "run it" }] });
     const final = await stream.finalMessage();
     assert.equal(final.stop_reason, "tool_use");
     const block = final.content[0];
@@ -38,20 +38,20 @@ describe("Anthropic Messages through the gateway", () => {
     assert.equal(row.login, "alice@example.com");
     assert.equal(row.node_id, "nALICE");
     assert.equal(row.provider, "anthropic");
-    assert.equal(row.model, "claude-sonnet-4-5");
+    assert.equal(row.model, "claude-sonnet-4-6");
     assert.equal(row.status, 200);
     assert.equal(row.input_tokens, 12);
     // message_delta.usage is cumulative: 7 output tokens total, not 1 + 7.
     assert.equal(row.output_tokens, 7);
     assert.equal(row.tool_calls, 1);
-    // claude-sonnet-4-5: $3/Mtok in, $15/Mtok out → 12*3000 + 7*15000 nanodollars.
+    // claude-sonnet-4-6: $3/Mtok in, $15/Mtok out → 12*3000 + 7*15000 nanodollars.
     assert.equal(row.cost_nanos, 12 * 3000 + 7 * 15000);
     assert.ok(row.ttfb_ms !== null && row.ttfb_ms >= 0);
   });
 
   it("passes version and beta headers, the query's beta flag and the body through unchanged", async () => {
     // Odd spacing and an unknown field: the upstream must get these exact bytes.
-    const body = '{"model":"claude-sonnet-4-5",  "max_tokens":5,"messages":[{"role":"user","content":"x"}],"future_field":{"a":[1,2.50]}}';
+    const body = '{"model":"claude-sonnet-4-6",  "max_tokens":5,"messages":[{"role":"user","content":"x"}],"future_field":{"a":[1,2.50]}}';
     const res = await h.fetchFrom("127.0.0.2")(`${h.gateway.url}/v1/messages?beta=true&key=leak`, {
       method: "POST",
       body,
@@ -67,7 +67,7 @@ describe("Anthropic Messages through the gateway", () => {
   });
 
   it("serves count_tokens at no cost", async () => {
-    const res = await client().messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "x" }] });
+    const res = await client().messages.countTokens({ model: "claude-sonnet-4-6", messages: [{ role: "user", content: "x" }] });
     assert.equal(res.input_tokens, 42);
   });
 

@@ -28,7 +28,7 @@ describe("robustness", () => {
 
   const post = (path: string, body: string, headers: Record<string, string> = {}, from = PEER) =>
     h.fetchFrom(from)(`${h.gateway.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
-  const messages = (model = "claude-sonnet-4-5", extra: Record<string, unknown> = {}) =>
+  const messages = (model = "claude-sonnet-4-6", extra: Record<string, unknown> = {}) =>
     JSON.stringify({ model, max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...extra });
 
   it("malformed JSON → 400 in Anthropic's error shape", async () => {
@@ -130,7 +130,7 @@ describe("robustness", () => {
     const message = JSON.parse(capture("fixtures/anthropic-messages-tool_use.json")) as Record<string, unknown>;
     h.upstream.once(/^\/v1\/messages$/, () => new Response(gzipSync(JSON.stringify(message)), { headers: { "content-type": "application/json", "content-encoding": "gzip" } }));
     const client = new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(PEER), maxRetries: 0 });
-    const res = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
+    const res = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
     assert.equal(res.id, message.id);
   });
 
@@ -152,7 +152,7 @@ describe("robustness", () => {
       return new Response(stream, { headers: { "content-type": "text/event-stream" } });
     });
     const client = new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(PEER), maxRetries: 0 });
-    const stream = client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
+    const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
     await assert.rejects(stream.finalMessage(), /upstream stream broke/);
     const row = await waitFor(() => h.gateway.requestLog.list({ limit: 5 }).find((r) => r.error?.includes("upstream stream broke")), 3000, "row");
     assert.equal(row.input_tokens, 12, "usage seen before the reset is kept");
@@ -172,7 +172,7 @@ describe("robustness", () => {
       return new Response(stream, { headers: { "content-type": "text/event-stream" } });
     });
     const controller = new AbortController();
-    const res = await post("/v1/messages", messages("claude-sonnet-4-5", { stream: true }), {}, PEER);
+    const res = await post("/v1/messages", messages("claude-sonnet-4-6", { stream: true }), {}, PEER);
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
@@ -244,7 +244,7 @@ describe("a stream torn mid-event", () => {
     const raw = await (await h.fetchFrom(PEER)(`${h.gateway.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+      body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
     })).text();
     const events = raw.split("\n\n").filter(Boolean);
     assert.match(events.at(-1)!, /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"upstream stream broke/);
@@ -256,7 +256,7 @@ describe("a stream torn mid-event", () => {
     const res = await h.fetchFrom(PEER)(`${h.gateway.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+      body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
     });
     assert.equal(await res.text(), text.slice(0, cut));
   });

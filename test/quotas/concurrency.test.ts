@@ -15,7 +15,7 @@ import { waitFor } from "../helpers/wait.js";
 const CAP = "keyless.dev/cap/gateway";
 const N = 100;
 const PEERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
-const MODEL = "claude-sonnet-4-5";
+const MODEL = "claude-sonnet-4-6";
 const BODY = JSON.stringify({ model: MODEL, max_tokens: 1000, stream: true, messages: [{ role: "user", content: "run the tests and fix what fails" }] });
 
 /** The reservation the gateway will make for BODY, computed by the same function. */

@@ -31,7 +31,7 @@ const text = (n: number) => "x".repeat(n);
 describe("cost estimate", () => {
   it("bounds the cost of every usage within the request's limits, cache writes and long-context tiers included", () => {
     const cases = [
-      request(anthropicMessages, "anthropic", "claude-sonnet-4-5", { model: "claude-sonnet-4-5", max_tokens: 4096, messages: [{ role: "user", content: text(1_000_000) }] }),
+      request(anthropicMessages, "anthropic", "claude-sonnet-4-6", { model: "claude-sonnet-4-6", max_tokens: 4096, messages: [{ role: "user", content: text(1_000_000) }] }),
       request(openaiChat, "openai", "gpt-5", { model: "gpt-5", max_completion_tokens: 1000, messages: [{ role: "user", content: text(20_000) }] }),
       request(openaiResponses, "openai", "gpt-5-mini", { model: "gpt-5-mini", max_output_tokens: 500, input: text(3000) }),
       request(gemini, "gemini", "gemini-2.5-pro", { contents: [{ parts: [{ text: text(900_000) }] }], generationConfig: { maxOutputTokens: 8192 } }),
@@ -51,12 +51,22 @@ describe("cost estimate", () => {
   });
 
   it("prices Anthropic input at the cache-write rate and crosses the long-context tier", () => {
-    const small = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-5", { model: "claude-sonnet-4-5", max_tokens: 0, messages: [] }), pricer, DEFAULT_QUOTA_ESTIMATE);
-    const bytes = Buffer.byteLength(JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 0, messages: [] }));
+    const small = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-6", { model: "claude-sonnet-4-6", max_tokens: 0, messages: [] }), pricer, DEFAULT_QUOTA_ESTIMATE);
+    const bytes = Buffer.byteLength(JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 0, messages: [] }));
     assert.equal(small.nanos, Math.ceil(bytes / 2) * 3750, "$3.75/Mtok cache write, not $3 input");
-    const long = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-5", { model: "claude-sonnet-4-5", max_tokens: 0, messages: [{ role: "user", content: text(500_000) }] }), pricer, DEFAULT_QUOTA_ESTIMATE);
+    const long = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-6", { model: "claude-sonnet-4-6", max_tokens: 0, messages: [{ role: "user", content: text(500_000) }] }), pricer, DEFAULT_QUOTA_ESTIMATE);
     assert.ok(long.inputTokens > 200_000);
-    assert.equal(long.nanos, long.inputTokens * 7500, "above 200k tokens the long-context cache-write rate applies to all");
+    assert.equal(long.nanos, long.inputTokens * 3750, "Sonnet 4.6 prices its 1M context flat");
+  });
+
+  it("crosses a long-context price tier for the whole prompt", () => {
+    const ask = (chars: number) =>
+      estimateCost(request(gemini, "gemini", "gemini-2.5-pro", { contents: [{ parts: [{ text: text(chars) }] }], generationConfig: { maxOutputTokens: 0 } }), pricer, DEFAULT_QUOTA_ESTIMATE);
+    const short = ask(100_000);
+    const long = ask(500_000);
+    assert.ok(short.inputTokens < 200_000 && long.inputTokens > 200_000);
+    assert.equal(short.nanos, short.inputTokens * 1250, "$1.25/Mtok up to 200k tokens");
+    assert.equal(long.nanos, long.inputTokens * 2500, "above 200k tokens the $2.50/Mtok tier applies to all");
   });
 
   it("multiplies the output cap by the number of choices", () => {
@@ -81,8 +91,8 @@ describe("cost estimate", () => {
 
   it("uses the config's price overrides, as the actual cost will", () => {
     const overridden = createPricer({ "anthropic/claude-*": { input: 1, output: 2, cache_write: 1 } });
-    const body = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [] };
-    const e = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-5", body), overridden, DEFAULT_QUOTA_ESTIMATE);
+    const body = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [] };
+    const e = estimateCost(request(anthropicMessages, "anthropic", "claude-sonnet-4-6", body), overridden, DEFAULT_QUOTA_ESTIMATE);
     assert.equal(e.nanos, Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2) * 1000 + 100 * 2000);
   });
 });

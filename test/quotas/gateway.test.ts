@@ -11,7 +11,7 @@ const ALICE = "127.0.0.2";
 const CI = "127.0.0.3";
 const STRANGER = "127.0.0.4";
 const CAROL = "127.0.0.5"; // an overdraft chain
-/** Streamed fixture usage: 12 input and 7 output tokens at claude-sonnet-4-5's $3 / $15 per Mtok. */
+/** Streamed fixture usage: 12 input and 7 output tokens at claude-sonnet-4-6's $3 / $15 per Mtok. */
 const FIXTURE_COST = 12 * 3000 + 7 * 15000;
 const D = 1_000_000_000;
 
@@ -80,7 +80,7 @@ describe("quotas through the gateway", () => {
     await h.gateway.requestLog.flush();
     return waitFor(() => (charges(requestId).length > 0 ? charges(requestId) : undefined), 3000, `charges of ${requestId}`);
   };
-  const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
+  const params = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
 
   it("charges every applicable bucket the actual cost of a non-streamed request", async () => {
     const { response } = await client().messages.create(params).withResponse();
@@ -157,7 +157,7 @@ describe("quotas through the gateway", () => {
     const before = await balance("daily:alice@example.com");
     const { sseResponse } = await import("../fakes/upstream.js");
     const { capture, withModel } = await import("../fakes/fixtures.js");
-    const sse = withModel(capture("fixtures/anthropic-messages-tool_use.sse"), "claude-x", "claude-sonnet-4-5");
+    const sse = withModel(capture("fixtures/anthropic-messages-tool_use.sse"), "claude-x", "claude-sonnet-4-6");
     h.upstream.once(/^\/v1\/messages$/, () => sseResponse(sse, { chunkDelayMs: 100 }));
     const abort = new AbortController();
     const res = await h.fetchFrom(ALICE)(`${h.gateway.url}/v1/messages`, {
@@ -177,7 +177,7 @@ describe("quotas through the gateway", () => {
 
   it("does not charge free routes (count_tokens)", async () => {
     const before = await balance("daily:alice@example.com");
-    await client().messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "x" }] });
+    await client().messages.countTokens({ model: "claude-sonnet-4-6", messages: [{ role: "user", content: "x" }] });
     await h.gateway.requestLog.flush();
     assert.equal(await balance("daily:alice@example.com"), before);
   });

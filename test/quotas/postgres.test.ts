@@ -24,7 +24,7 @@ const CAP = "keyless.dev/cap/gateway";
 const N = 100;
 const PEERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 const ADMIN = "127.0.0.9";
-const MODEL = "claude-sonnet-4-5";
+const MODEL = "claude-sonnet-4-6";
 const BODY = JSON.stringify({ model: MODEL, max_tokens: 1000, stream: true, messages: [{ role: "user", content: "run the tests and fix what fails" }] });
 const HEADERS = { "content-type": "application/json", "anthropic-version": "2023-06-01" };
 

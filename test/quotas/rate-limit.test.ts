@@ -51,7 +51,7 @@ describe("over quota: provider-native 429s", () => {
 
   it("Anthropic Messages: RateLimitError with rate_limit_error, Retry-After and a message naming the bucket", async () => {
     const client = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(ALICE), maxRetries: 0 });
-    const err = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    const err = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.RateLimitError, String(err));
     assert.equal(err.status, 429);
     assert.deepEqual(Object.keys(err.error as object), ["type", "error"]);
@@ -96,7 +96,7 @@ describe("over quota: provider-native 429s", () => {
     const client = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(BOB), maxRetries: 1 });
     drain("fast:<user>", "bob");
     const started = Date.now();
-    const message = await client.messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
+    const message = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(message.type, "message");
     // $1/min refills the ≈ $0.0015 reservation in 0.1 s; Retry-After is whole seconds.
     assert.ok(Date.now() - started >= 1000, "the SDK waited the Retry-After second");
@@ -105,7 +105,7 @@ describe("over quota: provider-native 429s", () => {
 
   it("SDKs do not retry when the refill is further off than they would wait (x-should-retry: false)", async () => {
     const anthropic = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(CAROL), maxRetries: 3 });
-    const err = await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    const err = await anthropic.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.RateLimitError);
     assert.ok(retryAfter(err.headers) > 60, `retry-after ${err.headers?.get("retry-after")}`);
     assert.equal(err.headers?.get("x-should-retry"), "false");

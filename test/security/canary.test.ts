@@ -31,14 +31,14 @@ describe("canary provider keys", () => {
   it("drives every provider, streaming and not, successes and failures", async () => {
     const anthropic = new Anthropic({ apiKey: "client-key", baseURL: h.gateway.url, fetch: h.fetchFrom(PEER), maxRetries: 0 });
     const openai = new OpenAI({ apiKey: "client-key", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(PEER), maxRetries: 0 });
-    seen.push(JSON.stringify(await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] })));
-    seen.push(JSON.stringify(await anthropic.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).finalMessage()));
+    seen.push(JSON.stringify(await anthropic.messages.create({ model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] })));
+    seen.push(JSON.stringify(await anthropic.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] }).finalMessage()));
     seen.push(JSON.stringify(await openai.chat.completions.create({ model: "gpt-5", messages: [{ role: "user", content: "x" }] })));
     seen.push(JSON.stringify(await openai.responses.create({ model: "gpt-5", input: "x" })));
     await record(await post("/v1beta/models/gemini-3.8-flash:generateContent?key=client-key", { contents: [{ parts: [{ text: "x" }] }] }));
     // Upstream errors that echo the key, in each provider's shape.
     h.upstream.once(/messages/, () => Response.json({ type: "error", error: { type: "authentication_error", message: `bad key ${KEYS.anthropic}` } }, { status: 401 }));
-    await record(await post("/v1/messages", { model: "claude-sonnet-4-5", max_tokens: 5, messages: [] }));
+    await record(await post("/v1/messages", { model: "claude-sonnet-4-6", max_tokens: 5, messages: [] }));
     h.upstream.once(/responses/, () => Response.json({ error: { message: `Incorrect API key provided: ${KEYS.openai}` } }, { status: 401 }));
     await record(await post("/v1/responses", { model: "gpt-5", input: "x" }));
     h.upstream.once(/models/, () => Response.json({ error: { code: 400, message: `API key ${KEYS.gemini} not valid`, status: "INVALID_ARGUMENT" } }, { status: 400 }));

@@ -121,7 +121,7 @@ describe("fuzzing", () => {
         const path = paths[Math.floor(rand() * paths.length)]! + (rand() < 0.3 ? `?${encodeURIComponent(String(randomValue(rand)))}=1` : "");
         const method = methods[Math.floor(rand() * methods.length)]!;
         const r = rand();
-        const body = method === "GET" || method === "OPTIONS" ? undefined : r < 0.4 ? JSON.stringify(randomValue(rand)) : r < 0.7 ? JSON.stringify({ model: rand() < 0.5 ? "claude-sonnet-4-5" : String(randomValue(rand)), messages: randomValue(rand), max_tokens: randomValue(rand), stream: rand() < 0.3 }) : Buffer.from(Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256)));
+        const body = method === "GET" || method === "OPTIONS" ? undefined : r < 0.4 ? JSON.stringify(randomValue(rand)) : r < 0.7 ? JSON.stringify({ model: rand() < 0.5 ? "claude-sonnet-4-6" : String(randomValue(rand)), messages: randomValue(rand), max_tokens: randomValue(rand), stream: rand() < 0.3 }) : Buffer.from(Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256)));
         const headers: Record<string, string> = { "content-type": rand() < 0.8 ? "application/json" : "text/plain; charset=latin1" };
         if (rand() < 0.3) headers["content-encoding"] = "gzip";
         if (rand() < 0.2) headers["anthropic-version"] = String(randomValue(rand)).replace(/[^\x20-\x7e]/g, "");

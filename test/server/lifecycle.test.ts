@@ -47,7 +47,7 @@ describe("gateway process lifecycle", () => {
   });
   after(() => upstream.close());
 
-  const body = JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
+  const body = JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] });
 
   it("SIGTERM lets an in-flight stream finish, then flushes and exits 0", async () => {
     const { path, db } = writeConfig("term");

@@ -1,5 +1,5 @@
-// Classification of every agent's tool-call shapes. Capture-based tests read the real payloads from the shared
-// reference captures; if that folder is missing they fail (they must not silently skip).
+// Classification of every agent's tool-call shapes. Capture-based tests read the real payloads from
+// test/fixtures/captures; a missing file fails the test (it must not silently skip).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -8,13 +8,13 @@ import { analyzeToolCall } from "../../gateway/tools/analyze.js";
 import { argvToScript, classifyToolCall } from "../../gateway/tools/classify.js";
 import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
 
-const CAPTURES = new URL("../../../shared/reference/captures/", import.meta.url);
+const CAPTURES = new URL("../fixtures/captures/", import.meta.url);
 
 type Json = Record<string, unknown>;
 
 function capture(path: string): Json {
   const url = new URL(path, CAPTURES);
-  assert.ok(existsSync(url), `capture ${url.pathname} is missing — the shared reference captures are required`);
+  assert.ok(existsSync(url), `capture ${url.pathname} is missing — test/fixtures/captures is incomplete`);
   return JSON.parse(readFileSync(url, "utf8")) as Json;
 }
 

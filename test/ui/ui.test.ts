@@ -44,8 +44,8 @@ describe("web UI", () => {
       new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(from), maxRetries: 0, defaultHeaders: { "x-evil": EVIL_HEADER } });
     const openai = new OpenAI({ apiKey: "x", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(BOB), maxRetries: 0 });
 
-    h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-5", [{ id: "toolu_evil", name: "Bash", input: { command: EVIL_COMMAND } }])));
-    const tool = await claude(ALICE).messages.create({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: "go" }] }).withResponse();
+    h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-6", [{ id: "toolu_evil", name: "Bash", input: { command: EVIL_COMMAND } }])));
+    const tool = await claude(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "go" }] }).withResponse();
     aliceToolId = tool.response.headers.get("x-keyless-request-id")!;
     const stream = await claude(ALICE).messages.stream({ model: "claude-opus-4-8", max_tokens: 10, messages: [{ role: "user", content: "x" }] }).withResponse();
     aliceStreamId = stream.response.headers.get("x-keyless-request-id")!;
@@ -157,7 +157,7 @@ describe("web UI", () => {
     assert.ok(body.includes(`<th>x-evil</th><td><code>&lt;script&gt;alert(&quot;hdr&quot;)&lt;/script&gt;</code>`), "the header, escaped");
     assert.ok(body.includes(`<code>echo &quot;&lt;script&gt;alert(&#39;cmd&#39;)&lt;/script&gt;&quot; &amp;&amp; rm -rf ~</code>`), "the command, escaped");
     assert.match(body, /fs\.rm-root-or-home/);
-    assert.match(body, /<pre>\{\n {2}&quot;model&quot;: &quot;claude-sonnet-4-5&quot;/, "request body pretty-printed");
+    assert.match(body, /<pre>\{\n {2}&quot;model&quot;: &quot;claude-sonnet-4-6&quot;/, "request body pretty-printed");
     assert.ok(!body.includes("<script>") && !body.includes(`alert("hdr")`) && !body.includes("alert('cmd')"));
 
     const stream = (await page(ALICE, `/ui/requests/${aliceStreamId}`)).body;
@@ -188,7 +188,7 @@ describe("web UI", () => {
 
   it("pages requests newest first through Older links, without gaps or repeats", async () => {
     const claude = new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(BOB), maxRetries: 0 });
-    for (let i = 0; i < 55; i++) await claude.messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "x" }] });
+    for (let i = 0; i < 55; i++) await claude.messages.countTokens({ model: "claude-sonnet-4-6", messages: [{ role: "user", content: "x" }] });
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
       return (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n === 59;
