@@ -1,6 +1,6 @@
 // Wires CI sessions into the gateway: the session store, the GitHub App client, the check-run loop and the routes.
 import type { Hono } from "hono";
-import type Database from "better-sqlite3";
+import type { Db } from "../store/db.js";
 import type { SessionSummary } from "../../src/ci-session.js";
 import { mountCiApi, mountCiPublicApi } from "../api/ci.js";
 import type { GitHubConfig } from "../config/github.js";
@@ -17,7 +17,7 @@ import { tokenFromRequest } from "./tokens.js";
 
 export interface CiModuleDeps {
   readonly getConfig: () => Config;
-  readonly db: Database.Database;
+  readonly db: Db;
   /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
   readonly balance?: BucketBalanceReader;
   readonly flushLog?: () => Promise<void>;

@@ -1,9 +1,9 @@
 // One SQLite file in WAL mode. Each store module contributes its own CREATE statements.
-import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Database } from "./sqlite.js";
 
-export type Db = Database.Database;
+export type Db = Database;
 
 export function openDatabase(path: string, schemas: readonly string[]): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });

@@ -1,11 +1,10 @@
 // What a CI session did, read from the store: requests (totals, models, refusals, errors), tool_calls (commands, MCP,
 // guardrail findings), quota_charges (budgets), and the PR's running total.
-import type Database from "better-sqlite3";
+import type { Db } from "./db.js";
 import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
 import type { ReportData } from "../github/render.js";
 import type { SessionRecord } from "./sessions.js";
 
-type Db = Database.Database;
 
 export interface Activity {
   /** Changes whenever the session's report would. */

@@ -1,8 +1,7 @@
 // CI sessions, used OIDC token ids, and pending check-run writes (what survives a GitHub outage or a restart).
-import type Database from "better-sqlite3";
+import type { Db } from "./db.js";
 import type { Session } from "../../src/ci-session.js";
 
-type Db = Database.Database;
 
 export const CI_SESSIONS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS ci_sessions (

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import Database from "better-sqlite3";
+import { Database } from "../../gateway/store/sqlite.js";
 import { capture } from "../fakes/fixtures.js";
 import { type FakeUpstream, sseResponse, startFakeUpstream } from "../fakes/upstream.js";
 import { KEYS, defaultProviders } from "../helpers/gateway.js";
