@@ -83,11 +83,25 @@ function localApiGet(socketPath: string, path: string, timeoutMs: number): Promi
   });
 }
 
-/** The part of ipnstate.Status keyless reads: the tailnet's MagicDNS suffix (CurrentTailnet's, else the legacy field). */
+/**
+ * The part of ipnstate.Status keyless reads: the tailnet's MagicDNS suffix (CurrentTailnet's, else the legacy field)
+ * and this node's own tailnet addresses.
+ */
 const StatusResponse = z.object({
   MagicDNSSuffix: z.string().nullish(),
   CurrentTailnet: z.object({ MagicDNSSuffix: z.string().nullish() }).nullish(),
+  TailscaleIPs: z.array(z.string()).nullish(),
 });
+
+interface TailnetStatus {
+  readonly suffix: string | null;
+  readonly addresses: ReadonlySet<string>;
+}
+
+const UNPLACED =
+  'a local reverse proxy such as `tailscale serve` (or a local process) cannot be identified; listen on the tailnet address and call it from other nodes, or set identity.trusted_proxy: "tailscale-serve" to identify callers by the address tailscale serve forwards';
+
+const bareAddress = (address: string) => address.replace(/^::ffff:/, "").toLowerCase();
 
 export const TRUSTED_PROXIES = ["tailscale-serve"] as const;
 export type TrustedProxy = (typeof TRUSTED_PROXIES)[number];
@@ -99,7 +113,7 @@ export interface TailscaleResolverOptions {
   readonly trustedProxy?: TrustedProxy;
 }
 
-const SUFFIX_TTL_MS = 5 * 60_000;
+const STATUS_TTL_MS = 5 * 60_000;
 
 export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: TailscaleResolverOptions): IdentityResolver {
   /** WhoIs of an address ("ip:port" for a connection, a bare IP for a forwarded caller). */
@@ -125,22 +139,51 @@ export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: Tailscale
     return { ok: true, identity };
   }
 
-  let suffix: { value: string | null; at: number } | null = null;
+  let status: { value: TailnetStatus; at: number } | null = null;
+  /** This node's tailnet (cached; only a known answer is kept, so "unknown" asks again next time). */
+  async function self(): Promise<TailnetStatus | null> {
+    if (status && Date.now() - status.at < STATUS_TTL_MS) return status.value;
+    try {
+      const answer = await localApiGet(socket, "/localapi/v0/status?peers=false", timeoutMs);
+      const parsed = answer.status === 200 ? StatusResponse.safeParse(JSON.parse(answer.body)) : null;
+      if (!parsed?.success) return null;
+      const suffix = (parsed.data.CurrentTailnet?.MagicDNSSuffix ?? parsed.data.MagicDNSSuffix ?? "").toLowerCase().replace(/^\.|\.$/g, "");
+      const value = { suffix: suffix || null, addresses: new Set((parsed.data.TailscaleIPs ?? []).map(bareAddress)) };
+      status = { value, at: Date.now() };
+      return value;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A connection from this machine: loopback, or the node's own tailnet address (WhoIs names the gateway's own node
+   * for that, so a local process, or tailscale serve with a 100.x backend, would otherwise be the node's owner).
+   * Null while tailscaled cannot say which addresses are its own.
+   */
+  async function fromThisHost(remote: RemoteAddress): Promise<boolean | null> {
+    const tailnet = await self();
+    if (tailnet?.addresses.has(bareAddress(remote.address))) return true;
+    return isLoopback(remote.address) ? true : tailnet === null ? null : false;
+  }
 
   return {
-    resolve(remote: RemoteAddress): Promise<IdentityResult> {
+    async resolve(remote: RemoteAddress): Promise<IdentityResult> {
       const addr = formatAddr(remote);
+      const tailnet = await self();
+      if (tailnet === null) return { ok: false, status: 503, message: "cannot identify caller: tailscaled LocalAPI unreachable or not running (no status answer)" };
+      if (tailnet.addresses.has(bareAddress(remote.address))) {
+        return { ok: false, status: 403, message: `caller ${addr} is this gateway's own tailnet address: ${UNPLACED}` };
+      }
       // Userspace networking forwards tailnet peers from 127.0.0.1 and registers them, so WhoIs knows them; a loopback
       // connection it cannot place is a local process or a local reverse proxy (tailscale serve, Funnel): never an
       // identity of its own.
-      const unknown = isLoopback(remote.address)
-        ? `caller ${addr} is a loopback connection tailscaled cannot place: a local reverse proxy such as \`tailscale serve\` (or a local process) cannot be identified; listen on the tailnet address instead, or set identity.trusted_proxy: "tailscale-serve" to identify callers by the address tailscale serve forwards`
-        : `caller ${addr} is not a known tailnet peer`;
+      const unknown = isLoopback(remote.address) ? `caller ${addr} is a loopback connection tailscaled cannot place: ${UNPLACED}` : `caller ${addr} is not a known tailnet peer`;
       return whois(addr, remote, unknown);
     },
 
     async request(remote, headers, connection) {
-      if (!isLoopback(remote.address)) return connection;
+      if ((await fromThisHost(remote)) !== true) return connection;
       const fwd = forwarding(headers);
       // Only tailscaled's proxy can set this on a loopback connection (it deletes callers' copies); a local process
       // that sends it asks to be refused.
@@ -148,7 +191,7 @@ export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: Tailscale
       if (connection.ok || connection.status !== 403 || trustedProxy !== "tailscale-serve") return connection;
       const forwardedFor = fwd.forwardedFor?.trim() ?? "";
       if (forwardedFor === "") {
-        return { ok: false, status: 403, message: `loopback caller ${formatAddr(remote)} carries no X-Forwarded-For: with trusted_proxy "tailscale-serve", loopback serves only requests tailscale serve forwards` };
+        return { ok: false, status: 403, message: `caller ${formatAddr(remote)} on this host carries no X-Forwarded-For: with trusted_proxy "tailscale-serve", this host's connections serve only requests tailscale serve forwards` };
       }
       // tailscale serve sets exactly one address (the caller's); anything else did not come from it.
       if (isIP(forwardedFor) === 0) {
@@ -159,18 +202,7 @@ export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: Tailscale
     },
 
     async tailnetSuffix() {
-      if (suffix && Date.now() - suffix.at < SUFFIX_TTL_MS) return suffix.value;
-      let value: string | null = null;
-      try {
-        const answer = await localApiGet(socket, "/localapi/v0/status?peers=false", timeoutMs);
-        const status = answer.status === 200 ? StatusResponse.safeParse(JSON.parse(answer.body)) : null;
-        const raw = status?.success ? (status.data.CurrentTailnet?.MagicDNSSuffix ?? status.data.MagicDNSSuffix ?? "") : "";
-        value = raw.toLowerCase().replace(/^\.|\.$/g, "") || null;
-      } catch {
-        // Unknown: tailnet names are refused until tailscaled answers (only a known answer is kept).
-      }
-      if (value !== null) suffix = { value, at: Date.now() };
-      return value;
+      return (await self())?.suffix ?? null;
     },
   };
 }

@@ -64,14 +64,14 @@ export function whoisResponse(ip: string, peer: PeerSpec): unknown {
 export const TAILNET_SUFFIX = "tail1234.ts.net";
 
 /** ipnstate.Status as `GET /localapi/v0/status?peers=false` serializes it (the fields around the ones keyless reads). */
-function statusResponse(): unknown {
+function statusResponse(selfIps: readonly string[]): unknown {
   return {
     Version: "1.94.2-fake",
     TUN: true,
     BackendState: "Running",
     HaveNodeKey: true,
     AuthURL: "",
-    TailscaleIPs: ["100.100.1.1", "fd7a:115c:a1e0::1"],
+    TailscaleIPs: selfIps,
     Self: { ID: "nGATEWAY", HostName: "ai-gateway", DNSName: `ai-gateway.${TAILNET_SUFFIX}.`, OS: "linux", Tags: ["tag:ai-gateway"], Online: true },
     Health: [],
     MagicDNSSuffix: TAILNET_SUFFIX,
@@ -83,7 +83,13 @@ function statusResponse(): unknown {
   };
 }
 
-export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpec>> = {}): Promise<FakeTailscaled> {
+export interface FakeTailscaledOptions {
+  /** The node's own tailnet addresses (status TailscaleIPs); WhoIs of one names the node itself, give it a peer too. */
+  readonly selfIps?: readonly string[];
+}
+
+export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpec>> = {}, options: FakeTailscaledOptions = {}): Promise<FakeTailscaled> {
+  const selfIps = options.selfIps ?? ["100.100.1.1", "fd7a:115c:a1e0::1"];
   const table = new Map<string, unknown>(Object.entries(peers).map(([ip, p]) => [ip, whoisResponse(ip, p)]));
   const lookups: string[] = [];
   const socketPath = join(mkdtempSync(join(tmpdir(), "keyless-ts-")), "tailscaled.sock");
@@ -94,7 +100,7 @@ export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpe
     };
     if (req.headers.host !== "local-tailscaled.sock" || req.headers.origin || req.headers.referer) return send(403, "invalid localapi request\n");
     const url = new URL(req.url ?? "/", "http://local-tailscaled.sock");
-    if (url.pathname === "/localapi/v0/status") return send(200, JSON.stringify(statusResponse(), null, "\t"), "application/json");
+    if (url.pathname === "/localapi/v0/status") return send(200, JSON.stringify(statusResponse(selfIps), null, "\t"), "application/json");
     if (url.pathname !== "/localapi/v0/whois") return send(404, "404 page not found\n");
     const addr = url.searchParams.get("addr");
     if (!addr) return send(400, "missing 'addr' parameter\n");

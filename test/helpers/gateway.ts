@@ -30,6 +30,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly peers?: Readonly<Record<string, PeerSpec>>;
+  /** The gateway node's own tailnet addresses, as the fake tailscaled reports them. */
+  readonly selfIps?: readonly string[];
   /** Extra config, merged over the defaults (providers point at the fake upstream; the fake tailscaled's socket). */
   readonly config?: (upstreamUrl: string, tailscaledSocket: string) => Record<string, unknown>;
   /**
@@ -62,7 +64,7 @@ export function defaultProviders(upstreamUrl: string): Record<string, unknown> {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startFakeUpstream({ keys: KEYS });
-  const tailscaled = await startFakeTailscaled(options.peers ?? {});
+  const tailscaled = await startFakeTailscaled(options.peers ?? {}, options.selfIps ? { selfIps: options.selfIps } : {});
   const dbPath = join(mkdtempSync(join(tmpdir(), "keyless-db-")), "keyless.db");
   const config = {
     identity: { type: "tailscale", socket: tailscaled.socketPath },

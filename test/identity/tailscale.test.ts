@@ -50,7 +50,12 @@ describe("tailscale identity (LocalAPI WhoIs)", () => {
     const unknown = await resolver().resolve({ address: "127.0.0.5", port: 5 });
     assert.ok(!unknown.ok && unknown.status === 403);
     assert.match(unknown.message, /127\.0\.0\.5:5 is a loopback connection tailscaled cannot place: a local reverse proxy such as `tailscale serve`/);
-    assert.match(unknown.message, /listen on the tailnet address instead, or set identity\.trusted_proxy: "tailscale-serve"/);
+    assert.match(unknown.message, /listen on the tailnet address and call it from other nodes, or set identity\.trusted_proxy: "tailscale-serve"/);
+  });
+
+  it("the gateway's own tailnet address is this host, never the node's owner", async () => {
+    const r = await resolver().resolve({ address: "100.100.1.1", port: 6 });
+    assert.ok(!r.ok && r.status === 403 && /this gateway's own tailnet address/.test(r.message), JSON.stringify(r));
   });
 
   it("reads this tailnet's MagicDNS suffix from LocalAPI status", async () => {

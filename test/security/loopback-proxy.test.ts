@@ -15,11 +15,15 @@ const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2"; // admin, a peer WhoIs knows
 const PROXY = "127.0.0.9"; // tailscaled's serve proxy (or any local process): WhoIs has no match
 const ALICE_TAILNET = "100.101.102.103"; // what tailscale serve puts in X-Forwarded-For for alice
+// The gateway node's own tailnet address (status TailscaleIPs): WhoIs names the node itself, here logged in as its
+// owner, an admin. A local process, or tailscale serve with a 100.x backend, connects from it.
+const SELF = "127.0.0.60";
 const BOB_TAILNET = "100.64.0.7";
 const MESSAGE = { model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] };
 
 const peers = {
   [ALICE]: { login: "alice@example.com" },
+  [SELF]: { login: "alice@example.com" },
   [ALICE_TAILNET]: { login: "alice@example.com" },
   [BOB_TAILNET]: { tags: ["tag:ci-acme-api"] },
 };
@@ -50,6 +54,7 @@ describe("hole 1: a loopback connection WhoIs cannot place is nobody", () => {
     h = await startHarness({
       configFile: true,
       peers,
+      selfIps: [SELF],
       config: (url) => ({ providers: { anthropic: { type: "anthropic", baseurl: url, apikey: "${KEYLESS_TEST_HOLE1_KEY}", models: ["claude-*"] } }, grants }),
     });
   });
@@ -80,6 +85,12 @@ describe("hole 1: a loopback connection WhoIs cannot place is nobody", () => {
     assert.equal(anthropic?.type === "anthropic" ? anthropic.baseurl : null, h.upstream.url, "the config is unchanged");
   });
 
+  it("refuses a connection from the gateway's own tailnet address (WhoIs would name the node's owner)", async () => {
+    const res = await call(h.fetchFrom(SELF), `${h.gateway.url}/api/config`, { headers: { "x-forwarded-for": ALICE_TAILNET } });
+    assert.equal(res.status, 403, res.message);
+    assert.match(res.message, /is this gateway's own tailnet address: a local reverse proxy such as `tailscale serve`/);
+  });
+
   it("refuses Funnel traffic, whatever else the request carries", async () => {
     const res = await call(h.fetchFrom(PROXY), `${h.gateway.url}/v1/models`, { headers: { "tailscale-funnel-request": "?1", "x-forwarded-for": "203.0.113.9" } });
     assert.equal(res.status, 403);
@@ -92,6 +103,7 @@ describe("opt-in trusted_proxy: tailscale-serve", () => {
   before(async () => {
     h = await startHarness({
       peers,
+      selfIps: [SELF],
       config: (_url, socket) => ({ identity: { type: "tailscale", socket, trusted_proxy: "tailscale-serve" }, grants }),
     });
   });
@@ -136,6 +148,9 @@ describe("opt-in trusted_proxy: tailscale-serve", () => {
       assert.equal(res.status, 403, JSON.stringify(headers));
       assert.match(res.message, why);
     }
+    // tailscale serve with a backend on the node's own tailnet address connects from that address.
+    assert.equal(await principalOf(await post(h.fetchFrom(SELF), { "x-forwarded-for": BOB_TAILNET })), "tag:ci-acme-api");
+    assert.equal((await post(h.fetchFrom(SELF), {})).status, 403);
     // A node on the tailnet is its own node: a forwarded header from it changes nothing.
     assert.equal(await principalOf(await post(h.fetchFrom(ALICE), { "x-forwarded-for": BOB_TAILNET })), "alice@example.com");
   });
