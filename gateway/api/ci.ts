@@ -55,6 +55,9 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     if (!read.ok) return read.response;
     const body = CreateSessionRequest.safeParse(read.value);
     if (!body.success) return apiError(c, 400, "invalid_request", zodMessage(body.error));
+    if (body.data.session_token === true) {
+      return apiError(c, 400, "session_token_on_tailnet", `session tokens are for runners off the tailnet; ${c.var.identity.principal} is identified by the network (use join: tailscale or join: none)`);
+    }
     const result = await deps.service.start(c.var.identity, body.data);
     if (!result.ok) return refused(c, result);
     return c.json(result.value, result.value.resumed ? 200 : 201);

@@ -1,5 +1,6 @@
 // Issue 11, also noted: an OIDC token with an unknown critical header ("crit", RFC 7515 §4.1.11) must be refused as
 // a bad token (401), not reported as the issuer being unavailable (503, which invites retries and hides the forgery).
+// And since identity now comes before the body, a tailnet node that asks for a session token gets a clear refusal.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
@@ -33,5 +34,17 @@ describe("OIDC token with an unknown critical header", () => {
     assert.equal(res.status, 401, JSON.stringify(body));
     assert.equal(body.error.code, "oidc_unsupported");
     assert.match(body.error.message, /x-keyless-unknown/);
+  });
+
+  it("a tailnet node asking for a session token is told it does not need one (never a bearer token for a node)", async () => {
+    const token = await issuer.mint(eventClaims("push"), { audience: "keyless" });
+    const res = await h.fetchFrom(RUNNER)(`${h.gateway.url}/v1/ci/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ oidc_token: token, session_token: true }),
+    });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, "session_token_on_tailnet");
   });
 });
