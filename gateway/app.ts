@@ -17,7 +17,7 @@ import { anthropicModelList, geminiModelList, grantedModels, openaiModelList } f
 import { mountRequestApi } from "./api/requests.js";
 import { callerAccess } from "./api/auth.js";
 import { apiError } from "./api/errors.js";
-import { API_BODY_LIMIT, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./api/body.js";
+import { API_BODY_LIMIT, type BodyPolicy, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./api/body.js";
 import { mountBedrockControl } from "./proxy/bedrock-control.js";
 import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
 import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
@@ -112,15 +112,11 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return hasBody(c.req.raw.headers) ? closing(res) : res;
   };
   app.use("*", identify(deps.resolver, refuseCaller, deps.credentialIdentity));
-  const isProxyRoute = (c: Context<GatewayEnv>) => matchRoute(routes, c.req.method, new URL(c.req.url).pathname) !== null;
-  app.use(
-    "*",
-    limitBodies(
-      (c) => (isProxyRoute(c) ? deps.getConfig().limits.max_body : c.req.path.startsWith("/api/config") ? CONFIG_BODY_LIMIT : API_BODY_LIMIT),
-      isProxyRoute,
-      (c, limit) => genericError(c.req.path, 413, `request body exceeds the gateway's limit of ${limit} bytes for ${c.req.method} ${c.req.path}`),
-    ),
-  );
+  const bodyPolicy = (c: Context<GatewayEnv>): BodyPolicy => {
+    if (matchRoute(routes, c.req.method, new URL(c.req.url).pathname)) return { limit: deps.getConfig().limits.max_body, readsOwnBody: true };
+    return { limit: c.req.path.startsWith("/api/config") ? CONFIG_BODY_LIMIT : API_BODY_LIMIT, readsOwnBody: false };
+  };
+  app.use("*", limitBodies(bodyPolicy, (c, limit) => genericError(c.req.path, 413, `request body exceeds the gateway's limit of ${limit} bytes for ${c.req.method} ${c.req.path}`)));
   for (const module of modules) module.mountPublic?.(app);
   app.use("*", requireIdentity(refuseCaller));
 

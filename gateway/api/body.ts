@@ -28,18 +28,23 @@ function bounded(body: ReadableStream<Uint8Array>, limit: number): ReadableStrea
   );
 }
 
+/** A route's body limit, and whether the route reads its body itself (the proxy, which refuses in its own shape). */
+export interface BodyPolicy {
+  readonly limit: number;
+  readonly readsOwnBody: boolean;
+}
+
 /**
  * Sets c.var.bodyLimit; a declared length over it is refused (413) without reading a byte, and the connection is
- * closed rather than drained; a body without a length fails its reader at the limit. Routes whose body the proxy
- * reads itself (`streamsOwnBody`) are left to it.
+ * closed rather than drained; a body without a length fails its reader at the limit. Routes that read their body
+ * themselves are left to it.
  */
-export function limitBodies(limitFor: (c: Context<GatewayEnv>) => number, streamsOwnBody: (c: Context<GatewayEnv>) => boolean, tooLarge: (c: Context<GatewayEnv>, limit: number) => Response): MiddlewareHandler<GatewayEnv> {
+export function limitBodies(policyFor: (c: Context<GatewayEnv>) => BodyPolicy, tooLarge: (c: Context<GatewayEnv>, limit: number) => Response): MiddlewareHandler<GatewayEnv> {
   return async function bodyLimit(c, next) {
-    const limit = limitFor(c);
+    const { limit, readsOwnBody } = policyFor(c);
     c.set("bodyLimit", limit);
     const headers = c.req.raw.headers;
-    // The proxy refuses its own oversized bodies, in the provider's error shape and with a log row.
-    if (!hasBody(headers) || streamsOwnBody(c)) return next();
+    if (!hasBody(headers) || readsOwnBody) return next();
     const declared = Number(headers.get("content-length") ?? "NaN");
     if (Number.isFinite(declared) && declared > limit) return closing(tooLarge(c, limit));
     if (c.req.raw.body) {
