@@ -156,6 +156,16 @@ describe("opt-in trusted_proxy: tailscale-serve", () => {
   });
 });
 
+describe("startup says where callers cannot be identified", () => {
+  it("warns when a tailscale gateway listens on loopback without trusted_proxy", async () => {
+    const said: string[] = [];
+    const loaded = parseConfigText(JSON.stringify({ identity: { type: "tailscale", socket: "/nonexistent/tailscaled.sock" }, database: { path: join(mkdtempSync(join(tmpdir(), "keyless-warn-")), "k.db") } }), {});
+    const gw = await startGateway({ loaded, listen: "127.0.0.1:0", log: (m) => said.push(m) });
+    await gw.close(500);
+    assert.ok(said.some((m) => /listening on 127\.0\.0\.1 with identity "tailscale".*trusted_proxy/.test(m)), said.join("\n"));
+  });
+});
+
 describe("identity local stays on this machine", () => {
   const config = (listen: string) =>
     parseConfigText(JSON.stringify({ listen, identity: { type: "local" }, grants, database: { path: join(mkdtempSync(join(tmpdir(), "keyless-local-")), "k.db") } }), {});
