@@ -24,8 +24,9 @@ export function identify(resolver: IdentityResolver, refuse: IdentityRefusal, cr
     let entry = cache.get(socket);
     if (!entry || now - entry.at > TTL_MS) {
       entry = { result: await resolver.resolve(remote), at: now };
-      // Only an answer: "unreachable" may change on the next request.
-      if (entry.result.ok) cache.set(socket, entry);
+      // An answer, yes or no, holds for the connection (behind tailscale serve that saves a WhoIs per request);
+      // "unreachable" (503) may change on the next request.
+      if (entry.result.ok || entry.result.status === 403) cache.set(socket, entry);
     }
     const result = await resolver.request(remote, c.req.raw.headers, entry.result);
     if (!result.ok) {

@@ -130,8 +130,7 @@ describe("opt-in trusted_proxy: tailscale-serve", () => {
       await agent.close();
     }
     const lookups = h.tailscaled.lookups.slice(seen);
-    const connections = new Set(lookups.filter((a) => a.startsWith(`${PROXY}:`)));
-    assert.equal(connections.size, 1, `one pooled connection: ${lookups.join(" ")}`);
+    assert.equal(lookups.filter((a) => a.startsWith(`${PROXY}:`)).length, 1, `one pooled connection, placed (or not) once: ${lookups.join(" ")}`);
     assert.deepEqual(lookups.filter((a) => !a.startsWith(`${PROXY}:`)), [ALICE_TAILNET, BOB_TAILNET, ALICE_TAILNET], "WhoIs of the forwarded address, per request");
   });
 
