@@ -183,11 +183,11 @@ export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: Tailscale
     },
 
     async request(remote, headers, connection) {
-      if ((await fromThisHost(remote)) !== true) return connection;
       const fwd = forwarding(headers);
-      // Only tailscaled's proxy can set this on a loopback connection (it deletes callers' copies); a local process
-      // that sends it asks to be refused.
+      // tailscaled's proxy sets this on Funnel traffic and deletes callers' copies; anyone else who sends it asks to
+      // be refused, so the rule needs no exception.
       if (fwd.funnel) return { ok: false, status: 403, message: FUNNEL_REFUSED, final: true };
+      if ((await fromThisHost(remote)) !== true) return connection;
       if (connection.ok || connection.status !== 403 || trustedProxy !== "tailscale-serve") return connection;
       const forwardedFor = fwd.forwardedFor?.trim() ?? "";
       if (forwardedFor === "") {
