@@ -1,5 +1,5 @@
 // The gateway as a Hono app. Everything it needs is passed in; nothing here is global.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Config } from "./config/schema.js";
 import type { GatewayErrorKind } from "./formats/codec.js";
 import type { GatewayEnv } from "./env.js";
@@ -7,7 +7,7 @@ import { anthropicError } from "./formats/anthropic.js";
 import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./formats/gemini.js";
 import { refuseCrossSite, refuseForeignHost } from "./identity/cross-site.js";
-import { type CredentialIdentity, identify } from "./identity/middleware.js";
+import { type CredentialIdentity, identify, requireIdentity } from "./identity/middleware.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
 import { AccessCache } from "./policy/access-cache.js";
 import { globMatch } from "./policy/glob.js";
@@ -17,6 +17,7 @@ import { anthropicModelList, geminiModelList, grantedModels, openaiModelList } f
 import { mountRequestApi } from "./api/requests.js";
 import { callerAccess } from "./api/auth.js";
 import { apiError } from "./api/errors.js";
+import { API_BODY_LIMIT, type BodyPolicy, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./api/body.js";
 import { mountBedrockControl } from "./proxy/bedrock-control.js";
 import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
 import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
@@ -32,7 +33,10 @@ export interface GatewayModule {
   readonly plugin?: ExchangePlugin;
   /** Mounts routes that run after identity resolution (c.var.identity is set). */
   mount?(app: Hono<GatewayEnv>): void;
-  /** Mounts routes that run before identity resolution; they authenticate by other means or call next(). */
+  /**
+   * Mounts routes that also run for callers the network refused (c.var.unidentified set, c.var.identity not): they
+   * authenticate by other means, answer, or call next() (which refuses unidentified callers).
+   */
   mountPublic?(app: Hono<GatewayEnv>): void;
 }
 
@@ -56,7 +60,7 @@ export interface AppDeps {
   readonly onError?: (err: unknown, context: string) => void;
 }
 
-const KIND_BY_STATUS: Readonly<Record<number, GatewayErrorKind>> = { 403: "permission", 404: "not_found", 500: "internal", 503: "unavailable" };
+const KIND_BY_STATUS: Readonly<Record<number, GatewayErrorKind>> = { 403: "permission", 404: "not_found", 413: "too_large", 500: "internal", 503: "unavailable" };
 
 /** Errors before a route is known: shaped for the API the path belongs to, readable by every SDK. */
 function genericError(path: string, status: number, message: string): Response {
@@ -99,10 +103,22 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
   app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
 
-  app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, (path, message) => genericError(path, 403, message)));
+  app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, () => deps.resolver.tailnetSuffix(), (path, message) => genericError(path, 403, message)));
   app.use("*", refuseCrossSite((path, message) => genericError(path, 403, message)));
+  // Identity first, then the body limit, then the body: nobody unidentified makes the gateway read more than a small
+  // body, and nobody at all more than the route's limit.
+  const refuseCaller = (c: Context<GatewayEnv>, status: 403 | 503, message: string) => {
+    const res = genericError(c.req.path, status, message);
+    return hasBody(c.req.raw.headers) ? closing(res) : res;
+  };
+  app.use("*", identify(deps.resolver, refuseCaller, deps.credentialIdentity));
+  const bodyPolicy = (c: Context<GatewayEnv>): BodyPolicy => {
+    if (matchRoute(routes, c.req.method, new URL(c.req.url).pathname)) return { limit: deps.getConfig().limits.max_body, readsOwnBody: true };
+    return { limit: c.req.path.startsWith("/api/config") ? CONFIG_BODY_LIMIT : API_BODY_LIMIT, readsOwnBody: false };
+  };
+  app.use("*", limitBodies(bodyPolicy, (c, limit) => genericError(c.req.path, 413, `request body exceeds the gateway's limit of ${limit} bytes for ${c.req.method} ${c.req.path}`)));
   for (const module of modules) module.mountPublic?.(app);
-  app.use("*", identify(deps.resolver, (c, status, message) => genericError(c.req.path, status, message), deps.credentialIdentity));
+  app.use("*", requireIdentity(refuseCaller));
 
   app.get("/metrics", async (c) => {
     const access = callerAccess(c, deps.getConfig());

@@ -4,5 +4,11 @@ import type { Identity } from "./identity/types.js";
 
 export type GatewayEnv = {
   Bindings: HttpBindings;
-  Variables: { identity: Identity };
+  Variables: {
+    identity: Identity;
+    /** Set instead of identity for a caller the network refused, while it passes the routes open to such callers. */
+    unidentified: string | undefined;
+    /** The largest body this request may have (413 beyond it). */
+    bodyLimit: number;
+  };
 };

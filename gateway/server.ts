@@ -7,7 +7,7 @@ import type { LoadedConfig } from "./config/load.js";
 import { LiveConfig } from "./config/live.js";
 import type { Config } from "./config/schema.js";
 import { createCiModule } from "./github/index.js";
-import { createResolver } from "./identity/index.js";
+import { createResolver, listenProblem, listenWarning } from "./identity/index.js";
 import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
@@ -66,6 +66,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let loaded = options.loaded;
   const getConfig = () => loaded.config;
   const config = getConfig();
+  const { hostname, port } = parseListen(options.listen ?? config.listen);
+  const listenRefused = listenProblem(config.identity, hostname);
+  if (listenRefused) throw new Error(listenRefused);
+  const listenAdvice = listenWarning(config.identity, hostname);
+  if (listenAdvice) say(`keyless: ${listenAdvice}`);
   const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   let buckets: BucketStore;
@@ -120,7 +125,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     credentialIdentity: ci.credentialIdentity,
   });
 
-  const { hostname, port } = parseListen(options.listen ?? config.listen);
   const inFlight = new Set<Promise<unknown>>();
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname, port }, () => resolve(s));

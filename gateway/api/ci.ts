@@ -7,6 +7,7 @@ import type { GatewayEnv } from "../env.js";
 import type { Refusal, SessionService } from "../github/sessions.js";
 import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
 import { callerAccess, requireRole } from "./auth.js";
+import { readJson } from "./body.js";
 import { apiError, zodMessage } from "./errors.js";
 import { SESSION_PAGE_HEADERS, renderSessionPage } from "./session-page.js";
 
@@ -28,12 +29,16 @@ const SessionQuery = z.strictObject({
 const refused = (c: Context, r: Refusal) => apiError(c, r.status, r.code, r.message);
 
 /**
- * Runs before identity resolution, for runners off the tailnet: `session_token: true` sessions are admitted by the
- * OIDC token alone (where the repository mapping allows it). Every other request falls through to the identified route.
+ * For callers the network refused (runners off the tailnet): `session_token: true` sessions are admitted by the OIDC
+ * token alone (where the repository mapping allows it), with the small API body limit. Tailnet nodes, and unidentified
+ * callers asking for anything else, fall through (to the identified route, or to the refusal).
  */
 export function mountCiPublicApi(app: Hono<GatewayEnv>, service: SessionService): void {
   app.post("/v1/ci/sessions", async (c, next) => {
-    const raw: unknown = await c.req.json().catch(() => null);
+    if (c.get("unidentified") === undefined) return next();
+    const read = await readJson(c);
+    if (!read.ok) return read.response;
+    const raw = read.value;
     if (typeof raw !== "object" || raw === null || (raw as { session_token?: unknown }).session_token !== true) return next();
     const body = CreateSessionRequest.safeParse(raw);
     if (!body.success) return apiError(c, 400, "invalid_request", zodMessage(body.error));
@@ -46,14 +51,13 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
   const isAdmin = (c: Context<GatewayEnv>) => callerAccess(c, deps.getConfig()).role === "admin";
 
   app.post("/v1/ci/sessions", async (c) => {
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch {
-      return apiError(c, 400, "invalid_json", "request body is not JSON");
-    }
-    const body = CreateSessionRequest.safeParse(raw);
+    const read = await readJson(c);
+    if (!read.ok) return read.response;
+    const body = CreateSessionRequest.safeParse(read.value);
     if (!body.success) return apiError(c, 400, "invalid_request", zodMessage(body.error));
+    if (body.data.session_token === true) {
+      return apiError(c, 400, "session_token_on_tailnet", `session tokens are for runners off the tailnet; ${c.var.identity.principal} is identified by the network (use join: tailscale or join: none)`);
+    }
     const result = await deps.service.start(c.var.identity, body.data);
     if (!result.ok) return refused(c, result);
     return c.json(result.value, result.value.resumed ? 200 : 201);

@@ -9,6 +9,7 @@ import type { GatewayEnv } from "../env.js";
 import { accessUnder } from "../policy/grants.js";
 import type { ConfigAudit } from "../store/config-audit.js";
 import { requireRole } from "./auth.js";
+import { readJson } from "./body.js";
 import { apiError, zodMessage } from "./errors.js";
 
 export interface ConfigApiDeps {
@@ -23,14 +24,6 @@ const ValidateBody = z.strictObject({ config: z.string().min(1) });
 
 function refused(c: Context<GatewayEnv>, r: ConfigRefusal): Response {
   return c.json({ error: { code: r.code, message: r.message }, problems: r.problems }, r.status);
-}
-
-async function jsonBody(c: Context<GatewayEnv>): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    return undefined;
-  }
 }
 
 export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void {
@@ -64,7 +57,9 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
   });
 
   app.put("/api/config", async (c) => {
-    const body = PutBody.safeParse(await jsonBody(c));
+    const read = await readJson(c);
+    if (!read.ok) return read.response;
+    const body = PutBody.safeParse(read.value);
     if (!body.success) return apiError(c, 400, "invalid_body", `expected {"config": "<text>", "hash": "<hash read>"}: ${zodMessage(body.error)}`);
     const result = deps.live!.update(body.data.config, body.data.hash, c.var.identity.principal, guardFor(c));
     if (!result.ok) return refused(c, result);
@@ -72,7 +67,9 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
   });
 
   app.post("/api/config/validate", async (c) => {
-    const body = ValidateBody.safeParse(await jsonBody(c));
+    const read = await readJson(c);
+    if (!read.ok) return read.response;
+    const body = ValidateBody.safeParse(read.value);
     if (!body.success) return apiError(c, 400, "invalid_body", `expected {"config": "<text>"}: ${zodMessage(body.error)}`);
     const result = deps.live!.validate(body.data.config, guardFor(c));
     if (!result.ok) return refused(c, result);

@@ -1,5 +1,6 @@
-// The config `keyless serve` runs without --config: a loopback-only gateway for one machine, with the provider keys
-// taken from the usual environment variables (a provider without one answers a clear 503). examples/keyless.jsonc
+// The config `keyless serve` runs without --config: a loopback-only gateway for one machine (identity "local" refuses
+// other listen addresses and proxied requests, so the "(loopback)" admin is this machine's user), with the provider
+// keys taken from the usual environment variables (a provider without one answers a clear 503). examples/keyless.jsonc
 // starts from the same settings (a test keeps the two in step).
 export const DEFAULT_CONFIG_TEXT = `{
   "listen": "127.0.0.1:8080",

@@ -47,22 +47,49 @@ function position(text: string, offset: number): { line: number; column: number 
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+/** A value taken from the environment, and where it went: problems name the variable, never the value. */
+export interface Substitution {
+  readonly path: string;
+  readonly name: string;
+  readonly value: string;
+}
+
 /** Replaces ${NAME} and ${NAME:-default} in every string value; a missing variable without default is an error. */
-export function substituteEnv(value: unknown, env: Env, path: string[] = [], missing: string[] = []): unknown {
+export function substituteEnv(value: unknown, env: Env, path: string[] = [], missing: string[] = [], used: Substitution[] = []): unknown {
   if (typeof value === "string") {
     return value.replace(ENV_REF, (_, name: string, fallback: string | undefined) => {
       const v = env[name];
-      if (v !== undefined) return v;
+      if (v !== undefined) {
+        used.push({ path: path.join("."), name, value: v });
+        return v;
+      }
       if (fallback !== undefined) return fallback;
       missing.push(`${path.join(".") || "(root)"}: environment variable ${name} is not set`);
       return "";
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, String(i)], missing));
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, String(i)], missing, used));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], missing)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], missing, used)]));
   }
   return value;
+}
+
+/** Values this short are hidden only in problems about their own path (elsewhere they would mangle ordinary words). */
+const SHORT_VALUE = 4;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@"]*:)[^\s/@"]+@/gi;
+
+/**
+ * A problem as it may be shown (API answers, logs, `keyless config check`): an environment variable's value becomes
+ * its ${NAME} (a key put where a size belongs must not come back in "got ..."), and a URL's password is masked.
+ */
+function hideSecrets(problem: string, used: readonly Substitution[]): string {
+  let out = problem;
+  for (const { path, name, value } of [...used].sort((a, b) => b.value.length - a.value.length)) {
+    if (value === "" || (value.length < SHORT_VALUE && !out.startsWith(`${path}:`))) continue;
+    out = out.split(value).join(`\${${name}}`);
+  }
+  return out.replace(URL_PASSWORD, "$1***@");
 }
 
 /** Formats zod issues as "path.to.field: message", one per problem. */
@@ -82,9 +109,10 @@ export function formatIssues(error: z.ZodError): string[] {
 export function parseConfigText(text: string, env: Env = process.env): LoadedConfig {
   const raw = parseHuJson(text);
   const missing: string[] = [];
-  const substituted = substituteEnv(raw, env, [], missing);
+  const used: Substitution[] = [];
+  const substituted = substituteEnv(raw, env, [], missing, used);
   const result = Config.safeParse(substituted);
-  const problems = [...missing, ...(result.success ? [] : formatIssues(result.error))];
+  const problems = [...missing, ...(result.success ? [] : formatIssues(result.error))].map((p) => hideSecrets(p, used));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return { config: deepFreeze(result.data), text, hash: hashConfigText(text) };
 }

@@ -4,6 +4,7 @@ import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
+import { TRUSTED_PROXIES } from "../identity/tailscale.js";
 import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
@@ -14,8 +15,10 @@ export const IdentityConfig = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("tailscale"),
     socket: z.string().default("/var/run/tailscale/tailscaled.sock"),
-    /** How long a connection's WhoIs answer is reused (a connection's peer never changes). */
+    /** How long to wait for tailscaled's LocalAPI answer. */
     timeout: Duration.default(2000),
+    /** Opt-in: identify loopback requests by the X-Forwarded-For tailscaled's serve proxy sets (docs/security.md). */
+    trusted_proxy: z.enum(TRUSTED_PROXIES).optional(),
   }),
   z.strictObject({ type: z.literal("local") }),
 ]);

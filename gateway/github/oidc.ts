@@ -116,6 +116,8 @@ function explain(err: unknown, opts: OidcVerifierOptions, jwksUrl: URL): OidcRes
     return fail("oidc_signature", "oidc_token signature does not verify against the issuer's keys");
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return fail("oidc_algorithm", "oidc_token algorithm is not RS256");
+  // An unknown critical header ("crit") and the like: the token is refused, the issuer is not at fault.
+  if (err instanceof errors.JOSENotSupported) return fail("oidc_unsupported", `oidc_token uses a JOSE feature keyless does not accept: ${err.message}`);
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
     return fail("oidc_jwks_unavailable", `could not load the issuer's keys from ${jwksUrl.href}: ${err.message}`);
   }

@@ -3,7 +3,9 @@
 // - cross-site writes are refused: browsers say where a request comes from (Sec-Fetch-Site, Origin); agents and SDKs
 //   send neither header (as tailscale/setec refuses browsers); reads stay open because CORS keeps answers from the page;
 // - DNS rebinding (an attacker's name resolving to the gateway, making the page "same-origin") is refused by the Host
-//   header: only names a tailnet gives the gateway, addresses, localhost, and names the admin lists are served.
+//   header: only names this tailnet gives the gateway, addresses, localhost, and names the admin lists are served.
+//   Any *.ts.net name is not enough: every tailnet's names end in ts.net, and an attacker's own tailnet can publish
+//   one (Funnel) that resolves to anything.
 import type { MiddlewareHandler } from "hono";
 import type { GatewayEnv } from "../env.js";
 
@@ -29,22 +31,39 @@ export function crossSiteReason(method: string, headers: Headers): string | null
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/** Whether a Host header names this gateway in a way no outside DNS name can. */
-export function hostAllowed(hostHeader: string | null, allowed: readonly string[]): boolean {
-  if (!hostHeader) return true;
+/** The lowercased name of a Host header, without port, brackets or trailing dot. */
+function hostName(hostHeader: string): string {
   const host = hostHeader.startsWith("[") ? hostHeader.slice(1, hostHeader.indexOf("]")) : hostHeader.replace(/:\d+$/, "");
-  const name = host.toLowerCase().replace(/\.$/, "");
+  return host.toLowerCase().replace(/\.$/, "");
+}
+
+/**
+ * Whether a Host header names this gateway in a way no outside DNS name can. `tailnetSuffix` is this tailnet's
+ * MagicDNS suffix ("tail1234.ts.net"; null when unknown): names under it are served, other *.ts.net names are not.
+ */
+export function hostAllowed(hostHeader: string | null, allowed: readonly string[], tailnetSuffix: string | null): boolean {
+  if (!hostHeader) return true;
+  const name = hostName(hostHeader);
   if (IPV4.test(name) || name.includes(":")) return true;
-  // MagicDNS short names have one label; tailnet names end in ts.net.
-  if (name === "localhost" || !name.includes(".") || name.endsWith(".ts.net")) return true;
+  // MagicDNS short names have one label.
+  if (name === "localhost" || !name.includes(".")) return true;
+  if (tailnetSuffix !== null && name.endsWith(`.${tailnetSuffix}`)) return true;
   return allowed.some((a) => a.toLowerCase() === name);
 }
 
-export function refuseForeignHost(allowed: () => readonly string[], refuse: (path: string, message: string) => Response): MiddlewareHandler<GatewayEnv> {
+export function refuseForeignHost(
+  allowed: () => readonly string[],
+  tailnetSuffix: () => Promise<string | null>,
+  refuse: (path: string, message: string) => Response,
+): MiddlewareHandler<GatewayEnv> {
   return async function hostGuard(c, next) {
     const host = c.req.header("host") ?? null;
-    if (!hostAllowed(host, allowed())) {
-      return refuse(c.req.path, `requests for host "${host?.slice(0, 100)}" are refused (DNS rebinding guard); list the name in allowed_hosts to serve it`);
+    if (hostAllowed(host, allowed(), null)) return next();
+    // Only a name no other rule admits needs the suffix (a LocalAPI read, cached).
+    const suffix = await tailnetSuffix();
+    if (!hostAllowed(host, allowed(), suffix)) {
+      const why = suffix === null ? "" : ` (this tailnet's names end in ${suffix})`;
+      return refuse(c.req.path, `requests for host "${host?.slice(0, 100)}" are refused (DNS rebinding guard)${why}; list the name in allowed_hosts to serve it`);
     }
     await next();
   };

@@ -20,7 +20,13 @@ export const LOOPBACK_PRINCIPAL = "(loopback)";
 
 export type IdentityResult =
   | { readonly ok: true; readonly identity: Identity }
-  | { readonly ok: false; readonly status: 403 | 503; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly status: 403 | 503;
+      readonly message: string;
+      /** Refused outright: no credential and no route open to unidentified callers may admit the request (Funnel). */
+      readonly final?: boolean;
+    };
 
 export interface RemoteAddress {
   readonly address: string;
@@ -29,8 +35,40 @@ export interface RemoteAddress {
 
 /** Resolves who is on the other end of a connection. One implementation per identity source. */
 export interface IdentityResolver {
+  /** Who the connection's peer is; the answer holds for the connection (the middleware reuses it). */
   resolve(remote: RemoteAddress): Promise<IdentityResult>;
+  /**
+   * Per request, given the connection's answer: a request a local reverse proxy forwarded is refused, or (for a
+   * trusted proxy) identified by the address it was forwarded for. Never cached: a proxy's pooled connection carries
+   * requests of many callers.
+   */
+  request(remote: RemoteAddress, headers: Headers, connection: IdentityResult): Promise<IdentityResult>;
+  /** This tailnet's MagicDNS suffix ("tail1234.ts.net"), or null when unknown or not on a tailnet. */
+  tailnetSuffix(): Promise<string | null>;
 }
+
+/**
+ * What a local reverse proxy says about a request. tailscaled's serve proxy sets X-Forwarded-For to the caller's
+ * address and, for Funnel traffic, Tailscale-Funnel-Request, deleting any copies the caller sent
+ * (tailscale/tailscale ipn/ipnlocal/serve.go addProxyForwardedHeaders, addTailscaleIdentityHeaders).
+ */
+export interface Forwarding {
+  readonly funnel: boolean;
+  /** The X-Forwarded-For value, or null. */
+  readonly forwardedFor: string | null;
+  /** Whether any proxy header is present (X-Forwarded-For, Forwarded, Tailscale-User-Login, Funnel). */
+  readonly proxied: boolean;
+}
+
+export function forwarding(headers: Headers): Forwarding {
+  const funnel = headers.has("tailscale-funnel-request");
+  const forwardedFor = headers.get("x-forwarded-for");
+  const proxied = funnel || forwardedFor !== null || headers.has("forwarded") || headers.has("tailscale-user-login");
+  return { funnel, forwardedFor, proxied };
+}
+
+export const FUNNEL_REFUSED =
+  "requests through Tailscale Funnel are refused: keyless identifies callers by their tailnet node, and a Funnel caller is anyone on the internet";
 
 export function isLoopback(address: string): boolean {
   const a = address.replace(/^::ffff:/, "");

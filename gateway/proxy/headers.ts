@@ -23,10 +23,17 @@ const IDENTITY_CLAIMS = /^(tailscale-|x-forwarded-|forwarded$|x-real-ip$|x-clien
 /** SigV4 and Google auth artefacts of the client; the gateway signs anew. */
 const CLIENT_SIGNING = /^(x-amz-date|x-amz-content-sha256|x-amz-user-agent|x-goog-user-project|amz-sdk-)/;
 
+/**
+ * Headers that pick which account the gateway's key bills (OpenAI's organization and project): the admin's choice,
+ * set with the provider's `headers`, never the caller's.
+ */
+const BILLING_SELECTORS = new Set(["openai-organization", "openai-project"]);
+
 export function upstreamHeaders(client: Headers): Headers {
   const out = new Headers();
   client.forEach((value, name) => {
     if (HOP_BY_HOP.has(name) || CREDENTIALS.has(name) || IDENTITY_CLAIMS.test(name) || CLIENT_SIGNING.test(name)) return;
+    if (BILLING_SELECTORS.has(name)) return;
     // Upstream answers uncompressed or fetch decodes it; either way the client gets plain bytes it can read.
     if (name === "accept-encoding") return;
     out.set(name, value);

@@ -82,6 +82,8 @@ export interface MintOptions {
   readonly jti?: string;
   /** "foreign": sign with a key the issuer never published, under the published kid. "none": an unsecured JWT. */
   readonly signer?: "issuer" | "foreign" | "none";
+  /** Extension header parameters marked critical (RFC 7515 §4.1.11), each set to true in the protected header. */
+  readonly crit?: readonly string[];
 }
 
 export interface FakeOidcIssuer {
@@ -148,7 +150,11 @@ export async function startOidcIssuer(opts: { endpointClaims?: Claims } = {}): P
       return `${part({ alg: "none", typ: "JWT" })}.${part(payload)}.`;
     }
     const key: CryptoKey = o.signer === "foreign" ? foreign.privateKey : privateKey;
-    return new SignJWT(payload).setProtectedHeader({ alg: "RS256", typ: "JWT", kid, x5t: "fake-x5t" }).sign(key);
+    const crit = o.crit ?? [];
+    const extensions = Object.fromEntries(crit.map((name) => [name, true]));
+    return new SignJWT(payload)
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid, x5t: "fake-x5t", ...(crit.length > 0 ? { crit: [...crit], ...extensions } : {}) })
+      .sign(key, crit.length > 0 ? { crit: extensions } : undefined);
   }
 
   const server: ServerType = await new Promise((resolve) => {

@@ -1,6 +1,8 @@
 // A fake tailscaled LocalAPI on a unix socket that answers WhoIs exactly as tailscaled does
-// (tailscale/tailscale ipn/localapi: Host check, 400 on bad addr, 404 "no match for IP:port").
+// (tailscale/tailscale ipn/localapi: Host check, 400 on bad addr, 404 "no match for IP:port"; an address without a
+// port is looked up as IP:0), and status (ipnstate.Status without peers: the tailnet's MagicDNS suffix).
 import http from "node:http";
+import { isIP } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,7 +60,36 @@ export function whoisResponse(ip: string, peer: PeerSpec): unknown {
   };
 }
 
-export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpec>> = {}): Promise<FakeTailscaled> {
+/** The tailnet the fake belongs to (whoisResponse's node names end in it). */
+export const TAILNET_SUFFIX = "tail1234.ts.net";
+
+/** ipnstate.Status as `GET /localapi/v0/status?peers=false` serializes it (the fields around the ones keyless reads). */
+function statusResponse(selfIps: readonly string[]): unknown {
+  return {
+    Version: "1.94.2-fake",
+    TUN: true,
+    BackendState: "Running",
+    HaveNodeKey: true,
+    AuthURL: "",
+    TailscaleIPs: selfIps,
+    Self: { ID: "nGATEWAY", HostName: "ai-gateway", DNSName: `ai-gateway.${TAILNET_SUFFIX}.`, OS: "linux", Tags: ["tag:ai-gateway"], Online: true },
+    Health: [],
+    MagicDNSSuffix: TAILNET_SUFFIX,
+    CurrentTailnet: { Name: "example.com", MagicDNSSuffix: TAILNET_SUFFIX, MagicDNSEnabled: true },
+    CertDomains: [`ai-gateway.${TAILNET_SUFFIX}`],
+    Peer: null,
+    User: null,
+    ClientVersion: null,
+  };
+}
+
+export interface FakeTailscaledOptions {
+  /** The node's own tailnet addresses (status TailscaleIPs); WhoIs of one names the node itself, give it a peer too. */
+  readonly selfIps?: readonly string[];
+}
+
+export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpec>> = {}, options: FakeTailscaledOptions = {}): Promise<FakeTailscaled> {
+  const selfIps = options.selfIps ?? ["100.100.1.1", "fd7a:115c:a1e0::1"];
   const table = new Map<string, unknown>(Object.entries(peers).map(([ip, p]) => [ip, whoisResponse(ip, p)]));
   const lookups: string[] = [];
   const socketPath = join(mkdtempSync(join(tmpdir(), "keyless-ts-")), "tailscaled.sock");
@@ -69,11 +100,12 @@ export async function startFakeTailscaled(peers: Readonly<Record<string, PeerSpe
     };
     if (req.headers.host !== "local-tailscaled.sock" || req.headers.origin || req.headers.referer) return send(403, "invalid localapi request\n");
     const url = new URL(req.url ?? "/", "http://local-tailscaled.sock");
+    if (url.pathname === "/localapi/v0/status") return send(200, JSON.stringify(statusResponse(selfIps), null, "\t"), "application/json");
     if (url.pathname !== "/localapi/v0/whois") return send(404, "404 page not found\n");
     const addr = url.searchParams.get("addr");
     if (!addr) return send(400, "missing 'addr' parameter\n");
     lookups.push(addr);
-    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(addr);
+    const m = isIP(addr) !== 0 ? [addr, addr] : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(addr);
     if (!m) return send(400, "invalid 'addr' parameter\n");
     const ip = (m[1] ?? m[2])!;
     const who = table.get(ip);

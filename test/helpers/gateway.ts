@@ -30,8 +30,10 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly peers?: Readonly<Record<string, PeerSpec>>;
-  /** Extra config, merged over the defaults (providers point at the fake upstream). */
-  readonly config?: (upstreamUrl: string) => Record<string, unknown>;
+  /** The gateway node's own tailnet addresses, as the fake tailscaled reports them. */
+  readonly selfIps?: readonly string[];
+  /** Extra config, merged over the defaults (providers point at the fake upstream; the fake tailscaled's socket). */
+  readonly config?: (upstreamUrl: string, tailscaledSocket: string) => Record<string, unknown>;
   /**
    * Serve from a config file in its own directory: enables the config API and reloads (watch debounce 50 ms).
    * ${ENV} references in it are read from process.env, as the gateway's reloads do.
@@ -40,8 +42,9 @@ export interface HarnessOptions {
 }
 
 /** An undici Agent whose sockets bind to `localAddress` (undici's own connect options ignore localAddress). */
-export function sourceAgent(localAddress: string): Agent {
+export function sourceAgent(localAddress: string, options: { connections?: number } = {}): Agent {
   return new Agent({
+    ...options,
     connect: (opts, callback) => {
       const socket = net.connect({ host: opts.hostname, port: Number(opts.port), localAddress });
       socket.setNoDelay(true);
@@ -61,14 +64,14 @@ export function defaultProviders(upstreamUrl: string): Record<string, unknown> {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startFakeUpstream({ keys: KEYS });
-  const tailscaled = await startFakeTailscaled(options.peers ?? {});
+  const tailscaled = await startFakeTailscaled(options.peers ?? {}, options.selfIps ? { selfIps: options.selfIps } : {});
   const dbPath = join(mkdtempSync(join(tmpdir(), "keyless-db-")), "keyless.db");
   const config = {
     identity: { type: "tailscale", socket: tailscaled.socketPath },
     providers: defaultProviders(upstream.url),
     grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
     database: { path: dbPath },
-    ...options.config?.(upstream.url),
+    ...options.config?.(upstream.url, tailscaled.socketPath),
   };
   const text = JSON.stringify(config, null, 2);
   const configPath = options.configFile ? join(mkdtempSync(join(tmpdir(), "keyless-config-")), "keyless.jsonc") : undefined;

@@ -51,11 +51,15 @@ describe("cross-site browser requests", () => {
         req.end();
       });
     assert.equal(await status("rebind.attacker.example:8080"), 403);
+    // Every tailnet's names end in ts.net; only this tailnet's (LocalAPI status MagicDNSSuffix) name this gateway.
+    assert.equal(await status("rebind.tail9999.ts.net"), 403);
     for (const ok of ["ai-gateway", "ai-gateway:80", "ai.tail1234.ts.net", "100.101.102.103:8080", "[fd7a:115c:a1e0::1]:80", "localhost:8080", "ai.example.com"]) {
       assert.equal(await status(ok), 200, ok);
     }
-    assert.equal(hostAllowed("AI.Tail1234.TS.NET.", []), true);
-    assert.equal(hostAllowed("gateway.corp.example", []), false);
+    assert.equal(hostAllowed("AI.Tail1234.TS.NET.", [], "tail1234.ts.net"), true);
+    assert.equal(hostAllowed("ai.tail9999.ts.net", [], "tail1234.ts.net"), false, "another tailnet's name");
+    assert.equal(hostAllowed("ai.tail1234.ts.net", [], null), false, "a tailnet name while the tailnet is unknown");
+    assert.equal(hostAllowed("gateway.corp.example", [], "tail1234.ts.net"), false);
   });
 
   it("classifies the headers browsers send", () => {

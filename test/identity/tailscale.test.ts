@@ -44,11 +44,23 @@ describe("tailscale identity (LocalAPI WhoIs)", () => {
     assert.deepEqual(r, { ok: false, status: 403, message: "caller 100.99.99.99:3 is not a known tailnet peer" });
   });
 
-  it("a loopback caller gets WhoIs first (userspace networking), then (loopback)", async () => {
+  it("a loopback caller is who WhoIs says (userspace networking); one it cannot place is refused, naming tailscale serve", async () => {
     const known = await resolver().resolve({ address: "127.0.0.1", port: 4 });
     assert.ok(known.ok && known.identity.principal === "via-userspace@example.com");
     const unknown = await resolver().resolve({ address: "127.0.0.5", port: 5 });
-    assert.ok(unknown.ok && unknown.identity.principal === "(loopback)");
+    assert.ok(!unknown.ok && unknown.status === 403);
+    assert.match(unknown.message, /127\.0\.0\.5:5 is a loopback connection tailscaled cannot place: a local reverse proxy such as `tailscale serve`/);
+    assert.match(unknown.message, /listen on the tailnet address and call it from other nodes, or set identity\.trusted_proxy: "tailscale-serve"/);
+  });
+
+  it("the gateway's own tailnet address is this host, never the node's owner", async () => {
+    const r = await resolver().resolve({ address: "100.100.1.1", port: 6 });
+    assert.ok(!r.ok && r.status === 403 && /this gateway's own tailnet address/.test(r.message), JSON.stringify(r));
+  });
+
+  it("reads this tailnet's MagicDNS suffix from LocalAPI status", async () => {
+    assert.equal(await resolver().tailnetSuffix(), "tail1234.ts.net");
+    assert.equal(await tailscaleResolver({ socket: "/nonexistent/tailscaled.sock", timeoutMs: 500 }).tailnetSuffix(), null);
   });
 
   it("tailscaled unreachable → 503 with the reason", async () => {
