@@ -3,7 +3,7 @@
 // "daily:<user>"; the template is expanded per request into the concrete bucket that is charged.
 import { z } from "zod";
 import { GrantValue } from "./grants.js";
-import { Dollars, parseDollars } from "./units.js";
+import { Dollars, Duration, parseDollars } from "./units.js";
 
 /** Templates a bucket name may use, and what they expand to (see quotas/buckets.ts expandBucket). */
 export const BUCKET_TEMPLATES = ["user", "node", "repo", "pr", "workflow", "run"] as const;
@@ -94,9 +94,19 @@ export const QuotaEstimateConfig = z.strictObject({
   unknown_price: z
     .strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() })
     .default({ input: 15, output: 75 }),
+  /**
+   * How long an upstream answer is still read after its client disconnected, so the request is charged its actual
+   * usage; past it (or past limits.max_body) the request is charged its reservation.
+   */
+  read_after_disconnect: Duration.default(120_000),
 });
 export type QuotaEstimateConfig = z.infer<typeof QuotaEstimateConfig>;
-export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = { bytes_per_token: 2, uncapped_output_tokens: 32_000, unknown_price: { input: 15, output: 75 } };
+export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = {
+  bytes_per_token: 2,
+  uncapped_output_tokens: 32_000,
+  unknown_price: { input: 15, output: 75 },
+  read_after_disconnect: 120_000,
+};
 
 interface GrantsView {
   readonly capability: string;

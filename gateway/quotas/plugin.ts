@@ -60,8 +60,12 @@ export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimat
 
 /** What a finished request is charged, and whether that is its reservation because the real cost is unknown. */
 export function settlement(reserved: number, outcome: Outcome): { charged: number; atReservation: boolean } {
-  // Refused after reserving (a later check, or the upstream unreachable): nothing was billed.
-  if (outcome.denial) return { charged: 0, atReservation: false };
+  if (outcome.denial) {
+    // Refused by a later check, or the provider provably never got the request: nothing was billed.
+    if (outcome.denial.category !== "upstream" || outcome.denial.unsent === true) return { charged: 0, atReservation: false };
+    // The provider had the request and no usage came back (client gone and the answer not read, upstream cut).
+    return { charged: reserved, atReservation: true };
+  }
   if (outcome.costNanos === null) return { charged: reserved, atReservation: true };
   // A 2xx that broke off (client gone, upstream cut): the usage seen is partial, the bill may not be. Never refund.
   if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(outcome.costNanos, reserved), atReservation: true };

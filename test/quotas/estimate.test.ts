@@ -79,7 +79,7 @@ describe("cost estimate", () => {
   });
 
   it("assumes uncapped_output_tokens when the request sets no cap, and unknown_price for unpriced models", () => {
-    const settings = { bytes_per_token: 1, uncapped_output_tokens: 1000, unknown_price: { input: 10, output: 100 } };
+    const settings = { ...DEFAULT_QUOTA_ESTIMATE, bytes_per_token: 1, uncapped_output_tokens: 1000, unknown_price: { input: 10, output: 100 } };
     const uncapped = estimateCost(request(openaiChat, "openai", "gpt-5", { model: "gpt-5", messages: [] }), pricer, settings);
     assert.equal(uncapped.capped, false);
     assert.equal(uncapped.outputTokens, 1000);
@@ -107,5 +107,12 @@ describe("settlement", () => {
     assert.deepEqual(settlement(1000, { ...ok, costNanos: 1200, error: "upstream stream broke" }), { charged: 1200, atReservation: true });
     assert.deepEqual(settlement(1000, { ...ok, status: 500, costNanos: 0, error: "upstream status 500" }), { charged: 0, atReservation: false });
     assert.deepEqual(settlement(1000, { ...ok, status: 403, costNanos: 0, denial: { kind: "permission", category: "guardrail", message: "no" } }), { charged: 0, atReservation: false });
+  });
+
+  it("keeps the reservation of a request the provider may have received, refunds one it provably never got", () => {
+    const failed = (unsent?: boolean) => ({ ...ok, status: 502, costNanos: 0, denial: { kind: "upstream" as const, category: "upstream", message: "x", ...(unsent === undefined ? {} : { unsent }) } });
+    assert.deepEqual(settlement(1000, failed()), { charged: 1000, atReservation: true }, "client gone, answer not read; upstream cut");
+    assert.deepEqual(settlement(1000, failed(false)), { charged: 1000, atReservation: true });
+    assert.deepEqual(settlement(1000, failed(true)), { charged: 0, atReservation: false }, "connection refused");
   });
 });
