@@ -1,13 +1,16 @@
 // Gemini API (and Gemini on Vertex). promptTokenCount includes cached tokens; candidates exclude thoughts.
 // Streams: every chunk is a whole GenerateContentResponse; usage is the last chunk's.
 import {
+  type CostDrivers,
   type FormatCodec,
   type GatewayError,
   type StreamAccumulator,
   type WireEvent,
   isRecord,
   jsonResponse,
+  maxCount,
   num,
+  spellings,
   statusOf,
   str,
   truncateText,
@@ -169,15 +172,31 @@ export function geminiToolResults(body: unknown): ToolResult[] {
   return results;
 }
 
+/** Tools Google runs inside the request (grounding, URL context, code execution, file search, maps). */
+const GEMINI_SERVER_TOOLS = ["googleSearch", "googleSearchRetrieval", "urlContext", "codeExecution", "fileSearch", "googleMaps", "enterpriseWebSearch", "retrieval"];
+
+/** proto3 JSON: every field in camelCase or snake_case, integers as numbers or strings; the worst spelling counts. */
+export function geminiCostDrivers(body: unknown): CostDrivers {
+  if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
+  const configs = spellings(body, "generationConfig").filter(isRecord);
+  const tools = spellings(body, "tools").flatMap((t) => (Array.isArray(t) ? t.filter(isRecord) : []));
+  const server = tools.filter((t) => GEMINI_SERVER_TOOLS.some((name) => spellings(t, name).some((v) => v !== undefined && v !== null)));
+  return {
+    maxOutputTokens: maxCount(...configs.flatMap((c) => spellings(c, "maxOutputTokens"))),
+    choices: Math.max(1, Math.ceil(maxCount(...configs.flatMap((c) => spellings(c, "candidateCount"))) ?? 1)),
+    serverTools: server.length,
+    premiumTier: false,
+  };
+}
+
 export const gemini: FormatCodec = {
   id: "gemini",
   framing: "sse",
   requestInfo(body) {
-    const config = isRecord(body) && isRecord(body.generationConfig) ? body.generationConfig : {};
-    const max = config.maxOutputTokens;
     // The model and streaming come from the path (":streamGenerateContent"); the route fills them in.
-    return { stream: false, maxOutputTokens: typeof max === "number" ? max : undefined };
+    return { stream: false };
   },
+  costDrivers: geminiCostDrivers,
   toolResults: geminiToolResults,
   parseResponse: parseGeminiResponse,
   accumulator: () => new GeminiAccumulator(),

@@ -19,6 +19,8 @@ export interface Pricer {
   cost(query: PriceQuery, usage: Usage): number | null;
   /** Whether any price is known for the model. */
   known(query: PriceQuery): boolean;
+  /** The model's context window in tokens, from the price table; null when it does not say. */
+  contextWindow(query: PriceQuery): number | null;
 }
 
 const MTOK = 1_000_000;
@@ -37,6 +39,7 @@ export function createPricer(overrides: Readonly<Record<string, PriceOverride>>)
   const entries = Object.entries(overrides);
   const findOverride = (q: PriceQuery) => entries.find(([glob]) => globMatch(glob, `${q.provider}/${q.model}`))?.[1];
   const memo = new Map<string, boolean>();
+  const windows = new Map<string, number | null>();
 
   const tableCost = (q: PriceQuery, usage: Usage): number | null => {
     // genai-prices counts input_tokens as the total input, cache reads and writes included.
@@ -67,6 +70,16 @@ export function createPricer(overrides: Readonly<Record<string, PriceOverride>>)
         memo.set(key, known);
       }
       return known;
+    },
+    contextWindow(q) {
+      const key = `${q.priceProvider}\u0000${q.model}`;
+      let window = windows.get(key);
+      if (window === undefined) {
+        window = calcPrice({ input_tokens: 1, output_tokens: 1 }, q.model, { providerId: q.priceProvider })?.model.context_window ?? null;
+        if (windows.size > 10_000) windows.clear();
+        windows.set(key, window);
+      }
+      return window;
     },
   };
 }

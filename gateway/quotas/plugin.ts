@@ -10,7 +10,7 @@ import type { Pricer } from "../pricing/prices.js";
 import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
 import { chargesFor } from "./charges.js";
-import { type Estimate, estimateCost } from "./estimate.js";
+import { type Estimate, budgetCost, estimateCost } from "./estimate.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
 export const QUOTA_PLUGIN = "quota";
@@ -30,8 +30,11 @@ interface Reservation {
 }
 
 function describeEstimate(e: Estimate): string {
-  const output = e.capped ? `${e.outputTokens} output tokens` : `${e.outputTokens} output tokens (no max_tokens set)`;
-  return `up to ${formatDollars(e.nanos)} (≤ ${e.inputTokens} input tokens, ≤ ${output})`;
+  const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference or server tools: the model's context window per call)" : ""}`];
+  parts.push(e.capped ? `≤ ${e.outputTokens} output tokens` : `≤ ${e.outputTokens} output tokens (no max_tokens or tool-call cap set)`);
+  if (e.modelCalls > 1) parts.push(`${e.modelCalls - 1} server-tool calls with ${formatDollars(e.feeNanos)} in fees`);
+  if (e.tierMultiplier > 1) parts.push(`× ${e.tierMultiplier} for the premium service tier`);
+  return `up to ${formatDollars(e.nanos)} (${parts.join(", ")})`;
 }
 
 export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimate): Denial {
@@ -59,7 +62,8 @@ export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimat
 }
 
 /** What a finished request is charged, and whether that is its reservation because the real cost is unknown. */
-export function settlement(reserved: number, outcome: Outcome): { charged: number; atReservation: boolean } {
+export function settlement(estimate: Pick<Estimate, "nanos" | "feeNanos" | "tierMultiplier">, outcome: Outcome): { charged: number; atReservation: boolean } {
+  const reserved = estimate.nanos;
   if (outcome.denial) {
     // Refused by a later check, or the provider provably never got the request: nothing was billed.
     if (outcome.denial.category !== "upstream" || outcome.denial.unsent === true) return { charged: 0, atReservation: false };
@@ -67,9 +71,11 @@ export function settlement(reserved: number, outcome: Outcome): { charged: numbe
     return { charged: reserved, atReservation: true };
   }
   if (outcome.costNanos === null) return { charged: reserved, atReservation: true };
+  // An error answer is not billed; a 2xx is, with what the pricer cannot see (tier premium, server-tool fees).
+  const cost = outcome.status >= 400 ? outcome.costNanos : budgetCost(estimate, outcome.costNanos);
   // A 2xx that broke off (client gone, upstream cut): the usage seen is partial, the bill may not be. Never refund.
-  if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(outcome.costNanos, reserved), atReservation: true };
-  return { charged: outcome.costNanos, atReservation: false };
+  if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(cost, reserved), atReservation: true };
+  return { charged: cost, atReservation: false };
 }
 
 export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): ExchangePlugin {
@@ -102,8 +108,7 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
       const reservation = ex.state.get(QUOTA_PLUGIN) as Reservation | undefined;
       if (!reservation) return;
       ex.state.delete(QUOTA_PLUGIN);
-      const reserved = reservation.estimate.nanos;
-      const { charged, atReservation } = settlement(reserved, outcome);
+      const { charged, atReservation } = settlement(reservation.estimate, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
       return store.settlement(reservation.lines, charged, atReservation);
     },
