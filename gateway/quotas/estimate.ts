@@ -13,8 +13,10 @@ export interface Estimate {
   readonly nanos: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
-  /** False when the request set no output cap (or no server-tool cap) and the configured assumption was used. */
+  /** False when the request set no output cap and `uncapped_output_tokens` was assumed. */
   readonly capped: boolean;
+  /** False when the request declares server tools without capping their calls and `server_tool_calls` was assumed. */
+  readonly toolCallsCapped: boolean;
   /** False when the model has no known price and `unknown_price` was used. */
   readonly priced: boolean;
   /** Input bounded by the model's context window: part of it is fetched by the provider. */
@@ -77,7 +79,8 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
   // A model call never reads more than its context window, whatever the provider fetched into it.
   const callInput = byReference ? Math.max(bodyTokens, pricer.contextWindow(query) ?? settings.context_tokens) : bodyTokens;
   const cap = drivers.maxOutputTokens;
-  const capped = cap !== undefined && (drivers.serverTools === 0 || drivers.maxServerToolCalls !== undefined);
+  const capped = cap !== undefined;
+  const toolCallsCapped = drivers.serverTools === 0 || drivers.maxServerToolCalls !== undefined;
   const modelCalls = 1 + toolCalls;
   const inputTokens = callInput * modelCalls;
   const outputTokens = (cap ?? settings.uncapped_output_tokens) * drivers.choices * modelCalls;
@@ -98,7 +101,7 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
     tokenNanos = Math.ceil((inputTokens * input + outputTokens * output) * 1000);
   }
   const nanos = Math.ceil(tokenNanos * tierMultiplier) + feeNanos;
-  return { nanos, inputTokens, outputTokens, capped, priced, byReference, modelCalls, feeNanos, tierMultiplier };
+  return { nanos, inputTokens, outputTokens, capped, toolCallsCapped, priced, byReference, modelCalls, feeNanos, tierMultiplier };
 }
 
 /** What a priced usage costs the budget: the pricer's cost times the tier's factor, plus the reserved tool fees. */

@@ -31,8 +31,10 @@ interface Reservation {
 
 function describeEstimate(e: Estimate): string {
   const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference or server tools: the model's context window per call)" : ""}`];
-  parts.push(e.capped ? `≤ ${e.outputTokens} output tokens` : `≤ ${e.outputTokens} output tokens (no max_tokens or tool-call cap set)`);
-  if (e.modelCalls > 1) parts.push(`${e.modelCalls - 1} server-tool calls with ${formatDollars(e.feeNanos)} in fees`);
+  parts.push(e.capped ? `≤ ${e.outputTokens} output tokens` : `≤ ${e.outputTokens} output tokens (no max_tokens set)`);
+  if (e.modelCalls > 1) {
+    parts.push(`${e.modelCalls - 1} server-tool calls${e.toolCallsCapped ? "" : " (no max_uses set)"} with ${formatDollars(e.feeNanos)} in fees`);
+  }
   if (e.tierMultiplier > 1) parts.push(`× ${e.tierMultiplier} for the premium service tier`);
   return `up to ${formatDollars(e.nanos)} (${parts.join(", ")})`;
 }
@@ -99,7 +101,8 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
         return { kind: "unavailable", category: "quota", message: `budget check failed, request not forwarded: ${err.message}` };
       }
       if (!result.ok) return quotaDenial(result.short, estimate);
-      if (!estimate.capped) ex.flags.push("quota_estimate_uncapped");
+      if (!estimate.capped || !estimate.toolCallsCapped) ex.flags.push("quota_estimate_uncapped");
+      if (estimate.byReference) ex.flags.push("quota_estimate_by_reference");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
       const reservation: Reservation = { lines: lines.map((line, i) => ({ line, portions: result.portions[i]! })), estimate };
       ex.state.set(QUOTA_PLUGIN, reservation);

@@ -217,10 +217,10 @@ describe("estimate bypasses", () => {
     assert.equal(capped.feeNanos, 5 * fee);
     assert.equal(capped.outputTokens, 600);
     assert.equal(capped.inputTokens, 6 * 1_000_000);
-    assert.equal(capped.capped, true);
+    assert.equal(capped.toolCallsCapped, true);
     const uncapped = ant([{ type: "web_search_20250305", name: "web_search" }]);
     assert.equal(uncapped.modelCalls, 1 + DEFAULT_QUOTA_ESTIMATE.server_tool_calls);
-    assert.equal(uncapped.capped, false);
+    assert.equal(uncapped.toolCallsCapped, false);
     assert.equal(ant([{ type: "code_execution_20250825", name: "code_execution" }]).modelCalls, 11);
     assert.equal(ant([], { mcp_servers: [{ type: "url", url: "https://mcp.example", name: "x" }] }).modelCalls, 11);
     const client = ant([{ type: "bash_20250124", name: "bash" }, { type: "text_editor_20250728", name: "str_replace_based_edit_tool" }, { name: "f", input_schema: { type: "object" } }]);
