@@ -102,7 +102,12 @@ export const QuotaEstimateConfig = z.strictObject({
   context_tokens: z.number().int().positive().default(1_000_000),
   /** Server-tool calls assumed when the request does not cap them (max_uses, max_tool_calls). */
   server_tool_calls: z.number().int().nonnegative().default(10),
-  /** Fee reserved and charged per server-tool call: Gemini grounding's $35 per 1,000, the dearest listed. */
+  /** Tokens of results each server-tool call is assumed to add to the context (OpenAI bills searches in 8k blocks). */
+  server_tool_result_tokens: z.number().int().nonnegative().default(10_000),
+  /**
+   * Fee reserved and charged per server-tool call when the price table lists none for the model (it lists Anthropic's
+   * and OpenAI's web search, $10 per 1,000): Gemini grounding's $35 per 1,000, the dearest.
+   */
   server_tool_fee: Dollars.default(35_000_000),
   /** Price factor of a premium service tier (OpenAI "priority" is 1.7–2× the list price). */
   premium_tier_multiplier: z.number().min(1).default(2),
@@ -119,6 +124,7 @@ export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = {
   unknown_price: { input: 15, output: 75 },
   context_tokens: 1_000_000,
   server_tool_calls: 10,
+  server_tool_result_tokens: 10_000,
   server_tool_fee: 35_000_000,
   premium_tier_multiplier: 2,
   read_after_disconnect: 120_000,

@@ -1,8 +1,8 @@
 // The reservation for a request: an upper bound of what it can cost, priced by the same pricer that later prices its
 // actual usage. Input tokens are bounded by the body size, or by the model's context window when part of the input
-// is not in the body (content by reference, server-tool results); output tokens by the request's own cap times the
-// number of choices; each server-tool call may cost one more model call and its fee; a premium tier multiplies it all.
-// Every input token is priced at the dearest input rate (cache writes).
+// is fetched by the provider (content by reference); output tokens by the request's own cap times the number of
+// choices; each server-tool call adds its results to the context, one more model call over it, and its fee; a premium
+// tier multiplies it all. Every input token is priced at the dearest input rate (cache writes).
 import type { QuotaEstimateConfig } from "../config/quotas.js";
 import { isRecord } from "../formats/codec.js";
 import type { Usage } from "../formats/types.js";
@@ -21,8 +21,8 @@ export interface Estimate {
   readonly priced: boolean;
   /** Input bounded by the model's context window: part of it is fetched by the provider. */
   readonly byReference: boolean;
-  /** Model calls reserved for: one, plus one per server-tool call allowed. */
-  readonly modelCalls: number;
+  /** Server-tool calls reserved for. */
+  readonly toolCalls: number;
   /** Server-tool fees inside `nanos`; the pricer never sees tool calls, so they are charged as reserved. */
   readonly feeNanos: number;
   /** Premium service-tier factor inside `nanos`; the actual cost is multiplied by it too. */
@@ -67,6 +67,17 @@ export function referencesContent(body: unknown, text: string): boolean {
 
 const usage = (input: number, cacheWrite: number, output: number): Usage => ({ input, cacheRead: 0, cacheWrite, output, reasoning: 0 });
 
+/**
+ * Input tokens of a server-tool loop: the first model call reads `first` tokens; after each of `calls` tool calls the
+ * model runs again over the context grown by `perCall` tokens of results, never more than `window` (closed form:
+ * `calls` comes from the request).
+ */
+export function toolLoopInput(first: number, calls: number, perCall: number, window: number): number {
+  if (first >= window || perCall <= 0) return first * (calls + 1);
+  const growing = Math.min(calls, Math.floor((window - first) / perCall));
+  return (growing + 1) * first + (perCall * growing * (growing + 1)) / 2 + (calls - growing) * window;
+}
+
 export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: QuotaEstimateConfig): Estimate {
   const text = req.body === null || req.body === undefined ? "" : JSON.stringify(req.body);
   const bodyTokens = Math.ceil(Buffer.byteLength(text, "utf8") / settings.bytes_per_token);
@@ -74,17 +85,19 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
   const drivers = req.format.costDrivers(req.body);
   const query: PriceQuery = { provider: req.provider.name, priceProvider: req.provider.adapter.priceProvider, model: req.model };
 
+  const facts = pricer.facts(query);
+  const window = facts.contextWindow ?? settings.context_tokens;
   const toolCalls = drivers.serverTools > 0 ? (drivers.maxServerToolCalls ?? settings.server_tool_calls) : 0;
-  const byReference = toolCalls > 0 || referencesContent(req.body, text);
+  const byReference = referencesContent(req.body, text);
   // A model call never reads more than its context window, whatever the provider fetched into it.
-  const callInput = byReference ? Math.max(bodyTokens, pricer.contextWindow(query) ?? settings.context_tokens) : bodyTokens;
+  const firstInput = byReference ? Math.max(bodyTokens, window) : bodyTokens;
+  const inputTokens = toolLoopInput(firstInput, toolCalls, settings.server_tool_result_tokens, window);
   const cap = drivers.maxOutputTokens;
   const capped = cap !== undefined;
   const toolCallsCapped = drivers.serverTools === 0 || drivers.maxServerToolCalls !== undefined;
-  const modelCalls = 1 + toolCalls;
-  const inputTokens = callInput * modelCalls;
-  const outputTokens = (cap ?? settings.uncapped_output_tokens) * drivers.choices * modelCalls;
-  const feeNanos = toolCalls * settings.server_tool_fee;
+  // The output cap bounds the whole response, server-tool turns included.
+  const outputTokens = (cap ?? settings.uncapped_output_tokens) * drivers.choices;
+  const feeNanos = toolCalls * (facts.searchFee ?? settings.server_tool_fee);
   const tierMultiplier = drivers.premiumTier ? settings.premium_tier_multiplier : 1;
 
   // The calls' usage summed, as the provider reports it and the pricer prices it (long-context tiers included).
@@ -100,8 +113,9 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
     // $/Mtok = nanodollars per thousand tokens.
     tokenNanos = Math.ceil((inputTokens * input + outputTokens * output) * 1000);
   }
-  const nanos = Math.ceil(tokenNanos * tierMultiplier) + feeNanos;
-  return { nanos, inputTokens, outputTokens, capped, toolCallsCapped, priced, byReference, modelCalls, feeNanos, tierMultiplier };
+  // Absurd caps (max_tokens: 1e300) must still compare, store and refuse as a number.
+  const nanos = Math.min(Math.ceil(tokenNanos * tierMultiplier) + feeNanos, Number.MAX_SAFE_INTEGER);
+  return { nanos, inputTokens, outputTokens, capped, toolCallsCapped, priced, byReference, toolCalls, feeNanos, tierMultiplier };
 }
 
 /** What a priced usage costs the budget: the pricer's cost times the tier's factor, plus the reserved tool fees. */

@@ -30,11 +30,9 @@ interface Reservation {
 }
 
 function describeEstimate(e: Estimate): string {
-  const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference or server tools: the model's context window per call)" : ""}`];
+  const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference: the model's context window)" : ""}`];
   parts.push(e.capped ? `≤ ${e.outputTokens} output tokens` : `≤ ${e.outputTokens} output tokens (no max_tokens set)`);
-  if (e.modelCalls > 1) {
-    parts.push(`${e.modelCalls - 1} server-tool calls${e.toolCallsCapped ? "" : " (no max_uses set)"} with ${formatDollars(e.feeNanos)} in fees`);
-  }
+  if (e.toolCalls > 0) parts.push(`${e.toolCalls} server-tool calls${e.toolCallsCapped ? "" : " (no max_uses set)"} with ${formatDollars(e.feeNanos)} in fees`);
   if (e.tierMultiplier > 1) parts.push(`× ${e.tierMultiplier} for the premium service tier`);
   return `up to ${formatDollars(e.nanos)} (${parts.join(", ")})`;
 }

@@ -12,7 +12,7 @@ import { openaiResponses } from "../../gateway/formats/openai-responses.js";
 import type { Usage } from "../../gateway/formats/types.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
-import { estimateCost, referencesContent } from "../../gateway/quotas/estimate.js";
+import { estimateCost, referencesContent, toolLoopInput } from "../../gateway/quotas/estimate.js";
 import { settlement } from "../../gateway/quotas/plugin.js";
 
 const PRICE_PROVIDER: Record<string, string> = { anthropic: "anthropic", openai: "openai", gemini: "google", bedrock: "aws" };
@@ -175,7 +175,7 @@ describe("estimate bypasses", () => {
       const body = { model, max_tokens: 10, max_output_tokens: 10, ...wrap(format, part) };
       const e = est(format, provider, model, body);
       assert.ok(e.byReference, name);
-      const window = pricer.contextWindow({ provider, priceProvider: PRICE_PROVIDER[provider]!, model }) ?? DEFAULT_QUOTA_ESTIMATE.context_tokens;
+      const window = pricer.facts({ provider, priceProvider: PRICE_PROVIDER[provider]!, model }).contextWindow ?? DEFAULT_QUOTA_ESTIMATE.context_tokens;
       assert.equal(e.inputTokens, window, name);
     }
   });
@@ -208,48 +208,62 @@ describe("estimate bypasses", () => {
     assert.equal(referencesContent({ messages: deep }, '[{"source":'), true);
   });
 
-  it("reserves server tools: one model call per allowed call, over the context window, plus each call's fee", () => {
-    const fee = DEFAULT_QUOTA_ESTIMATE.server_tool_fee;
+  it("reserves server tools: each allowed call adds its results and one more model call over the context, and its fee", () => {
     const ant = (tools: unknown[], extra: Record<string, unknown> = {}) =>
       est(anthropicMessages, "anthropic", "claude-sonnet-4-6", { model: "claude-sonnet-4-6", max_tokens: 100, messages: [], tools, ...extra });
-    const capped = ant([{ type: "web_search_20250305", name: "web_search", max_uses: 3 }, { type: "web_fetch_20250910", name: "web_fetch", max_uses: 2 }]);
-    assert.equal(capped.modelCalls, 6);
-    assert.equal(capped.feeNanos, 5 * fee);
-    assert.equal(capped.outputTokens, 600);
-    assert.equal(capped.inputTokens, 6 * 1_000_000);
+    const tools = [{ type: "web_search_20250305", name: "web_search", max_uses: 3 }, { type: "web_fetch_20250910", name: "web_fetch", max_uses: 2 }];
+    const capped = ant(tools);
+    const body = Math.ceil(Buffer.byteLength(JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [], tools })) / 2);
+    assert.equal(capped.toolCalls, 5);
+    assert.equal(capped.feeNanos, 5 * 10_000_000, "Anthropic web search: $10 per 1,000 in the price table");
+    assert.equal(capped.outputTokens, 100, "max_tokens bounds the whole response, tool turns included");
+    const R = DEFAULT_QUOTA_ESTIMATE.server_tool_result_tokens;
+    assert.equal(capped.inputTokens, 6 * body + R * (1 + 2 + 3 + 4 + 5), "six model calls, each over the body and the results so far");
     assert.equal(capped.toolCallsCapped, true);
     const uncapped = ant([{ type: "web_search_20250305", name: "web_search" }]);
-    assert.equal(uncapped.modelCalls, 1 + DEFAULT_QUOTA_ESTIMATE.server_tool_calls);
+    assert.equal(uncapped.toolCalls, 0 + DEFAULT_QUOTA_ESTIMATE.server_tool_calls);
     assert.equal(uncapped.toolCallsCapped, false);
-    assert.equal(ant([{ type: "code_execution_20250825", name: "code_execution" }]).modelCalls, 11);
-    assert.equal(ant([], { mcp_servers: [{ type: "url", url: "https://mcp.example", name: "x" }] }).modelCalls, 11);
+    assert.equal(ant([{ type: "code_execution_20250825", name: "code_execution" }]).toolCalls, 10);
+    assert.equal(ant([], { mcp_servers: [{ type: "url", url: "https://mcp.example", name: "x" }] }).toolCalls, 10);
     const client = ant([{ type: "bash_20250124", name: "bash" }, { type: "text_editor_20250728", name: "str_replace_based_edit_tool" }, { name: "f", input_schema: { type: "object" } }]);
-    assert.equal(client.modelCalls, 1, "client-side tools cost nothing at the provider");
+    assert.equal(client.toolCalls, 0, "client-side tools cost nothing at the provider");
     assert.equal(client.feeNanos, 0);
 
     const responses = (body: Record<string, unknown>) => est(openaiResponses, "openai", "gpt-5", { model: "gpt-5", input: "x", max_output_tokens: 10, ...body });
-    assert.equal(responses({ tools: [{ type: "web_search" }, { type: "file_search", vector_store_ids: ["vs"] }], max_tool_calls: 4 }).modelCalls, 5);
-    assert.equal(responses({ tools: [{ type: "code_interpreter", container: { type: "auto" } }] }).modelCalls, 11);
-    assert.equal(responses({ tools: [{ type: "function", name: "f" }, { type: "custom", name: "apply_patch" }] }).modelCalls, 1);
-    assert.equal(est(openaiChat, "openai", "gpt-4o-search-preview", { model: "gpt-4o-search-preview", messages: [], web_search_options: {} }).modelCalls, 11);
+    assert.equal(responses({ tools: [{ type: "web_search" }, { type: "file_search", vector_store_ids: ["vs"] }], max_tool_calls: 4 }).toolCalls, 4);
+    assert.equal(responses({ tools: [{ type: "code_interpreter", container: { type: "auto" } }] }).toolCalls, 10);
+    assert.equal(responses({ tools: [{ type: "function", name: "f" }, { type: "custom", name: "apply_patch" }] }).toolCalls, 0);
+    assert.equal(est(openaiChat, "openai", "gpt-4o-search-preview", { model: "gpt-4o-search-preview", messages: [], web_search_options: {} }).toolCalls, 10);
 
     for (const tool of [{ googleSearch: {} }, { google_search: {} }, { url_context: {} }, { codeExecution: {} }, { google_search_retrieval: {} }]) {
-      assert.equal(geminiOut({ tools: [tool] }).modelCalls, 11, JSON.stringify(tool));
+      assert.equal(geminiOut({ tools: [tool] }).toolCalls, 10, JSON.stringify(tool));
     }
-    assert.equal(geminiOut({ tools: [{ functionDeclarations: [{ name: "f" }] }] }).modelCalls, 1);
+    assert.equal(geminiOut({ tools: [{ functionDeclarations: [{ name: "f" }] }] }).toolCalls, 0);
+    assert.equal(geminiOut({ tools: [{ googleSearch: {} }] }).feeNanos, 10 * DEFAULT_QUOTA_ESTIMATE.server_tool_fee, "no fee in the table: server_tool_fee");
   });
 
-  it("bounds the cost of every usage a server-tool request allows, with its fees", () => {
-    const e = est(anthropicMessages, "anthropic", "claude-sonnet-4-6", {
-      model: "claude-sonnet-4-6",
-      max_tokens: 1000,
-      messages: [{ role: "user", content: "search" }],
-      tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 2 }],
-    });
+  it("sums a tool loop's input in closed form, growing to the context window and never past it", () => {
+    const brute = (first: number, calls: number, per: number, window: number) => {
+      let total = 0;
+      for (let k = 0; k <= calls; k++) total += first >= window ? first : Math.min(window, first + k * per);
+      return total;
+    };
+    for (const [first, calls, per, window] of [[1000, 0, 10, 5000], [1000, 10, 500, 5000], [1000, 10, 400, 5000], [6000, 3, 100, 5000], [10, 7, 0, 100], [0, 1000, 1, 100]]) {
+      assert.equal(toolLoopInput(first!, calls!, per!, window!), brute(first!, calls!, per!, window!), JSON.stringify([first, calls, per, window]));
+    }
+    const huge = est(anthropicMessages, "anthropic", "claude-sonnet-4-6", { model: "claude-sonnet-4-6", max_tokens: 1e300, messages: [], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 1e12 }] });
+    assert.equal(huge.nanos, Number.MAX_SAFE_INTEGER, "absurd caps still give a number every bucket refuses");
+  });
+
+  it("bounds the cost of every usage a server-tool request allows when results fit server_tool_result_tokens, with its fees", () => {
+    const body = { model: "claude-sonnet-4-6", max_tokens: 1000, messages: [{ role: "user", content: "search" }], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 2 }] };
+    const e = est(anthropicMessages, "anthropic", "claude-sonnet-4-6", body);
     const q = { provider: "anthropic", priceProvider: "anthropic", model: "claude-sonnet-4-6" };
-    // Three model calls, each over a full context window, all written to the cache, every output token used.
-    const worst = pricer.cost(q, { input: 0, cacheRead: 0, cacheWrite: 3 * 1_000_000, output: 3000, reasoning: 0 })!;
-    assert.ok(worst + 2 * DEFAULT_QUOTA_ESTIMATE.server_tool_fee <= e.nanos);
+    const b = Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 2);
+    const R = DEFAULT_QUOTA_ESTIMATE.server_tool_result_tokens;
+    // Three model calls over the body and the results so far, all written to the cache, every output token used.
+    const worst = pricer.cost(q, { input: 0, cacheRead: 0, cacheWrite: 3 * b + 3 * R, output: 1000, reasoning: 0 })!;
+    assert.ok(worst + 2 * 10_000_000 <= e.nanos);
   });
 
   it("multiplies a premium service tier (OpenAI priority), estimate and settlement alike", () => {
