@@ -33,8 +33,8 @@ type EstimatedRequest = Pick<Exchange, "body" | "format" | "provider" | "model">
 
 /** Keys, as JSON.stringify writes them, whose presence may mean content by reference (checked exactly below). */
 const MAYBE_REFERENCE = /[{,]"(?:source|file_id|image_url|file_url|fileData|file_data|s3Location)":/;
-/** Top-level fields that pull stored context into the request: OpenAI conversations and prompts, Gemini caches. */
-const STORED_CONTEXT = ["previous_response_id", "conversation", "prompt", "cachedContent", "cached_content"];
+/** Top-level fields that pull stored context into the request: OpenAI conversations, Gemini caches. */
+const STORED_CONTEXT = ["previous_response_id", "conversation", "cachedContent", "cached_content"];
 
 /** A part naming content the provider fetches itself (its size is not in the body), in any provider's shape. */
 function isReference(node: Record<string, unknown>): boolean {
@@ -51,6 +51,8 @@ function isReference(node: Record<string, unknown>): boolean {
 export function referencesContent(body: unknown, text: string): boolean {
   if (!isRecord(body)) return false;
   if (STORED_CONTEXT.some((key) => body[key] !== undefined && body[key] !== null)) return true;
+  // An OpenAI stored prompt is {id, variables}; a string prompt (Bedrock Llama bodies) is the text itself.
+  if (isRecord(body.prompt)) return true;
   if (!MAYBE_REFERENCE.test(text)) return false;
   // Iterative: a body nested deeper than the call stack must not throw here.
   const stack: unknown[] = [body];

@@ -185,6 +185,7 @@ describe("estimate bypasses", () => {
       assert.ok(est(openaiResponses, "openai", "gpt-5", { model: "gpt-5", input: "x", ...body }).byReference, JSON.stringify(body));
     }
     for (const body of [{ cachedContent: "cachedContents/1" }, { cached_content: "cachedContents/1" }]) assert.ok(geminiOut(body).byReference);
+    assert.equal(referencesContent({ prompt: "Human: hi" }, '{"prompt":"Human: hi"}'), false, "a prompt given as text is in the body");
   });
 
   it("keeps inline media at its body size (data: URLs, base64 sources, inlineData), and text that only mentions the keys", () => {
