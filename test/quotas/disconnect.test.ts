@@ -91,7 +91,31 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
     assert.equal(charge!.at_reservation, 1);
     assert.equal(charge!.charged_nanos, charge!.reserved_nanos);
     assert.ok(charge!.charged_nanos > 15_000_000);
+    const row = h.gateway.requestLog.list({ limit: 20 }).find((r) => r.login === "slow@example.com");
+    assert.equal(row?.error, "upstream anthropic broke off its response: client disconnected; upstream answer not complete 1000 ms later");
+    assert.ok(row?.flags.includes("quota_settled_at_reservation"));
     assert.equal((await bucket(SLOW)).balance_nanos, BUCKET - charge!.reserved_nanos);
+  });
+
+  it("an answer whose headers do not come within read_after_disconnect is charged the reservation", async () => {
+    h.upstream.once(/^\/v1\/messages$/, async (req) => {
+      await sleep(2500);
+      return message(String(JSON.parse(req.body).model));
+    });
+    const abort = new AbortController();
+    const sent = h.upstream.requests.length;
+    const login = "slow@example.com";
+    const before = (await chargesOf(login)).length;
+    const call = client(SLOW).messages.create(params, { signal: abort.signal }).catch((err: unknown) => err);
+    await waitFor(() => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
+    abort.abort();
+    assert.ok((await call) instanceof Anthropic.APIUserAbortError);
+    const charges = await waitFor(async () => ((await chargesOf(login)).length > before ? chargesOf(login) : undefined), 5000, "the settlement");
+    const charge = charges[charges.length - 1]!;
+    assert.equal(charge.at_reservation, 1);
+    assert.equal(charge.charged_nanos, charge.reserved_nanos);
+    const row = h.gateway.requestLog.list({ limit: 20 }).find((r) => r.login === login);
+    assert.equal(row?.error, "upstream anthropic failed: client disconnected; upstream answer not complete 1000 ms later");
   });
 
   it("a stream whose client left before the answer started is charged at least the reservation", async () => {
