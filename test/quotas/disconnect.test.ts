@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
+import { Readable } from "node:stream";
+import { boundAfterDisconnect, neverSent, outliveClient } from "../../gateway/proxy/upstream.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -182,5 +184,43 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
       "each abandoned request was read to its end and charged its actual usage",
     );
     assert.equal((await bucket(MALLORY)).balance_nanos, BUCKET - received * ACTUAL);
+  });
+});
+
+describe("reading an answer after its client left: the bounds", () => {
+  const chunks = (n: number, size: number) => Readable.from(Array.from({ length: n }, () => Buffer.alloc(size, 120)));
+  const drain = async (body: Readable) => {
+    let bytes = 0;
+    for await (const chunk of body) bytes += (chunk as Buffer).byteLength;
+    return bytes;
+  };
+
+  it("reads any size while the client is there, at most maxBytes once it has left", async () => {
+    assert.equal(await drain(boundAfterDisconnect(chunks(10, 1000), new AbortController().signal, 2500)), 10_000);
+    const gone = new AbortController();
+    gone.abort();
+    await assert.rejects(drain(boundAfterDisconnect(chunks(10, 1000), gone.signal, 2500)), /client disconnected; upstream answer larger than 2500 bytes/);
+  });
+
+  it("aborts the upstream call only read_after_disconnect after the client left", async () => {
+    const client = new AbortController();
+    const upstream = outliveClient(client.signal, 100);
+    await sleep(150);
+    assert.equal(upstream.aborted, false, "the client is still there");
+    client.abort();
+    await sleep(50);
+    assert.equal(upstream.aborted, false, "within the grace");
+    await sleep(100);
+    assert.equal(upstream.aborted, true);
+    assert.match(String((upstream.reason as Error).message), /client disconnected; upstream answer not complete 100 ms later/);
+  });
+
+  it("calls a request never sent only when no connection existed", () => {
+    assert.equal(neverSent(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })), true);
+    assert.equal(neverSent({ cause: { code: "ENOTFOUND" } }), true);
+    assert.equal(neverSent(Object.assign(new Error("timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), true);
+    for (const code of ["ECONNRESET", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_ABORTED", undefined]) {
+      assert.equal(neverSent(Object.assign(new Error("x"), { code })), false, String(code));
+    }
   });
 });
