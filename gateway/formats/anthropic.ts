@@ -97,17 +97,22 @@ function resultText(content: unknown): string {
   return content.map((b) => (isRecord(b) && typeof b.text === "string" ? b.text : "")).join("\n");
 }
 
+/** Calls Anthropic ran itself: server tools and MCP connector tools (what per-call fees are charged on). */
+const serverToolCalls = (calls: readonly ToolCall[]) => calls.filter((c) => c.shape === "server_tool_use" || c.shape === "mcp_tool_use").length;
+
 export function parseAnthropicMessage(body: unknown): ResponseSummary {
   if (!isRecord(body)) return { usage: null, toolCalls: [] };
   if (body.type === "error") {
     return { usage: null, toolCalls: [], error: str(isRecord(body.error) ? body.error.message : undefined) ?? "error" };
   }
+  const toolCalls = anthropicToolCalls(body.content);
   return {
     model: str(body.model),
     responseId: str(body.id),
     usage: anthropicUsage(body.usage),
-    toolCalls: anthropicToolCalls(body.content),
+    toolCalls,
     stopReason: str(body.stop_reason),
+    serverToolCalls: serverToolCalls(toolCalls),
   };
 }
 
@@ -179,6 +184,7 @@ export class AnthropicStreamState {
       toolCalls: this.calls,
       stopReason: this.stopReason,
       error: this.error ?? incomplete,
+      serverToolCalls: serverToolCalls(this.calls),
     };
   }
 }

@@ -74,6 +74,7 @@ export function parseResponseObject(body: unknown): ResponseSummary {
     usage: responsesUsage(body.usage),
     toolCalls,
     stopReason: incomplete ?? str(body.status),
+    serverToolCalls: output.filter((item) => isRecord(item) && typeof item.type === "string" && HOSTED_CALL.test(item.type)).length,
   };
 }
 
@@ -173,6 +174,8 @@ class ResponsesAccumulator implements StreamAccumulator {
 
 /** Tools OpenAI runs inside the request (billed per call or per session); function, custom and shell tools run at the client. */
 const HOSTED_TOOL = /^(web_search|file_search|code_interpreter|mcp|image_generation)/;
+/** The output items of those calls. */
+const HOSTED_CALL = /^(web_search|file_search|code_interpreter|mcp|image_generation)_call$/;
 
 export const openaiResponses: FormatCodec = {
   id: "openai-responses",

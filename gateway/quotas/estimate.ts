@@ -23,8 +23,10 @@ export interface Estimate {
   readonly byReference: boolean;
   /** Server-tool calls reserved for. */
   readonly toolCalls: number;
-  /** Server-tool fees inside `nanos`; the pricer never sees tool calls, so they are charged as reserved. */
+  /** Server-tool fees inside `nanos` (the pricer never sees tool calls). */
   readonly feeNanos: number;
+  /** The fee of one server-tool call: charged per call the response shows, or as reserved when it shows none. */
+  readonly toolCallFee: number;
   /** Premium service-tier factor inside `nanos`; the actual cost is multiplied by it too. */
   readonly tierMultiplier: number;
 }
@@ -99,7 +101,8 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
   const toolCallsCapped = drivers.serverTools === 0 || drivers.maxServerToolCalls !== undefined;
   // The output cap bounds the whole response, server-tool turns included.
   const outputTokens = (cap ?? settings.uncapped_output_tokens) * drivers.choices;
-  const feeNanos = toolCalls * (facts.searchFee ?? settings.server_tool_fee);
+  const toolCallFee = facts.searchFee ?? settings.server_tool_fee;
+  const feeNanos = toolCalls * toolCallFee;
   const tierMultiplier = drivers.premiumTier ? settings.premium_tier_multiplier : 1;
 
   // The calls' usage summed, as the provider reports it and the pricer prices it (long-context tiers included).
@@ -117,10 +120,16 @@ export function estimateCost(req: EstimatedRequest, pricer: Pricer, settings: Qu
   }
   // Absurd caps (max_tokens: 1e300) must still compare, store and refuse as a number.
   const nanos = Math.min(Math.ceil(tokenNanos * tierMultiplier) + feeNanos, Number.MAX_SAFE_INTEGER);
-  return { nanos, inputTokens, outputTokens, capped, toolCallsCapped, priced, byReference, toolCalls, feeNanos, tierMultiplier };
+  return { nanos, inputTokens, outputTokens, capped, toolCallsCapped, priced, byReference, toolCalls, feeNanos, toolCallFee, tierMultiplier };
 }
 
-/** What a priced usage costs the budget: the pricer's cost times the tier's factor, plus the reserved tool fees. */
-export function budgetCost(estimate: Pick<Estimate, "feeNanos" | "tierMultiplier">, costNanos: number): number {
-  return Math.ceil(costNanos * estimate.tierMultiplier) + estimate.feeNanos;
+export type Charging = Pick<Estimate, "nanos" | "feeNanos" | "toolCallFee" | "tierMultiplier">;
+
+/**
+ * What a priced usage costs the budget: the pricer's cost times the tier's factor, plus the server-tool fees: per call
+ * the response shows (Anthropic, OpenAI Responses), else as reserved (Gemini grounding: the usage does not say).
+ */
+export function budgetCost(estimate: Charging, costNanos: number, serverToolCalls: number | undefined): number {
+  const fees = serverToolCalls === undefined ? estimate.feeNanos : serverToolCalls * estimate.toolCallFee;
+  return Math.ceil(costNanos * estimate.tierMultiplier) + fees;
 }

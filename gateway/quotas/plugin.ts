@@ -10,7 +10,7 @@ import type { Pricer } from "../pricing/prices.js";
 import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
 import { chargesFor } from "./charges.js";
-import { type Estimate, budgetCost, estimateCost } from "./estimate.js";
+import { type Charging, type Estimate, budgetCost, estimateCost } from "./estimate.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
 export const QUOTA_PLUGIN = "quota";
@@ -62,7 +62,7 @@ export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimat
 }
 
 /** What a finished request is charged, and whether that is its reservation because the real cost is unknown. */
-export function settlement(estimate: Pick<Estimate, "nanos" | "feeNanos" | "tierMultiplier">, outcome: Outcome): { charged: number; atReservation: boolean } {
+export function settlement(estimate: Charging, outcome: Outcome): { charged: number; atReservation: boolean } {
   const reserved = estimate.nanos;
   if (outcome.denial) {
     // Refused by a later check, or the provider provably never got the request: nothing was billed.
@@ -72,7 +72,7 @@ export function settlement(estimate: Pick<Estimate, "nanos" | "feeNanos" | "tier
   }
   if (outcome.costNanos === null) return { charged: reserved, atReservation: true };
   // An error answer is not billed; a 2xx is, with what the pricer cannot see (tier premium, server-tool fees).
-  const cost = outcome.status >= 400 ? outcome.costNanos : budgetCost(estimate, outcome.costNanos);
+  const cost = outcome.status >= 400 ? outcome.costNanos : budgetCost(estimate, outcome.costNanos, outcome.summary.serverToolCalls);
   // A 2xx that broke off (client gone, upstream cut): the usage seen is partial, the bill may not be. Never refund.
   if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(cost, reserved), atReservation: true };
   return { charged: cost, atReservation: false };

@@ -41,8 +41,48 @@ describe("estimate bypasses through the gateway (issue 11, hole 3)", { concurren
   };
   const forwarded = (path: RegExp) => h.upstream.requests.filter((r) => path.test(r.path)).length;
 
+  const charge = async (requestId: string) => {
+    await h.gateway.requestLog.flush();
+    const rows = () => h.gateway.db.prepare("SELECT reserved_nanos, charged_nanos FROM quota_charges WHERE request_id = ?").all(requestId) as { reserved_nanos: number; charged_nanos: number }[];
+    const [row] = await waitFor(() => (rows().length > 0 ? rows() : undefined), 3000, "the settlement");
+    return { ...row!, cost: h.gateway.requestLog.get(requestId)!.row.cost_nanos! };
+  };
+
+  it("charges server-tool fees per call the provider ran: one Anthropic search of two allowed, none for a Codex-style request", async () => {
+    h.upstream.once(/^\/v1\/messages$/, () =>
+      Response.json({
+        id: "msg_search",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-6",
+        content: [
+          { type: "server_tool_use", id: "srvtoolu_1", name: "web_search", input: { query: "news" } },
+          { type: "web_search_tool_result", tool_use_id: "srvtoolu_1", content: [] },
+          { type: "text", text: "nothing new" },
+        ],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: 2000, output_tokens: 20, server_tool_use: { web_search_requests: 1 } },
+      }),
+    );
+    const anthropic = new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: h.fetchFrom(RICH), maxRetries: 0 });
+    const { response } = await anthropic.messages
+      .create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "news?" }], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 2 }] })
+      .withResponse();
+    const searched = await charge(response.headers.get("x-keyless-request-id")!);
+    assert.ok(searched.reserved_nanos >= (1 + 2) * 10_000 * 3750 + 2 * 10_000_000, "three model calls, the last two over 10k and 20k tokens of results, two fees");
+    assert.equal(searched.charged_nanos, searched.cost + 10_000_000, "one search ran: $0.01 (the price table's fee)");
+
+    // Codex declares web_search on every request; a turn that searches nothing pays no fee.
+    const openai = new OpenAI({ apiKey: "placeholder", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(RICH), maxRetries: 0 });
+    const turn = await openai.responses.create({ model: "gpt-5", input: "hi", tools: [{ type: "web_search" }] }).withResponse();
+    const quiet = await charge(turn.response.headers.get("x-keyless-request-id")!);
+    assert.ok(quiet.reserved_nanos > 10 * 10_000_000, "ten uncapped calls reserved");
+    assert.equal(quiet.charged_nanos, quiet.cost, "no web_search_call in the output: tokens only");
+  });
+
   it("refuses twenty 150-byte requests carrying a document by URL against a $0.05 bucket", async () => {
-    // Each document is ~200k tokens at the provider: $0.60 a request that the body's size never showed.
+    // Each document is ~200k tokens at the provider (answers left queued here match no later test's path): $0.60 a request that the body's size never showed.
     for (let i = 0; i < 20; i++) {
       h.upstream.once(/^\/v1\/messages$/, () =>
         Response.json({ id: "msg_doc", type: "message", role: "assistant", model: "claude-sonnet-4-6", content: [{ type: "text", text: "ok" }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 200_000, output_tokens: 10 } }),
@@ -104,13 +144,6 @@ describe("estimate bypasses through the gateway (issue 11, hole 3)", { concurren
     assert.ok((await spent("gem@example.com")) <= 1_000_000_000);
   });
 
-  const charge = async (requestId: string) => {
-    await h.gateway.requestLog.flush();
-    const rows = () => h.gateway.db.prepare("SELECT reserved_nanos, charged_nanos FROM quota_charges WHERE request_id = ?").all(requestId) as { reserved_nanos: number; charged_nanos: number }[];
-    const [row] = await waitFor(() => (rows().length > 0 ? rows() : undefined), 3000, "the settlement");
-    return { ...row!, cost: h.gateway.requestLog.get(requestId)!.row.cost_nanos! };
-  };
-
   it("charges OpenAI priority processing at twice the list price", async () => {
     const client = new OpenAI({ apiKey: "placeholder", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(RICH), maxRetries: 0 });
     const { response } = await client.chat.completions
@@ -121,13 +154,4 @@ describe("estimate bypasses through the gateway (issue 11, hole 3)", { concurren
     assert.equal(c.charged_nanos, 2 * c.cost);
   });
 
-  it("charges an Anthropic web search its per-call fee on top of its tokens", async () => {
-    const client = new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: h.fetchFrom(RICH), maxRetries: 0 });
-    const { response } = await client.messages
-      .create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "news?" }], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 2 }] })
-      .withResponse();
-    const c = await charge(response.headers.get("x-keyless-request-id")!);
-    assert.equal(c.charged_nanos, c.cost + 2 * 10_000_000, "two searches allowed, each reserved and charged $0.01 (the price table's fee)");
-    assert.ok(c.reserved_nanos >= (1 + 2) * 10_000 * 3750, "three model calls, the last two over 10k and 20k tokens of results");
-  });
 });

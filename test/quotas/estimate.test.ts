@@ -100,7 +100,7 @@ describe("cost estimate", () => {
 });
 
 describe("settlement", () => {
-  const R = { nanos: 1000, feeNanos: 0, tierMultiplier: 1 };
+  const R = { nanos: 1000, feeNanos: 0, toolCallFee: 0, tierMultiplier: 1 };
   const ok = { status: 200, durationMs: 1, firstByteMs: 1, summary: { usage: null, toolCalls: [] }, toolCalls: [] };
   it("charges the actual cost, the reservation when the cost is unknown or the stream broke off, nothing when refused", () => {
     assert.deepEqual(settlement(R, { ...ok, costNanos: 300 }), { charged: 300, atReservation: false });
@@ -240,6 +240,7 @@ describe("estimate bypasses", () => {
       assert.equal(geminiOut({ tools: [tool] }).toolCalls, 10, JSON.stringify(tool));
     }
     assert.equal(geminiOut({ tools: [{ functionDeclarations: [{ name: "f" }] }] }).toolCalls, 0);
+    assert.equal(capped.toolCallFee, 10_000_000);
     assert.equal(geminiOut({ tools: [{ googleSearch: {} }] }).feeNanos, 10 * DEFAULT_QUOTA_ESTIMATE.server_tool_fee, "no fee in the table: server_tool_fee");
   });
 
@@ -267,6 +268,23 @@ describe("estimate bypasses", () => {
     assert.ok(worst + 2 * 10_000_000 <= e.nanos);
   });
 
+  it("counts the calls the provider ran itself in responses that list them (Anthropic, OpenAI Responses), not in others", () => {
+    const message = {
+      type: "message",
+      content: [
+        { type: "server_tool_use", id: "srvtoolu_1", name: "web_search", input: { query: "a" } },
+        { type: "web_search_tool_result", tool_use_id: "srvtoolu_1", content: [] },
+        { type: "server_tool_use", id: "srvtoolu_2", name: "web_search", input: { query: "b" } },
+        { type: "tool_use", id: "toolu_1", name: "Bash", input: { command: "ls" } },
+      ],
+      usage: { input_tokens: 1, output_tokens: 1 },
+    };
+    assert.equal(anthropicMessages.parseResponse(message).serverToolCalls, 2);
+    const response = { output: [{ type: "web_search_call", id: "ws_1", status: "completed" }, { type: "function_call", call_id: "c", name: "f", arguments: "{}" }, { type: "message", content: [] }] };
+    assert.equal(openaiResponses.parseResponse(response).serverToolCalls, 1);
+    assert.equal(gemini.parseResponse({ candidates: [], usageMetadata: {} }).serverToolCalls, undefined, "grounding is not listed per call");
+  });
+
   it("multiplies a premium service tier (OpenAI priority), estimate and settlement alike", () => {
     const body = { model: "gpt-5", max_completion_tokens: 1000, messages: [] };
     const standard = est(openaiChat, "openai", "gpt-5", { ...body, service_tier: "xxxxxxxx" }); // same size, no premium
@@ -277,7 +295,12 @@ describe("estimate bypasses", () => {
     assert.equal(est(bedrockConverse, "bedrock", "x", { performanceConfig: { latency: "optimized" } }).tierMultiplier, 2);
     const ok = { status: 200, durationMs: 1, firstByteMs: 1, summary: { usage: null, toolCalls: [] }, toolCalls: [] };
     assert.deepEqual(settlement(priority, { ...ok, costNanos: 1001 }), { charged: 2002, atReservation: false });
-    assert.deepEqual(settlement({ nanos: 5000, feeNanos: 700, tierMultiplier: 1 }, { ...ok, costNanos: 100 }), { charged: 800, atReservation: false }, "fees are charged as reserved");
-    assert.deepEqual(settlement({ nanos: 5000, feeNanos: 700, tierMultiplier: 1 }, { ...ok, status: 400, costNanos: 0 }), { charged: 0, atReservation: false }, "an error answer is not billed");
+    const fees = { nanos: 5000, feeNanos: 700, toolCallFee: 350, tierMultiplier: 1 };
+    assert.deepEqual(settlement(fees, { ...ok, costNanos: 100 }), { charged: 800, atReservation: false }, "calls not shown: fees as reserved");
+    const shown = (n: number) => ({ ...ok, summary: { usage: null, toolCalls: [], serverToolCalls: n } });
+    assert.deepEqual(settlement(fees, { ...shown(1), costNanos: 100 }), { charged: 450, atReservation: false }, "one call shown: one fee");
+    assert.deepEqual(settlement(fees, { ...shown(0), costNanos: 100 }), { charged: 100, atReservation: false }, "no call: no fee");
+    assert.deepEqual(settlement(fees, { ...shown(0), costNanos: 100, error: "client disconnected" }), { charged: 5000, atReservation: true });
+    assert.deepEqual(settlement(fees, { ...ok, status: 400, costNanos: 0 }), { charged: 0, atReservation: false }, "an error answer is not billed");
   });
 });
