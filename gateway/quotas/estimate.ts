@@ -60,10 +60,9 @@ export function referencesContent(body: unknown, text: string): boolean {
   const stack: unknown[] = [body];
   while (stack.length > 0) {
     const node = stack.pop();
-    if (Array.isArray(node)) stack.push(...node);
-    else if (isRecord(node)) {
-      if (isReference(node)) return true;
-      for (const value of Object.values(node)) if (typeof value === "object" && value !== null) stack.push(value);
+    if (isRecord(node) && isReference(node)) return true;
+    for (const value of Array.isArray(node) ? node : Object.values(node as object)) {
+      if (typeof value === "object" && value !== null) stack.push(value);
     }
   }
   return false;

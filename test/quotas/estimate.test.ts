@@ -207,6 +207,8 @@ describe("estimate bypasses", () => {
     let deep: unknown = { source: { type: "url", url: "https://x" } };
     for (let i = 0; i < 100_000; i++) deep = [deep];
     assert.equal(referencesContent({ messages: deep }, '[{"source":'), true);
+    const wide = [...Array.from({ length: 1_000_000 }, () => ({ type: "text", text: "x" })), { source: { type: "file", file_id: "f" } }];
+    assert.equal(referencesContent({ messages: wide }, '[{"source":'), true, "a million parts, no spread of them onto the stack");
   });
 
   it("reserves server tools: each allowed call adds its results and one more model call over the context, and its fee", () => {
