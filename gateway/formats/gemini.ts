@@ -80,11 +80,20 @@ class GeminiAccumulator implements StreamAccumulator {
   private stopReason?: string;
   private error?: string;
   private readonly calls: ToolCall[] = [];
+  /** Grounding seen (billed per grounded prompt, or per search query on Gemini 3), and its distinct queries. */
+  private grounded = false;
+  private readonly queries = new Set<string>();
 
   pushObject(chunk: Record<string, unknown>): void {
     if (isRecord(chunk.error)) {
       this.error = str(chunk.error.message) ?? "error";
       return;
+    }
+    for (const candidate of Array.isArray(chunk.candidates) ? chunk.candidates.filter(isRecord) : []) {
+      if (!isRecord(candidate.groundingMetadata)) continue;
+      this.grounded = true;
+      const queries = candidate.groundingMetadata.webSearchQueries;
+      for (const q of Array.isArray(queries) ? queries : []) if (typeof q === "string") this.queries.add(q);
     }
     this.model ??= str(chunk.modelVersion);
     this.responseId ??= str(chunk.responseId);
@@ -112,6 +121,7 @@ class GeminiAccumulator implements StreamAccumulator {
       toolCalls: this.calls,
       stopReason: this.stopReason,
       error: this.error,
+      serverToolCalls: this.grounded ? Math.max(1, this.queries.size) : 0,
     };
   }
 }

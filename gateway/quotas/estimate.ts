@@ -126,7 +126,7 @@ export type Charging = Pick<Estimate, "nanos" | "feeNanos" | "toolCallFee" | "ti
 
 /**
  * What a priced usage costs the budget: the pricer's cost times the tier's factor, plus the server-tool fees: per call
- * the response shows (Anthropic, OpenAI Responses), else as reserved (Gemini grounding: the usage does not say).
+ * the response shows (Anthropic, OpenAI Responses, Gemini grounding), else as reserved (Chat search models).
  */
 export function budgetCost(estimate: Charging, costNanos: number, serverToolCalls: number | undefined): number {
   const fees = serverToolCalls === undefined ? estimate.feeNanos : serverToolCalls * estimate.toolCallFee;

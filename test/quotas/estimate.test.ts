@@ -284,7 +284,16 @@ describe("estimate bypasses", () => {
     assert.equal(anthropicMessages.parseResponse(message).serverToolCalls, 2);
     const response = { output: [{ type: "web_search_call", id: "ws_1", status: "completed" }, { type: "function_call", call_id: "c", name: "f", arguments: "{}" }, { type: "message", content: [] }] };
     assert.equal(openaiResponses.parseResponse(response).serverToolCalls, 1);
-    assert.equal(gemini.parseResponse({ candidates: [], usageMetadata: {} }).serverToolCalls, undefined, "grounding is not listed per call");
+    assert.equal(gemini.parseResponse({ candidates: [{ content: { parts: [{ text: "x" }] } }], usageMetadata: {} }).serverToolCalls, 0, "not grounded");
+    const grounded = (metadata: Record<string, unknown>) => ({ candidates: [{ content: { parts: [{ text: "x" }] }, groundingMetadata: metadata }] });
+    assert.equal(gemini.parseResponse(grounded({ webSearchQueries: ["a", "b"] })).serverToolCalls, 2, "Gemini 3 bills per search query");
+    assert.equal(gemini.parseResponse(grounded({ groundingChunks: [] })).serverToolCalls, 1, "a grounded prompt");
+    const acc = gemini.accumulator();
+    for (const chunk of [grounded({ webSearchQueries: ["a"] }), { candidates: [{ content: { parts: [{ text: "y" }] } }] }, grounded({ webSearchQueries: ["a", "c"] })]) {
+      acc.push({ data: JSON.stringify(chunk) });
+    }
+    assert.equal(acc.finish().serverToolCalls, 2, "distinct queries across a stream");
+    assert.equal(openaiChat.parseResponse({ choices: [] }).serverToolCalls, undefined, "Chat search models do not list their searches");
   });
 
   it("multiplies a premium service tier (OpenAI priority), estimate and settlement alike", () => {
