@@ -3,7 +3,7 @@
 // "daily:<user>"; the template is expanded per request into the concrete bucket that is charged.
 import { z } from "zod";
 import { GrantValue } from "./grants.js";
-import { Dollars, parseDollars } from "./units.js";
+import { Dollars, Duration, parseDollars } from "./units.js";
 
 /** Templates a bucket name may use, and what they expand to (see quotas/buckets.ts expandBucket). */
 export const BUCKET_TEMPLATES = ["user", "node", "repo", "pr", "workflow", "run"] as const;
@@ -94,9 +94,41 @@ export const QuotaEstimateConfig = z.strictObject({
   unknown_price: z
     .strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() })
     .default({ input: 15, output: 75 }),
+  /**
+   * Input tokens assumed per model call when part of the input is not in the body (media by URL or file id, stored
+   * conversations and prompts, cached content, server-tool results) and the price table does not know the model's
+   * context window.
+   */
+  context_tokens: z.number().int().positive().default(1_000_000),
+  /** Server-tool calls assumed when the request does not cap them (max_uses, max_tool_calls). */
+  server_tool_calls: z.number().int().nonnegative().default(10),
+  /** Tokens of results each server-tool call is assumed to add to the context (OpenAI bills searches in 8k blocks). */
+  server_tool_result_tokens: z.number().int().nonnegative().default(10_000),
+  /**
+   * Fee reserved and charged per server-tool call when the price table lists none for the model (it lists Anthropic's
+   * and OpenAI's web search, $10 per 1,000): Gemini grounding's $35 per 1,000, the dearest.
+   */
+  server_tool_fee: Dollars.default(35_000_000),
+  /** Price factor of a premium service tier (OpenAI "priority" is 1.7–2× the list price). */
+  premium_tier_multiplier: z.number().min(1).default(2),
+  /**
+   * How long an upstream answer is still read after its client disconnected, so the request is charged its actual
+   * usage; past it (or past limits.max_body) the request is charged its reservation.
+   */
+  read_after_disconnect: Duration.default(120_000),
 });
 export type QuotaEstimateConfig = z.infer<typeof QuotaEstimateConfig>;
-export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = { bytes_per_token: 2, uncapped_output_tokens: 32_000, unknown_price: { input: 15, output: 75 } };
+export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = {
+  bytes_per_token: 2,
+  uncapped_output_tokens: 32_000,
+  unknown_price: { input: 15, output: 75 },
+  context_tokens: 1_000_000,
+  server_tool_calls: 10,
+  server_tool_result_tokens: 10_000,
+  server_tool_fee: 35_000_000,
+  premium_tier_multiplier: 2,
+  read_after_disconnect: 120_000,
+};
 
 interface GrantsView {
   readonly capability: string;

@@ -1,10 +1,12 @@
 // Anthropic Messages (direct, Vertex rawPredict, Bedrock InvokeModel bodies).
 // Usage: input_tokens excludes cache; message_delta.usage is cumulative (replace, don't add).
 import {
+  type CostDrivers,
   type FormatCodec,
   type GatewayError,
   type StreamAccumulator,
   type WireEvent,
+  count,
   isRecord,
   jsonResponse,
   num,
@@ -95,17 +97,22 @@ function resultText(content: unknown): string {
   return content.map((b) => (isRecord(b) && typeof b.text === "string" ? b.text : "")).join("\n");
 }
 
+/** Calls Anthropic ran itself: server tools and MCP connector tools (what per-call fees are charged on). */
+const serverToolCalls = (calls: readonly ToolCall[]) => calls.filter((c) => c.shape === "server_tool_use" || c.shape === "mcp_tool_use").length;
+
 export function parseAnthropicMessage(body: unknown): ResponseSummary {
   if (!isRecord(body)) return { usage: null, toolCalls: [] };
   if (body.type === "error") {
     return { usage: null, toolCalls: [], error: str(isRecord(body.error) ? body.error.message : undefined) ?? "error" };
   }
+  const toolCalls = anthropicToolCalls(body.content);
   return {
     model: str(body.model),
     responseId: str(body.id),
     usage: anthropicUsage(body.usage),
-    toolCalls: anthropicToolCalls(body.content),
+    toolCalls,
     stopReason: str(body.stop_reason),
+    serverToolCalls: serverToolCalls(toolCalls),
   };
 }
 
@@ -177,6 +184,7 @@ export class AnthropicStreamState {
       toolCalls: this.calls,
       stopReason: this.stopReason,
       error: this.error ?? incomplete,
+      serverToolCalls: serverToolCalls(this.calls),
     };
   }
 }
@@ -247,6 +255,26 @@ function parsedEvents(events: readonly WireEvent[]): Record<string, unknown>[] {
   return out;
 }
 
+/** Server tools run at Anthropic inside the request; bash, text_editor, computer and memory tools run at the client. */
+const SERVER_TOOL = /^(web_search|web_fetch|code_execution|tool_search_tool)_/;
+
+export function anthropicCostDrivers(body: unknown): CostDrivers {
+  if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
+  const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+  const server = tools.filter((t) => typeof t.type === "string" && SERVER_TOOL.test(t.type));
+  // MCP connector servers: their tools run at Anthropic too, with no per-server cap.
+  const mcp = Array.isArray(body.mcp_servers) ? body.mcp_servers.length : 0;
+  const uses = server.map((t) => count(t.max_uses));
+  const capped = mcp === 0 && uses.every((u) => u !== undefined);
+  return {
+    maxOutputTokens: count(body.max_tokens),
+    choices: 1,
+    serverTools: server.length + mcp,
+    ...(capped ? { maxServerToolCalls: uses.reduce((a: number, u) => a + u!, 0) } : {}),
+    premiumTier: false,
+  };
+}
+
 export function anthropicError(error: GatewayError): Response {
   return jsonResponse(
     statusOf(error),
@@ -260,12 +288,9 @@ export const anthropicMessages: FormatCodec = {
   framing: "sse",
   requestInfo(body) {
     if (!isRecord(body)) return { stream: false };
-    return {
-      model: str(body.model),
-      stream: body.stream === true,
-      maxOutputTokens: typeof body.max_tokens === "number" ? body.max_tokens : undefined,
-    };
+    return { model: str(body.model), stream: body.stream === true };
   },
+  costDrivers: anthropicCostDrivers,
   toolResults: anthropicToolResults,
   parseResponse: parseAnthropicMessage,
   accumulator: () => new AnthropicAccumulator(),

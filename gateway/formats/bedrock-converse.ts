@@ -2,7 +2,7 @@
 // Streams are AWS event-stream messages named by member (messageStart, contentBlockStart/Delta/Stop, messageStop,
 // metadata); tool input arrives as JSON text fragments per contentBlockIndex.
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
-import { type FormatCodec, type StreamAccumulator, type WireEvent, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
+import { type FormatCodec, type StreamAccumulator, type WireEvent, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
 
 export function converseUsage(u: unknown): Usage | null {
@@ -115,9 +115,14 @@ export const bedrockConverse: FormatCodec = {
   id: "bedrock-converse",
   framing: "aws-eventstream",
   requestInfo(body) {
-    const config = isRecord(body) && isRecord(body.inferenceConfig) ? body.inferenceConfig : {};
     // The model and streaming come from the path (/model/{id}/converse-stream).
-    return { stream: false, maxOutputTokens: typeof config.maxTokens === "number" ? config.maxTokens : undefined };
+    return { stream: false };
+  },
+  costDrivers(body) {
+    const config = isRecord(body) && isRecord(body.inferenceConfig) ? body.inferenceConfig : {};
+    const performance = isRecord(body) && isRecord(body.performanceConfig) ? body.performanceConfig : {};
+    // Latency-optimized inference is priced above the standard rate.
+    return { maxOutputTokens: count(config.maxTokens), choices: 1, serverTools: 0, premiumTier: performance.latency === "optimized" };
   },
   toolResults: converseToolResults,
   parseResponse: parseConverseResponse,

@@ -1,7 +1,7 @@
 // Bedrock InvokeModel with Anthropic bodies (Messages without `model`, with `anthropic_version`). Streams are AWS
 // event-stream `chunk` messages whose payload {"bytes": base64} holds one Anthropic stream event each; the last one
 // also carries amazon-bedrock-invocationMetrics, the usage for models whose events have none of their own.
-import { AnthropicStreamState, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "./anthropic.js";
+import { AnthropicStreamState, anthropicCostDrivers, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "./anthropic.js";
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
 import { type FormatCodec, type StreamAccumulator, type WireEvent, isRecord, num, str } from "./codec.js";
 import type { ResponseSummary, Usage } from "./types.js";
@@ -63,9 +63,9 @@ export const bedrockInvoke: FormatCodec = {
   framing: "aws-eventstream",
   requestInfo(body) {
     // The model and streaming come from the path (/model/{id}/invoke-with-response-stream).
-    const max = isRecord(body) ? body.max_tokens : undefined;
-    return { stream: false, maxOutputTokens: typeof max === "number" ? max : undefined };
+    return { stream: false };
   },
+  costDrivers: anthropicCostDrivers,
   toolResults: anthropicToolResults,
   parseResponse(body) {
     const error = awsErrorMessage(body);

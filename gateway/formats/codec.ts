@@ -52,8 +52,23 @@ export interface StreamAccumulator {
 export interface RequestInfo {
   readonly model?: string;
   readonly stream: boolean;
-  /** Upper bound of output tokens the request allows, when it names one (for cost estimates). */
+}
+
+/**
+ * What in a request, beyond its size, decides what it can cost (read for the reservation, quotas/estimate.ts). Each
+ * field is read in every spelling the provider accepts, at its worst when spelled twice.
+ */
+export interface CostDrivers {
+  /** Output tokens allowed per choice (max_tokens and its spellings), when the request caps them. */
   readonly maxOutputTokens?: number;
+  /** Completions asked for (n, candidateCount); each may use the whole output cap. */
+  readonly choices: number;
+  /** Provider-side tools declared (web search and fetch, code execution, file search, grounding, remote MCP). */
+  readonly serverTools: number;
+  /** The most server-tool calls the request allows (max_uses, max_tool_calls), when it caps every one. */
+  readonly maxServerToolCalls?: number;
+  /** A service tier billed above the list price (OpenAI "priority", Bedrock latency-optimized). */
+  readonly premiumTier: boolean;
 }
 
 /** Rewrites the events of a stream the client sees (never what is logged). Emits zero or more events per input. */
@@ -66,6 +81,7 @@ export interface FormatCodec {
   readonly id: FormatId;
   readonly framing: "sse" | "aws-eventstream";
   requestInfo(body: unknown): RequestInfo;
+  costDrivers(body: unknown): CostDrivers;
   /** Tool results the agent reports back in this request (the outcome of earlier tool calls). */
   toolResults(body: unknown): readonly ToolResult[];
   parseResponse(body: unknown): ResponseSummary;
@@ -110,6 +126,24 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function num(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
+/** A count as a provider accepts it: a JSON number, or a decimal string (proto3 JSON takes both for integers). */
+export function count(value: unknown): number | undefined {
+  const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** The largest count among the spellings of one field; undefined when none is a count. */
+export function maxCount(...values: unknown[]): number | undefined {
+  const counts = values.map(count).filter((n): n is number => n !== undefined);
+  return counts.length > 0 ? Math.max(...counts) : undefined;
+}
+
+/** A field's value under its camelCase name and its proto snake_case name (Google's APIs accept both). */
+export function spellings(obj: Record<string, unknown>, camel: string): unknown[] {
+  const snake = camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return snake === camel ? [obj[camel]] : [obj[camel], obj[snake]];
 }
 
 export function str(value: unknown): string | undefined {

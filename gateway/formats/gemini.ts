@@ -1,13 +1,16 @@
 // Gemini API (and Gemini on Vertex). promptTokenCount includes cached tokens; candidates exclude thoughts.
 // Streams: every chunk is a whole GenerateContentResponse; usage is the last chunk's.
 import {
+  type CostDrivers,
   type FormatCodec,
   type GatewayError,
   type StreamAccumulator,
   type WireEvent,
   isRecord,
   jsonResponse,
+  maxCount,
   num,
+  spellings,
   statusOf,
   str,
   truncateText,
@@ -77,11 +80,20 @@ class GeminiAccumulator implements StreamAccumulator {
   private stopReason?: string;
   private error?: string;
   private readonly calls: ToolCall[] = [];
+  /** Grounding seen (billed per grounded prompt, or per search query on Gemini 3), and its distinct queries. */
+  private grounded = false;
+  private readonly queries = new Set<string>();
 
   pushObject(chunk: Record<string, unknown>): void {
     if (isRecord(chunk.error)) {
       this.error = str(chunk.error.message) ?? "error";
       return;
+    }
+    for (const candidate of Array.isArray(chunk.candidates) ? chunk.candidates.filter(isRecord) : []) {
+      if (!isRecord(candidate.groundingMetadata)) continue;
+      this.grounded = true;
+      const queries = candidate.groundingMetadata.webSearchQueries;
+      for (const q of Array.isArray(queries) ? queries : []) if (typeof q === "string") this.queries.add(q);
     }
     this.model ??= str(chunk.modelVersion);
     this.responseId ??= str(chunk.responseId);
@@ -109,6 +121,7 @@ class GeminiAccumulator implements StreamAccumulator {
       toolCalls: this.calls,
       stopReason: this.stopReason,
       error: this.error,
+      serverToolCalls: this.grounded ? Math.max(1, this.queries.size) : 0,
     };
   }
 }
@@ -169,15 +182,31 @@ export function geminiToolResults(body: unknown): ToolResult[] {
   return results;
 }
 
+/** Tools Google runs inside the request (grounding, URL context, code execution, file search, maps). */
+const GEMINI_SERVER_TOOLS = ["googleSearch", "googleSearchRetrieval", "urlContext", "codeExecution", "fileSearch", "googleMaps", "enterpriseWebSearch", "retrieval"];
+
+/** proto3 JSON: every field in camelCase or snake_case, integers as numbers or strings; the worst spelling counts. */
+export function geminiCostDrivers(body: unknown): CostDrivers {
+  if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
+  const configs = spellings(body, "generationConfig").filter(isRecord);
+  const tools = spellings(body, "tools").flatMap((t) => (Array.isArray(t) ? t.filter(isRecord) : []));
+  const server = tools.filter((t) => GEMINI_SERVER_TOOLS.some((name) => spellings(t, name).some((v) => v !== undefined && v !== null)));
+  return {
+    maxOutputTokens: maxCount(...configs.flatMap((c) => spellings(c, "maxOutputTokens"))),
+    choices: Math.max(1, Math.ceil(maxCount(...configs.flatMap((c) => spellings(c, "candidateCount"))) ?? 1)),
+    serverTools: server.length,
+    premiumTier: false,
+  };
+}
+
 export const gemini: FormatCodec = {
   id: "gemini",
   framing: "sse",
   requestInfo(body) {
-    const config = isRecord(body) && isRecord(body.generationConfig) ? body.generationConfig : {};
-    const max = config.maxOutputTokens;
     // The model and streaming come from the path (":streamGenerateContent"); the route fills them in.
-    return { stream: false, maxOutputTokens: typeof max === "number" ? max : undefined };
+    return { stream: false };
   },
+  costDrivers: geminiCostDrivers,
   toolResults: geminiToolResults,
   parseResponse: parseGeminiResponse,
   accumulator: () => new GeminiAccumulator(),

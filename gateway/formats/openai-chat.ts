@@ -3,7 +3,9 @@ import {
   type FormatCodec,
   type StreamAccumulator,
   type WireEvent,
+  count,
   isRecord,
+  maxCount,
   num,
   parseJsonArguments,
   str,
@@ -200,8 +202,17 @@ export const openaiChat: FormatCodec = {
   framing: "sse",
   requestInfo(body) {
     if (!isRecord(body)) return { stream: false };
-    const max = body.max_completion_tokens ?? body.max_tokens;
-    return { model: str(body.model), stream: body.stream === true, maxOutputTokens: typeof max === "number" ? max : undefined };
+    return { model: str(body.model), stream: body.stream === true };
+  },
+  costDrivers(body) {
+    if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
+    return {
+      maxOutputTokens: maxCount(body.max_completion_tokens, body.max_tokens),
+      choices: Math.max(1, Math.ceil(count(body.n) ?? 1)),
+      // Search models search the web for the request, with no cap the request can set.
+      serverTools: isRecord(body.web_search_options) ? 1 : 0,
+      premiumTier: body.service_tier === "priority",
+    };
   },
   toolResults: chatToolResults,
   parseResponse: parseChatCompletion,

@@ -3,6 +3,7 @@ import {
   type FormatCodec,
   type StreamAccumulator,
   type WireEvent,
+  count,
   isRecord,
   num,
   parseJsonArguments,
@@ -73,6 +74,7 @@ export function parseResponseObject(body: unknown): ResponseSummary {
     usage: responsesUsage(body.usage),
     toolCalls,
     stopReason: incomplete ?? str(body.status),
+    serverToolCalls: output.filter((item) => isRecord(item) && typeof item.type === "string" && HOSTED_CALL.test(item.type)).length,
   };
 }
 
@@ -170,15 +172,28 @@ class ResponsesAccumulator implements StreamAccumulator {
   }
 }
 
+/** Tools OpenAI runs inside the request (billed per call or per session); function, custom and shell tools run at the client. */
+const HOSTED_TOOL = /^(web_search|file_search|code_interpreter|mcp|image_generation)/;
+/** The output items of those calls. */
+const HOSTED_CALL = /^(web_search|file_search|code_interpreter|mcp|image_generation)_call$/;
+
 export const openaiResponses: FormatCodec = {
   id: "openai-responses",
   framing: "sse",
   requestInfo(body) {
     if (!isRecord(body)) return { stream: false };
+    return { model: str(body.model), stream: body.stream === true };
+  },
+  costDrivers(body) {
+    if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
+    const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
+    const maxCalls = count(body.max_tool_calls);
     return {
-      model: str(body.model),
-      stream: body.stream === true,
-      maxOutputTokens: typeof body.max_output_tokens === "number" ? body.max_output_tokens : undefined,
+      maxOutputTokens: count(body.max_output_tokens),
+      choices: 1,
+      serverTools: tools.filter((t) => typeof t.type === "string" && HOSTED_TOOL.test(t.type)).length,
+      ...(maxCalls === undefined ? {} : { maxServerToolCalls: maxCalls }),
+      premiumTier: body.service_tier === "priority",
     };
   },
   toolResults: responsesToolResults,

@@ -61,4 +61,6 @@ export interface ResponseSummary {
   readonly stopReason?: string;
   /** A provider error seen in-band (e.g. SSE `event: error`, `response.failed`). */
   readonly error?: string;
+  /** Tool calls the provider ran itself (web search, code execution, MCP), where the format lists them all. */
+  readonly serverToolCalls?: number;
 }

@@ -19,6 +19,15 @@ export interface Pricer {
   cost(query: PriceQuery, usage: Usage): number | null;
   /** Whether any price is known for the model. */
   known(query: PriceQuery): boolean;
+  /** What the price table says about the model beyond token prices (nulls when it does not say). */
+  facts(query: PriceQuery): ModelFacts;
+}
+
+export interface ModelFacts {
+  /** Context window in tokens. */
+  readonly contextWindow: number | null;
+  /** Nanodollars per server-side web search call. */
+  readonly searchFee: number | null;
 }
 
 const MTOK = 1_000_000;
@@ -37,6 +46,7 @@ export function createPricer(overrides: Readonly<Record<string, PriceOverride>>)
   const entries = Object.entries(overrides);
   const findOverride = (q: PriceQuery) => entries.find(([glob]) => globMatch(glob, `${q.provider}/${q.model}`))?.[1];
   const memo = new Map<string, boolean>();
+  const facts = new Map<string, ModelFacts>();
 
   const tableCost = (q: PriceQuery, usage: Usage): number | null => {
     // genai-prices counts input_tokens as the total input, cache reads and writes included.
@@ -67,6 +77,21 @@ export function createPricer(overrides: Readonly<Record<string, PriceOverride>>)
         memo.set(key, known);
       }
       return known;
+    },
+    facts(q) {
+      const key = `${q.priceProvider}\u0000${q.model}`;
+      let found = facts.get(key);
+      if (found === undefined) {
+        const match = calcPrice({ input_tokens: 1, output_tokens: 1 }, q.model, { providerId: q.priceProvider });
+        const perThousand = match?.model_price.web_searches_kcount;
+        found = {
+          contextWindow: match?.model.context_window ?? null,
+          searchFee: typeof perThousand === "number" ? Math.round((perThousand * NANOS_PER_DOLLAR) / 1000) : null,
+        };
+        if (facts.size > 10_000) facts.clear();
+        facts.set(key, found);
+      }
+      return found;
     },
   };
 }

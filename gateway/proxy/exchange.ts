@@ -52,8 +52,13 @@ export interface Exchange {
 
 /** A refusal from a plugin: logged as a denial and answered in the format's own error shape. */
 export interface Denial extends GatewayError {
-  /** What refused: "policy", "quota", "hook", "guardrail". */
+  /** What refused: "policy", "quota", "hook", "guardrail", "upstream". */
   readonly category: string;
+  /**
+   * An "upstream" refusal of a request that provably never reached the provider (refused connection, no credentials):
+   * nothing can have been billed. Any other upstream failure may have been billed and keeps its reservation.
+   */
+  readonly unsent?: boolean;
 }
 
 export interface Outcome {

@@ -17,7 +17,7 @@ import { upstreamHeaders } from "./headers.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { type UpstreamClient, type UpstreamResponse, describeUpstreamError } from "./upstream.js";
+import { type UpstreamClient, type UpstreamResponse, boundAfterDisconnect, describeUpstreamError, neverSent, outliveClient } from "./upstream.js";
 import { type RouteMatch, RouteError, SAFE_MODEL } from "./routes.js";
 
 export interface ProxyDeps {
@@ -176,17 +176,21 @@ export async function handleProxy(
     );
   } catch (err) {
     if (!(err instanceof ProviderAuthError)) throw err;
-    return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${provider.name}": ${err.message}`, category: "upstream" }, outBytes, deps);
+    return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${provider.name}": ${err.message}`, category: "upstream", unsent: true }, outBytes, deps);
   }
 
   let upstream: UpstreamResponse;
+  // A client that leaves does not stop the provider's bill: the call goes on, bounded, so its usage can be charged.
   try {
-    upstream = await deps.upstream.send(upstreamReq, req.signal);
+    upstream = await deps.upstream.send(upstreamReq, outliveClient(req.signal, config.quota_estimate.read_after_disconnect));
   } catch (err) {
-    const reason = req.signal.aborted ? "client disconnected" : describeUpstreamError(err);
+    const reason = describeUpstreamError(err);
     const kind = /timeout/i.test(reason) ? "timeout" : "upstream";
-    return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream" }, outBytes, deps);
+    return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream", unsent: neverSent(err) }, outBytes, deps);
   }
+  // An answer dropped unread (its client gone before it came) errors with no reader listening: never fatal.
+  upstream.body.on("error", () => undefined);
+  if (!ex.stream) upstream = { ...upstream, body: boundAfterDisconnect(upstream.body, req.signal, config.limits.max_body) };
   return respond({ deps, base, ex, req, upstream, rewriters, requestBytes: outBytes, headersAt: performance.now() - started });
 }
 

@@ -10,7 +10,7 @@ import type { Pricer } from "../pricing/prices.js";
 import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
 import { chargesFor } from "./charges.js";
-import { type Estimate, estimateCost } from "./estimate.js";
+import { type Charging, type Estimate, budgetCost, estimateCost } from "./estimate.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
 export const QUOTA_PLUGIN = "quota";
@@ -30,8 +30,11 @@ interface Reservation {
 }
 
 function describeEstimate(e: Estimate): string {
-  const output = e.capped ? `${e.outputTokens} output tokens` : `${e.outputTokens} output tokens (no max_tokens set)`;
-  return `up to ${formatDollars(e.nanos)} (≤ ${e.inputTokens} input tokens, ≤ ${output})`;
+  const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference: the model's context window)" : ""}`];
+  parts.push(e.capped ? `≤ ${e.outputTokens} output tokens` : `≤ ${e.outputTokens} output tokens (no max_tokens set)`);
+  if (e.toolCalls > 0) parts.push(`${e.toolCalls} server-tool calls${e.toolCallsCapped ? "" : " (no max_uses set)"} with ${formatDollars(e.feeNanos)} in fees`);
+  if (e.tierMultiplier > 1) parts.push(`× ${e.tierMultiplier} for the premium service tier`);
+  return `up to ${formatDollars(e.nanos)} (${parts.join(", ")})`;
 }
 
 export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimate): Denial {
@@ -59,13 +62,20 @@ export function quotaDenial(short: readonly BucketShortfall[], estimate: Estimat
 }
 
 /** What a finished request is charged, and whether that is its reservation because the real cost is unknown. */
-export function settlement(reserved: number, outcome: Outcome): { charged: number; atReservation: boolean } {
-  // Refused after reserving (a later check, or the upstream unreachable): nothing was billed.
-  if (outcome.denial) return { charged: 0, atReservation: false };
+export function settlement(estimate: Charging, outcome: Outcome): { charged: number; atReservation: boolean } {
+  const reserved = estimate.nanos;
+  if (outcome.denial) {
+    // Refused by a later check, or the provider provably never got the request: nothing was billed.
+    if (outcome.denial.category !== "upstream" || outcome.denial.unsent === true) return { charged: 0, atReservation: false };
+    // The provider had the request and no usage came back (client gone and the answer not read, upstream cut).
+    return { charged: reserved, atReservation: true };
+  }
   if (outcome.costNanos === null) return { charged: reserved, atReservation: true };
+  // An error answer is not billed; a 2xx is, with what the pricer cannot see (tier premium, server-tool fees).
+  const cost = outcome.status >= 400 ? outcome.costNanos : budgetCost(estimate, outcome.costNanos, outcome.summary.serverToolCalls);
   // A 2xx that broke off (client gone, upstream cut): the usage seen is partial, the bill may not be. Never refund.
-  if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(outcome.costNanos, reserved), atReservation: true };
-  return { charged: outcome.costNanos, atReservation: false };
+  if (outcome.error !== undefined && outcome.status < 400) return { charged: Math.max(cost, reserved), atReservation: true };
+  return { charged: cost, atReservation: false };
 }
 
 export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): ExchangePlugin {
@@ -89,7 +99,8 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
         return { kind: "unavailable", category: "quota", message: `budget check failed, request not forwarded: ${err.message}` };
       }
       if (!result.ok) return quotaDenial(result.short, estimate);
-      if (!estimate.capped) ex.flags.push("quota_estimate_uncapped");
+      if (!estimate.capped || !estimate.toolCallsCapped) ex.flags.push("quota_estimate_uncapped");
+      if (estimate.byReference) ex.flags.push("quota_estimate_by_reference");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
       const reservation: Reservation = { lines: lines.map((line, i) => ({ line, portions: result.portions[i]! })), estimate };
       ex.state.set(QUOTA_PLUGIN, reservation);
@@ -98,8 +109,7 @@ export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): Exch
       const reservation = ex.state.get(QUOTA_PLUGIN) as Reservation | undefined;
       if (!reservation) return;
       ex.state.delete(QUOTA_PLUGIN);
-      const reserved = reservation.estimate.nanos;
-      const { charged, atReservation } = settlement(reserved, outcome);
+      const { charged, atReservation } = settlement(reservation.estimate, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
       return store.settlement(reservation.lines, charged, atReservation);
     },
