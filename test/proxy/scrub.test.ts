@@ -2,38 +2,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { scrubberFor, scrubValue } from "../../gateway/proxy/scrub.js";
+import { echoForms as encodings, findKey } from "../security/encodings.js";
 
 const KEY = "sk-ant-CANARY-anthropic-0123456789abcdef";
 const scrubber = scrubberFor([KEY]);
 
-/** Every way an upstream might write the key. */
-function encodings(key: string): Record<string, string> {
-  const escapeAll = (s: string, backslashes: string) => Array.from(s, (c) => `${backslashes}u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  return {
-    raw: key,
-    "json \\u002d": JSON.stringify(key).slice(1, -1).replaceAll("-", "\\u002d"),
-    "json \\u002D": key.replaceAll("-", "\\u002D"),
-    "every char \\uXXXX": escapeAll(key, "\\"),
-    "JSON in JSON": JSON.stringify(key.replaceAll("-", "\\u002d")).slice(1, -1),
-    "every char, JSON in JSON": escapeAll(key, "\\\\"),
-    "url-encoded": encodeURIComponent(key).replaceAll("-", "%2D"),
-    "url-encoded lowercase": Array.from(key, (c) => `%${c.charCodeAt(0).toString(16)}`).join(""),
-    "base64 aligned": b64(key),
-    "base64 after 1 byte": b64(`x${key}`),
-    "base64 after 2 bytes": b64(`xy${key}`),
-    "base64url": Buffer.from(`?${key}`).toString("base64url"),
-  };
-}
+/** An AWS secret access key has "/" and "+": `\/` and base64's alphabets matter for it. */
+const AWS_SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 describe("scrubber", () => {
-  for (const [name, encoded] of Object.entries(encodings(KEY))) {
+  for (const [name, encoded] of [...Object.entries(encodings(KEY)), ...Object.entries(encodings(AWS_SECRET)).map(([n, e]) => [`${n} (AWS)`, e] as const)]) {
     it(`finds the key written ${name}`, () => {
       const text = `{"message":"bad key ${encoded} given"}`;
-      const out = scrubber.text(text);
+      const out = scrubberFor([KEY, AWS_SECRET]).text(text);
       assert.notEqual(out, text);
       assert.ok(!out.includes(encoded), out);
       assert.match(out, /\[redacted\]/);
+      assert.equal(findKey(out, KEY), null);
+      assert.equal(findKey(out, AWS_SECRET), null);
     });
   }
 
