@@ -5,7 +5,7 @@
 // be scrubbed as it passes, holding back only a tail that could still become a secret.
 import type { ResponseSummary, ToolCall } from "../formats/types.js";
 
-export const REDACTED = "[redacted]";
+const REDACTED = "[redacted]";
 const REDACTED_BYTES = Buffer.from(REDACTED);
 
 /** Secrets shorter than this would match by accident and cannot be meaningful keys. */
@@ -265,17 +265,46 @@ export function scrubberFor(secrets: readonly string[]): Scrubber {
   return scrubber;
 }
 
-/** Every string in a JSON-shaped value, scrubbed (parsed text has its escapes undone, so it is checked again). */
-export function scrubValue(value: unknown, scrubber: Scrubber): unknown {
+/** Whether any string (or key) in a JSON-shaped value holds a secret; iterative, so any depth is fine. */
+function holdsSecret(value: unknown, scrubber: Scrubber): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (scrubber.text(v) !== v) return true;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, item] of Object.entries(v)) {
+        if (scrubber.text(k) !== k) return true;
+        stack.push(item);
+      }
+    }
+  }
+  return false;
+}
+
+function rebuilt(value: unknown, scrubber: Scrubber): unknown {
   if (typeof value === "string") return scrubber.text(value);
-  if (Array.isArray(value)) return value.map((v) => scrubValue(v, scrubber));
+  if (Array.isArray(value)) return value.map((v) => rebuilt(v, scrubber));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubber.text(k), scrubValue(v, scrubber)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubber.text(k), rebuilt(v, scrubber)]));
   }
   return value;
 }
 
-/** What the store keeps of a response (tool calls, in-band errors), scrubbed. */
+/** Every string in a JSON-shaped value, scrubbed (parsed text has its escapes undone, so it is checked again). */
+export function scrubValue(value: unknown, scrubber: Scrubber): unknown {
+  if (!holdsSecret(value, scrubber)) return value;
+  try {
+    return rebuilt(value, scrubber);
+  } catch {
+    // Nested too deep to rebuild (RangeError): a value holding a secret is not kept at all.
+    return REDACTED;
+  }
+}
+
+/** What the store, hooks and webhooks keep of a response (tool calls, in-band errors, ids), scrubbed. */
 export function scrubSummary(summary: ResponseSummary, scrubber: Scrubber): ResponseSummary {
   if (scrubber.empty) return summary;
   const toolCalls = summary.toolCalls.map(
@@ -287,5 +316,6 @@ export function scrubSummary(summary: ResponseSummary, scrubber: Scrubber): Resp
       input: scrubValue(call.input, scrubber),
     }),
   );
-  return { ...summary, toolCalls, ...(summary.error === undefined ? {} : { error: scrubber.text(summary.error) }) };
+  const text = (key: "model" | "responseId" | "stopReason" | "error") => (summary[key] === undefined ? {} : { [key]: scrubber.text(summary[key]) });
+  return { ...summary, toolCalls, ...text("model"), ...text("responseId"), ...text("stopReason"), ...text("error") };
 }

@@ -1,7 +1,7 @@
 // The secret scrubber on its own: every encoding, a secret cut at every byte boundary, JSON and SSE kept valid.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { scrubberFor, scrubValue } from "../../gateway/proxy/scrub.js";
+import { scrubSummary, scrubberFor, scrubValue } from "../../gateway/proxy/scrub.js";
 import { echoForms as encodings, findKey } from "../security/encodings.js";
 
 const KEY = "sk-ant-CANARY-anthropic-0123456789abcdef";
@@ -62,6 +62,27 @@ describe("scrubber", () => {
 
   it("scrubs keys and values of parsed JSON", () => {
     assert.deepEqual(scrubValue({ [KEY]: [1, `x${KEY}`, { y: KEY.replaceAll("-", "\\u002d") }] }, scrubber), { "[redacted]": [1, "x[redacted]", { y: "[redacted]" }] });
+  });
+
+  it("scrubs parsed values of any depth without overflowing the stack", () => {
+    const deep = (leaf: string) => JSON.parse(`${"[".repeat(200_000)}"${leaf}"${"]".repeat(200_000)}`) as unknown;
+    const clean = deep("nothing here");
+    assert.equal(scrubValue(clean, scrubber), clean);
+    assert.equal(scrubValue(deep(`x ${KEY}`), scrubber), "[redacted]");
+  });
+
+  it("scrubs what is stored of a response: tool calls, errors, ids", () => {
+    const summary = scrubSummary(
+      { usage: null, responseId: `r-${KEY}`, stopReason: KEY, error: `bad ${KEY}`, toolCalls: [{ id: KEY, name: "Bash", shape: "tool_use", index: 0, input: { command: `echo ${KEY}` } }] },
+      scrubber,
+    );
+    assert.deepEqual(summary, {
+      usage: null,
+      responseId: "r-[redacted]",
+      stopReason: "[redacted]",
+      error: "bad [redacted]",
+      toolCalls: [{ id: "[redacted]", name: "Bash", shape: "tool_use", index: 0, input: { command: "echo [redacted]" } }],
+    });
   });
 
   it("ignores secrets too short to be keys", () => {
