@@ -47,6 +47,13 @@ async function perChunk(label: string, chunks: Buffer[], framing: Framing, round
 
 const big = Buffer.from(fixture("anthropic-messages-tool_use.sse").toString().repeat(40));
 const chunks16k = Array.from({ length: Math.ceil(big.length / 16384) }, (_, i) => big.subarray(i * 16384, (i + 1) * 16384));
+// A yardstick for this machine: one native substring search over a 16 KiB chunk.
+{
+  const needle = Buffer.from("sk-ant-api03-0123456789abcdefghijklmnopqrstuvwxyzA");
+  const t0 = performance.now();
+  for (let i = 0; i < 20_000; i++) chunks16k[i % 4]!.indexOf(needle);
+  console.log(`${"yardstick: Buffer.indexOf over 16 KiB".padEnd(44)} ${(((performance.now() - t0) * 1000) / 20_000).toFixed(2)} µs`);
+}
 await perChunk("anthropic SSE, one event per chunk", sseEvents("anthropic-messages-tool_use.sse"), sseFraming);
 await perChunk("openai chat SSE, one event per chunk", sseEvents("openai-chat-tool_calls.sse"), sseFraming);
 await perChunk("responses SSE, one event per chunk", sseEvents("openai-responses-function_call.sse"), sseFraming);
