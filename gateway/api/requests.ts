@@ -4,7 +4,9 @@ import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { WireEvent } from "../formats/codec.js";
+import { adapterFor } from "../providers/registry.js";
 import { ROUTES } from "../proxy/routes.js";
+import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
 import { requireRole } from "./auth.js";
@@ -51,14 +53,19 @@ function bodyText(body: Uint8Array | null, binary: boolean): unknown {
   return binary ? { base64: Buffer.from(body).toString("base64") } : decode(body);
 }
 
-/** A capture as people read it: bodies decoded (JSON parsed where it is JSON), a streamed response also rebuilt. */
-export function captureView(row: RequestRow, capture: Capture) {
+/**
+ * A capture as people read it: bodies decoded (JSON parsed where it is JSON), a streamed response also rebuilt. The
+ * capture was scrubbed byte by byte; rebuilding joins text deltas, which can join a key an upstream cut in two.
+ */
+export function captureView(row: RequestRow, capture: Capture, config: Config) {
+  const provider = row.provider ? config.providers[row.provider] : undefined;
+  const scrubber = scrubberFor(provider ? adapterFor(provider).secrets(provider) : []);
   return {
     request: { headers: capture.requestHeaders, body: decode(capture.requestBody), truncated: capture.requestTruncated },
     response: {
       headers: capture.responseHeaders,
       body: bodyText(capture.responseBody, (capture.responseHeaders["content-type"] ?? "").includes("eventstream")),
-      rebuilt: rebuilt(row.route, capture.responseHeaders, capture.responseBody),
+      rebuilt: scrubValue(rebuilt(row.route, capture.responseHeaders, capture.responseBody), scrubber),
       truncated: capture.responseTruncated,
     },
   };
@@ -77,7 +84,7 @@ export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, 
     if (denied) return denied;
     const found = log.get(c.req.param("id"));
     if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
-    return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture) });
+    return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture, getConfig()) });
   });
   app.get("/api/usage", (c) => {
     const denied = requireRole(c, getConfig(), "admin");

@@ -14,8 +14,8 @@ import type { BedrockAdapter, BedrockConfig } from "../providers/bedrock.js";
 import { PROVIDERS } from "../providers/registry.js";
 import { ProviderAuthError } from "../providers/types.js";
 import { asBodyInit } from "./body.js";
-import { clientResponseHeaders } from "./headers.js";
-import { scrubSecrets } from "./scrub.js";
+import { clientResponseHeaders, scrubbedHeaders } from "./headers.js";
+import { scrubberFor } from "./scrub.js";
 
 const ListQuery = z.object({
   maxResults: z.string().regex(/^\d{1,4}$/).optional(),
@@ -43,12 +43,13 @@ const mayUse = (access: Access, p: Bedrock, id: string) => p.config.models.some(
 export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Config, doFetch: typeof fetch): void {
   const adapter: BedrockAdapter = PROVIDERS.bedrock;
 
-  const forward = async (p: Bedrock, path: string, query: URLSearchParams): Promise<{ res: Response; body: Uint8Array } | Response> => {
+  const forward = async (p: Bedrock, path: string, query: URLSearchParams): Promise<{ res: Response; headers: Headers; body: Uint8Array } | Response> => {
     try {
       const req = await adapter.prepareControl({ path, query, method: "GET", headers: new Headers({ accept: "application/json" }), body: null }, p.config);
       const upstream = await doFetch(req.url, { method: "GET", headers: req.headers, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
-      const body = scrubSecrets(new Uint8Array(await upstream.arrayBuffer()), adapter.secrets(p.config));
-      return { res: upstream, body };
+      const scrubber = scrubberFor(adapter.secrets(p.config));
+      const body = scrubber.bytes(new Uint8Array(await upstream.arrayBuffer()));
+      return { res: upstream, headers: clientResponseHeaders(scrubbedHeaders(upstream.headers, scrubber)), body };
     } catch (err) {
       if (err instanceof ProviderAuthError) return bedrockError({ kind: "unavailable", message: `provider "${p.name}": ${err.message}` });
       return bedrockError({ kind: "upstream", message: `upstream ${p.name} failed: ${(err as Error).message}` });
@@ -77,7 +78,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
     } catch {
       json = undefined;
     }
-    const headers = clientResponseHeaders(got.res.headers);
+    const { headers } = got;
     if (!got.res.ok || !isRecord(json) || !Array.isArray(json.inferenceProfileSummaries)) {
       return new Response(asBodyInit(got.body), { status: got.res.status, headers });
     }
@@ -103,7 +104,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
     if (!p) return bedrockError({ kind: "not_found", message: `inference profile "${id.slice(0, 200)}" is not available to ${c.var.identity.principal}` });
     const got = await forward(p, `/inference-profiles/${encodeURIComponent(id)}`, new URLSearchParams());
     if (got instanceof Response) return got;
-    return new Response(asBodyInit(got.body), { status: got.res.status, headers: clientResponseHeaders(got.res.headers) });
+    return new Response(asBodyInit(got.body), { status: got.res.status, headers: got.headers });
   };
 
   for (const prefix of ["/bedrock", ""]) {

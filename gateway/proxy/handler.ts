@@ -18,7 +18,7 @@ import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { type UpstreamClient, type UpstreamResponse, boundAfterDisconnect, describeUpstreamError, neverSent, outliveClient } from "./upstream.js";
-import { type RouteMatch, RouteError, SAFE_MODEL } from "./routes.js";
+import { type RouteMatch, RouteError, modelProblem } from "./routes.js";
 
 export interface ProxyDeps {
   readonly config: Config;
@@ -89,9 +89,8 @@ export async function handleProxy(
     return refuse({ kind: "invalid_request", message: err.message }, "input", { body: bytes });
   }
   if (!model) return refuse({ kind: "invalid_request", message: "the request names no model" }, "input", { body: bytes });
-  if (!SAFE_MODEL.test(model)) {
-    return refuse({ kind: "invalid_request", message: `model "${model.slice(0, 200)}" contains characters keyless does not forward` }, "input", { body: bytes });
-  }
+  const problem = modelProblem(model);
+  if (problem) return refuse({ kind: "invalid_request", message: problem }, "input", { body: bytes });
 
   const access: Access = deps.access.get(identity, config);
   if (access.role === null) {

@@ -1,4 +1,5 @@
 // Which headers cross the gateway, in each direction.
+import type { Scrubber } from "./scrub.js";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -58,6 +59,16 @@ export function redactedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, name) => {
     out[name] = CREDENTIALS.has(name) || SECRET_RESPONSE_HEADERS.has(name) || name === "proxy-authorization" ? "[redacted]" : value;
+  });
+  return out;
+}
+
+/** An upstream's headers with secrets scrubbed from their values; a header whose name holds one is dropped. */
+export function scrubbedHeaders(upstream: Headers, scrubber: Scrubber): Headers {
+  if (scrubber.empty) return upstream;
+  const out = new Headers();
+  upstream.forEach((value, name) => {
+    if (scrubber.text(name) === name) out.append(name, scrubber.text(value));
   });
   return out;
 }

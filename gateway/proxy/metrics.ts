@@ -1,10 +1,16 @@
-// Prometheus metrics with prom-client, one registry per app (no global state).
+// Prometheus metrics with prom-client, one registry per app (no global state). Every label comes from a bounded set:
+// callers choose model names and the upstream chooses statuses, and each new label value is a new series kept forever,
+// so unbounded values would let anyone grow /metrics until it fails. Principals are not labels at all.
 import { Counter, Histogram, Registry } from "prom-client";
 import type { RequestRow } from "../store/requests.js";
 
+/** Distinct model names kept as label values; later ones count as "other". */
+export const MAX_MODEL_LABELS = 100;
+
 export interface GatewayMetrics {
   readonly registry: Registry;
-  observe(row: RequestRow): void;
+  /** `knownModel`: the row's model is one this gateway knows (see modelIsKnown in record.ts); others are "other". */
+  observe(row: RequestRow, knownModel: boolean): void;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -48,12 +54,22 @@ export function createMetrics(): GatewayMetrics {
     labelNames: ["provider", "model"],
     registers: [registry],
   });
+  const models = new Set<string>();
+  const modelLabel = (row: RequestRow, known: boolean): string => {
+    if (!row.provider || !row.model) return "-";
+    if (!known) return "other";
+    if (!models.has(row.model)) {
+      if (models.size >= MAX_MODEL_LABELS) return "other";
+      models.add(row.model);
+    }
+    return row.model;
+  };
   return {
     registry,
-    observe(row) {
-      // A refused request can name any model; only models a provider served become label values.
-      const l = { provider: row.provider ?? "-", model: row.provider ? (row.model ?? "-") : "-", route: row.route };
-      requests.inc({ ...l, status: String(row.status) });
+    observe(row, knownModel) {
+      const l = { provider: row.provider ?? "-", model: modelLabel(row, knownModel), route: row.route };
+      // Upstreams choose the status: anything outside HTTP's range is one value.
+      requests.inc({ ...l, status: row.status >= 100 && row.status <= 599 ? String(row.status) : "other" });
       if (row.denial) denials.inc({ category: row.denial.split(":")[0] ?? "other" });
       duration.observe(l, row.duration_ms / 1000);
       if (row.ttfb_ms !== null) ttfb.observe(l, row.ttfb_ms / 1000);

@@ -111,7 +111,8 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
     flags: [...ex.flags],
   };
   deps.log.record(row, done.capture, extensions);
-  deps.metrics.observe(row);
+  const served = done.status >= 200 && done.status < 300;
+  deps.metrics.observe(row, modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null));
 }
 
 export function recordRefusal(
@@ -163,7 +164,18 @@ export function recordRefusal(
     responseTruncated: false,
   };
   deps.log.record(row, capture, extensions);
-  deps.metrics.observe(row);
+  deps.metrics.observe(row, modelIsKnown(deps, row.provider, row.model, null));
+}
+
+/**
+ * Whether a model may be a metric label: named literally in its provider's config, or served with a price the table
+ * knows (`priceProvider` is given for served requests only). Glob matches alone are not enough: "claude-*" matches
+ * endless names a caller can make up.
+ */
+function modelIsKnown(deps: ProxyDeps, provider: string | null, model: string | null, priceProvider: string | null): boolean {
+  if (!provider || !model) return false;
+  if (deps.config.providers[provider]?.models.includes(model)) return true;
+  return priceProvider !== null && deps.pricer.known({ provider, priceProvider, model });
 }
 
 /** Records a refusal of an admitted exchange and answers it in the format's own error shape. */

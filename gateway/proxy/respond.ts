@@ -1,14 +1,16 @@
-// Builds the client's response from the upstream's: streams pass through the tap chunk by chunk; complete bodies are
-// read, scrubbed of provider secrets, offered to the plugins' rewriters, and returned. Recording waits for the end.
+// Builds the client's response from the upstream's: streams pass through the scrubber and the tap chunk by chunk;
+// complete bodies are read, scrubbed of provider secrets, offered to the plugins' rewriters, and returned. Headers and
+// what is recorded (tool calls, errors, captures) are scrubbed too. Recording waits for the end.
 import type { EventRewriter } from "../formats/codec.js";
 import type { ResponseSummary } from "../formats/types.js";
 import { framingFor } from "../stream/index.js";
 import { asBodyInit } from "./body.js";
 import type { Exchange } from "./exchange.js";
 import type { ProxyDeps } from "./handler.js";
-import { clientResponseHeaders, redactedHeaders } from "./headers.js";
+import { clientResponseHeaders, redactedHeaders, scrubbedHeaders } from "./headers.js";
 import { type RequestBase, recordExchange, refuseExchange } from "./record.js";
-import { scrubSecrets } from "./scrub.js";
+import { scrubSummary, scrubberFor } from "./scrub.js";
+import { scrubbedSource } from "./scrub-stream.js";
 import { type TapResult, tapStream } from "./tap.js";
 import { type UpstreamResponse, describeUpstreamError } from "./upstream.js";
 
@@ -33,14 +35,15 @@ function baseType(contentType: string | null): string {
 }
 
 export async function respond({ deps, base, ex, req, upstream, rewriters, requestBytes, headersAt }: RespondInput): Promise<Response> {
-  const secrets = ex.provider.adapter.secrets(ex.provider.config);
-  const responseHeaders = clientResponseHeaders(upstream.headers);
+  const scrubber = scrubberFor(ex.provider.adapter.secrets(ex.provider.config));
+  const upstreamHeaders = scrubbedHeaders(upstream.headers, scrubber);
+  const responseHeaders = clientResponseHeaders(upstreamHeaders);
   responseHeaders.set("x-keyless-request-id", ex.id);
   const capture = (responseBody: Uint8Array | null, truncated: boolean) => ({
     requestHeaders: redactedHeaders(req.headers),
     requestBody: requestBytes.subarray(0, deps.config.database.capture_limit),
     requestTruncated: requestBytes.byteLength > deps.config.database.capture_limit,
-    responseHeaders: redactedHeaders(upstream.headers),
+    responseHeaders: redactedHeaders(upstreamHeaders),
     responseBody,
     responseTruncated: truncated,
   });
@@ -49,22 +52,25 @@ export async function respond({ deps, base, ex, req, upstream, rewriters, reques
   const framing = framingFor(contentType, deps.framings, deps.config.database.capture_limit * 4);
   const ok = upstream.status >= 200 && upstream.status < 300;
   if (ok && (ex.stream || deps.framings.has(baseType(contentType)))) {
-    const stream = tapStream(upstream.body, {
+    const stream = tapStream(scrubbedSource(upstream.body, scrubber, framing), {
       framing,
       accumulator: ex.format.accumulator(),
       rewriters,
       captureLimit: deps.config.database.capture_limit,
       streamError: ex.format.streamError,
       onDone: (result: TapResult) => {
+        // The tap read scrubbed bytes; what its parser made of them is scrubbed again once decoded.
+        const summary = scrubSummary(result.summary, scrubber);
+        const failure = result.failure === undefined ? undefined : scrubber.text(result.failure);
         setImmediate(() =>
           recordExchange(deps, base, ex, {
             status: upstream.status,
             durationMs: performance.now() - base.started,
             firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
-            summary: result.summary,
+            summary,
             streamed: true,
-            error: result.failure ?? result.summary.error,
-            capture: capture(scrubSecrets(result.captured, secrets), result.truncated),
+            error: failure ?? summary.error,
+            capture: capture(result.captured, result.truncated),
           }),
         );
       },
@@ -80,12 +86,12 @@ export async function respond({ deps, base, ex, req, upstream, rewriters, reques
   } catch (err) {
     return refuseExchange(ex, base, { kind: "upstream", message: `upstream ${ex.provider.name} broke off its response: ${describeUpstreamError(err)}`, category: "upstream" }, requestBytes, deps);
   }
-  let responseBytes = scrubSecrets(raw, secrets);
+  let responseBytes = scrubber.bytes(raw);
   let summary: ResponseSummary = { usage: null, toolCalls: [] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(responseBytes));
-    summary = ex.format.parseResponse(parsed);
+    summary = scrubSummary(ex.format.parseResponse(parsed), scrubber);
   } catch {
     // Not JSON (an HTML error page, say): passed through as is, logged without usage.
   }

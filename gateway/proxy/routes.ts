@@ -42,14 +42,27 @@ const VERTEX_MODEL = /^(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._@-]*$/;
 /** Bedrock ids (us.anthropic.claude-…-v1:0) or ARNs, as decoded from the path. */
 const BEDROCK_MODEL = new RegExp(String.raw`^(?:(?!\.{1,2}$)[A-Za-z0-9][A-Za-z0-9._:-]*|${BEDROCK_ARN})$`);
 
+/** The longest model id accepted (the longest real ones, Bedrock ARNs, stay well under it). */
+export const MAX_MODEL_LENGTH = 256;
+
+/** Why a model id is refused, or null: too long, or characters outside `allowed`. Messages quote a bounded prefix. */
+export function modelProblem(model: string, allowed: RegExp = SAFE_MODEL): string | null {
+  if (model.length > MAX_MODEL_LENGTH) return `model "${model.slice(0, 64)}…" is ${model.length} characters long; the limit is ${MAX_MODEL_LENGTH}`;
+  if (!allowed.test(model)) return `model "${model.slice(0, 200)}" contains characters keyless does not forward`;
+  return null;
+}
+
 export function decodedSegment(raw: string, allowed: RegExp): string {
+  // Checked before decoding too: percent-encoding makes a segment up to three times longer than the id.
+  if (raw.length > MAX_MODEL_LENGTH * 3) throw new RouteError(modelProblem(raw, allowed)!);
   let model: string;
   try {
     model = decodeURIComponent(raw);
   } catch {
-    throw new RouteError(`model "${raw}" is not valid percent-encoding`);
+    throw new RouteError(`model "${raw.slice(0, 200)}" is not valid percent-encoding`);
   }
-  if (!allowed.test(model)) throw new RouteError(`model "${model}" contains characters keyless does not forward`);
+  const problem = modelProblem(model, allowed);
+  if (problem) throw new RouteError(problem);
   return model;
 }
 

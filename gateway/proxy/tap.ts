@@ -49,7 +49,13 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
   /** The start of an event whose end has not arrived yet (passthrough only). */
   let partial: Uint8Array | null = null;
 
-  const emitToClient = (event: WireEvent) => out?.enqueue(framing.serialize(event));
+  /** Chunks handed to the client so far: a pull must not return before it hands one over or ends the stream. */
+  let sent = 0;
+  const send = (bytes: Uint8Array) => {
+    out?.enqueue(bytes);
+    sent++;
+  };
+  const emitToClient = (event: WireEvent) => send(framing.serialize(event));
   const rewriteChain = (event: WireEvent, index: number): void => {
     const rewriter = rewriters[index];
     if (!rewriter) return emitToClient(event);
@@ -85,51 +91,9 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
         out = controller;
       },
       async pull(controller) {
-        let result: IteratorResult<Uint8Array>;
-        try {
-          result = await iterator.next();
-        } catch (err) {
-          // The torn event is dropped: the client's stream ends with whole events and then the error.
-          partial = null;
-          const message = `upstream stream broke: ${(err as Error).message}`;
-          const event = options.streamError(message);
-          if (event) controller.enqueue(framing.serialize(event));
-          controller.close();
-          finish(message);
-          return;
-        }
-        if (result.done) {
-          // A body that ends without a final blank line still reaches the client whole.
-          if (partial) controller.enqueue(partial);
-          partial = null;
-          if (rewriters.length > 0) {
-            for (const [i, r] of rewriters.entries()) r.flush?.((e) => rewriteChain(e, i + 1));
-          }
-          controller.close();
-          finish();
-          return;
-        }
-        const chunk = result.value;
-        firstByteMs ??= now() - started;
-        bytes += chunk.byteLength;
-        if (rewriters.length === 0) {
-          // Whole events only: an event's bytes wait here until its end arrives, which a client needs anyway.
-          const pending = partial ? Buffer.concat([partial, chunk]) : chunk;
-          // An upstream that never ends an event must not make the gateway buffer its stream: pass it on as it is.
-          const complete = pending.byteLength > MAX_PARTIAL_EVENT ? pending.byteLength : framing.completePrefix(pending);
-          if (complete > 0) controller.enqueue(complete === pending.byteLength ? pending : pending.subarray(0, complete));
-          partial = complete < pending.byteLength ? pending.subarray(complete) : null;
-        }
-        if (capturedBytes < captureLimit) {
-          const room = captureLimit - capturedBytes;
-          const piece = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
-          capture.push(piece);
-          capturedBytes += piece.byteLength;
-          if (piece !== chunk) truncated = true;
-        } else {
-          truncated = true;
-        }
-        parser.feed(chunk);
+        // A chunk that completes no event gives the client nothing; a pull that returned then would never be repeated.
+        const before = sent;
+        while (sent === before && !done) await step(controller);
       },
       cancel(reason) {
         finish(`client disconnected${reason instanceof Error ? `: ${reason.message}` : ""}`);
@@ -139,4 +103,52 @@ export function tapStream(body: ByteSource, options: TapOptions): ReadableStream
     // No read-ahead beyond what the client takes: backpressure reaches the upstream socket.
     { highWaterMark: 0 },
   );
+
+  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let result: IteratorResult<Uint8Array>;
+    try {
+      result = await iterator.next();
+    } catch (err) {
+      // The torn event is dropped: the client's stream ends with whole events and then the error.
+      partial = null;
+      const message = `upstream stream broke: ${(err as Error).message}`;
+      const event = options.streamError(message);
+      if (event) send(framing.serialize(event));
+      controller.close();
+      finish(message);
+      return;
+    }
+    if (result.done) {
+      // A body that ends without a final blank line still reaches the client whole.
+      if (partial) send(partial);
+      partial = null;
+      if (rewriters.length > 0) {
+        for (const [i, r] of rewriters.entries()) r.flush?.((e) => rewriteChain(e, i + 1));
+      }
+      controller.close();
+      finish();
+      return;
+    }
+    const chunk = result.value;
+    firstByteMs ??= now() - started;
+    bytes += chunk.byteLength;
+    if (rewriters.length === 0) {
+      // Whole events only: an event's bytes wait here until its end arrives, which a client needs anyway.
+      const pending = partial ? Buffer.concat([partial, chunk]) : chunk;
+      // An upstream that never ends an event must not make the gateway buffer its stream: pass it on as it is.
+      const complete = pending.byteLength > MAX_PARTIAL_EVENT ? pending.byteLength : framing.completePrefix(pending);
+      if (complete > 0) send(complete === pending.byteLength ? pending : pending.subarray(0, complete));
+      partial = complete < pending.byteLength ? pending.subarray(complete) : null;
+    }
+    if (capturedBytes < captureLimit) {
+      const room = captureLimit - capturedBytes;
+      const piece = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
+      capture.push(piece);
+      capturedBytes += piece.byteLength;
+      if (piece !== chunk) truncated = true;
+    } else {
+      truncated = true;
+    }
+    parser.feed(chunk);
+  }
 }

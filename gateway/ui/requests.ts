@@ -2,6 +2,7 @@
 // its capture and its tool calls).
 import { html } from "hono/html";
 import { z } from "zod";
+import type { Config } from "../config/schema.js";
 import { zodMessage } from "../api/errors.js";
 import { captureView } from "../api/requests.js";
 import type { Db } from "../store/db.js";
@@ -86,12 +87,12 @@ function headerTable(headers: Readonly<Record<string, string>>): Html {
   return html`<table>${entries.map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</table>`;
 }
 
-export function requestPage(log: RequestLog, db: Db, id: string, viewer: Viewer): Page {
+export function requestPage(log: RequestLog, db: Db, config: Config, id: string, viewer: Viewer): Page {
   const found = log.get(id);
   // Another principal's request is "not found" for a user: existence is not disclosed either.
   if (!found || (!viewer.admin && found.row.principal !== viewer.principal)) return errorPage(404, "Not found", `No request ${id}.`);
   const r = found.row;
-  const capture = found.capture && captureView(r, found.capture);
+  const capture = found.capture && captureView(r, found.capture, config);
   const calls = listToolCalls(db, { requestId: r.id, limit: 1000 });
   const field = (name: string, value: Html | string | number | null) => html`<dt>${name}</dt><dd>${value ?? ""}</dd>`;
   const filter = (key: string, value: string | null) => filterLink(PATH, {}, key, value);
