@@ -18,6 +18,11 @@ import type { Action, ClassifiedToolCall, Finding } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
+/**
+ * Analysis time one response may use in all (each script is bounded on its own too). It runs on the event loop,
+ * between other callers' work: past this, the response's remaining calls are "not analysed" at once.
+ */
+const RESPONSE_ANALYSIS_MS = 100;
 
 interface Analysed {
   readonly call: ToolCall;
@@ -33,6 +38,7 @@ interface ToolsState {
   readonly mcpServers: readonly string[];
   readonly analysed: Map<string, Analysed>;
   readonly blocked: Set<string>;
+  analysisMs: number;
   records?: readonly ToolCallRecord[];
 }
 
@@ -103,6 +109,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         mcpServers: guardrails.mcp_servers,
         analysed: new Map(),
         blocked: new Set(),
+        analysisMs: 0,
       };
       ex.state.set("tools", state);
     }
@@ -112,7 +119,10 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const analyse = (state: ToolsState, call: ToolCall): Analysed => {
     const cached = state.analysed.get(call.id);
     if (cached) return cached;
-    const { classified, findings } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers });
+    const started = performance.now();
+    const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
+    const { classified, findings } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+    state.analysisMs += performance.now() - started;
     const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
     const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
     state.analysed.set(call.id, analysed);
