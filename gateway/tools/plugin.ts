@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
 import type { Db } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
@@ -79,6 +80,11 @@ function taken(action: Action, blocked: boolean): Action {
   return action === "block" && !blocked ? "flag" : action;
 }
 
+/** A model can nest arguments deeper than JSON.stringify recurses: such are stored as a note (the capture has the bytes). */
+function storable(args: unknown): unknown {
+  return nestsDeeperThan(args) ? { _not_stored: `arguments nest deeper than ${MAX_JSON_DEPTH} levels` } : args;
+}
+
 function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: string, args: unknown, action: Action, blocked: boolean): ToolCallRecord {
   return {
     callId: id,
@@ -88,7 +94,7 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
     mcpTool: c.mcpTool ?? null,
     command: c.commands && c.commands.length > 0 ? c.commands.join("\n") : null,
     paths: c.paths ?? c.readPaths ?? null,
-    args,
+    args: storable(args),
     findings: findings.filter((f) => (f.callId ?? id) === id).map((f) => stored({ ...f, action: taken(f.action, blocked) })),
     action: taken(action, blocked),
     nested: (c.nested ?? []).map((n, i) => {

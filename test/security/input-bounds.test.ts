@@ -215,5 +215,20 @@ describe("input that froze or fooled the gateway", () => {
       assert.equal(typeof (JSON.parse(view.text) as { capture: { response: { body: unknown } } }).capture.response.body, "string");
       assert.equal((await api(`/ui/requests/${res.id}`)).status, 200);
     });
+
+    it("a tool call whose arguments nest 100k deep is logged (it used to wedge the request log's writer)", async () => {
+      const message = JSON.stringify(anthropicMessage("claude-sonnet-4-6", [{ id: "toolu_deep", name: "Bash", input: { command: "ls", x: "DEEP" } }]));
+      h.upstream.once(/^\/v1\/messages$/, () =>
+        new Response(message.replace('"DEEP"', `${"[".repeat(100_000)}${"]".repeat(100_000)}`), { headers: { "content-type": "application/json" } }),
+      );
+      const { response } = await claude(BOB).messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "go" }] }).withResponse();
+      await h.gateway.requestLog.flush();
+      const [row] = await rowsOf(response.headers.get("x-keyless-request-id") ?? "", 1);
+      assert.deepEqual(row?.arguments, { _not_stored: "arguments nest deeper than 128 levels" });
+      // The log keeps writing: the next request's row arrives too.
+      const next = await post(BOB, "/v1/messages", '{"model":"claude-haiku-4-5","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}');
+      await h.gateway.requestLog.flush();
+      assert.ok(await waitFor(() => h.gateway.requestLog.get(next.id)?.row, 3000, "the next row"));
+    });
   });
 });
