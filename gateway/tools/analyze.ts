@@ -16,12 +16,19 @@ export interface ToolCallAnalysis {
   readonly classified: ClassifiedToolCall;
   /** Every rule that matched, across the call and its nested calls; the gateway acts on the strongest action. */
   readonly findings: Finding[];
+  /** Why the analysis failed, if it did; the call then counts as unknown. */
+  readonly error?: unknown;
 }
 
 export function analyzeToolCall(call: ToolCall, rules: CompiledRules, opts: AnalyzeOptions = {}): ToolCallAnalysis {
-  const classified = classifyToolCall(call, opts);
-  const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline));
-  return { classified, findings };
+  try {
+    const classified = classifyToolCall(call, opts);
+    return { classified, findings: dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline)) };
+  } catch (error) {
+    // Failed means unknown, never safe (arguments nested too deep to serialize, a parser overflow): as a bound reached.
+    const classified: ClassifiedToolCall = { kind: "function", name: call.name, callId: call.id, args: call.input };
+    return { classified, findings: callFindings(rules, new Set(["analysisLimit"]), call.name, call.id), error };
+  }
 }
 
 /** Findings for an already classified call (and its nested code-mode calls). */

@@ -127,8 +127,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     if (cached) return cached;
     const started = performance.now();
     const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-    const { classified, findings } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+    const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
     state.analysisMs += performance.now() - started;
+    if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
     const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
     const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
     state.analysed.set(call.id, analysed);

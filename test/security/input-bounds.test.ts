@@ -230,5 +230,20 @@ describe("input that froze or fooled the gateway", () => {
       await h.gateway.requestLog.flush();
       assert.ok(await waitFor(() => h.gateway.requestLog.get(next.id)?.row, 3000, "the next row"));
     });
+
+    it("an MCP call padded with arguments 100k deep is not waved through: its analysis failed, so it is blocked as unknown", async () => {
+      const message = JSON.stringify(anthropicMessage("claude-sonnet-4-6", [{ id: "toolu_sql", name: "mcp__db__query", input: { sql: "DROP TABLE users", pad: "DEEP" } }]));
+      h.upstream.once(/^\/v1\/messages$/, () =>
+        new Response(message.replace('"DEEP"', `${"[".repeat(100_000)}${"]".repeat(100_000)}`), { headers: { "content-type": "application/json" } }),
+      );
+      const { data, response } = await claude(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "go" }] }).withResponse();
+      const block = data.content[0];
+      assert.equal(block?.type, "text", "the call was replaced");
+      if (block?.type === "text") assert.match(block.text, /mcp__db__query.*it was not run[\s\S]*obf\.analysis-limit/);
+      await h.gateway.requestLog.flush();
+      const [row] = await rowsOf(response.headers.get("x-keyless-request-id") ?? "", 1);
+      assert.equal(row?.action, "block");
+      assert.deepEqual(row?.findings.map((f) => f.ruleId), ["obf.analysis-limit"]);
+    });
   });
 });
