@@ -141,7 +141,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     try {
       a = analyse(state, call);
     } catch (err) {
-      // An analysis bug must not break the response; the call goes through and is logged without findings.
+      // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
       deps.onError(err, `tool call analysis ${ex.id}`);
       return null;
     }
