@@ -137,6 +137,21 @@ describe("input that froze or fooled the gateway", () => {
       assert.ok(watched.worstMs < HEALTHZ_MS && watched.blockedMs < HEALTHZ_MS, `/healthz took ${watched.worstMs} ms, the loop was blocked ${watched.blockedMs} ms`);
       for (const row of watched.result) assert.ok(row.findings.some((f) => f.ruleId === "obf.analysis-limit"), JSON.stringify(row.findings));
     });
+
+    it("the calls of one response share 100 ms of analysis: past it, the rest are unknown at once", async () => {
+      // Harmless but slow to analyse (1 500 words each, under every per-script bound): 40 of them are far more than 100 ms.
+      const slow = `printf '%s\\n' ${"word ".repeat(1500)}`;
+      h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-6", bash(40, slow))));
+      const watched = await whileWatching(async () => {
+        const { response } = await claude(BOB).messages.create({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "go" }] }).withResponse();
+        await h.gateway.requestLog.flush();
+        return rowsOf(response.headers.get("x-keyless-request-id") ?? "", 40);
+      });
+      const unknown = watched.result.filter((r) => r.findings.some((f) => f.ruleId === "obf.analysis-limit")).length;
+      console.log(`40 slow calls: ${40 - unknown} analysed, ${unknown} unknown; loop blocked ≤ ${watched.blockedMs.toFixed(1)} ms`);
+      assert.ok(unknown > 0 && unknown < 40, `${unknown} of 40 calls unknown`);
+      assert.ok(watched.blockedMs < HEALTHZ_MS + 100, `the loop was blocked ${watched.blockedMs} ms`);
+    });
   });
 
   /** POSTs raw JSON text, as an attacker would (SDKs never write duplicate keys). */
