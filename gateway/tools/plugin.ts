@@ -23,7 +23,7 @@ const GUARDRAIL_FLAGGED = "guardrail_flagged";
  * Analysis time one response may use in all (each script is bounded on its own too). It runs on the event loop,
  * between other callers' work: past this, the response's remaining calls are "not analysed" at once.
  */
-const RESPONSE_ANALYSIS_MS = 100;
+const RESPONSE_ANALYSIS_MS = 50;
 
 interface Analysed {
   readonly call: ToolCall;

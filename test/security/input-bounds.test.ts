@@ -138,8 +138,8 @@ describe("input that froze or fooled the gateway", () => {
       for (const row of watched.result) assert.ok(row.findings.some((f) => f.ruleId === "obf.analysis-limit"), JSON.stringify(row.findings));
     });
 
-    it("the calls of one response share 100 ms of analysis: past it, the rest are unknown at once", async () => {
-      // Harmless but slow to analyse (1 500 words each, under every per-script bound): 40 of them are far more than 100 ms.
+    it("the calls of one response share 50 ms of analysis: past it, the rest are unknown at once", async () => {
+      // Harmless but slow to analyse (1 500 words each, under every per-script bound): 40 of them are far more than 50 ms.
       const slow = `printf '%s\\n' ${"word ".repeat(1500)}`;
       h.upstream.once(/^\/v1\/messages$/, () => json(anthropicMessage("claude-sonnet-4-6", bash(40, slow))));
       const watched = await whileWatching(async () => {

@@ -26,7 +26,7 @@ export const DEFAULT_LIMITS: WalkLimits = {
   maxValue: 100_000,
   maxBytes: 1024 * 1024,
   maxSteps: 50_000,
-  maxMillis: 50,
+  maxMillis: 25,
 };
 
 /** `deadline` (a `performance.now()` time) ends the analysis earlier than `limits.maxMillis` would. */
