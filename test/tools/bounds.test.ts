@@ -56,6 +56,7 @@ describe("analysis bounds", () => {
     assert.match(limited("a; b; c", { maxCommands: 2 }).join(), /more than 2 commands/);
     assert.match(limited(`bash -c "bash -c 'x'"`, { maxDepth: 1 }).join(), /deeper than 1 levels/);
     assert.match(limited("echo 1234567890", { maxSource: 5 }).join(), /longer than 5 characters/);
+    assert.match(limited("echo $(echo $(echo hi))", { maxNesting: 1 }).join(), /brackets nested 2 deep \(more than 1\)/);
     assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, performance.now() - 1).limits.join(), /time limit/);
     // printf reusing a long format for many arguments is not evaluated (it was a quadratic blow-up).
     const printf = `printf '%s${"x".repeat(100)}' ${"a ".repeat(8000)}| sh`;
@@ -71,13 +72,14 @@ describe("analysis bounds", () => {
     assert.deepEqual(findings("ls -la", performance.now() + 10_000), []);
   });
 
-  test("every corpus command fits in a tenth of each bound (the bounds never touch agents' real commands)", () => {
+  test("every corpus command fits well inside the bounds: a tenth of each size and step bound, a quarter of the nesting", () => {
     const tight: WalkLimits = {
       ...DEFAULT_LIMITS,
       maxValue: DEFAULT_LIMITS.maxValue / 10,
       maxBytes: DEFAULT_LIMITS.maxBytes / 10,
       maxSteps: DEFAULT_LIMITS.maxSteps / 10,
       maxCommands: DEFAULT_LIMITS.maxCommands / 10,
+      maxNesting: DEFAULT_LIMITS.maxNesting / 4,
       maxMillis: 60_000,
     };
     const corpus = readFileSync(new URL("./corpus.jsonl", import.meta.url), "utf8")

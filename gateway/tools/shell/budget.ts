@@ -7,6 +7,11 @@ export interface WalkLimits {
   readonly maxCommands: number;
   /** Longer scripts are analysed up to this many characters. */
   readonly maxSource: number;
+  /**
+   * Brackets nested deeper than this are not parsed: the parser re-reads a substitution's text once per level it is
+   * nested in, so a deep script costs its length times its depth.
+   */
+  readonly maxNesting: number;
   /** A word, variable or decoded value longer than this is unknown (`a=$a$a` stops doubling here). */
   readonly maxValue: number;
   /** Characters parsed and built (words, substituted values, nested programs) over the whole script. */

@@ -16,13 +16,14 @@ export interface ShellAnalysis {
 }
 
 /**
- * Far above what agents' commands need (the labelled corpus peaks at a few hundred steps and a few KiB; see
- * test/tools/bounds.test.ts), far below what stalls the gateway: a script costs at most a few milliseconds.
+ * Far above what agents' commands need (every labelled corpus command fits in a tenth of the sizes and steps; see
+ * test/tools/bounds.test.ts), far below what stalls the gateway: the doubling and nesting bombs stop within a millisecond or two, anything else by maxMillis.
  */
 export const DEFAULT_LIMITS: WalkLimits = {
   maxDepth: 8,
   maxCommands: 400,
   maxSource: 100_000,
+  maxNesting: 32,
   maxValue: 100_000,
   maxBytes: 1024 * 1024,
   maxSteps: 50_000,

@@ -42,12 +42,7 @@ interface Evaluated {
 
 const DECLARE = new Set(["export", "declare", "typeset", "local", "readonly"]);
 
-/**
- * The parser re-reads a substitution's text once per level it is nested in, so a deeply nested script costs its
- * length times its depth. Agents' commands nest a few levels; quoted brackets count too (an overestimate only).
- */
-const MAX_NESTING = 32;
-
+/** How deep `(` and `{` nest in the text, quoted ones included (an overestimate, never an underestimate). */
 function bracketDepth(src: string): number {
   let depth = 0;
   let max = 0;
@@ -87,7 +82,9 @@ export class ShellWalker {
     this.budget.step();
     this.budget.spend(src.length);
     const nesting = bracketDepth(src);
-    if (nesting > MAX_NESTING) throw new LimitExceeded(`brackets nested ${nesting} deep (more than ${MAX_NESTING}) were not parsed`);
+    if (nesting > this.budget.limits.maxNesting) {
+      throw new LimitExceeded(`brackets nested ${nesting} deep (more than ${this.budget.limits.maxNesting}) were not parsed`);
+    }
     const ast = parse(src);
     for (const e of ast.errors ?? []) this.problems.push(`parse error: ${e.message}`);
     return this.statements(ast.commands, ast.source ?? src, ctx);
