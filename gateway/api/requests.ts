@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { WireEvent } from "../formats/codec.js";
-import { jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
+import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
 import { ROUTES } from "../proxy/routes.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
@@ -28,7 +28,7 @@ function decode(capture: Uint8Array | null): unknown {
   if (!capture) return null;
   const text = Buffer.from(capture).toString("utf8");
   // Too deep to serialize again without overflowing the stack: shown as the text it is.
-  if (jsonShapeProblem(text, undefined, false)) return text;
+  if (jsonShapeProblem(text, MAX_JSON_DEPTH, false)) return text;
   try {
     return JSON.parse(text);
   } catch {
