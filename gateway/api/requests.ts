@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { WireEvent } from "../formats/codec.js";
 import { adapterFor } from "../providers/registry.js";
+import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
 import { ROUTES } from "../proxy/routes.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
@@ -28,6 +29,8 @@ const UsageQuery = z.strictObject({ principal: z.string().optional(), since: Tim
 function decode(capture: Uint8Array | null): unknown {
   if (!capture) return null;
   const text = Buffer.from(capture).toString("utf8");
+  // Too deep to serialize again without overflowing the stack: shown as the text it is.
+  if (jsonShapeProblem(text, MAX_JSON_DEPTH, false)) return text;
   try {
     return JSON.parse(text);
   } catch {
@@ -45,7 +48,8 @@ function rebuilt(routeId: string, headers: Readonly<Record<string, string>>, bod
   const parser = framing.parser((e) => events.push(e));
   parser.feed(body);
   parser.end();
-  return codec.rebuild(events);
+  const message = codec.rebuild(events);
+  return nestsDeeperThan(message) ? undefined : message;
 }
 
 function bodyText(body: Uint8Array | null, binary: boolean): unknown {

@@ -12,6 +12,7 @@ import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../prov
 import type { RequestLog } from "../store/requests.js";
 import type { FramingRegistry } from "../stream/index.js";
 import { BodyTooLarge, readBody } from "./body.js";
+import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import type { Denial, Exchange, ExchangePlugin, ResolvedProvider, SessionRef } from "./exchange.js";
 import { upstreamHeaders } from "./headers.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
@@ -74,11 +75,15 @@ export async function handleProxy(
   }
   let body: unknown = null;
   if (bytes.byteLength === 0) return refuse({ kind: "invalid_request", message: "request body is empty; expected JSON" }, "input");
+  const text = decoder.decode(bytes);
   try {
-    body = JSON.parse(decoder.decode(bytes));
+    body = JSON.parse(text);
   } catch (err) {
     return refuse({ kind: "invalid_request", message: `request body is not valid JSON: ${(err as Error).message}` }, "input", { body: bytes });
   }
+  // The bytes are forwarded as they came: refuse what the upstream could read differently from keyless.
+  const shape = jsonShapeProblem(text);
+  if (shape) return refuse({ kind: "invalid_request", message: jsonShapeMessage(shape) }, "input", { body: bytes });
 
   const info = codec.requestInfo(body);
   let model: string | undefined;

@@ -3,35 +3,57 @@ import type { ToolCall } from "../formats/types.js";
 import { classifyToolCall, type ClassifyOptions } from "./classify.js";
 import type { CompiledRules } from "./rules/compile.js";
 import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
-import { analyzeShell, DEFAULT_LIMITS } from "./shell/index.js";
-import type { WalkLimits } from "./shell/walk.js";
+import { analyzeShell, DEFAULT_LIMITS, type WalkLimits } from "./shell/index.js";
 import type { ClassifiedToolCall, Finding } from "./types.js";
 
 export interface AnalyzeOptions extends ClassifyOptions {
   readonly limits?: WalkLimits;
+  /** A `performance.now()` time after which every script still to analyse stops at once (a response's budget). */
+  readonly deadline?: number;
 }
 
 export interface ToolCallAnalysis {
   readonly classified: ClassifiedToolCall;
   /** Every rule that matched, across the call and its nested calls; the gateway acts on the strongest action. */
   readonly findings: Finding[];
+  /** Why the analysis failed, if it did; the call then counts as unknown. */
+  readonly error?: unknown;
 }
 
 export function analyzeToolCall(call: ToolCall, rules: CompiledRules, opts: AnalyzeOptions = {}): ToolCallAnalysis {
-  const classified = classifyToolCall(call, opts);
-  const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS));
-  return { classified, findings };
+  try {
+    const classified = classifyToolCall(call, opts);
+    return { classified, findings: dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline)) };
+  } catch (error) {
+    // Failed means unknown, never safe (arguments nested too deep to serialize, a parser overflow): as a bound reached.
+    const classified: ClassifiedToolCall = { kind: "function", name: call.name, callId: call.id, args: call.input };
+    return { classified, findings: callFindings(rules, new Set(["analysisLimit"]), call.name, call.id), error };
+  }
 }
 
 /** Findings for an already classified call (and its nested code-mode calls). */
-export function analyzeClassified(c: ClassifiedToolCall, rules: CompiledRules, limits: WalkLimits = DEFAULT_LIMITS): Finding[] {
+export function analyzeClassified(
+  c: ClassifiedToolCall,
+  rules: CompiledRules,
+  limits: WalkLimits = DEFAULT_LIMITS,
+  deadline?: number,
+): Finding[] {
   const out: Finding[] = [];
   const fields = new Set<string>();
   const id = c.callId;
   for (const script of c.commands ?? []) {
-    const shell = analyzeShell(script, limits);
+    // Walking and matching share the script's time bound (rules run over every argument of every command).
+    const stopAt = Math.min(deadline ?? Infinity, performance.now() + limits.maxMillis);
+    const shell = analyzeShell(script, limits, stopAt);
     if (shell.problems.length > 0) fields.add("analysisIncomplete");
-    for (const sc of shell.commands) out.push(...commandFindings(rules, sc, id));
+    if (shell.limits.length > 0) fields.add("analysisLimit");
+    for (const [i, sc] of shell.commands.entries()) {
+      if (i % 32 === 31 && performance.now() > stopAt) {
+        fields.add("analysisLimit");
+        break;
+      }
+      out.push(...commandFindings(rules, sc, id));
+    }
   }
   if (c.kind === "file_edit") for (const p of c.paths ?? []) out.push(...pathFindings(rules, p, "write", p, id));
   for (const p of c.readPaths ?? []) out.push(...pathFindings(rules, p, "read", p, id));
@@ -40,7 +62,7 @@ export function analyzeClassified(c: ClassifiedToolCall, rules: CompiledRules, l
   if (c.remote) fields.add("remote");
   if (c.unknownArgs) fields.add(c.kind === "shell" && (c.commands?.length ?? 0) === 0 ? "unknownShell" : "unknownArgs");
   out.push(...callFindings(rules, fields, label(c), id));
-  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits));
+  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits, deadline));
   // A provider-side call has already run when the gateway sees it: report, but blocking would only hide it.
   return c.remote ? out.map((f) => (f.action === "block" ? { ...f, action: "flag" } : f)) : out;
 }

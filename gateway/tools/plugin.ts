@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
 import type { Db } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
@@ -18,6 +19,11 @@ import type { Action, ClassifiedToolCall, Finding } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
+/**
+ * Analysis time one response may use in all (each script is bounded on its own too). It runs on the event loop,
+ * between other callers' work: past this, the response's remaining calls are "not analysed" at once.
+ */
+const RESPONSE_ANALYSIS_MS = 50;
 
 interface Analysed {
   readonly call: ToolCall;
@@ -33,6 +39,7 @@ interface ToolsState {
   readonly mcpServers: readonly string[];
   readonly analysed: Map<string, Analysed>;
   readonly blocked: Set<string>;
+  analysisMs: number;
   records?: readonly ToolCallRecord[];
 }
 
@@ -73,6 +80,11 @@ function taken(action: Action, blocked: boolean): Action {
   return action === "block" && !blocked ? "flag" : action;
 }
 
+/** A model can nest arguments deeper than JSON.stringify recurses: such are stored as a note (the capture has the bytes). */
+function storable(args: unknown): unknown {
+  return nestsDeeperThan(args) ? { _not_stored: `arguments nest deeper than ${MAX_JSON_DEPTH} levels` } : args;
+}
+
 function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: string, args: unknown, action: Action, blocked: boolean): ToolCallRecord {
   return {
     callId: id,
@@ -82,7 +94,7 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
     mcpTool: c.mcpTool ?? null,
     command: c.commands && c.commands.length > 0 ? c.commands.join("\n") : null,
     paths: c.paths ?? c.readPaths ?? null,
-    args,
+    args: storable(args),
     findings: findings.filter((f) => (f.callId ?? id) === id).map((f) => stored({ ...f, action: taken(f.action, blocked) })),
     action: taken(action, blocked),
     nested: (c.nested ?? []).map((n, i) => {
@@ -103,6 +115,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         mcpServers: guardrails.mcp_servers,
         analysed: new Map(),
         blocked: new Set(),
+        analysisMs: 0,
       };
       ex.state.set("tools", state);
     }
@@ -112,7 +125,11 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const analyse = (state: ToolsState, call: ToolCall): Analysed => {
     const cached = state.analysed.get(call.id);
     if (cached) return cached;
-    const { classified, findings } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers });
+    const started = performance.now();
+    const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
+    const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+    state.analysisMs += performance.now() - started;
+    if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
     const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
     const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
     state.analysed.set(call.id, analysed);
@@ -124,7 +141,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     try {
       a = analyse(state, call);
     } catch (err) {
-      // An analysis bug must not break the response; the call goes through and is logged without findings.
+      // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
       deps.onError(err, `tool call analysis ${ex.id}`);
       return null;
     }

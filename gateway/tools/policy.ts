@@ -8,6 +8,9 @@ import type { Action } from "./types.js";
 
 const RANK: Record<Action, number> = { log: 0, flag: 1, block: 2 };
 
+/** The finding for a script whose analysis reached a bound: what it runs is unknown. */
+export const ANALYSIS_LIMIT = "obf.analysis-limit";
+
 export function strongest(actions: Iterable<Action>): Action | null {
   let best: Action | null = null;
   for (const a of actions) if (best === null || RANK[a] > RANK[best]) best = a;
@@ -36,6 +39,7 @@ export interface FindingKey {
 
 export class GuardrailPolicy {
   private readonly grants: readonly Readonly<Record<string, Action>>[];
+  private blocksOthers?: boolean;
 
   constructor(
     readonly rules: CompiledRules,
@@ -52,7 +56,23 @@ export class GuardrailPolicy {
     return new GuardrailPolicy(rules, metas, config.enforce, access, modelKey);
   }
 
+  /**
+   * An unknown script is never less than a flag, and where this caller's guardrails block any other rule it is
+   * blocked: else padding a command past an analysis bound would let any blocked command through. Only a grant
+   * naming the rule id itself (or disabling the rule) decides otherwise.
+   */
   actionFor(f: FindingKey): Action {
+    if (f.ruleId !== ANALYSIS_LIMIT) return this.configured(f);
+    const named = strongest(this.grants.flatMap((g) => {
+      const a = g[f.ruleId];
+      return a ? [a] : [];
+    }));
+    if (named) return named;
+    this.blocksOthers ??= this.metas.some((m) => m.id !== ANALYSIS_LIMIT && this.configured({ ruleId: m.id, category: m.category, action: m.action }) === "block");
+    return this.blocksOthers ? "block" : (strongest([this.configured(f), "flag"]) ?? "flag");
+  }
+
+  private configured(f: FindingKey): Action {
     const fromGrants = strongest(this.grants.flatMap((g) => {
       const a = g[f.ruleId] ?? g[f.category] ?? g.default;
       return a ? [a] : [];

@@ -155,8 +155,8 @@ describe("nested programs", () => {
     let s = "rm -rf /";
     for (let i = 0; i < 12; i++) s = `bash -c ${JSON.stringify(s)}`;
     const a = analyzeShell(s);
-    assert.ok(a.problems.some((p) => p.includes("deeper")));
-    assert.ok(ruleIds(s).includes("obf.analysis-incomplete"));
+    assert.ok(a.limits.some((p) => p.includes("deeper")));
+    assert.ok(ruleIds(s).includes("obf.analysis-limit"));
   });
 });
 

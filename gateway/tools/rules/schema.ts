@@ -69,7 +69,7 @@ const RuleBase = {
   ignoreCase: z.boolean().optional(),
 };
 
-export const CALL_FIELDS = ["sandboxEscalation", "unknownArgs", "unknownShell", "remote", "analysisIncomplete"] as const;
+export const CALL_FIELDS = ["sandboxEscalation", "unknownArgs", "unknownShell", "remote", "analysisIncomplete", "analysisLimit"] as const;
 
 export const Rule = z.discriminatedUnion("target", [
   z.strictObject({ ...RuleBase, target: z.literal("command"), match: CommandMatch }),

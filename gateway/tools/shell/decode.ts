@@ -1,5 +1,6 @@
 // Static evaluation of the tiny programs used to hide payloads: echo/printf of literals, base64 -d, xxd -r -p, rev.
 import type { ParsedScript } from "unbash";
+import type { Budget } from "./budget.js";
 import { basename } from "./unwrap.js";
 import { evalWord, type Env, type SubResolver, type VarValue } from "./words.js";
 import type { Marker } from "./types.js";
@@ -74,9 +75,9 @@ export function printfOutput(format: string, args: readonly string[]): { text: s
       return spec === "b" ? unescapeC(a).text : a;
     });
   let out = once();
-  // printf reuses the format while arguments remain.
-  while (i > 0 && i < args.length) out += once();
-  return { text: out, escaped };
+  // printf reuses the format while arguments remain (a long format times many arguments is not a payload).
+  while (i > 0 && i < args.length && out.length <= MAX_PAYLOAD) out += once();
+  return out.length <= MAX_PAYLOAD ? { text: out, escaped } : undefined;
 }
 
 /** Output of one pipeline stage when it is a known text filter, given its (known) stdin. */
@@ -131,7 +132,7 @@ export function staticStage(name: string, args: readonly string[], stdin: VarVal
 }
 
 /** Output of a `$(echo … | base64 -d)`-style program (one pipeline of known filters), without side effects. */
-export function staticProgram(script: ParsedScript, env: Env, resolve: SubResolver): VarValue | undefined {
+export function staticProgram(script: ParsedScript, env: Env, resolve: SubResolver, budget: Budget): VarValue | undefined {
   const st = script.commands.length === 1 ? script.commands[0]?.command : undefined;
   if (!st) return undefined;
   const stages = st.type === "Pipeline" ? st.commands : [st];
@@ -142,17 +143,18 @@ export function staticProgram(script: ParsedScript, env: Env, resolve: SubResolv
     for (const w of [stage.name, ...stage.suffix]) {
       if (w.type === "Assignment") return undefined;
       if (w.type !== "Word") continue;
-      const v = evalWord(w, env, resolve);
+      const v = evalWord(w, env, resolve, budget);
       if (!v.known) return undefined;
       fields.push(...v.fields);
     }
     let stdin = out;
     for (const r of stage.redirects) {
-      if (r.type === "HereString" && r.target) stdin = { value: `${evalWord(r.target, env, resolve).value}\n`, markers: [] };
+      if (r.type === "HereString" && r.target) stdin = { value: `${evalWord(r.target, env, resolve, budget).value}\n`, markers: [] };
       if (r.type === "HereDoc") stdin = { value: r.body.text, markers: [] };
     }
     out = staticStage(basename(fields[0] ?? ""), fields.slice(1), stdin);
-    if (!out) return undefined;
+    if (!out || !budget.fits(out.value.length)) return undefined;
+    budget.spend(out.value.length);
   }
   return out;
 }

@@ -12,6 +12,7 @@ import {
   type Statement,
   type Word,
 } from "unbash";
+import { type Budget, LimitExceeded } from "./budget.js";
 import { staticProgram, staticStage } from "./decode.js";
 import { effects, normalizePath } from "./effects.js";
 import { execStrings, languageOf, programOf } from "./interp.js";
@@ -19,14 +20,6 @@ import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
 import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript } from "./unwrap.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
-
-export interface WalkLimits {
-  /** Nested programs (bash -c inside eval inside a here-doc …) followed at most this deep. */
-  readonly maxDepth: number;
-  readonly maxCommands: number;
-  /** Longer scripts are analysed up to this many characters. */
-  readonly maxSource: number;
-}
 
 interface Ctx {
   readonly depth: number;
@@ -49,28 +42,48 @@ interface Evaluated {
 
 const DECLARE = new Set(["export", "declare", "typeset", "local", "readonly"]);
 
+/** How deep `(` and `{` nest in the text, quoted ones included (an overestimate, never an underestimate). */
+function bracketDepth(src: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 40 || c === 123) max = Math.max(max, ++depth); // ( {
+    else if ((c === 41 || c === 125) && depth > 0) depth--; // ) }
+  }
+  return max;
+}
+
 export class ShellWalker {
   readonly commands: SimpleCommand[] = [];
+  /** Parse errors; bounds hit are the budget's (`Budget.notes`, `LimitExceeded`). */
   readonly problems: string[] = [];
   private readonly env: Env = new Map();
   private readonly downloads = new Set<string>();
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
-  private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve);
+  private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve, this.budget);
 
-  constructor(private readonly limits: WalkLimits) {}
+  constructor(private readonly budget: Budget) {}
 
   /** Parse and walk a program; returns the commands it produced (also appended to `commands`). */
   source(text: string, ctx: Ctx = { depth: 0, markers: [] }): SimpleCommand[] {
-    if (ctx.depth > this.limits.maxDepth) {
-      this.problems.push(`nested programs deeper than ${this.limits.maxDepth} levels were not analysed`);
+    const { maxDepth, maxSource } = this.budget.limits;
+    if (ctx.depth > maxDepth) {
+      this.budget.notes.add(`nested programs deeper than ${maxDepth} levels were not analysed`);
       return [];
     }
     let src = text;
-    if (src.length > this.limits.maxSource) {
-      this.problems.push(`script longer than ${this.limits.maxSource} characters was truncated for analysis`);
-      src = src.slice(0, this.limits.maxSource);
+    if (src.length > maxSource) {
+      this.budget.notes.add(`script longer than ${maxSource} characters was truncated for analysis`);
+      src = src.slice(0, maxSource);
+    }
+    this.budget.step();
+    this.budget.spend(src.length);
+    const nesting = bracketDepth(src);
+    if (nesting > this.budget.limits.maxNesting) {
+      throw new LimitExceeded(`brackets nested ${nesting} deep (more than ${this.budget.limits.maxNesting}) were not parsed`);
     }
     const ast = parse(src);
     for (const e of ast.errors ?? []) this.problems.push(`parse error: ${e.message}`);
@@ -78,8 +91,8 @@ export class ShellWalker {
   }
 
   private full(): boolean {
-    if (this.commands.length < this.limits.maxCommands) return false;
-    if (!this.problems.includes("too many commands")) this.problems.push("too many commands");
+    if (this.commands.length < this.budget.limits.maxCommands) return false;
+    this.budget.notes.add(`more than ${this.budget.limits.maxCommands} commands; the rest were not analysed`);
     return true;
   }
 
@@ -94,6 +107,7 @@ export class ShellWalker {
   }
 
   private node(n: PipelineNode | AndOr | CommandNode | CompoundList, src: string, ctx: Ctx): SimpleCommand[] {
+    this.budget.step();
     if (this.full()) return [];
     switch (n.type) {
       case "AndOr":
@@ -149,7 +163,7 @@ export class ShellWalker {
   private words(ws: readonly Word[], src: string, ctx: Ctx): SimpleCommand[] {
     const out: SimpleCommand[] = [];
     for (const w of ws) {
-      for (const s of evalWord(w, this.env, this.resolve).subs) out.push(...this.substitution(s, src, ctx));
+      for (const s of evalWord(w, this.env, this.resolve, this.budget).subs) out.push(...this.substitution(s, src, ctx));
     }
     return out;
   }
@@ -166,11 +180,18 @@ export class ShellWalker {
       groups.push(this.node(el, src, { depth: ctx.depth, markers: ctx.markers, ...(stdin ? { stdin } : {}) }));
       prev = this.staticOut.get(el);
     });
-    const names = groups.map((g) => g.map((c) => c.name).filter((x) => x !== ""));
+    // Names of the whole pipeline in order; element i's are flat[start[i] .. start[i + 1]).
+    const flat: string[] = [];
+    const start: number[] = [];
+    for (const g of groups) {
+      start.push(flat.length);
+      for (const c of g) if (c.name !== "") flat.push(c.name);
+    }
+    start.push(flat.length);
     groups.forEach((g, i) => {
       for (const c of g) {
-        c.upstream.push(...names.slice(0, i).flat());
-        c.downstream.push(...names.slice(i + 1).flat());
+        c.upstream.push(...flat.slice(0, start[i]));
+        c.downstream.push(...flat.slice(start[i + 1]));
       }
     });
     return groups.flat();
@@ -188,7 +209,7 @@ export class ShellWalker {
     const vars: string[] = [];
     let ifs = false;
     const ev = (w: Word): WordValue => {
-      const v = evalWord(w, this.env, this.resolve);
+      const v = evalWord(w, this.env, this.resolve, this.budget);
       subs.push(...v.subs);
       vars.push(...v.vars);
       ifs ||= v.ifs;
@@ -336,7 +357,8 @@ export class ShellWalker {
     }
     if (!head) return produced;
     this.trackDownloads(sc);
-    const out = node && argv.every((a) => a.known) ? staticStage(name, sc.args, stdin) : undefined;
+    const staged = node && argv.every((a) => a.known) ? staticStage(name, sc.args, stdin) : undefined;
+    const out = staged && this.budget.fits(staged.value.length) ? staged : undefined;
     if (out && node) this.staticOut.set(node, out);
     if (out) this.rememberWritten(sc, out);
     const script = this.writtenScript(sc);
@@ -374,7 +396,13 @@ export class ShellWalker {
       if (!r.known || (r.fd ?? 1) !== 1) continue;
       const path = normalizePath(r.target);
       if (r.op === ">" || r.op === ">|") this.written.set(path, out);
-      else if (r.op === ">>") this.written.set(path, { value: (this.written.get(path)?.value ?? "") + out.value, markers: out.markers });
+      else if (r.op === ">>") {
+        const value = (this.written.get(path)?.value ?? "") + out.value;
+        this.budget.spend(value.length);
+        // Appending in a loop of statements must not grow without bound: past it the file's content is unknown.
+        if (this.budget.fits(value.length)) this.written.set(path, { value, markers: out.markers });
+        else this.written.delete(path);
+      }
     }
   }
 

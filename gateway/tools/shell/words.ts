@@ -1,6 +1,7 @@
 // Best-effort static value of a shell word: quotes removed, known variables substituted, ${IFS} split,
 // and a record of everything that is not a literal (expansions, substitutions) so it is never taken as safe.
 import type { ArithmeticExpression, DoubleQuotedChild, ParsedScript, TestExpression, Word, WordPart } from "unbash";
+import type { Budget } from "./budget.js";
 import type { Marker } from "./types.js";
 
 export interface VarValue {
@@ -50,15 +51,33 @@ class WordBuilder {
   vars: string[] = [];
   subs: Substitution[] = [];
   markers: Marker[] = [];
+  /** Characters in the word so far; past the budget's value bound the rest is dropped and the word is unknown. */
+  private size = 0;
+  private oversize = false;
 
   constructor(
     private readonly env: Env,
     private readonly resolve: SubResolver,
+    private readonly budget: Budget,
   ) {}
 
   text(s: string): void {
-    this.cur += s;
     this.open = true;
+    if (s === "") return;
+    this.budget.spend(s.length);
+    this.size += s.length;
+    if (this.oversize) return;
+    if (this.budget.fits(this.size)) {
+      this.cur += s;
+      return;
+    }
+    this.oversize = true;
+    this.known = false;
+  }
+
+  /** Markers are a set: a variable spliced twice (`a=$a$a`) must not double them. */
+  mark(list: readonly Marker[]): void {
+    for (const m of list) if (!this.markers.includes(m)) this.markers.push(m);
   }
 
   split(): void {
@@ -86,7 +105,7 @@ class WordBuilder {
     const v = simple ? this.env.get(name) : undefined;
     if (v) {
       this.fromVar = true;
-      this.markers.push(...v.markers);
+      this.mark(v.markers);
       return this.spliced(v.value, quoted);
     }
     this.known = false;
@@ -98,7 +117,7 @@ class WordBuilder {
     const out = script ? this.resolve(script) : undefined;
     if (script) this.subs.push({ script, text: raw });
     if (out) {
-      this.markers.push(...out.markers);
+      this.mark(out.markers);
       return this.spliced(out.value.replace(/\n+$/, ""), quoted);
     }
     this.known = false;
@@ -107,6 +126,7 @@ class WordBuilder {
 
   arithmetic(e: ArithmeticExpression | undefined): void {
     if (!e) return;
+    this.budget.step();
     switch (e.type) {
       case "ArithmeticCommandExpansion":
         if (e.script) this.subs.push({ script: e.script, text: e.text });
@@ -128,6 +148,7 @@ class WordBuilder {
   }
 
   part(p: WordPart | DoubleQuotedChild, quoted: boolean): void {
+    this.budget.step();
     switch (p.type) {
       case "Literal":
         if (p.text !== p.value) this.quoted = true;
@@ -156,11 +177,15 @@ class WordBuilder {
         if (p.prefix === "!" || (op !== undefined && op !== "Default")) this.trick = true;
         return this.param(p.parameter, p.text, !p.operation && !p.prefix && !p.index, quoted);
       }
+      // The parser reads a substitution's text only when its script is first asked for: count it before asking.
       case "CommandExpansion":
+        this.budget.spend(p.text.length);
         return this.substitution(p.script, p.text, quoted);
       case "ProcessSubstitution":
+        this.budget.spend(p.text.length);
         return this.substitution(p.script, p.text, true);
       case "ArithmeticExpansion":
+        this.budget.spend(p.text.length);
         this.known = false;
         this.arithmetic(p.expression);
         return this.text(p.text);
@@ -168,8 +193,9 @@ class WordBuilder {
   }
 }
 
-export function evalWord(word: Word, env: Env, resolve: SubResolver): WordValue {
-  const b = new WordBuilder(env, resolve);
+export function evalWord(word: Word, env: Env, resolve: SubResolver, budget: Budget): WordValue {
+  budget.step();
+  const b = new WordBuilder(env, resolve, budget);
   if (!word.parts || word.parts.length === 0) {
     if (word.text !== word.value) b.quoted = true;
     b.text(word.value);

@@ -1,0 +1,118 @@
+// The shell analyzer's costs are bounded: every expansion, step, byte, nesting level and millisecond is counted, and
+// a script past a bound is reported as "not fully analysed" (obf.analysis-limit), flagged or blocked, never as safe.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { GrantValue } from "../../gateway/config/grants.js";
+import type { Access } from "../../gateway/policy/grants.js";
+import { analyzeToolCall } from "../../gateway/tools/analyze.js";
+import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/tools/policy.js";
+import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
+import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/tools/shell/index.js";
+import type { Action } from "../../gateway/tools/types.js";
+
+const rules = loadRules(defaultCatalog());
+/** The 207-byte call from the security review: 2^28 characters if expanded. */
+const DOUBLING = `a=x;${"a=$a$a;".repeat(28)}echo $a`;
+
+const findings = (command: string, deadline?: number) =>
+  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, deadline === undefined ? {} : { deadline }).findings;
+const ids = (command: string) => findings(command).map((f) => f.ruleId);
+const limited = (script: string, limits: Partial<WalkLimits>) => analyzeShell(script, { ...DEFAULT_LIMITS, ...limits }).limits;
+
+describe("analysis bounds", () => {
+  test("the doubling call stops at the value bound, in milliseconds and without memory growth", () => {
+    const heap = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    const a = analyzeShell(DOUBLING);
+    const ms = performance.now() - started;
+    assert.equal(DOUBLING.length, 207);
+    assert.ok(a.limits.some((l) => l.includes(`longer than ${DEFAULT_LIMITS.maxValue}`)), a.limits.join("; "));
+    assert.ok(ms < 500, `took ${ms} ms`);
+    assert.ok(process.memoryUsage().heapUsed - heap < 64e6, "heap grew by more than 64 MB");
+    // The value became unknown, so `echo $a` keeps its unresolved text instead of 2^28 characters.
+    assert.deepEqual(a.commands.at(-1)?.args, ["$a"]);
+    assert.ok(ids(DOUBLING).includes(ANALYSIS_LIMIT));
+  });
+
+  test("a value made unknown does not hide what follows it", () => {
+    const found = ids(`${DOUBLING}; rm -rf ~`);
+    assert.ok(found.includes("fs.rm-root-or-home") && found.includes(ANALYSIS_LIMIT), found.join(","));
+  });
+
+  test("deep nesting is refused before the parser re-reads it level by level", () => {
+    const nested = `${"$(".repeat(25_000)}echo hi${")".repeat(25_000)}`;
+    const started = performance.now();
+    const a = analyzeShell(nested);
+    assert.ok(performance.now() - started < 500);
+    assert.ok(a.limits.some((l) => l.includes("nested 25000 deep")), a.limits.join("; "));
+    assert.ok(ids(`echo ${"$(echo ".repeat(20)}hi${")".repeat(20)}`).every((id) => id !== ANALYSIS_LIMIT), "20 levels are analysed");
+  });
+
+  test("each bound, alone, ends in a limit", () => {
+    assert.match(limited("a=0123456789abc; echo $a", { maxValue: 10 }).join(), /longer than 10 characters/);
+    assert.match(limited("echo aaaaaaaaaa bbbbbbbbbb cccccccccc", { maxBytes: 40 }).join(), /building 40 characters/);
+    assert.match(limited("a; b; c; d; e; f", { maxSteps: 5 }).join(), /after 5 steps/);
+    assert.match(limited("a; b; c", { maxCommands: 2 }).join(), /more than 2 commands/);
+    assert.match(limited(`bash -c "bash -c 'x'"`, { maxDepth: 1 }).join(), /deeper than 1 levels/);
+    assert.match(limited("echo 1234567890", { maxSource: 5 }).join(), /longer than 5 characters/);
+    assert.match(limited("echo $(echo $(echo hi))", { maxNesting: 1 }).join(), /brackets nested 2 deep \(more than 1\)/);
+    assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, performance.now() - 1).limits.join(), /time limit/);
+    // printf reusing a long format for many arguments is not evaluated (it was a quadratic blow-up).
+    const printf = `printf '%s${"x".repeat(100)}' ${"a ".repeat(8000)}| sh`;
+    const sh = analyzeShell(printf, { ...DEFAULT_LIMITS, maxMillis: 60_000 }).commands.find((c) => c.name === "sh");
+    assert.ok(sh?.stdinProgram && sh.stdinText === undefined);
+    // Appending to a file in a loop of statements stops at the value bound.
+    assert.match(limited(`${"echo 0123456789 >> x.sh; ".repeat(20)}bash x.sh`, { maxValue: 100 }).join(), /longer than 100/);
+  });
+
+  test("a response's spent time budget: later calls are not analysed", () => {
+    const late = findings("ls -la", performance.now() - 1).map((f) => f.ruleId);
+    assert.deepEqual(late, [ANALYSIS_LIMIT]);
+    assert.deepEqual(findings("ls -la", performance.now() + 10_000), []);
+  });
+
+  test("every corpus command fits well inside the bounds: a tenth of each size and step bound, a quarter of the nesting", () => {
+    const tight: WalkLimits = {
+      ...DEFAULT_LIMITS,
+      maxValue: DEFAULT_LIMITS.maxValue / 10,
+      maxBytes: DEFAULT_LIMITS.maxBytes / 10,
+      maxSteps: DEFAULT_LIMITS.maxSteps / 10,
+      maxCommands: DEFAULT_LIMITS.maxCommands / 10,
+      maxNesting: DEFAULT_LIMITS.maxNesting / 4,
+      maxMillis: 60_000,
+    };
+    const corpus = readFileSync(new URL("./corpus.jsonl", import.meta.url), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => (JSON.parse(l) as { cmd: string }).cmd);
+    for (const cmd of corpus) assert.deepEqual(analyzeShell(cmd, tight).limits, [], cmd);
+  });
+});
+
+describe("what an unknown script gets", () => {
+  const access = (guardrails?: Record<string, Action>): Access => ({
+    role: "user",
+    values: [{ origin: "test", value: GrantValue.parse({ role: "user", models: "**", ...(guardrails ? { guardrails } : {}) }) }],
+    invalid: [],
+  });
+  const policy = (enforce: boolean, guardrails?: Record<string, Action>) =>
+    new GuardrailPolicy(rules, rules.metas, enforce, access(guardrails), "anthropic/claude-sonnet-4-6");
+  const limit = { ruleId: ANALYSIS_LIMIT, category: "obfuscation", action: "block" as const };
+
+  test("flagged where nothing blocks, even if a grant logs everything", () => {
+    assert.equal(policy(false).actionFor(limit), "flag");
+    assert.equal(policy(false, { default: "log" }).actionFor(limit), "flag");
+    assert.equal(policy(false, { obfuscation: "log" }).actionFor(limit), "flag");
+  });
+
+  test("blocked where the caller's guardrails block anything else", () => {
+    assert.equal(policy(false, { destructive_fs: "block" }).actionFor(limit), "block");
+    assert.equal(policy(true).actionFor(limit), "block");
+  });
+
+  test("a grant naming the rule decides", () => {
+    assert.equal(policy(true, { [ANALYSIS_LIMIT]: "flag" }).actionFor(limit), "flag");
+    assert.equal(policy(false, { [ANALYSIS_LIMIT]: "block" }).actionFor(limit), "block");
+  });
+});
