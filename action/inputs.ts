@@ -89,7 +89,7 @@ const whole = (fallback: number, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
 
-/** A secret input: one token, no whitespace inside (a pasted newline would split the CLI argument). */
+/** A secret input: one token (a stray space or newline inside would be sent to Tailscale as part of it). */
 const secret = z
   .string()
   .trim()
@@ -100,8 +100,12 @@ const args = z.string().transform((s) => s.split(/\s+/).filter(Boolean));
 
 const RawInputs = z.object({
   gateway: httpUrl,
-  "oauth-client-id": z.string().trim(),
-  audience: z.string().trim(),
+  // Goes into `--client-id=<id>?ephemeral=…`: nothing that could add attributes or flags.
+  "oauth-client-id": z
+    .string()
+    .trim()
+    .pipe(z.string().max(100).regex(/^[\w-]*$/, { error: "must be a client id such as kXYZ123CNTRL" })),
+  audience: z.string().trim().pipe(z.string().max(500).regex(/^\S*$/, { error: "must be a single value without spaces" })),
   "oauth-secret": secret.pipe(
     z.union([z.literal(""), z.string().startsWith("tskey-client-", { error: 'must be an OAuth client secret ("tskey-client-…")' })]),
   ),
@@ -129,7 +133,10 @@ const RawInputs = z.object({
   "tailscaled-args": args,
   statedir: z.string().trim(),
   retry: whole(5, 1, 20),
-  ping: z.string().transform(list),
+  ping: z
+    .string()
+    .transform(list)
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9.:-]*$/i, { error: "must list tailnet addresses or MagicDNS names" }))),
   timeout: duration,
   join: oneOf(["tailscale", "none", "token"], "tailscale"),
   agents,

@@ -78,8 +78,9 @@ var secret = external_exports.string().trim().pipe(external_exports.string().reg
 var args = external_exports.string().transform((s) => s.split(/\s+/).filter(Boolean));
 var RawInputs = external_exports.object({
   gateway: httpUrl,
-  "oauth-client-id": external_exports.string().trim(),
-  audience: external_exports.string().trim(),
+  // Goes into `--client-id=<id>?ephemeral=…`: nothing that could add attributes or flags.
+  "oauth-client-id": external_exports.string().trim().pipe(external_exports.string().max(100).regex(/^[\w-]*$/, { error: "must be a client id such as kXYZ123CNTRL" })),
+  audience: external_exports.string().trim().pipe(external_exports.string().max(500).regex(/^\S*$/, { error: "must be a single value without spaces" })),
   "oauth-secret": secret.pipe(
     external_exports.union([external_exports.literal(""), external_exports.string().startsWith("tskey-client-", { error: 'must be an OAuth client secret ("tskey-client-…")' })])
   ),
@@ -95,7 +96,7 @@ var RawInputs = external_exports.object({
   "tailscaled-args": args,
   statedir: external_exports.string().trim(),
   retry: whole(5, 1, 20),
-  ping: external_exports.string().transform(list),
+  ping: external_exports.string().transform(list).pipe(external_exports.array(external_exports.string().regex(/^[a-z0-9][a-z0-9.:-]*$/i, { error: "must list tailnet addresses or MagicDNS names" }))),
   timeout: duration,
   join: oneOf(["tailscale", "none", "token"], "tailscale"),
   agents,

@@ -85,6 +85,8 @@ test("a missing or malformed credential is refused, naming the input", () => {
   // Anything but a client secret would be taken by the CLI as an auth key with junk attributes.
   assert.match(err({ gateway: "http://gw", "oauth-secret": "tskey-auth-k1-x" }), /input "oauth-secret" must be an OAuth client secret \("tskey-client-…"\)/);
   assert.match(err({ gateway: "http://gw", authkey: "tskey-auth-k1 x" }), /input "authkey" must be a single value without spaces/);
+  assert.match(err({ gateway: "http://gw", "oauth-client-id": "kX?ephemeral=false" }), /input "oauth-client-id" must be a client id such as kXYZ123CNTRL/);
+  assert.match(err({ gateway: "http://gw", "oauth-client-id": "kX", ping: "ai-gateway, --verbose" }), /input "ping" must list tailnet addresses or MagicDNS names/);
   const msg = err({ gateway: "http://gw", "oauth-secret": "not-a-client-secret" });
   assert.ok(!msg.includes("not-a-client-secret"), "a secret is never echoed");
 });
