@@ -215,7 +215,7 @@ export async function up(bin: Binaries, o: UpOptions, deps: TailscaleDeps): Prom
 }
 
 /** The flags that name the credential file, and what goes in it (the CLI reads `file:` values and trims them). */
-export function credentialFlags(c: JoinCredential, file: string, secret: string): { flags: string[]; content: string } {
+function credentialFlags(c: JoinCredential, file: string, secret: string): { flags: string[]; content: string } {
   // Ephemeral: the node goes when the job does. Preauthorized: no admin approval for a CI node.
   const attrs = "?ephemeral=true&preauthorized=true";
   switch (c.kind) {
