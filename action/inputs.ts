@@ -117,7 +117,7 @@ const RawInputs = z.object({
     .string()
     .trim()
     .transform((s) => s || DEFAULT_TAILSCALE_VERSION)
-    .pipe(z.string().regex(/^\d+\.\d+\.\d+$/, { error: "must be an exact version such as 1.94.2" })),
+    .pipe(z.string().regex(/^(\d+\.\d+\.\d+|latest|unstable)$/, { error: "must be a version such as 1.94.2, latest or unstable" })),
   sha256sum: z
     .string()
     .trim()

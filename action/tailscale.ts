@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { sanitizeTagPart } from "../src/tags.js";
 import type { RunContext } from "./context.js";
 import type { Clock, Exec, SpawnDetached, ToolCache } from "./deps.js";
@@ -68,10 +69,11 @@ export async function ensureInstalled(
 }
 
 async function install(
-  { version, sha256: pinned, downloadUrl: base, useCache }: { version: string; sha256: string; downloadUrl: string; useCache: boolean },
+  { version: wanted, sha256: pinned, downloadUrl: base, useCache }: { version: string; sha256: string; downloadUrl: string; useCache: boolean },
   arch: string,
   deps: TailscaleDeps,
 ): Promise<string> {
+  const version = await resolveVersion(wanted, base, deps);
   const cached = useCache ? deps.toolCache.find("tailscale", version, arch) : "";
   if (cached) {
     deps.log.info(`Using cached tailscale ${version} (${cached})`);
@@ -100,6 +102,25 @@ async function install(
   const dir = useCache ? await deps.toolCache.cacheDir(extracted, "tailscale", version, arch) : extracted;
   deps.log.info(`Installed tailscale ${version} (sha256 ${actual}) in ${dir}`);
   return dir;
+}
+
+/** The package server's index of a track; its tarballs' version is what tailscale/github-action installs. */
+const TrackIndex = z.object({ TarballsVersion: z.string().regex(/^\d+\.\d+\.\d+$/) });
+
+/** `latest` (the stable track) and `unstable` become the version the package server offers now. */
+async function resolveVersion(version: string, base: string, deps: TailscaleDeps): Promise<string> {
+  if (version !== "latest" && version !== "unstable") return version;
+  const url = `${base}/${version === "latest" ? "stable" : "unstable"}/?mode=json`;
+  try {
+    const res = await deps.fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const index = TrackIndex.safeParse(await res.json());
+    if (!index.success) throw new Error("no TarballsVersion in it");
+    deps.log.info(`version ${version} is tailscale ${index.data.TarballsVersion}`);
+    return index.data.TarballsVersion;
+  } catch (err) {
+    throw new ActionError(`could not resolve version "${version}" from ${url} (${(err as Error).message}); pin an exact version such as 1.94.2`);
+  }
 }
 
 async function publishedSha256(url: string, fetchFn: typeof fetch): Promise<string> {

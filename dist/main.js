@@ -20,7 +20,7 @@ import {
   up,
   waitForHealth,
   which
-} from "./chunks/chunk-UOU4WBYX.js";
+} from "./chunks/chunk-DGS67LK4.js";
 import {
   ActionError,
   describeError,
@@ -88,7 +88,7 @@ var RawInputs = external_exports.object({
   "gateway-audience": external_exports.string().trim().transform((s) => s || DEFAULT_OIDC_AUDIENCE),
   tags: external_exports.string().transform((s) => list(s).length ? list(s) : [DEFAULT_TAG_TEMPLATE]),
   hostname: external_exports.string().trim(),
-  version: external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^\d+\.\d+\.\d+$/, { error: "must be an exact version such as 1.94.2" })),
+  version: external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^(\d+\.\d+\.\d+|latest|unstable)$/, { error: "must be a version such as 1.94.2, latest or unstable" })),
   sha256sum: external_exports.string().trim().toLowerCase().pipe(external_exports.union([external_exports.literal(""), external_exports.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters" })])),
   "tailscale-download-url": external_exports.string().trim().transform((s) => s || "https://pkgs.tailscale.com").pipe(httpUrl),
   "use-cache": bool(true),

@@ -43,6 +43,9 @@ before(async () => {
     const path = `/${track}/tailscale_${version}_${arch}.tgz`;
     files.set(path, tgz);
     files.set(`${path}.sha256`, Buffer.from(`${createHash("sha256").update(tgz).digest("hex")}\n`));
+    // The track's index as pkgs.tailscale.com serves it (fields trimmed to a few).
+    const index = { Tarballs: { [arch]: `tailscale_${version}_${arch}.tgz` }, TarballsVersion: version, Version: version };
+    files.set(`/${track}/?mode=json`, Buffer.from(JSON.stringify(index)));
   }
   pkgs = createServer((req, res) => {
     hits.push(req.url ?? "");
@@ -130,4 +133,21 @@ test("use-cache: false neither reads nor fills the tool cache", async () => {
   assert.doesNotMatch(r.log, /Using cached tailscale/);
   assert.equal(r.paths.length, 1);
   assert.ok(!r.paths[0]!.startsWith(job.toolCache), `run from the extracted download, not the tool cache (${r.paths[0]})`);
+});
+
+test("version latest and unstable install what the package server's track index names", async () => {
+  for (const [version, track, resolved] of [["latest", "stable", "1.94.2"], ["unstable", "unstable", "1.95.7"]] as const) {
+    tools.resetState();
+    const r = await runStep("main", newJob(), { inputs: inputs({ version }), env: env() });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, new RegExp(`version ${version} is tailscale ${resolved.replace(/\./g, "\\.")}`));
+    assert.ok(hits.includes(`/${track}/?mode=json`));
+    assert.ok(hits.includes(`/${track}/tailscale_${resolved}_${arch}.tgz`));
+  }
+});
+
+test("a track index the server does not have fails, naming its URL", async () => {
+  const r = await runStep("main", newJob(), { inputs: inputs({ version: "latest", "tailscale-download-url": `${pkgsUrl}/mirror` }), env: env() });
+  assert.equal(r.code, 1);
+  assert.match(commandText(r.errors[0] ?? ""), /could not resolve version "latest" from http:\/\/127\.0\.0\.1:\d+\/mirror\/stable\/\?mode=json \(HTTP 404\); pin an exact version/);
 });
