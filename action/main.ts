@@ -8,12 +8,12 @@ import { type RunContext, pullRequestOf, readContext } from "./context.js";
 import type { Clock, Core, Exec, SpawnDetached, ToolCache } from "./deps.js";
 import { ActionError, describeError } from "./errors.js";
 import { createSession, waitForHealth } from "./gateway-client.js";
-import { type Inputs, readInputs } from "./inputs.js";
+import { type Inputs, type TailscaleAuth, readInputs } from "./inputs.js";
 import { getOidcToken, missingOidcMessage } from "./oidc.js";
 import { startProxy } from "./proxy.js";
 import { clock, exec, runnerCore, spawnDetached, toolCache, which } from "./runtime.js";
 import type { StateKey } from "./state.js";
-import { type TailscaleDeps, deriveHostname, ensureDaemon, ensureInstalled, up } from "./tailscale.js";
+import { type JoinCredential, type TailscaleDeps, deriveHostname, ensureDaemon, ensureInstalled, pingPeers, up } from "./tailscale.js";
 
 export interface MainDeps {
   readonly core: Core;
@@ -42,6 +42,9 @@ export function resolveTags(templates: readonly string[], repository: string): s
 
 export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): Promise<void> {
   const { core } = deps;
+  // The runner masks values from `secrets.*` itself; a credential given any other way is masked here.
+  if (inputs.auth?.kind === "oauth") core.setSecret(inputs.auth.secret);
+  if (inputs.auth?.kind === "authkey") core.setSecret(inputs.auth.key);
   const save: Save = (key, value) => core.saveState(key, String(value));
   const tags = resolveTags(inputs.tags, ctx.repository);
 
@@ -55,7 +58,7 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
   }
   save("gateway", inputs.gateway);
 
-  if (inputs.join === "tailscale") await joinTailnet(inputs, ctx, tags, deps, save);
+  if (inputs.auth) await joinTailnet(inputs, inputs.auth, ctx, tags, deps, save);
 
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
@@ -114,11 +117,11 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
 type Save = (key: StateKey, value: string | number) => void;
 
 /** Installs tailscale if needed, starts its daemon if needed, and joins; state records each step for post. */
-async function joinTailnet(inputs: Inputs, ctx: RunContext, tags: readonly string[], deps: MainDeps, save: Save): Promise<void> {
+async function joinTailnet(inputs: Inputs, auth: TailscaleAuth, ctx: RunContext, tags: readonly string[], deps: MainDeps, save: Save): Promise<void> {
   const { core } = deps;
   const tsDeps: TailscaleDeps = { ...deps, log: core };
   const bin = await ensureInstalled(
-    { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
+    { version: inputs.version, sha256: inputs.sha256sum, downloadUrl: inputs.downloadUrl, useCache: inputs.useCache },
     ctx,
     tsDeps,
   );
@@ -126,15 +129,24 @@ async function joinTailnet(inputs: Inputs, ctx: RunContext, tags: readonly strin
   save("tailscale", bin.tailscale);
   save("tailscaled", bin.tailscaled);
   save("sudo", bin.sudo);
-  const daemonPid = await ensureDaemon(bin, join(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
+  const daemon = { logFile: join(ctx.runnerTemp, "keyless-tailscaled.log"), statedir: inputs.statedir, extraArgs: inputs.tailscaledArgs };
+  const daemonPid = await ensureDaemon(bin, daemon, tsDeps);
   if (daemonPid !== null) save("tailscaled_pid", daemonPid);
-  // Minted just before use: GitHub OIDC tokens live five minutes.
-  const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
   const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
-  await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
+  // Minted just before each attempt: GitHub OIDC tokens live five minutes.
+  const credential: JoinCredential =
+    auth.kind === "federated"
+      ? { kind: "federated", clientId: auth.clientId, idToken: () => getOidcToken(core, auth.audience, "Tailscale") }
+      : auth;
+  await up(
+    bin,
+    { credential, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.args, attempts: inputs.retry, tempDir: ctx.runnerTemp },
+    tsDeps,
+  );
   // Saved once up succeeded: a refused node never joined, and logout is for nodes that did.
   save("joined", "true");
   core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
+  await pingPeers(bin, inputs.ping, inputs.timeoutMs, tsDeps);
 }
 
 /**

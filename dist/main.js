@@ -12,6 +12,7 @@ import {
   exec,
   external_exports,
   getInput,
+  pingPeers,
   runnerCore,
   setFailed,
   spawnDetached,
@@ -19,7 +20,7 @@ import {
   up,
   waitForHealth,
   which
-} from "./chunks/chunk-3XBHLAWG.js";
+} from "./chunks/chunk-DGS67LK4.js";
 import {
   ActionError,
   describeError,
@@ -37,8 +38,9 @@ import { dirname, join } from "node:path";
 // action/inputs.ts
 var AGENTS = ["claude", "codex", "gemini", "openai"];
 var DEFAULT_TAILSCALE_VERSION = "1.94.2";
+var DEFAULT_TIMEOUT = "2m";
 var list = (raw) => raw.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
-var bool = external_exports.string().transform((s) => s.trim()).pipe(external_exports.enum(["", "true", "True", "TRUE", "false", "False", "FALSE"], { error: "must be true or false" })).transform((s) => s.toLowerCase() === "true");
+var bool = (fallback) => external_exports.string().transform((s) => s.trim()).pipe(external_exports.enum(["", "true", "True", "TRUE", "false", "False", "FALSE"], { error: "must be true or false" })).transform((s) => s === "" ? fallback : s.toLowerCase() === "true");
 var httpUrl = external_exports.string().trim().min(1, { error: "is required" }).transform((s, ctx) => {
   let url;
   try {
@@ -70,59 +72,76 @@ var agents = external_exports.string().transform((s, ctx) => {
   }
   return [...new Set(names)];
 });
-var seconds = external_exports.string().trim().transform((s) => s || "120").pipe(external_exports.string().regex(/^\d+$/, { error: "must be a whole number of seconds" })).transform(Number).pipe(external_exports.number().min(1).max(3600, { error: "must be at most 3600 seconds" })).transform((s) => s * 1e3);
+var duration = external_exports.string().trim().transform((s) => s || DEFAULT_TIMEOUT).pipe(external_exports.string().regex(/^\d+[smh]?$/, { error: "must be a duration such as 120, 90s or 2m" })).transform((s) => Number.parseInt(s, 10) * ({ s: 1, m: 60, h: 3600 }[s.at(-1)] ?? 1)).pipe(external_exports.number().min(1, { error: "must be at least 1s" }).max(3600, { error: "must be at most 1h" })).transform((s) => s * 1e3);
+var whole = (fallback, min, max) => external_exports.string().trim().transform((s) => s || String(fallback)).pipe(external_exports.string().regex(/^\d+$/, { error: "must be a whole number" })).transform(Number).pipe(external_exports.number().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }));
+var secret = external_exports.string().trim().pipe(external_exports.string().regex(/^\S*$/, { error: "must be a single value without spaces" }));
+var args = external_exports.string().transform((s) => s.split(/\s+/).filter(Boolean));
 var RawInputs = external_exports.object({
   gateway: httpUrl,
-  "tailscale-client-id": external_exports.string().trim(),
-  "tailscale-audience": external_exports.string().trim(),
+  // Goes into `--client-id=<id>?ephemeral=…`: nothing that could add attributes or flags.
+  "oauth-client-id": external_exports.string().trim().pipe(external_exports.string().max(100).regex(/^[\w-]*$/, { error: "must be a client id such as kXYZ123CNTRL" })),
+  audience: external_exports.string().trim().pipe(external_exports.string().max(500).regex(/^\S*$/, { error: "must be a single value without spaces" })),
+  "oauth-secret": secret.pipe(
+    external_exports.union([external_exports.literal(""), external_exports.string().startsWith("tskey-client-", { error: 'must be an OAuth client secret ("tskey-client-…")' })])
+  ),
+  authkey: secret,
   "gateway-audience": external_exports.string().trim().transform((s) => s || DEFAULT_OIDC_AUDIENCE),
   tags: external_exports.string().transform((s) => list(s).length ? list(s) : [DEFAULT_TAG_TEMPLATE]),
   hostname: external_exports.string().trim(),
-  "tailscale-version": external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^\d+\.\d+\.\d+$/, { error: "must be an exact version such as 1.94.2" })),
-  "tailscale-sha256": external_exports.string().trim().toLowerCase().pipe(external_exports.union([external_exports.literal(""), external_exports.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters" })])),
+  version: external_exports.string().trim().transform((s) => s || DEFAULT_TAILSCALE_VERSION).pipe(external_exports.string().regex(/^(\d+\.\d+\.\d+|latest|unstable)$/, { error: "must be a version such as 1.94.2, latest or unstable" })),
+  sha256sum: external_exports.string().trim().toLowerCase().pipe(external_exports.union([external_exports.literal(""), external_exports.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters" })])),
   "tailscale-download-url": external_exports.string().trim().transform((s) => s || "https://pkgs.tailscale.com").pipe(httpUrl),
-  "tailscale-args": external_exports.string().transform(list),
+  "use-cache": bool(true),
+  args,
+  "tailscaled-args": args,
+  statedir: external_exports.string().trim(),
+  retry: whole(5, 1, 20),
+  ping: external_exports.string().transform(list).pipe(external_exports.array(external_exports.string().regex(/^[a-z0-9][a-z0-9.:-]*$/i, { error: "must list tailnet addresses or MagicDNS names" }))),
+  timeout: duration,
   join: oneOf(["tailscale", "none", "token"], "tailscale"),
   agents,
   "provider-mode": oneOf(["anthropic", "bedrock", "vertex"], "anthropic"),
   "aws-region": external_exports.string().trim(),
   "vertex-project-id": external_exports.string().trim(),
   "vertex-region": external_exports.string().trim(),
-  "local-proxy": bool,
-  "on-missing-oidc": oneOf(["fail", "skip"], "fail"),
-  timeout: seconds
+  "local-proxy": bool(false),
+  "on-missing-oidc": oneOf(["fail", "skip"], "fail")
 });
 var INPUT_NAMES = Object.keys(RawInputs.shape);
+var RENAMED_INPUTS = {
+  "tailscale-client-id": "oauth-client-id",
+  "tailscale-audience": "audience",
+  "tailscale-version": "version",
+  "tailscale-sha256": "sha256sum",
+  "tailscale-args": "args"
+};
 function readInputs(get) {
+  const renamed = Object.entries(RENAMED_INPUTS).filter(([old]) => get(old).trim() !== "").map(([old, now]) => `input "${old}" was renamed "${now}", as tailscale/github-action names it`);
   const raw = Object.fromEntries(INPUT_NAMES.map((n) => [n, get(n)]));
   const parsed = RawInputs.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `input "${String(i.path[0])}" ${i.message}`);
-    throw new ActionError(lines.join("; "));
-  }
+  const problems = [...renamed, ...parsed.success ? [] : parsed.error.issues.map((i) => `input "${String(i.path[0])}" ${i.message}`)];
+  if (!parsed.success || problems.length > 0) throw new ActionError(problems.join("; "));
   const r = parsed.data;
   if (r.join === "token" && !secureOrLocal(r.gateway)) {
     throw new ActionError(
       `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (for example the gateway's Tailscale Funnel address), not ${r.gateway}`
     );
   }
-  if (r.join === "tailscale" && !r["tailscale-client-id"]) {
-    throw new ActionError(
-      'input "tailscale-client-id" is required to join the tailnet: give the client id of the Tailscale federated identity (Settings → Trust credentials), or set join: none when an earlier step already joined'
-    );
-  }
   return {
     gateway: r.gateway,
-    tailscaleClientId: r["tailscale-client-id"],
-    // Tailscale's federated identities expect this audience unless the admin chose another.
-    tailscaleAudience: r["tailscale-audience"] || `api.tailscale.com/${r["tailscale-client-id"]}`,
+    auth: r.join === "tailscale" ? tailscaleAuth(r) : null,
     gatewayAudience: r["gateway-audience"],
     tags: r.tags,
     hostname: r.hostname,
-    tailscaleVersion: r["tailscale-version"],
-    tailscaleSha256: r["tailscale-sha256"],
-    tailscaleDownloadUrl: r["tailscale-download-url"],
-    tailscaleArgs: r["tailscale-args"],
+    version: r.version,
+    sha256sum: r.sha256sum,
+    downloadUrl: r["tailscale-download-url"],
+    useCache: r["use-cache"],
+    args: r.args,
+    tailscaledArgs: r["tailscaled-args"],
+    statedir: r.statedir,
+    retry: r.retry,
+    ping: r.ping,
     join: r.join,
     agents: r.agents,
     providerMode: r["provider-mode"],
@@ -133,6 +152,20 @@ function readInputs(get) {
     onMissingOidc: r["on-missing-oidc"],
     timeoutMs: r.timeout
   };
+}
+function tailscaleAuth(r) {
+  const clientId = r["oauth-client-id"];
+  const federated = () => ({ kind: "federated", clientId, audience: r.audience || `api.tailscale.com/${clientId}` });
+  if (r.audience) {
+    if (!clientId) throw new ActionError('input "audience" is for workload identity federation and needs "oauth-client-id" as well');
+    return federated();
+  }
+  if (r["oauth-secret"]) return { kind: "oauth", secret: r["oauth-secret"] };
+  if (clientId) return federated();
+  if (r.authkey) return { kind: "authkey", key: r.authkey };
+  throw new ActionError(
+    "joining the tailnet needs one of: oauth-client-id (workload identity federation: the client id of a Tailscale federated identity, Settings → Trust credentials; no secret), oauth-secret (an OAuth client), or authkey; or set join: none when an earlier step already joined"
+  );
 }
 function secureOrLocal(url) {
   const u = new URL(url);
@@ -344,6 +377,8 @@ function resolveTags(templates, repository) {
 }
 async function runMain(inputs, ctx, deps) {
   const { core } = deps;
+  if (inputs.auth?.kind === "oauth") core.setSecret(inputs.auth.secret);
+  if (inputs.auth?.kind === "authkey") core.setSecret(inputs.auth.key);
   const save = (key2, value) => core.saveState(key2, String(value));
   const tags = resolveTags(inputs.tags, ctx.repository);
   if (!ctx.oidcAvailable) {
@@ -355,7 +390,7 @@ async function runMain(inputs, ctx, deps) {
     throw new ActionError(missingOidcMessage(ctx));
   }
   save("gateway", inputs.gateway);
-  if (inputs.join === "tailscale") await joinTailnet(inputs, ctx, tags, deps, save);
+  if (inputs.auth) await joinTailnet(inputs, inputs.auth, ctx, tags, deps, save);
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
     none: "this runner's tailnet identity may reach it",
@@ -402,11 +437,11 @@ async function runMain(inputs, ctx, deps) {
   core.setOutput("skipped", "false");
   for (const [name, value] of Object.entries(setup.outputs)) core.setOutput(name, value);
 }
-async function joinTailnet(inputs, ctx, tags, deps, save) {
+async function joinTailnet(inputs, auth, ctx, tags, deps, save) {
   const { core } = deps;
   const tsDeps = { ...deps, log: core };
   const bin = await ensureInstalled(
-    { version: inputs.tailscaleVersion, sha256: inputs.tailscaleSha256, downloadUrl: inputs.tailscaleDownloadUrl },
+    { version: inputs.version, sha256: inputs.sha256sum, downloadUrl: inputs.downloadUrl, useCache: inputs.useCache },
     ctx,
     tsDeps
   );
@@ -414,13 +449,19 @@ async function joinTailnet(inputs, ctx, tags, deps, save) {
   save("tailscale", bin.tailscale);
   save("tailscaled", bin.tailscaled);
   save("sudo", bin.sudo);
-  const daemonPid = await ensureDaemon(bin, join2(ctx.runnerTemp, "keyless-tailscaled.log"), tsDeps);
+  const daemon = { logFile: join2(ctx.runnerTemp, "keyless-tailscaled.log"), statedir: inputs.statedir, extraArgs: inputs.tailscaledArgs };
+  const daemonPid = await ensureDaemon(bin, daemon, tsDeps);
   if (daemonPid !== null) save("tailscaled_pid", daemonPid);
-  const idToken = await getOidcToken(core, inputs.tailscaleAudience, "Tailscale");
   const hostname = inputs.hostname || deriveHostname(ctx.repository, ctx.runId, ctx.runAttempt);
-  await up(bin, { clientId: inputs.tailscaleClientId, idToken, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.tailscaleArgs }, tsDeps);
+  const credential = auth.kind === "federated" ? { kind: "federated", clientId: auth.clientId, idToken: () => getOidcToken(core, auth.audience, "Tailscale") } : auth;
+  await up(
+    bin,
+    { credential, tags, hostname, timeoutMs: inputs.timeoutMs, extraArgs: inputs.args, attempts: inputs.retry, tempDir: ctx.runnerTemp },
+    tsDeps
+  );
   save("joined", "true");
   core.info(`Joined the tailnet as ${hostname} with tags ${tags.join(",")}`);
+  await pingPeers(bin, inputs.ping, inputs.timeoutMs, tsDeps);
 }
 async function run(proxyScript) {
   try {

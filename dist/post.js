@@ -11,7 +11,7 @@ import {
   stopDaemon,
   warning,
   writeSummary
-} from "./chunks/chunk-3XBHLAWG.js";
+} from "./chunks/chunk-DGS67LK4.js";
 import {
   stopProxy
 } from "./chunks/chunk-43Z4EIJG.js";

@@ -47,7 +47,7 @@ describe("no OIDC token", () => {
   test("fail (default): explains the missing id-token permission; tailscale is never run", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir);
-    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX" }, path: [ts.binDir] });
+    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kX" }, path: [ts.binDir] });
     const msg = failedWith(r);
     assert.match(msg, /needs a GitHub OIDC token/);
     assert.match(msg, /The job lacks the `id-token: write` permission/);
@@ -58,7 +58,7 @@ describe("no OIDC token", () => {
   test("fail on a fork's pull request names the fork", async () => {
     const job = newJob();
     const r = await runStep("main", job, {
-      inputs: { gateway: gateway.url, "tailscale-client-id": "kX" },
+      inputs: { gateway: gateway.url, "oauth-client-id": "kX" },
       event: { name: "pull_request", payload: { pull_request: { number: 3, head: { sha: "b".repeat(40), repo: { full_name: "mallory/api" } } } } },
     });
     assert.match(failedWith(r), /pull request from the fork mallory\/api; GitHub gives such runs no OIDC token/);
@@ -68,7 +68,7 @@ describe("no OIDC token", () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir);
     const r = await runStep("main", job, {
-      inputs: { gateway: gateway.url, "tailscale-client-id": "kX", "on-missing-oidc": "skip" },
+      inputs: { gateway: gateway.url, "oauth-client-id": "kX", "on-missing-oidc": "skip" },
       env: { GITHUB_ACTOR: "dependabot[bot]" },
       path: [ts.binDir],
     });
@@ -86,7 +86,7 @@ describe("no OIDC token", () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir);
     const r = await runStep("main", job, {
-      inputs: { gateway: gateway.url, "tailscale-client-id": "kX" },
+      inputs: { gateway: gateway.url, "oauth-client-id": "kX" },
       env: { ...oidcEnv(), ACTIONS_ID_TOKEN_REQUEST_TOKEN: "wrong" },
       path: [ts.binDir],
     });
@@ -100,12 +100,13 @@ describe("tailscale up refused by the federated identity", () => {
   test("names the client id, the tags and the token subject, and quotes tailscale", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir, { upError: "backend error: requested tags [tag:ci-acme-api] are invalid or not permitted" });
-    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kBAD" }, env: oidcEnv(), path: [ts.binDir] });
+    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kBAD", retry: "1" }, env: oidcEnv(), path: [ts.binDir] });
     const msg = failedWith(r);
     assert.match(msg, /Tailscale refused to let this job join: tailscale up exited 1 with client id "kBAD" and tags "tag:ci-acme-api" for the token subject "repo:acme\/api:ref:refs\/heads\/main"/);
     assert.match(msg, /tailscale said: backend error: requested tags \[tag:ci-acme-api\] are invalid or not permitted/);
     assert.match(msg, /Trust credentials/);
-    const token = ts.calls().find((c) => c.args[0] === "up")!.args.find((a) => a.startsWith("--id-token="))!.slice(11);
+    const token = ts.calls().find((c) => c.args[0] === "up")?.files?.["id-token"]?.content ?? "";
+    assert.match(token, /^ey/);
     assert.ok(!r.log.includes(token));
     // Never joined, so post does not log out.
     const post = await runStep("post", job, { path: [ts.binDir] });
@@ -116,15 +117,15 @@ describe("tailscale up refused by the federated identity", () => {
   test("a tailscale older than 1.90 is refused before trying", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir, { version: "1.88.3" });
-    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX" }, env: oidcEnv(), path: [ts.binDir] });
-    assert.match(failedWith(r), /the tailscale on this runner is 1\.88\.3, but joining with GitHub OIDC .* needs 1\.90\.0 or later/);
+    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kX" }, env: oidcEnv(), path: [ts.binDir] });
+    assert.match(failedWith(r), /the tailscale on this runner is 1\.88\.3, but joining .* needs 1\.90\.0 or later/);
     assert.ok(!ts.calls().some((c) => c.args[0] === "up"));
   });
 
   test("a runner already on a tailnet is pointed at join: none", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir, { initialState: "Running" });
-    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX" }, env: oidcEnv(), path: [ts.binDir] });
+    const r = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kX" }, env: oidcEnv(), path: [ts.binDir] });
     assert.match(failedWith(r), /already connected to a tailnet; set join: none/);
   });
 });
@@ -135,7 +136,7 @@ describe("gateway", () => {
     const ts = fakeTailscale(job.dir);
     const port = await closedPort();
     const r = await runStep("main", job, {
-      inputs: { gateway: `http://127.0.0.1:${port}`, "tailscale-client-id": "kX", timeout: "2" },
+      inputs: { gateway: `http://127.0.0.1:${port}`, "oauth-client-id": "kX", timeout: "2" },
       env: oidcEnv(),
       path: [ts.binDir],
     });
@@ -186,7 +187,7 @@ describe("post", () => {
   test("never fails the job: every part runs and problems become warnings", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir);
-    const main = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX", agents: "none" }, env: oidcEnv(), path: [ts.binDir] });
+    const main = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kX", agents: "none" }, env: oidcEnv(), path: [ts.binDir] });
     assert.equal(main.code, 0, main.log);
     // The session is unknown to the gateway, and tailscale cannot log out (its daemon died, say).
     job.lastState.session_id = "ses_unknown";
@@ -204,7 +205,7 @@ describe("post", () => {
   test("with the gateway gone it still logs out", async () => {
     const job = newJob();
     const ts = fakeTailscale(job.dir);
-    const main = await runStep("main", job, { inputs: { gateway: gateway.url, "tailscale-client-id": "kX", agents: "none" }, env: oidcEnv(), path: [ts.binDir] });
+    const main = await runStep("main", job, { inputs: { gateway: gateway.url, "oauth-client-id": "kX", agents: "none" }, env: oidcEnv(), path: [ts.binDir] });
     assert.equal(main.code, 0, main.log);
     const port = await closedPort();
     job.lastState.gateway = `http://127.0.0.1:${port}`;

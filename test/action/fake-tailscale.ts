@@ -7,10 +7,21 @@ export interface FakeTailscaleConfig {
   daemon: "running" | "down";
   /** Printed by `tailscale version`. */
   version: string;
-  /** When set, `tailscale up` fails with this on stderr. */
+  /** When set, `tailscale up` fails with this on stderr (the first `upFailures` times, or always). */
   upError?: string;
+  /** With upError: how many `tailscale up` calls fail before one succeeds; unset, all of them. */
+  upFailures?: number;
+  /** How each peer answers `tailscale ping -c 1`; a peer not listed never answers. */
+  peers?: Record<string, "direct" | "derp">;
   /** BackendState before `up` when the daemon answers. */
   initialState: "NeedsLogin" | "Running";
+}
+
+export interface FakeCall {
+  tool: "tailscale" | "tailscaled";
+  args: string[];
+  /** For each `--flag=file:PATH` argument: what PATH held when the CLI ran (as the CLI reads it) and its mode. */
+  files?: Record<string, { content: string; mode: number }>;
 }
 
 export interface FakeTailscale {
@@ -19,7 +30,7 @@ export interface FakeTailscale {
   readonly dir: string;
   configure(c: Partial<FakeTailscaleConfig>): void;
   /** Every invocation so far, in order. */
-  calls(): { tool: "tailscale" | "tailscaled"; args: string[] }[];
+  calls(): FakeCall[];
   /** Pid of the stand-in tailscaled, if one was started. */
   daemonPid(): number | null;
   /** Forgets the login (as a fresh runner would have none). */
@@ -31,7 +42,12 @@ const fs = require("node:fs");
 const path = require("node:path");
 const dir = ${JSON.stringify(dir)};
 const args = process.argv.slice(2);
-fs.appendFileSync(path.join(dir, "calls.jsonl"), JSON.stringify({ tool: ${JSON.stringify(tool)}, args }) + "\\n");
+const files = {};
+for (const a of args) {
+  const m = /^--([a-z-]+)=file:(.*)$/.exec(a);
+  if (m) files[m[1]] = { content: fs.readFileSync(m[2], "utf8").trim(), mode: fs.statSync(m[2]).mode & 0o777 };
+}
+fs.appendFileSync(path.join(dir, "calls.jsonl"), JSON.stringify({ tool: ${JSON.stringify(tool)}, args, ...(Object.keys(files).length ? { files } : {}) }) + "\\n");
 const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
 const stateFile = path.join(dir, "state.json");
 const state = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, "utf8")) : { backend: config.initialState };
@@ -45,7 +61,16 @@ const daemonUp = () => {
 ${tool === "tailscaled" ? TAILSCALED : TAILSCALE}
 `;
 
+// \`tailscale up\` flags as tailscale.com v1.102.3 defines them (cmd/tailscale/cli/up.go); the real CLI refuses others.
+const UP_FLAGS = [
+  "qr", "qr-format", "auth-key", "audience", "client-id", "client-secret", "id-token", "login-server", "accept-routes",
+  "accept-dns", "host-routes", "exit-node", "exit-node-allow-lan-access", "shields-up", "ssh", "advertise-tags", "hostname",
+  "advertise-routes", "advertise-connector", "advertise-exit-node", "report-posture", "operator", "snat-subnet-routes",
+  "stateful-filtering", "netfilter-mode", "unattended", "timeout", "nickname", "json", "reset", "force-reauth",
+];
+
 const TAILSCALE = `
+const UP_FLAGS = ${JSON.stringify(UP_FLAGS)};
 const [cmd] = args;
 if (cmd === "version") { console.log(config.version + "\\n  tailscale commit: fake\\n  go version: go1.25"); process.exit(0); }
 if (!daemonUp()) { console.error("failed to connect to local tailscaled; it doesn't appear to be running"); process.exit(1); }
@@ -55,10 +80,22 @@ if (cmd === "status") {
   process.exit(0);
 }
 if (cmd === "up") {
-  if (config.upError) { console.error(config.upError); process.exit(1); }
+  for (const a of args.slice(1)) {
+    const name = /^--([^=]+)/.exec(a)?.[1];
+    if (!UP_FLAGS.includes(name)) { console.error("flag provided but not defined: -" + name); process.exit(2); }
+  }
+  state.upAttempts = (state.upAttempts || 0) + 1; save();
+  if (config.upError && state.upAttempts <= (config.upFailures ?? Infinity)) { console.error(config.upError); process.exit(1); }
   const flag = (n) => (args.find((a) => a.startsWith("--" + n + "=")) || "").slice(n.length + 3);
   state.backend = "Running"; state.hostname = flag("hostname"); state.tags = flag("advertise-tags").split(",");
   save(); process.exit(0);
+}
+if (cmd === "ping") {
+  const host = args.at(-1);
+  const how = (config.peers || {})[host];
+  if (how === "direct") { console.log("pong from " + host + " (100.64.0.9) via 10.0.0.9:41641 in 3ms"); process.exit(0); }
+  if (how === "derp") { console.log("pong from " + host + " (100.64.0.9) via DERP(fra) in 30ms"); console.error("direct connection not established"); process.exit(1); }
+  console.error("timeout waiting for ping reply"); process.exit(1);
 }
 if (cmd === "logout") { state.backend = "NeedsLogin"; save(); process.exit(0); }
 console.error("fake tailscale: unsupported command " + cmd); process.exit(2);
@@ -98,7 +135,7 @@ export function fakeTailscale(root: string, config: Partial<FakeTailscaleConfig>
       return readFileSync(file, "utf8")
         .split("\n")
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as { tool: "tailscale" | "tailscaled"; args: string[] });
+        .map((l) => JSON.parse(l) as FakeCall);
     },
     resetState() {
       rmSync(join(dir, "state.json"), { force: true });

@@ -26,7 +26,7 @@ function world() {
   let backend: string | null = null; // no daemon yet
   const ok = (stdout = ""): ExecResult => ({ exitCode: 0, stdout, stderr: "" });
   const exec: Exec = async (cmd, args) => {
-    commands.push([cmd, ...args].join(" ").replace(/--id-token=\S+/, "--id-token=JWT"));
+    commands.push([cmd, ...args].join(" ").replace(/file:\S+/g, "file:CREDENTIAL"));
     const sub = args[0] === "-E" ? args.slice(2) : args;
     if (sub[0] === "version") return ok("1.94.2\n");
     if (sub[0] === "status") return backend ? ok(JSON.stringify({ BackendState: backend })) : { exitCode: 1, stdout: "", stderr: "not running" };
@@ -68,7 +68,7 @@ test("a non-root runner goes through sudo for the daemon, up, logout and stop; s
     repository: "acme/api", runId: "9", runAttempt: "1", job: "review", actor: "octocat", eventName: "push", payload: {},
     runnerTemp: dir, home: dir, platform: "linux", arch: "x64", oidcAvailable: true, isRoot: false, presetEnv: {},
   };
-  const inputs = readInputs((n) => ({ gateway: "http://ai-gateway", "tailscale-client-id": "kX", agents: "none" })[n] ?? "");
+  const inputs = readInputs((n) => ({ gateway: "http://ai-gateway", "oauth-client-id": "kX", agents: "none" })[n] ?? "");
   const clock = { now: () => 0, sleep: async () => {} };
   const toolCache = { find: () => "", downloadTool: async () => assert.fail("no download"), extractTar: async () => "", cacheDir: async () => "" };
   await runMain(inputs, ctx, { core: w.core, exec: w.exec, which: w.which, spawnDetached: w.spawnDetached, toolCache, fetch: w.fetchFn, clock, node: "node", proxyScript: "proxy.js" });
@@ -77,7 +77,7 @@ test("a non-root runner goes through sudo for the daemon, up, logout and stop; s
     "/usr/bin/tailscale status --json",
     "spawn /usr/bin/sudo -E /usr/sbin/tailscaled --state=mem:",
     "/usr/bin/tailscale status --json",
-    "/usr/bin/sudo -E /usr/bin/tailscale up --client-id=kX?ephemeral=true&preauthorized=true --id-token=JWT --advertise-tags=tag:ci-acme-api --hostname=ci-api-9-1 --timeout=120s",
+    "/usr/bin/sudo -E /usr/bin/tailscale up --client-id=kX?ephemeral=true&preauthorized=true --id-token=file:CREDENTIAL --advertise-tags=tag:ci-acme-api --hostname=ci-api-9-1 --timeout=120s",
     "GET /healthz",
     "POST /v1/ci/sessions",
   ]);

@@ -43,6 +43,9 @@ before(async () => {
     const path = `/${track}/tailscale_${version}_${arch}.tgz`;
     files.set(path, tgz);
     files.set(`${path}.sha256`, Buffer.from(`${createHash("sha256").update(tgz).digest("hex")}\n`));
+    // The track's index as pkgs.tailscale.com serves it (fields trimmed to a few).
+    const index = { Tarballs: { [arch]: `tailscale_${version}_${arch}.tgz` }, TarballsVersion: version, Version: version };
+    files.set(`/${track}/?mode=json`, Buffer.from(JSON.stringify(index)));
   }
   pkgs = createServer((req, res) => {
     hits.push(req.url ?? "");
@@ -64,7 +67,7 @@ beforeEach(() => tools.resetState());
 const env = () => ({ ACTIONS_ID_TOKEN_REQUEST_URL: issuer.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.requestToken });
 const inputs = (extra: Record<string, string> = {}) => ({
   gateway: gateway.url,
-  "tailscale-client-id": "kX",
+  "oauth-client-id": "kX",
   "tailscale-download-url": pkgsUrl,
   agents: "none",
   ...extra,
@@ -95,15 +98,15 @@ test("downloads the pinned version, checks the published sha256, caches it and p
 
 test("odd minor versions come from the unstable track", async () => {
   const job = newJob();
-  const r = await runStep("main", job, { inputs: inputs({ "tailscale-version": "1.95.7" }), env: env() });
+  const r = await runStep("main", job, { inputs: inputs({ version: "1.95.7" }), env: env() });
   assert.equal(r.code, 0, r.log);
   assert.ok(hits.includes(`/unstable/tailscale_1.95.7_${arch}.tgz`));
 });
 
-test("a download whose sha256 differs from tailscale-sha256 is refused and not cached", async () => {
+test("a download whose sha256 differs from sha256sum is refused and not cached", async () => {
   const job = newJob();
   const wrong = "0".repeat(64);
-  const r = await runStep("main", job, { inputs: inputs({ "tailscale-sha256": wrong }), env: env() });
+  const r = await runStep("main", job, { inputs: inputs({ sha256sum: wrong }), env: env() });
   assert.equal(r.code, 1);
   const msg = commandText(r.errors[0] ?? "");
   assert.match(msg, new RegExp(`has sha256 [0-9a-f]{64}, expected ${wrong}; refusing to run it`));
@@ -113,7 +116,38 @@ test("a download whose sha256 differs from tailscale-sha256 is refused and not c
 
 test("a version the server does not have fails with the checksum URL", async () => {
   const job = newJob();
-  const r = await runStep("main", job, { inputs: inputs({ "tailscale-version": "1.94.9" }), env: env() });
+  const r = await runStep("main", job, { inputs: inputs({ version: "1.94.9" }), env: env() });
   assert.equal(r.code, 1);
-  assert.match(commandText(r.errors[0] ?? ""), /could not fetch the published checksum http:\/\/127\.0\.0\.1:\d+\/stable\/tailscale_1\.94\.9_\w+\.tgz\.sha256 \(HTTP 404\); set tailscale-sha256 to pin it/);
+  assert.match(commandText(r.errors[0] ?? ""), /could not fetch the published checksum http:\/\/127\.0\.0\.1:\d+\/stable\/tailscale_1\.94\.9_\w+\.tgz\.sha256 \(HTTP 404\); set sha256sum to pin it/);
+});
+
+test("use-cache: false neither reads nor fills the tool cache", async () => {
+  const job = newJob();
+  const first = await runStep("main", job, { inputs: inputs(), env: env() });
+  assert.equal(first.code, 0, first.log);
+  tools.resetState();
+  const before = hits.length;
+  const r = await runStep("main", { ...newJob(), toolCache: job.toolCache }, { inputs: inputs({ "use-cache": "false" }), env: env() });
+  assert.equal(r.code, 0, r.log);
+  assert.equal(hits.length, before + 2, "downloaded again (checksum and tarball) despite the cached copy");
+  assert.doesNotMatch(r.log, /Using cached tailscale/);
+  assert.equal(r.paths.length, 1);
+  assert.ok(!r.paths[0]!.startsWith(job.toolCache), `run from the extracted download, not the tool cache (${r.paths[0]})`);
+});
+
+test("version latest and unstable install what the package server's track index names", async () => {
+  for (const [version, track, resolved] of [["latest", "stable", "1.94.2"], ["unstable", "unstable", "1.95.7"]] as const) {
+    tools.resetState();
+    const r = await runStep("main", newJob(), { inputs: inputs({ version }), env: env() });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, new RegExp(`version ${version} is tailscale ${resolved.replace(/\./g, "\\.")}`));
+    assert.ok(hits.includes(`/${track}/?mode=json`));
+    assert.ok(hits.includes(`/${track}/tailscale_${resolved}_${arch}.tgz`));
+  }
+});
+
+test("a track index the server does not have fails, naming its URL", async () => {
+  const r = await runStep("main", newJob(), { inputs: inputs({ version: "latest", "tailscale-download-url": `${pkgsUrl}/mirror` }), env: env() });
+  assert.equal(r.code, 1);
+  assert.match(commandText(r.errors[0] ?? ""), /could not resolve version "latest" from http:\/\/127\.0\.0\.1:\d+\/mirror\/stable\/\?mode=json \(HTTP 404\); pin an exact version/);
 });

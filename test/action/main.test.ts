@@ -1,7 +1,7 @@
 // The bundled Action end to end against the real gateway: main joins (stand-in tailscale), registers the job and
 // configures agents; an official SDK given only the exported environment is attributed to the session; post cleans up.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
@@ -45,7 +45,7 @@ describe("main and post on a pull_request_target run", () => {
   before(async () => {
     issuer.endpointClaims = runClaims("workflow_dispatch", { event_name: "pull_request_target" });
     main = await runStep("main", job, {
-      inputs: { gateway: `${gateway.url}/`, "tailscale-client-id": "kXYZ123CNTRL" },
+      inputs: { gateway: `${gateway.url}/`, "oauth-client-id": "kXYZ123CNTRL" },
       env: oidcEnv(),
       event,
       path: [ts.binDir],
@@ -68,7 +68,11 @@ describe("main and post on a pull_request_target run", () => {
     assert.equal(flags["advertise-tags"], "tag:ci-acme-api");
     assert.equal(flags.hostname, "ci-api-9876543210-1");
     assert.equal(flags.timeout, "120s");
-    const claims = decodeJwt(flags["id-token"]!);
+    // The token travels in a file only the runner's user can read, never on the command line.
+    assert.match(flags["id-token"]!, /^file:\/.+\/keyless-join-[^/]+\/credential$/);
+    assert.equal(up.files?.["id-token"]?.mode, 0o600);
+    assert.ok(!existsSync(flags["id-token"]!.slice(5)), "the token file is gone once up returned");
+    const claims = decodeJwt(up.files?.["id-token"]?.content ?? "");
     assert.equal(claims.aud, "api.tailscale.com/kXYZ123CNTRL");
     assert.equal(claims.repository, "acme/api");
   });
@@ -81,7 +85,7 @@ describe("main and post on a pull_request_target run", () => {
   test("mints two tokens, masks both, and never prints them", () => {
     assert.deepEqual(tokens.map((t) => decodeJwt(t).aud).sort(), ["api.tailscale.com/kXYZ123CNTRL", "keyless"]);
     assertNoSecrets(main, tokens);
-    assert.match(main.log, /--id-token=\*\*\* /);
+    assert.match(main.log, /--id-token=file:\S+ /);
   });
 
   test("the gateway registered the session for this node, with the payload's PR (verified) and head sha", async () => {
@@ -174,7 +178,7 @@ describe("a pull_request run", () => {
     const ts = fakeTailscale(job.dir);
     issuer.endpointClaims = runClaims("pull_request", { ref: "refs/pull/7/merge" });
     const r = await runStep("main", job, {
-      inputs: { gateway: gateway.url, "tailscale-client-id": "kABC", tags: "tag:ci, tag:ci-<repo>" },
+      inputs: { gateway: gateway.url, "oauth-client-id": "kABC", tags: "tag:ci, tag:ci-<repo>" },
       env: oidcEnv(),
       event: { name: "pull_request", payload: { pull_request: { number: 7, head: { sha: HEAD_SHA, repo: { full_name: "acme/api" } } } } },
       path: [ts.binDir],
@@ -215,7 +219,7 @@ describe("a runner without a tailscale daemon", () => {
     const ts = fakeTailscale(job.dir, { daemon: "down" });
     issuer.endpointClaims = runClaims("push");
     const main = await runStep("main", job, {
-      inputs: { gateway: gateway.url, "tailscale-client-id": "kABC", agents: "claude" },
+      inputs: { gateway: gateway.url, "oauth-client-id": "kABC", agents: "claude" },
       env: oidcEnv(),
       path: [ts.binDir],
     });
