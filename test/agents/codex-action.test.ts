@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { codexConfig } from "../../action/agents.js";
+import { CODEX_PROFILE, codexConfig } from "../../action/agents.js";
 import { FINAL_TEXT } from "../fakes/replies.js";
 import type { Harness } from "../helpers/gateway.js";
 import { BIN, newJob, runCli } from "./cli.js";
@@ -23,7 +23,7 @@ describe("openai/codex-action after keyless (real Codex CLI)", () => {
   });
   after(() => h.close());
 
-  it("loads the config codex-action writes over keyless's and reaches the gateway through codex-action's proxy", async () => {
+  it("loads the config codex-action writes over keyless's: through its proxy to the gateway, and with --profile keyless straight there", async () => {
     const job = newJob("codex", h.gateway.url);
     const home = codexActionHome(job.env);
     assert.equal(home, job.env.CODEX_HOME, "codex-action picks up the CODEX_HOME keyless exported");
@@ -47,6 +47,12 @@ describe("openai/codex-action after keyless (real Codex CLI)", () => {
       assertAttributed(rows);
       for (const row of rows) assert.equal(row.route, "openai.responses");
       assertKeysSafe(h, fromRequest, "openai", run, job);
+
+      // A later step's `codex exec --profile keyless` still loads the shared config.toml and goes to the gateway itself.
+      const later = await runCli(BIN.codex, ["exec", "--profile", CODEX_PROFILE, "--skip-git-repo-check", "-m", MODEL, "say hello from the shell"], job);
+      assert.equal(later.code, 0, described(later));
+      assert.equal(proxy.received.length, 2, "not through codex-action's proxy");
+      assert.equal((await ciRows(h, since, 4)).length, 4);
     } finally {
       await proxy.close();
     }
