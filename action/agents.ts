@@ -43,6 +43,8 @@ export function agentSetup(
         env.CLAUDE_CODE_USE_BEDROCK = "1";
         env.ANTHROPIC_BEDROCK_BASE_URL = `${base}/bedrock`;
         env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = "1";
+        // claude-code-action refuses Bedrock without AWS credentials or this token; the gateway signs for AWS itself.
+        env.AWS_BEARER_TOKEN_BEDROCK = key;
         preset(env, ctx, "AWS_REGION", inputs.awsRegion, "us-east-1");
         outputs["claude-base-url"] = env.ANTHROPIC_BEDROCK_BASE_URL;
       } else if (inputs.providerMode === "vertex") {
@@ -61,14 +63,16 @@ export function agentSetup(
       outputs["openai-base-url"] = env.OPENAI_BASE_URL;
     },
     codex: () => {
-      // Codex ignores OPENAI_BASE_URL; a custom provider in its own CODEX_HOME is the reliable way.
+      // Codex ignores OPENAI_BASE_URL; a custom provider in its own CODEX_HOME is the reliable way. The provider is
+      // selected by the `keyless` profile, not by a top-level model_provider, which openai/codex-action prepends its own.
       const home = join(ctx.runnerTemp, "keyless", "codex");
       if (ctx.presetEnv.CODEX_HOME && ctx.presetEnv.CODEX_HOME !== home) {
-        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
+        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose profile "keyless" points Codex at the gateway`);
       }
       env.CODEX_HOME = home;
       env.KEYLESS_API_KEY = key;
       files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
+      files.push({ path: join(home, `${CODEX_PROFILE}.config.toml`), render: codexProfile });
       outputs["codex-base-url"] = `${base}/v1`;
       outputs["codex-home"] = home;
     },
@@ -100,12 +104,17 @@ function preset(
   else if (!ctx.presetEnv[name]) env[name] = fallback;
 }
 
+/** `codex --profile keyless` layers `$CODEX_HOME/keyless.config.toml` over config.toml (Codex 0.171.0). */
+export const CODEX_PROFILE = "keyless";
+
+/**
+ * The gateway as a Codex provider, and no top-level keys: openai/codex-action prepends `model_provider = …` to this
+ * file, and a second top-level `model_provider` would stop Codex ("duplicate key").
+ */
 export function codexConfig(baseUrl: string): string {
   // JSON strings are valid TOML basic strings.
   return [
-    "# Written by keyless: Codex sends its requests to the keyless gateway.",
-    'model_provider = "keyless"',
-    "",
+    `# Written by keyless: the gateway as a Codex provider, selected by \`codex --profile ${CODEX_PROFILE}\`.`,
     "[model_providers.keyless]",
     'name = "keyless"',
     `base_url = ${JSON.stringify(baseUrl)}`,
@@ -117,6 +126,11 @@ export function codexConfig(baseUrl: string): string {
     "enabled = false",
     "",
   ].join("\n");
+}
+
+/** The profile layer that selects the provider (Codex refuses a top-level `profile = …` in config.toml). */
+export function codexProfile(): string {
+  return ["# Written by keyless: Codex sends its requests to the keyless gateway.", 'model_provider = "keyless"', ""].join("\n");
 }
 
 /**

@@ -216,8 +216,8 @@ export function readInputs(get: (name: string) => string): Inputs {
   const r = parsed.data;
   if (r.join === "token" && !secureOrLocal(r.gateway)) {
     throw new ActionError(
-      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (for example the gateway's ` +
-        `Tailscale Funnel address), not ${r.gateway}`,
+      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (a TLS proxy of your own: ` +
+        `the gateway refuses Tailscale Funnel), not ${r.gateway}`,
     );
   }
   return {

@@ -63,7 +63,7 @@ export async function runMain(inputs: Inputs, ctx: RunContext, deps: MainDeps): 
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
     none: "this runner's tailnet identity may reach it",
-    token: "it is published at this URL (for example with Tailscale Funnel)",
+    token: "it is published at this URL (a TLS proxy of your own; the gateway refuses Tailscale Funnel)",
   }[inputs.join];
   await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
 

@@ -1,7 +1,7 @@
 // Agent configuration as data: what each agent gets for each provider mode, and the Gemini CLI https rule.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agentSetup, codexConfig, geminiSettings } from "../../action/agents.js";
+import { agentSetup, codexConfig, codexProfile, geminiSettings } from "../../action/agents.js";
 import { AGENTS } from "../../action/inputs.js";
 
 const ctx = { runnerTemp: "/tmp/rt", home: "/home/runner", presetEnv: {} };
@@ -33,11 +33,21 @@ test("inputs for Vertex override the defaults", () => {
   assert.equal(s.env.CLOUD_ML_REGION, "europe-west1");
 });
 
-test("the Codex config is valid TOML for Codex's custom provider", () => {
+test("Codex: the provider in config.toml (no top-level key for codex-action to collide with), selected by the keyless profile", () => {
   assert.equal(
     codexConfig("http://gw/v1"),
-    '# Written by keyless: Codex sends its requests to the keyless gateway.\nmodel_provider = "keyless"\n\n[model_providers.keyless]\nname = "keyless"\nbase_url = "http://gw/v1"\nenv_key = "KEYLESS_API_KEY"\nwire_api = "responses"\n\n# CI runs should not phone home (ab.chatgpt.com).\n[analytics]\nenabled = false\n',
+    '# Written by keyless: the gateway as a Codex provider, selected by `codex --profile keyless`.\n[model_providers.keyless]\nname = "keyless"\nbase_url = "http://gw/v1"\nenv_key = "KEYLESS_API_KEY"\nwire_api = "responses"\n\n# CI runs should not phone home (ab.chatgpt.com).\n[analytics]\nenabled = false\n',
   );
+  assert.equal(codexProfile(), '# Written by keyless: Codex sends its requests to the keyless gateway.\nmodel_provider = "keyless"\n');
+  const files = agentSetup("http://gw", { ...inputs, agents: ["codex"] }, ctx).files.map((f) => f.path);
+  assert.deepEqual(files, ["/tmp/rt/keyless/codex/config.toml", "/tmp/rt/keyless/codex/keyless.config.toml"]);
+});
+
+test("Bedrock: a placeholder AWS_BEARER_TOKEN_BEDROCK (claude-code-action requires one), the session token with join: token", () => {
+  const bedrock = { ...inputs, agents: ["claude" as const], providerMode: "bedrock" as const };
+  assert.equal(agentSetup("http://gw", bedrock, ctx).env.AWS_BEARER_TOKEN_BEDROCK, "keyless");
+  assert.equal(agentSetup("https://gw", bedrock, ctx, "kls_token").env.AWS_BEARER_TOKEN_BEDROCK, "kls_token");
+  assert.equal(agentSetup("http://gw", { ...bedrock, providerMode: "anthropic" }, ctx).env.AWS_BEARER_TOKEN_BEDROCK, undefined);
 });
 
 test("Gemini settings: created, merged, and a non-JSON file is refused", () => {

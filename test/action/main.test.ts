@@ -120,7 +120,7 @@ describe("main and post on a pull_request_target run", () => {
 
   test("writes Codex's config.toml and Gemini CLI's settings", () => {
     const toml = readFileSync(join(job.runnerTemp, "keyless", "codex", "config.toml"), "utf8");
-    assert.match(toml, /^model_provider = "keyless"$/m);
+    assert.match(readFileSync(join(job.runnerTemp, "keyless", "codex", "keyless.config.toml"), "utf8"), /^model_provider = "keyless"$/m);
     assert.match(toml, /^\[model_providers\.keyless\]$/m);
     assert.ok(toml.includes(`base_url = "${gateway.url}/v1"`), toml);
     assert.match(toml, /^env_key = "KEYLESS_API_KEY"$/m);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type AgentSetup, agentSetup, writeAgentFiles } from "../../action/agents.js";
-import type { Agent } from "../../action/inputs.js";
+import type { Agent, Inputs } from "../../action/inputs.js";
 
 export const BIN = {
   claude: fileURLToPath(new URL("../../node_modules/.bin/claude", import.meta.url)),
@@ -29,13 +29,13 @@ export interface Job {
  * A fresh job for `agent` pointed at `gatewayUrl`. The environment is built from nothing but PATH and what the Action
  * exports, so no key, proxy or setting of the machine running the tests can leak in.
  */
-export function newJob(agent: Agent, gatewayUrl: string, extraEnv: Readonly<Record<string, string>> = {}): Job {
+export function newJob(agent: Agent, gatewayUrl: string, extraEnv: Readonly<Record<string, string>> = {}, providerMode: Inputs["providerMode"] = "anthropic"): Job {
   const root = mkdtempSync(join(tmpdir(), `keyless-${agent}-`));
   const home = join(root, "home");
   const runnerTemp = join(root, "runner-temp");
   const cwd = join(root, "work");
   for (const dir of [home, runnerTemp, cwd]) mkdirSync(dir, { recursive: true });
-  const setup = agentSetup(gatewayUrl, { agents: [agent], providerMode: "anthropic", awsRegion: "", vertexProjectId: "", vertexRegion: "" }, { runnerTemp, home, presetEnv: {} });
+  const setup = agentSetup(gatewayUrl, { agents: [agent], providerMode, awsRegion: "", vertexProjectId: "", vertexRegion: "" }, { runnerTemp, home, presetEnv: {} });
   if (setup.warnings.length > 0) throw new Error(`the Action warned: ${setup.warnings.join("; ")}`);
   writeAgentFiles(setup.files, (m) => {
     throw new Error(m);
@@ -62,15 +62,25 @@ export interface CliRun {
   readonly ms: number;
 }
 
-/** Runs `bin args` in the job, stdin closed, killed (with its process group) after `timeoutMs`. */
-export function runCli(bin: string, args: readonly string[], job: Job, timeoutMs = 25_000): Promise<CliRun> {
+export interface RunOptions {
+  /** Written to stdin, then closed (codex-action passes its prompt so); stdin is closed at once without it. */
+  readonly input?: string;
+  /** Replaces the job's environment (an action's step env built over it). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+/** Runs `bin args` in the job, killed (with its process group) after the timeout. */
+export function runCli(bin: string, args: readonly string[], job: Job, options: RunOptions = {}): Promise<CliRun> {
+  const { input, env = job.env, timeoutMs = 25_000 } = options;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: job.cwd, env: job.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(bin, args, { cwd: job.cwd, env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: true });
+    child.stdin?.end(input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => err.push(b));
     const timer = setTimeout(() => {
       try {
         process.kill(-child.pid!, "SIGKILL");

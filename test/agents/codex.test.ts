@@ -1,9 +1,11 @@
-// Codex CLI 0.171.0, the real CLI, headless (`codex exec --json`) against the real gateway, set up exactly as the
-// Action sets up a job: its own CODEX_HOME whose config.toml names the gateway as a custom Responses provider.
+// Codex CLI 0.171.0, the real CLI, headless (`codex exec --profile keyless --json`) against the real gateway, set up
+// exactly as the Action sets up a job: its own CODEX_HOME whose config.toml names the gateway as a custom Responses
+// provider and whose keyless.config.toml profile selects it.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { CODEX_PROFILE } from "../../action/agents.js";
 import { FINAL_TEXT } from "../fakes/replies.js";
 import { responsesStream } from "../guardrails/responses.js";
 import type { Harness } from "../helpers/gateway.js";
@@ -15,7 +17,7 @@ type Event = { type?: string; thread_id?: string; item?: Item; usage?: { input_t
 
 /** gpt-5.5: a model Codex knows (no fallback-metadata warning) with plain `exec_command` tools, and a known price. */
 const MODEL = "gpt-5.5";
-const codex = (job: Job, prompt: string, extra: readonly string[] = []) => runCli(BIN.codex, ["exec", "--json", "--skip-git-repo-check", "-m", MODEL, ...extra, prompt], job);
+const codex = (job: Job, prompt: string, extra: readonly string[] = []) => runCli(BIN.codex, ["exec", "--profile", CODEX_PROFILE, "--json", "--skip-git-repo-check", "-m", MODEL, ...extra, prompt], job);
 
 const items = (events: Event[], type: string) => events.filter((e) => e.type === "item.completed" && e.item?.type === type).map((e) => e.item!);
 
@@ -28,7 +30,7 @@ describe("Codex CLI (real CLI) through the gateway", () => {
 
   it("runs the model's exec_command; rows, tool call and result are the CI node's; keys stay where they belong", async () => {
     const job = newJob("codex", h.gateway.url);
-    assert.match(readFileSync(join(job.env.CODEX_HOME!, "config.toml"), "utf8"), /model_provider = "keyless"/);
+    assert.match(readFileSync(join(job.env.CODEX_HOME!, `${CODEX_PROFILE}.config.toml`), "utf8"), /^model_provider = "keyless"$/m);
     const since = Date.now();
     const fromRequest = h.upstream.requests.length;
     const run = await codex(job, "say hello from the shell");

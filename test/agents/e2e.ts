@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PLACEHOLDER_KEY } from "../../action/agents.js";
 import type { RequestRow } from "../../gateway/store/requests.js";
 import type { ToolCallRow } from "../../gateway/store/tool-calls.js";
-import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
+import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import type { CliRun, Job } from "./cli.js";
 
@@ -28,14 +28,18 @@ export const SENTINEL = "keyless-sentinel";
 export const RM = `rm -r ~/${SENTINEL}`;
 export const REFUSAL = /keyless guardrails blocked the tool call "\w+" \(rm -r ~\/keyless-sentinel\); it was not run/;
 
-/** The CI node may use every model and has destructive filesystem commands blocked; the admin reads the API. */
-export function startAgentHarness(): Promise<Harness> {
+/**
+ * The CI node may use every model and has destructive filesystem commands blocked; the admin reads the API.
+ * `providers` are added to the default ones (say, a Bedrock provider on a fake cloud).
+ */
+export function startAgentHarness(providers: Readonly<Record<string, unknown>> = {}): Promise<Harness> {
   return startHarness({
     peers: {
       [CI_ADDRESS]: { tags: ["tag:ci", "tag:ci-acme-api"], nodeId: CI_NODE },
       [ADMIN_ADDRESS]: { login: "admin@example.com" },
     },
-    config: () => ({
+    config: (upstreamUrl) => ({
+      providers: { ...defaultProviders(upstreamUrl), ...providers },
       grants: [
         { src: ["tag:ci"], app: { [CAP]: [{ role: "user", models: "**" }, { guardrails: { destructive_fs: "block" } }] } },
         { src: ["admin@example.com"], app: { [CAP]: [{ role: "admin" }] } },
