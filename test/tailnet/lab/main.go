@@ -1,0 +1,318 @@
+// tailnet-lab: Tailscale's own test control server (testcontrol) plus a DERP/STUN relay on loopback, and a small
+// control API the keyless tests drive (grants, expiry, deletion). It prints one JSON line with its URLs on stdout
+// and runs until stdin closes or it is signalled, so a test that dies never leaves it behind.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/signal"
+	"reflect"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"tailscale.com/derp/derpserver"
+	"tailscale.com/net/stun"
+	"tailscale.com/net/tsaddr"
+	"tailscale.com/tailcfg"
+	"tailscale.com/tstest/integration/testcontrol"
+	"tailscale.com/types/key"
+	"tailscale.com/types/logger"
+)
+
+// The named packet filter the lab owns on every node: full map responses only replace the "base" filter, so grants
+// sent here survive them (tailcfg.MapResponse.PacketFilters).
+const grantFilter = "keyless-lab-grants"
+
+// Rule is one grant in the shape of a tailnet policy file's "grants" entry, app capabilities only.
+type Rule struct {
+	Src []string                                        `json:"src"` // "*", "tag:x", a hostname or an IP
+	Dst []string                                        `json:"dst"` // same forms
+	App map[tailcfg.PeerCapability][]tailcfg.RawMessage `json:"app"`
+}
+
+type lab struct {
+	control *testcontrol.Server
+	mu      sync.Mutex
+	grants  []Rule
+}
+
+func main() {
+	tagOwners := flag.String("tag-owners", `{}`, `tag owners as in a policy file, e.g. {"tag:ci":["tag:admin"]}`)
+	verbose := flag.Bool("verbose", false, "log control server activity to stderr")
+	flag.Parse()
+
+	owners := map[string][]string{}
+	if err := json.Unmarshal([]byte(*tagOwners), &owners); err != nil {
+		log.Fatalf("tailnet-lab: --tag-owners: %v", err)
+	}
+	logf := logger.Discard
+	if *verbose {
+		logf = log.Printf
+	}
+
+	derpMap, derpURL, stunAddr := startDERPAndSTUN(logf)
+	authKey := "tskey-auth-lab-" + randomHex(12)
+	l := &lab{}
+	l.control = &testcontrol.Server{
+		DERPMap:        derpMap,
+		RequireAuthKey: authKey,
+		TagOwners:      owners,
+		MagicDNSDomain: "keyless-lab.ts.net",
+		AllOnline:      true,
+		Logf:           logf,
+	}
+	// Every new map stream starts with the grants that concern this node, as a real control server would send.
+	l.control.ModifyFirstMapResponse = func(res *tailcfg.MapResponse, _ *tailcfg.MapRequest) {
+		if res.Node != nil {
+			res.PacketFilters = map[string][]tailcfg.FilterRule{grantFilter: l.filterFor(res.Node)}
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("tailnet-lab: listen: %v", err)
+	}
+	controlURL := "http://" + ln.Addr().String()
+	l.control.ExplicitBaseURL = controlURL
+	mux := http.NewServeMux()
+	mux.Handle("/lab/", l.api())
+	mux.Handle("/", l.control)
+	go func() { log.Fatal(http.Serve(ln, mux)) }()
+
+	json.NewEncoder(os.Stdout).Encode(map[string]string{
+		"controlURL": controlURL,
+		"labURL":     controlURL + "/lab",
+		"derpURL":    derpURL,
+		"stunAddr":   stunAddr,
+		"authKey":    authKey,
+	})
+
+	done := make(chan os.Signal, 1)
+	signal.Notify(done, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		done <- syscall.SIGTERM
+	}()
+	<-done
+}
+
+func startDERPAndSTUN(logf logger.Logf) (*tailcfg.DERPMap, string, string) {
+	d := derpserver.New(key.NewNode(), logf)
+	srv := httptest.NewUnstartedServer(derpserver.Handler(d))
+	srv.Config.ErrorLog = logger.StdLogger(logf)
+	srv.StartTLS()
+	derpPort := srv.Listener.Addr().(*net.TCPAddr).Port
+
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		log.Fatalf("tailnet-lab: stun: %v", err)
+	}
+	go serveSTUN(pc)
+	stunPort := pc.LocalAddr().(*net.UDPAddr).Port
+
+	m := &tailcfg.DERPMap{Regions: map[int]*tailcfg.DERPRegion{1: {
+		RegionID: 1, RegionCode: "lab", RegionName: "keyless lab",
+		Nodes: []*tailcfg.DERPNode{{
+			Name: "lab1", RegionID: 1, HostName: "127.0.0.1", IPv4: "127.0.0.1", IPv6: "none",
+			STUNPort: stunPort, DERPPort: derpPort, InsecureForTests: true, STUNTestIP: "127.0.0.1",
+		}},
+	}}}
+	return m, srv.URL, pc.LocalAddr().String()
+}
+
+func serveSTUN(pc net.PacketConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		txid, err := stun.ParseBindingRequest(buf[:n])
+		if err != nil {
+			continue
+		}
+		ua := addr.(*net.UDPAddr)
+		ip, _ := netip.AddrFromSlice(ua.IP)
+		pc.WriteTo(stun.Response(txid, netip.AddrPortFrom(ip.Unmap(), uint16(ua.Port))), addr)
+	}
+}
+
+// --- grants -------------------------------------------------------------------------------------------------------
+
+// matches reports whether a policy selector names node n.
+func matches(sel string, n *tailcfg.Node) bool {
+	if sel == "*" || slices.Contains(n.Tags, sel) || (n.Hostinfo.Valid() && n.Hostinfo.Hostname() == sel) {
+		return true
+	}
+	if ip, err := netip.ParseAddr(sel); err == nil {
+		return slices.ContainsFunc(n.Addresses, func(p netip.Prefix) bool { return p.Addr() == ip })
+	}
+	return false
+}
+
+// filterFor compiles the grants whose dst selects node into packet-filter rules with their sources' addresses.
+func (l *lab) filterFor(node *tailcfg.Node) []tailcfg.FilterRule {
+	l.mu.Lock()
+	grants := slices.Clone(l.grants)
+	l.mu.Unlock()
+	nodes := l.control.AllNodes()
+	rules := []tailcfg.FilterRule{}
+	for _, g := range grants {
+		if !slices.ContainsFunc(g.Dst, func(s string) bool { return matches(s, node) }) {
+			continue
+		}
+		var srcs []string
+		for _, sel := range g.Src {
+			if sel == "*" {
+				srcs = append(srcs, "*")
+				continue
+			}
+			for _, n := range nodes {
+				if matches(sel, n) {
+					for _, a := range n.Addresses {
+						srcs = append(srcs, a.String())
+					}
+				}
+			}
+		}
+		if len(srcs) == 0 {
+			continue
+		}
+		rules = append(rules, tailcfg.FilterRule{
+			SrcIPs:   srcs,
+			CapGrant: []tailcfg.CapGrant{{Dsts: []netip.Prefix{tsaddr.AllIPv4(), tsaddr.AllIPv6()}, CapMap: g.App}},
+		})
+	}
+	return rules
+}
+
+// pushGrants sends every node its current grant filter on its open map stream.
+func (l *lab) pushGrants() {
+	for _, n := range l.control.AllNodes() {
+		l.control.AddRawMapResponse(n.Key, &tailcfg.MapResponse{
+			PacketFilters: map[string][]tailcfg.FilterRule{grantFilter: l.filterFor(n)},
+		})
+	}
+}
+
+// --- node removal ---------------------------------------------------------------------------------------------------
+
+// deleteNode removes a node as the admin console's "Remove" does. testcontrol has no API for it, so this reaches
+// into its private maps (the module version is pinned in go.mod), then triggers a netmap update for everyone.
+func (l *lab) deleteNode(nk key.NodePublic) {
+	v := reflect.ValueOf(l.control).Elem()
+	field := func(name string) reflect.Value {
+		f := v.FieldByName(name)
+		return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+	}
+	mu := field("mu").Addr().Interface().(*sync.Mutex)
+	mu.Lock()
+	for _, name := range []string{"nodes", "users", "logins"} {
+		field(name).SetMapIndex(reflect.ValueOf(nk), reflect.Value{})
+	}
+	mu.Unlock()
+	l.control.AddDNSRecords() // no records: only wakes every map stream so peers drop the node
+}
+
+// --- control API ----------------------------------------------------------------------------------------------------
+
+type nodeJSON struct {
+	ID        tailcfg.StableNodeID `json:"id"`
+	Name      string               `json:"name"`
+	Hostname  string               `json:"hostname"`
+	Tags      []string             `json:"tags"`
+	Addresses []string             `json:"addresses"`
+	NodeKey   string               `json:"nodeKey"`
+	KeyExpiry *time.Time           `json:"keyExpiry"`
+}
+
+func (l *lab) findNode(sel string) (*tailcfg.Node, error) {
+	var found []*tailcfg.Node
+	for _, n := range l.control.AllNodes() {
+		if sel != "*" && (matches(sel, n) || string(n.StableID) == sel) {
+			found = append(found, n)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("%q matches %d nodes, want exactly one", sel, len(found))
+	}
+	return found[0], nil
+}
+
+func (l *lab) api() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /lab/nodes", func(w http.ResponseWriter, r *http.Request) {
+		out := []nodeJSON{}
+		for _, n := range l.control.AllNodes() {
+			j := nodeJSON{ID: n.StableID, Name: n.Name, Tags: n.Tags, NodeKey: n.Key.String()}
+			if n.Hostinfo.Valid() {
+				j.Hostname = n.Hostinfo.Hostname()
+			}
+			for _, a := range n.Addresses {
+				j.Addresses = append(j.Addresses, a.Addr().String())
+			}
+			if !n.KeyExpiry.IsZero() {
+				j.KeyExpiry = &n.KeyExpiry
+			}
+			out = append(out, j)
+		}
+		writeJSON(w, out)
+	})
+	mux.HandleFunc("PUT /lab/grants", func(w http.ResponseWriter, r *http.Request) {
+		var grants []Rule
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&grants); err != nil {
+			http.Error(w, "grants: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		l.mu.Lock()
+		l.grants = grants
+		l.mu.Unlock()
+		l.pushGrants()
+		writeJSON(w, map[string]int{"rules": len(grants)})
+	})
+	mux.HandleFunc("POST /lab/nodes/{node}/expire", func(w http.ResponseWriter, r *http.Request) {
+		n, err := l.findNode(r.PathValue("node"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		n.KeyExpiry = time.Now().Add(-time.Minute)
+		l.control.UpdateNode(n)
+		writeJSON(w, map[string]string{"expired": string(n.StableID)})
+	})
+	mux.HandleFunc("DELETE /lab/nodes/{node}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := l.findNode(r.PathValue("node"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		l.deleteNode(n.Key)
+		writeJSON(w, map[string]string{"deleted": string(n.StableID)})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
