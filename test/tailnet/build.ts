@@ -3,14 +3,13 @@
 // A lock directory keeps two test files from building at once; the loser waits for the winner's binaries.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LAB = join(here, "lab");
 const BINARIES = ["tailnet-lab", "tailscaled", "tailscale"] as const;
-const LOCK_STALE_MS = 15 * 60_000;
 
 export interface Binaries {
   readonly lab: string;
@@ -55,6 +54,17 @@ function runGo(args: string[], outDir: string): Promise<void> {
   });
 }
 
+function builderAlive(lock: string): boolean {
+  const pid = Number(readFileSync(join(lock, "pid"), { encoding: "utf8", flag: "a+" }));
+  if (!pid) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5000; // pid not written yet
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Returns the cached binaries, building them first (cold: minutes on 2 cores) if this source has not been built. */
@@ -68,9 +78,10 @@ export async function buildTailnet(log: (line: string) => void = () => undefined
     if (existsSync(done)) return paths;
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
     } catch {
-      // Another process is building; a lock older than any build is left from a killed run.
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+      // Another process is building; a lock whose builder is gone was left by a killed run.
+      if (!builderAlive(lock)) rmSync(lock, { recursive: true, force: true });
       await sleep(500);
       continue;
     }
@@ -85,10 +96,23 @@ export async function buildTailnet(log: (line: string) => void = () => undefined
       rmSync(dir, { recursive: true, force: true });
       renameSync(tmp, dir);
       writeFileSync(done, `${new Date().toISOString()}\n`);
+      // Builds of older sources are never used again.
+      for (const old of readdirSync(dirname(dir))) if (join(dirname(dir), old) !== dir && !old.endsWith(".lock")) rmSync(join(dirname(dir), old), { recursive: true, force: true });
       log(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return paths;
     } finally {
       rmSync(lock, { recursive: true, force: true });
     }
   }
+}
+
+// `npx tsx test/tailnet/build.ts`: build ahead of `npm test` (CI does this so a cold build is not inside a test's time).
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  buildTailnet((l) => console.log(l)).then(
+    (b) => console.log(`ready: ${b.tailscaled}`),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    },
+  );
 }

@@ -46,6 +46,7 @@ type Rule struct {
 
 type lab struct {
 	control *testcontrol.Server
+	conns   connSet
 	mu      sync.Mutex
 	grants  []Rule
 }
@@ -66,7 +67,7 @@ func main() {
 
 	derpMap, derpURL, stunAddr := startDERPAndSTUN(logf)
 	authKey := "tskey-auth-lab-" + randomHex(12)
-	l := &lab{}
+	l := &lab{conns: connSet{conns: map[net.Conn]bool{}}}
 	l.control = &testcontrol.Server{
 		DERPMap:        derpMap,
 		RequireAuthKey: authKey,
@@ -91,7 +92,8 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("/lab/", l.api())
 	mux.Handle("/", l.control)
-	go func() { log.Fatal(http.Serve(ln, mux)) }()
+	srv := &http.Server{Handler: mux, ConnState: l.conns.track}
+	go func() { log.Fatal(srv.Serve(ln)) }()
 
 	json.NewEncoder(os.Stdout).Encode(map[string]string{
 		"controlURL": controlURL,
@@ -200,12 +202,39 @@ func (l *lab) filterFor(node *tailcfg.Node) []tailcfg.FilterRule {
 	return rules
 }
 
-// pushGrants sends every node its current grant filter on its open map stream.
-func (l *lab) pushGrants() {
-	for _, n := range l.control.AllNodes() {
-		l.control.AddRawMapResponse(n.Key, &tailcfg.MapResponse{
-			PacketFilters: map[string][]tailcfg.FilterRule{grantFilter: l.filterFor(n)},
-		})
+// pushGrants makes every node fetch its grants again. testcontrol computes the base packet filter itself and an
+// injected map response (AddRawMapResponse) stops its automatic updates to that node for good, so the lab drops the
+// nodes' control connections instead: each tailscaled reconnects and its new map stream starts with the new grants.
+func (l *lab) pushGrants(keep string) {
+	l.conns.closeAllExcept(keep)
+}
+
+// connSet tracks the control server's open connections (tailscaled's long polls among them).
+type connSet struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (c *connSet) track(conn net.Conn, state http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		c.conns[conn] = true
+	case http.StateClosed:
+		delete(c.conns, conn)
+		// Hijacked connections (the Noise upgrade carrying the long polls) stay tracked until closeAllExcept.
+	}
+}
+
+func (c *connSet) closeAllExcept(remote string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.conns {
+		if conn.RemoteAddr().String() != remote {
+			conn.Close()
+			delete(c.conns, conn)
+		}
 	}
 }
 
@@ -281,7 +310,7 @@ func (l *lab) api() http.Handler {
 		l.mu.Lock()
 		l.grants = grants
 		l.mu.Unlock()
-		l.pushGrants()
+		l.pushGrants(r.RemoteAddr)
 		writeJSON(w, map[string]int{"rules": len(grants)})
 	})
 	mux.HandleFunc("POST /lab/nodes/{node}/expire", func(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +319,13 @@ func (l *lab) api() http.Handler {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
+		// As the production control server sends an expired peer: flagged, without endpoints or home DERP. Peers'
+		// tailscaled would not flag it themselves here: testcontrol's fixed 2020 ControlTime makes their clock-skew
+		// check (ipnlocal flagExpiredPeers) skip every peer.
 		n.KeyExpiry = time.Now().Add(-time.Minute)
+		n.Expired = true
+		n.Endpoints = nil
+		n.HomeDERP = 0
 		l.control.UpdateNode(n)
 		writeJSON(w, map[string]string{"expired": string(n.StableID)})
 	})
