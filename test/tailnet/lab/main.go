@@ -72,7 +72,8 @@ func main() {
 		DERPMap:        derpMap,
 		RequireAuthKey: authKey,
 		TagOwners:      owners,
-		MagicDNSDomain: "keyless-lab.ts.net",
+		// testcontrol always sends this Domain; MagicDNS names must end in it for serve to match its Host.
+		MagicDNSDomain: "fake-control.example.net",
 		AllOnline:      true,
 		Logf:           logf,
 	}
