@@ -28,6 +28,15 @@ export const LabNode = z.object({
 });
 export type LabNode = z.infer<typeof LabNode>;
 
+export const KeyRequest = z.object({
+  clientId: z.string(),
+  idToken: z.string(),
+  ephemeral: z.boolean(),
+  preauthorized: z.boolean(),
+  tags: z.array(z.string()).nullable(),
+});
+export type KeyRequest = z.infer<typeof KeyRequest>;
+
 /** One grant of the lab's policy, as in a tailnet policy file: src/dst are "*", tags, hostnames or IPs. */
 export interface LabGrant {
   readonly src: readonly string[];
@@ -202,12 +211,23 @@ export class Tailnet {
     return new Tailnet(bins, LabInfo.parse(JSON.parse(line)), lab);
   }
 
-  async addNode(options: NodeOptions): Promise<TailscaleNode> {
+  /** A node whose tailscaled runs but has not joined (`up`) yet. */
+  async startNode(options: NodeOptions): Promise<TailscaleNode> {
     const node = new TailscaleNode(this, options, { socks: await freePort(), http: await freePort() });
     this.nodes.push(node);
     await node.startDaemon();
+    return node;
+  }
+
+  async addNode(options: NodeOptions): Promise<TailscaleNode> {
+    const node = await this.startNode(options);
     await node.up();
     return node;
+  }
+
+  /** Auth keys created through the lab's workload identity federation endpoints, as `tailscale up` asked for them. */
+  async keyRequests(): Promise<KeyRequest[]> {
+    return z.array(KeyRequest).parse(await this.labCall("GET", "/keys"));
   }
 
   /** The real tailscaled version string (`tailscaled --version`, first line). */

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ type lab struct {
 	conns   connSet
 	mu      sync.Mutex
 	grants  []Rule
+	keys    []keyRequest
 }
 
 func main() {
@@ -92,6 +94,7 @@ func main() {
 	l.control.ExplicitBaseURL = controlURL
 	mux := http.NewServeMux()
 	mux.Handle("/lab/", l.api())
+	l.wifAPI(mux, authKey)
 	mux.Handle("/", l.control)
 	srv := &http.Server{Handler: mux, ConnState: l.conns.track}
 	go func() { log.Fatal(srv.Serve(ln)) }()
@@ -314,6 +317,11 @@ func (l *lab) api() http.Handler {
 		l.pushGrants(r.RemoteAddr)
 		writeJSON(w, map[string]int{"rules": len(grants)})
 	})
+	mux.HandleFunc("GET /lab/keys", func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		writeJSON(w, append([]keyRequest{}, l.keys...))
+	})
 	mux.HandleFunc("POST /lab/nodes/{node}/expire", func(w http.ResponseWriter, r *http.Request) {
 		n, err := l.findNode(r.PathValue("node"))
 		if err != nil {
@@ -340,6 +348,68 @@ func (l *lab) api() http.Handler {
 		writeJSON(w, map[string]string{"deleted": string(n.StableID)})
 	})
 	return mux
+}
+
+// --- workload identity federation ------------------------------------------------------------------------------
+// The two Tailscale API calls `tailscale up --client-id=… --id-token=…` makes against its --login-server
+// (feature/identityfederation): exchange the ID token for an access token, then create an auth key with it. The lab
+// accepts any non-empty token (signature checks are Tailscale's side) and records what was asked for.
+
+type keyRequest struct {
+	ClientID      string   `json:"clientId"`
+	IDToken       string   `json:"idToken"`
+	Ephemeral     bool     `json:"ephemeral"`
+	Preauthorized bool     `json:"preauthorized"`
+	Tags          []string `json:"tags"`
+}
+
+func (l *lab) wifAPI(mux *http.ServeMux, authKey string) {
+	tokens := map[string]string{} // access token → client id
+	mux.HandleFunc("POST /api/v2/oauth/token-exchange", func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		clientID, jwt := r.FormValue("client_id"), r.FormValue("jwt")
+		if clientID == "" || jwt == "" {
+			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+			return
+		}
+		token := "lab-access-" + randomHex(12)
+		l.mu.Lock()
+		tokens[token] = clientID + "\x00" + jwt
+		l.mu.Unlock()
+		writeJSON(w, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+	})
+	mux.HandleFunc("POST /api/v2/tailnet/{tailnet}/keys", func(w http.ResponseWriter, r *http.Request) {
+		// The Tailscale API client sends an API key as the Basic auth user name (client/tailscale APIKey).
+		token, _, _ := r.BasicAuth()
+		l.mu.Lock()
+		who, ok := tokens[token]
+		l.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"message":"invalid access token"}`, http.StatusUnauthorized)
+			return
+		}
+		var req struct {
+			Capabilities struct {
+				Devices struct {
+					Create struct {
+						Ephemeral     bool     `json:"ephemeral"`
+						Preauthorized bool     `json:"preauthorized"`
+						Tags          []string `json:"tags"`
+					} `json:"create"`
+				} `json:"devices"`
+			} `json:"capabilities"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c := req.Capabilities.Devices.Create
+		clientID, jwt, _ := strings.Cut(who, "\x00")
+		l.mu.Lock()
+		l.keys = append(l.keys, keyRequest{ClientID: clientID, IDToken: jwt, Ephemeral: c.Ephemeral, Preauthorized: c.Preauthorized, Tags: c.Tags})
+		l.mu.Unlock()
+		writeJSON(w, map[string]any{"id": "k" + randomHex(6), "key": authKey, "created": time.Now()})
+	})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
