@@ -26,7 +26,7 @@ function goBinary(): string {
 
 function buildKey(): string {
   const h = createHash("sha256");
-  for (const f of ["go.mod", "go.sum", "main.go"]) h.update(readFileSync(join(LAB, f)));
+  for (const f of ["go.mod", "go.sum", "main.go", "../build.ts"]) h.update(readFileSync(join(LAB, f)));
   return h.digest("hex").slice(0, 16);
 }
 
@@ -92,7 +92,10 @@ export async function buildTailnet(log: (line: string) => void = () => undefined
       const tmp = `${dir}.tmp`;
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp, { recursive: true });
-      await runGo(["build", "-o", tmp, ".", "tailscale.com/cmd/tailscaled", "tailscale.com/cmd/tailscale"], dir);
+      // A module build has no VCS stamp ("1.102.5-ERR-BuildInfo"): stamp the pinned version as Tailscale's build does.
+      const v = paths.version.replace(/^v/, "");
+      const ldflags = `-X tailscale.com/version.longStamp=${v} -X tailscale.com/version.shortStamp=${v}`;
+      await runGo(["build", "-ldflags", ldflags, "-o", tmp, ".", "tailscale.com/cmd/tailscaled", "tailscale.com/cmd/tailscale"], dir);
       rmSync(dir, { recursive: true, force: true });
       renameSync(tmp, dir);
       writeFileSync(done, `${new Date().toISOString()}\n`);
