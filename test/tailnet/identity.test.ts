@@ -11,6 +11,7 @@ import { parseConfigText } from "../../gateway/config/load.js";
 import { type RunningGateway, startGateway } from "../../gateway/server.js";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
 import { KEYS, defaultProviders } from "../helpers/gateway.js";
+import { BIN, newJob, runCli } from "../agents/cli.js";
 import { type LabGrant, Tailnet, type TailscaleNode, waitFor } from "./tailnet.js";
 
 const CAP = "keyless.dev/cap/gateway";
@@ -125,6 +126,24 @@ describe("keyless on a real tailnet (tailscaled userspace networking, testcontro
       async () => ask(ci, SONNET).then(() => undefined, (err: APIError) => (err.status === 404 ? true : undefined)),
       20_000,
     );
+  });
+
+  test("Claude Code (the real CLI) on the CI node, through its tailscaled's HTTP proxy, is attributed to the CI node's tags", async () => {
+    await tailnet.setGrants(policy("anthropic/claude-*"));
+    await waitFor("the wider grant", async () => ((await ask(ci, SONNET)).type === "message" ? true : undefined), 20_000);
+    const since = Date.now();
+    const proxy = `http://127.0.0.1:${ci.httpProxyPort}`;
+    const job = newJob("claude", base, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy });
+    const run = await runCli(BIN.claude, ["-p", "say hello from the shell", "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"], job, 60_000);
+    assert.equal(run.code, 0, `${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
+    const ciNodeId = (await tailnet.labNodes()).find((n) => n.hostname === "ci-acme-api-1")?.id;
+    const rows = await waitFor("Claude Code's requests in the log", async () => {
+      await gateway.requestLog.flush();
+      const found = gateway.requestLog.list({ limit: 50 }).filter((r) => r.ts >= since && r.principal === "tag:ci-acme-api");
+      return found.length >= 2 ? found : undefined;
+    });
+    assert.ok(rows.every((r) => r.status === 200 && r.node_id === ciNodeId), "every turn was the CI node's, identified by the real WhoIs");
+    await tailnet.setGrants(policy("anthropic/claude-haiku-*"));
   });
 
   test("an untagged node without a grant is refused", async () => {
