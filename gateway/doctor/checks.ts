@@ -144,17 +144,36 @@ async function githubChecks(config: Config, timeoutMs: number): Promise<CheckRes
     results.push(skip("github app", "not configured (no check runs)"));
     return results;
   }
-  try {
-    const app = new App({ appId: gh.app.id, privateKey: gh.app.private_key, Octokit: Octokit.defaults({ baseUrl: gh.api_url, request: { timeout: timeoutMs } }) });
-    const { data } = await app.octokit.request("GET /app");
-    results.push(ok("github app", `${gh.api_url}: app ${data?.slug ?? gh.app.id}`));
-  } catch (err) {
-    const status = (err as { status?: number }).status;
-    results.push(
-      status === 401 || status === 404
-        ? fail("github app", `${gh.api_url} refused app ${gh.app.id} (${status})`, "check github.app.id and that private_key is the app's current key")
-        : fail("github app", `${gh.api_url}: ${message(err)}`, "let the gateway reach the GitHub API, or fix github.api_url / github.app.private_key"),
-    );
+  // As the gateway's own client (github/checks.ts): no retries or throttling, so a failure shows at once.
+  const timedFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const app = new App({
+    appId: gh.app.id,
+    privateKey: gh.app.private_key,
+    Octokit: Octokit.defaults({ baseUrl: gh.api_url, userAgent: "keyless-doctor", retry: { enabled: false }, throttle: { enabled: false }, request: { fetch: timedFetch } }),
+  });
+  // What the gateway needs is the app installed on each mapped repository; `owner/*` patterns name none to ask about.
+  const repos = Object.keys(gh.repos ?? {}).filter((r) => !r.endsWith("/*")).slice(0, 20);
+  const probes: [string, () => Promise<unknown>][] =
+    repos.length > 0
+      ? repos.map((full) => {
+          const [owner = "", repo = ""] = full.split("/");
+          return [`installed on ${full}`, () => app.octokit.request("GET /repos/{owner}/{repo}/installation", { owner, repo })];
+        })
+      : [["credentials accepted", () => app.octokit.request("GET /app")]];
+  for (const [what, probe] of probes) {
+    try {
+      await probe();
+      results.push(ok("github app", `app ${gh.app.id} ${what}`));
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      results.push(
+        status === 401
+          ? fail("github app", `${gh.api_url} refused app ${gh.app.id} (401)`, "check github.app.id and that private_key is the app's current key")
+          : status === 404
+            ? fail("github app", `app ${gh.app.id} is not ${what}`, "install the GitHub App on that repository (or its owner)")
+            : fail("github app", `${gh.api_url}: ${message(err)}`, "let the gateway reach the GitHub API, or fix github.api_url"),
+      );
+    }
   }
   return results;
 }

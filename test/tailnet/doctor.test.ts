@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { type FakeGitHub, startFakeGitHub } from "../fakes/github.js";
+import { appKeyPair } from "../github/app-key.js";
 import { KEYS } from "../helpers/gateway.js";
+import { createTestDatabase } from "../helpers/postgres.js";
 import { Tailnet, type TailscaleNode, freePort } from "./tailnet.js";
 
 const run = promisify(execFile);
@@ -106,6 +109,39 @@ describe("keyless doctor", { timeout: 120_000 }, () => {
     const wrong = await doctor(healthy(), "--listen", `${gw.ip}:${port}`);
     assert.equal(wrong.code, 1);
     assert.match(line(wrong.out, "listen"), /^FAIL /, "nothing local listens on the tailnet address in userspace mode");
+  });
+
+  test("a reachable PostgreSQL quota store passes", async () => {
+    const db = await createTestDatabase();
+    try {
+      const { code, out } = await doctor({ ...healthy(), quota_store: { type: "postgres", url: db.url } });
+      assert.equal(code, 0, out);
+      assert.match(line(out, "postgres"), new RegExp(`^ok .*/${db.name} reachable`));
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test("GitHub App: installed on the mapped repository; a wrong key and a missing installation each fail", async () => {
+    const keys = appKeyPair();
+    const github: FakeGitHub = await startFakeGitHub({ appId: "123", publicKeyPem: keys.publicKey, repos: [{ owner: "acme", name: "api", id: 812345678, installation: 77, pulls: [] }] });
+    try {
+      const withApp = (privateKey: string, repo: string) => ({
+        ...healthy(),
+        github: { oidc: { issuer: issuerUrl }, api_url: github.url, app: { id: "123", private_key: privateKey }, repos: { [repo]: { tags: ["tag:ci-acme-api"] } } },
+      });
+      const good = await doctor(withApp(keys.privateKey, "acme/api"));
+      assert.equal(good.code, 0, good.out);
+      assert.match(line(good.out, "github app"), /^ok .*app 123 installed on acme\/api/);
+      const wrongKey = await doctor(withApp(appKeyPair().privateKey, "acme/api"));
+      assert.equal(wrongKey.code, 1);
+      assert.match(line(wrongKey.out, "github app"), /^FAIL .*refused app 123 \(401\).*fix: check github\.app\.id/);
+      assert.ok(!wrongKey.out.includes("PRIVATE KEY"));
+      const notInstalled = await doctor(withApp(keys.privateKey, "acme/web"));
+      assert.match(line(notInstalled.out, "github app"), /^FAIL .*not installed on acme\/web.*fix: install the GitHub App/);
+    } finally {
+      await github.close();
+    }
   });
 
   test("tailscaled stopped: the doctor says so", async () => {
