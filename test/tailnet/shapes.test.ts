@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
-import { Tailnet, type TailscaleNode, freePort } from "./tailnet.js";
+import { Tailnet, type TailscaleNode, freePort, waitFor } from "./tailnet.js";
 
 interface Seen {
   readonly remote: string;
@@ -117,6 +117,35 @@ describe("deployment shapes on a real tailnet", { timeout: 300_000 }, () => {
     // The bare address without the port names nobody: only the ip:port pair maps back.
     const bare = await gw.whois("127.0.0.1");
     assert.equal(bare.status, 404);
+  });
+
+  test("kernel TUN (tailscaled in a network namespace): keyless on the tailnet address sees the caller's own address", async () => {
+    const tun = await tailnet.addNode({ hostname: "tun-gateway", tags: ["tag:ai-gateway"], kernelTun: true });
+    const port = await freePort();
+    // A listener inside the node's namespace on 0.0.0.0, asking WhoIs (over the shared filesystem) like keyless does.
+    const script = `
+      const http = require("node:http"), net = require("node:net");
+      const whois = (addr) => new Promise((resolve) => http.request({ socketPath: process.argv[1], path: "/localapi/v0/whois?addr=" + encodeURIComponent(addr), headers: { Host: "local-tailscaled.sock" } }, (r) => { let b = ""; r.on("data", (c) => (b += c)); r.on("end", () => resolve({ status: r.statusCode, body: b })); }).end());
+      net.createServer(async (s) => { const remote = s.remoteAddress.replace(/^::ffff:/, "") + ":" + s.remotePort; const w = await whois(remote); s.end(JSON.stringify({ remote, whoisStatus: w.status, body: w.body, headers: {} })); })
+        .listen(Number(process.argv[2]), "0.0.0.0", () => console.log("ready"));`;
+    const listener = tun.spawnInside(process.execPath, ["-e", script, tun.socket, String(port)]);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.stdout?.once("data", () => resolve());
+        listener.once("exit", (code) => reject(new Error(`listener exited ${code}`)));
+      });
+      // alice's tailscaled learns about the new node with the next netmap, and the path goes over DERP first.
+      const seen = (await waitFor("a connection from alice to the TUN node", () => tcpVia(alice, tun.ip, port), 30_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${tun.daemonLog().slice(-3000)}`);
+      })) as Seen & { body: string };
+      const principal = seen.whoisStatus === 200 ? principalOf(seen.body) : null;
+      console.log(`# kernel TUN, alice: peer ${seen.remote}, WhoIs ${seen.whoisStatus} ${principal}`);
+      assert.equal(seen.remote.replace(/:\d+$/, ""), alice.ip, "the caller's tailnet address reaches the socket");
+      assert.equal(seen.whoisStatus, 200);
+      assert.match(principal ?? "", /@/);
+    } finally {
+      listener.kill("SIGKILL");
+    }
   });
 
   test("tailscale serve --http: peer is 127.0.0.1, WhoIs 404; identity only in headers, none for tagged callers", async () => {

@@ -72,6 +72,8 @@ export interface NodeOptions {
   readonly tags?: readonly string[];
   /** Extra tailscaled flags. */
   readonly daemonArgs?: readonly string[];
+  /** A kernel TUN device in a network namespace of its own instead of userspace networking. */
+  readonly kernelTun?: boolean;
 }
 
 export class TailscaleNode {
@@ -80,6 +82,7 @@ export class TailscaleNode {
   readonly socksPort: number;
   readonly httpProxyPort: number;
   private daemon: ChildProcess | undefined;
+  private readonly bridges: ChildProcess[] = [];
   private log = "";
   ip = "";
 
@@ -98,36 +101,52 @@ export class TailscaleNode {
   async startDaemon(): Promise<void> {
     const { bins, info } = this.tailnet;
     rmSync(this.socket, { force: true });
-    const child = spawn(
-      bins.tailscaled,
-      [
-        `--statedir=${join(this.dir, "state")}`,
-        `--socket=${this.socket}`,
-        "--tun=userspace-networking",
-        `--socks5-server=127.0.0.1:${this.socksPort}`,
-        `--outbound-http-proxy-listen=127.0.0.1:${this.httpProxyPort}`,
-        "--port=0",
-        "--no-logs-no-support",
-        ...(this.options.daemonArgs ?? []),
-      ],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          TS_LOGS_DIR: this.dir,
-          // As Tailscale's own integration tests run it: never reach the internet or the production control plane.
-          TS_ASSUME_NETWORK_UP_FOR_TEST: "1",
-          TS_DISABLE_PORTMAPPER: "1",
-          TS_PANIC_IF_HIT_MAIN_CONTROL: "1",
-          TS_NETCHECK_GENERATE_204_URL: `${info.controlURL}/generate_204`,
-        },
-      },
-    );
+    const common = [`--statedir=${join(this.dir, "state")}`, `--socket=${this.socket}`, "--port=0", "--no-logs-no-support", ...(this.options.daemonArgs ?? [])];
+    const env = {
+      ...process.env,
+      TS_LOGS_DIR: this.dir,
+      // As Tailscale's own integration tests run it: never reach the internet or the production control plane.
+      TS_ASSUME_NETWORK_UP_FOR_TEST: "1",
+      TS_DISABLE_PORTMAPPER: "1",
+      TS_PANIC_IF_HIT_MAIN_CONTROL: "1",
+      TS_NETCHECK_GENERATE_204_URL: `${info.controlURL}/generate_204`,
+    };
+    const child = this.options.kernelTun
+      ? this.spawnInNetns(common, env)
+      : spawn(
+          bins.tailscaled,
+          [...common, "--tun=userspace-networking", `--socks5-server=127.0.0.1:${this.socksPort}`, `--outbound-http-proxy-listen=127.0.0.1:${this.httpProxyPort}`],
+          { stdio: ["ignore", "pipe", "pipe"], env },
+        );
     const keep = (c: Buffer) => (this.log = (this.log + c.toString()).slice(-20_000));
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
     this.daemon = child;
     await waitFor(`${this.options.hostname}'s tailscaled socket`, async () => (existsSync(this.socket) ? true : undefined), 20_000);
+  }
+
+  /**
+   * tailscaled with a kernel TUN device inside a network namespace of its own (unshare -n), so its routes and
+   * firewall rules never touch the host. The namespace has only loopback: the lab's control and DERP ports are
+   * bridged in over unix sockets (socat), the filesystem being shared.
+   */
+  private spawnInNetns(common: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
+    const ports = [new URL(this.tailnet.info.controlURL).port, new URL(this.tailnet.info.derpURL).port];
+    for (const port of ports) {
+      const bridge = spawn("socat", [`UNIX-LISTEN:${join(this.dir, `bridge-${port}.sock`)},fork`, `TCP:127.0.0.1:${port}`], { stdio: "ignore" });
+      this.bridges.push(bridge);
+    }
+    const inside = ports.map((p) => `socat TCP-LISTEN:${p},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${join(this.dir, `bridge-${p}.sock`)} &`).join(" ");
+    const quoted = [this.tailnet.bins.tailscaled, ...common, "--tun=ktun0"].map((a) => `'${a}'`).join(" ");
+    // detached: the shell, its socats and tailscaled share a process group the test stops as one.
+    return spawn("unshare", ["-n", "sh", "-c", `ip link set lo up && ${inside} exec ${quoted}`], { stdio: ["ignore", "pipe", "pipe"], env, detached: true });
+  }
+
+  /** Runs a command inside this node's network namespace (kernel TUN nodes). */
+  spawnInside(cmd: string, args: readonly string[]): ChildProcess {
+    const pid = this.daemon?.pid;
+    if (!this.options.kernelTun || !pid) throw new Error(`${this.options.hostname} has no network namespace`);
+    return spawn("nsenter", [`--net=/proc/${pid}/ns/net`, cmd, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   }
 
   /** Runs the real tailscale CLI against this node's tailscaled. */
@@ -144,6 +163,8 @@ export class TailscaleNode {
       `--authkey=${info.authKey}`,
       `--hostname=${this.options.hostname}`,
       ...(this.options.tags?.length ? [`--advertise-tags=${this.options.tags.join(",")}`] : []),
+      // A namespaced node shares the host's /etc: it must never rewrite resolv.conf.
+      ...(this.options.kernelTun ? ["--accept-dns=false"] : []),
       "--timeout=60s",
       ...extra,
     );
@@ -178,10 +199,20 @@ export class TailscaleNode {
     this.daemon = undefined;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    // A namespaced node's tailscaled leads a process group with its bridges: stop them all.
+    const signal = (sig: NodeJS.Signals) => (this.options.kernelTun && child.pid ? process.kill(-child.pid, sig) : child.kill(sig));
+    signal("SIGTERM");
+    const timer = setTimeout(() => signal("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
+    if (this.options.kernelTun && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is gone already
+      }
+    }
+    for (const b of this.bridges.splice(0)) b.kill("SIGKILL");
   }
 
   daemonLog(): string {
