@@ -9,6 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Binaries, type TailscaleDeps, backendState, deriveHostname, ensureDaemon, logout, up } from "../../action/tailscale.js";
+import { parseConfigText } from "../../gateway/config/load.js";
+import { type RunningGateway, startGateway } from "../../gateway/server.js";
+import { runClaims } from "../action/gateway.js";
+import { type Job, type StepOptions, type StepResult, newJob } from "../action/runner.js";
+import { type FakeOidcIssuer, startOidcIssuer } from "../fakes/oidc-issuer.js";
+import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
+import { KEYS, defaultProviders } from "../helpers/gateway.js";
 import { Tailnet, type TailscaleNode, waitFor } from "./tailnet.js";
 
 describe("the Action's tailscale up/logout against the real CLI", { timeout: 120_000 }, () => {
@@ -70,5 +77,83 @@ describe("the Action's tailscale up/logout against the real CLI", { timeout: 120
     // testcontrol does not model ephemeral nodes: it keeps the node after logout, where Tailscale's control removes it.
     const kept = (await tailnet.labNodes()).some((n) => n.hostname === hostname);
     console.log(`# after logout the test control server ${kept ? "still lists" : "removed"} the ephemeral node`);
+  });
+});
+
+describe("the bundled Action's main and post on a runner whose traffic goes over the real tailnet (kernel TUN)", { timeout: 120_000 }, () => {
+  let tailnet: Tailnet;
+  let gw: TailscaleNode;
+  let runner: TailscaleNode;
+  let issuer: FakeOidcIssuer;
+  let upstream: FakeUpstream;
+  let gateway: RunningGateway;
+  let wrappers: string;
+
+  before(async () => {
+    tailnet = await Tailnet.start({ "tag:ai-gateway": [], "tag:ci-acme-api": [] });
+    issuer = await startOidcIssuer();
+    issuer.endpointClaims = runClaims("push");
+    upstream = await startFakeUpstream({ keys: KEYS });
+    gw = await tailnet.addNode({ hostname: "ai-gateway", tags: ["tag:ai-gateway"] });
+    const config = {
+      identity: { type: "tailscale", socket: gw.socket },
+      providers: defaultProviders(upstream.url),
+      grants: [{ src: ["tag:ci-acme-api"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
+      github: { oidc: { issuer: issuer.issuer, audience: "keyless" }, repos: { "acme/api": { tags: ["tag:ci-acme-api"] } } },
+      database: { path: join(mkdtempSync(join(tmpdir(), "keyless-action-tailnet-")), "keyless.db") },
+    };
+    gateway = await startGateway({ loaded: parseConfigText(JSON.stringify(config), {}), listen: "127.0.0.1:0", log: () => undefined });
+    // The runner: a kernel TUN node in its own namespace, the OIDC token endpoint bridged in as on a hosted runner.
+    runner = await tailnet.startNode({ hostname: "runner", kernelTun: true, bridgePorts: [Number(new URL(issuer.requestUrl).port)] });
+    wrappers = mkdtempSync(join(tmpdir(), "keyless-action-path-"));
+    writeFileSync(join(wrappers, "tailscale"), `#!/bin/sh\nexec '${tailnet.bins.tailscale}' --socket='${runner.socket}' "$@"\n`);
+    chmodSync(join(wrappers, "tailscale"), 0o755);
+  });
+
+  after(async () => {
+    await gateway?.close(1000);
+    await upstream?.close();
+    await issuer?.close();
+    await tailnet?.close();
+  });
+
+  /** One step of dist/, run by test/action/runner.ts inside the runner's network namespace. */
+  async function step(entry: "main" | "post", job: Job, options: StepOptions): Promise<{ result: StepResult; job: Job }> {
+    const child = runner.spawnInside(process.execPath, ["--import", "tsx", join(import.meta.dirname, "action-step.ts"), entry], "pipe");
+    child.stdin?.end(JSON.stringify({ job, options }));
+    const chunks: Buffer[] = [];
+    child.stdout?.on("data", (c: Buffer) => chunks.push(c));
+    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    assert.equal(code, 0, `action-step ${entry} exited ${code}`);
+    return JSON.parse(Buffer.concat(chunks).toString()) as { result: StepResult; job: Job };
+  }
+
+  test("main joins with the derived tags and hostname and registers the CI session; post logs out", async () => {
+    const options: StepOptions = {
+      inputs: {
+        gateway: `http://${gw.ip}:${gateway.port}`,
+        "tailscale-client-id": "lab-client-2",
+        "tailscale-args": `--login-server=${tailnet.info.controlURL} --accept-dns=false`,
+      },
+      env: { ACTIONS_ID_TOKEN_REQUEST_URL: issuer.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.requestToken },
+      path: [wrappers],
+      timeoutMs: 90_000,
+    };
+    const main = await step("main", newJob(), options);
+    assert.equal(main.result.code, 0, main.result.log);
+    const node = (await tailnet.labNodes()).find((n) => n.hostname === "ci-api-9876543210-1");
+    assert.ok(node, "the runner joined under the derived hostname");
+    assert.deepEqual(node.tags, ["tag:ci-acme-api"]);
+    const keyRequest = (await tailnet.keyRequests()).find((k) => k.clientId === "lab-client-2");
+    assert.deepEqual(keyRequest && { ephemeral: keyRequest.ephemeral, preauthorized: keyRequest.preauthorized }, { ephemeral: true, preauthorized: true });
+    // The gateway registered the job only after the real WhoIs showed the runner's node carrying the mapped tag.
+    const sessionId = main.result.outputs["session-id"] ?? "";
+    const session = gateway.db.prepare("SELECT node_id, repository FROM ci_sessions WHERE id = ?").get(sessionId) as { node_id: string; repository: string } | undefined;
+    assert.deepEqual(session, { node_id: node.id, repository: "acme/api" }, main.result.log);
+    for (const key of Object.values(KEYS)) assert.ok(!main.result.log.includes(key));
+
+    const post = await step("post", main.job, options);
+    assert.equal(post.result.code, 0, post.result.log);
+    assert.equal((JSON.parse(await runner.cli("status", "--json")) as { BackendState: string }).BackendState, "NeedsLogin");
   });
 });

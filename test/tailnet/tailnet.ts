@@ -74,6 +74,8 @@ export interface NodeOptions {
   readonly daemonArgs?: readonly string[];
   /** A kernel TUN device in a network namespace of its own instead of userspace networking. */
   readonly kernelTun?: boolean;
+  /** Host loopback ports reachable from inside the namespace at the same 127.0.0.1 port (kernelTun). */
+  readonly bridgePorts?: readonly number[];
 }
 
 export class TailscaleNode {
@@ -131,7 +133,7 @@ export class TailscaleNode {
    * bridged in over unix sockets (socat), the filesystem being shared.
    */
   private spawnInNetns(common: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
-    const ports = [new URL(this.tailnet.info.controlURL).port, new URL(this.tailnet.info.derpURL).port];
+    const ports = [new URL(this.tailnet.info.controlURL).port, new URL(this.tailnet.info.derpURL).port, ...(this.options.bridgePorts ?? []).map(String)];
     for (const port of ports) {
       const bridge = spawn("socat", [`UNIX-LISTEN:${join(this.dir, `bridge-${port}.sock`)},fork`, `TCP:127.0.0.1:${port}`], { stdio: "ignore" });
       this.bridges.push(bridge);
@@ -143,10 +145,10 @@ export class TailscaleNode {
   }
 
   /** Runs a command inside this node's network namespace (kernel TUN nodes). */
-  spawnInside(cmd: string, args: readonly string[]): ChildProcess {
+  spawnInside(cmd: string, args: readonly string[], stdin: "ignore" | "pipe" = "ignore"): ChildProcess {
     const pid = this.daemon?.pid;
     if (!this.options.kernelTun || !pid) throw new Error(`${this.options.hostname} has no network namespace`);
-    return spawn("nsenter", [`--net=/proc/${pid}/ns/net`, cmd, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    return spawn("nsenter", [`--net=/proc/${pid}/ns/net`, cmd, ...args], { stdio: [stdin, "pipe", "inherit"] });
   }
 
   /** Runs the real tailscale CLI against this node's tailscaled. */
