@@ -88,7 +88,7 @@ export async function buildTailnet(log: (line: string) => void = () => undefined
     try {
       if (existsSync(done)) return paths;
       const started = Date.now();
-      log(`building tailnet-lab, tailscaled and tailscale (tailscale.com ${paths.version}) into ${dir}`);
+      log(`building tailnet-lab, tailscaled and tailscale (tailscale.com ${paths.version}) into ${dir}; cold, this takes minutes: run npx tsx test/tailnet/build.ts before the tests`);
       const tmp = `${dir}.tmp`;
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp, { recursive: true });

@@ -36,7 +36,7 @@ describe("keyless on a real tailnet (tailscaled userspace networking, testcontro
   let base: string;
 
   before(async () => {
-    tailnet = await Tailnet.start({ "tag:ai-gateway": [], "tag:ci-acme-api": [] }, (l) => console.log(`# ${l}`));
+    tailnet = await Tailnet.start({ "tag:ai-gateway": [], "tag:ci-acme-api": [] });
     console.log(`# real tailscaled: ${await tailnet.daemonVersion()} (tailscale.com ${tailnet.bins.version})`);
     [gw, ci, alice, stranger] = await Promise.all([
       tailnet.addNode({ hostname: "ai-gateway", tags: ["tag:ai-gateway"] }),

@@ -232,7 +232,7 @@ export class Tailnet {
   ) {}
 
   /** Builds (or reuses) the binaries and starts tailnet-lab with these tag owners. */
-  static async start(tagOwners: Record<string, string[]>, log: (line: string) => void = () => undefined): Promise<Tailnet> {
+  static async start(tagOwners: Record<string, string[]>, log: (line: string) => void = (l) => console.log(`# ${l}`)): Promise<Tailnet> {
     const bins = await buildTailnet(log);
     // stdin stays a pipe: the lab exits when it closes, so a crashed test never leaves a control server behind.
     const lab = spawn(bins.lab, [`--tag-owners=${JSON.stringify(tagOwners)}`], { stdio: ["pipe", "pipe", "inherit"] });
