@@ -5,12 +5,14 @@ import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
 import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
 import { describePostgresUrl } from "./config/quota-store.js";
+import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `usage:
   keyless serve [--config FILE] [--listen HOST:PORT]   (without --config: loopback-only defaults, keys from the environment)
   keyless config check FILE
+  keyless doctor [--config FILE] [--listen HOST:PORT]   (checks tailscaled, the tailnet address, providers, GitHub, PostgreSQL)
 ${POLICY_USAGE}
   keyless --version`;
 
@@ -57,11 +59,21 @@ async function serveCommand(args: string[]): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
+async function doctorCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" } } });
+  const { config } = values.config ? loadOrExit(values.config) : parseConfigText(DEFAULT_CONFIG_TEXT);
+  const results = await runDoctor({ config, listen: values.listen ?? config.listen });
+  process.stdout.write(`${formatResults(results)}\n`);
+  if (results.some((r) => r.status === "fail")) process.exit(1);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case "serve":
       return serveCommand(rest);
+    case "doctor":
+      return doctorCommand(rest);
     case "config": {
       const [sub, file] = rest;
       if (sub !== "check" || !file) fail(USAGE);
