@@ -124,7 +124,7 @@ function readInputs(get) {
   const r = parsed.data;
   if (r.join === "token" && !secureOrLocal(r.gateway)) {
     throw new ActionError(
-      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (for example the gateway's Tailscale Funnel address), not ${r.gateway}`
+      `join: token sends a bearer token to the gateway, so "gateway" must be an https URL (a TLS proxy of your own: the gateway refuses Tailscale Funnel), not ${r.gateway}`
     );
   }
   return {
@@ -189,6 +189,7 @@ function agentSetup(base, inputs, ctx, key = PLACEHOLDER_KEY) {
         env.CLAUDE_CODE_USE_BEDROCK = "1";
         env.ANTHROPIC_BEDROCK_BASE_URL = `${base}/bedrock`;
         env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = "1";
+        env.AWS_BEARER_TOKEN_BEDROCK = key;
         preset(env, ctx, "AWS_REGION", inputs.awsRegion, "us-east-1");
         outputs["claude-base-url"] = env.ANTHROPIC_BEDROCK_BASE_URL;
       } else if (inputs.providerMode === "vertex") {
@@ -208,11 +209,12 @@ function agentSetup(base, inputs, ctx, key = PLACEHOLDER_KEY) {
     codex: () => {
       const home = join(ctx.runnerTemp, "keyless", "codex");
       if (ctx.presetEnv.CODEX_HOME && ctx.presetEnv.CODEX_HOME !== home) {
-        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose config.toml points Codex at the gateway`);
+        warnings.push(`CODEX_HOME was ${ctx.presetEnv.CODEX_HOME}; later steps use ${home}, whose profile "keyless" points Codex at the gateway`);
       }
       env.CODEX_HOME = home;
       env.KEYLESS_API_KEY = key;
       files.push({ path: join(home, "config.toml"), render: () => codexConfig(`${base}/v1`) });
+      files.push({ path: join(home, `${CODEX_PROFILE}.config.toml`), render: codexProfile });
       outputs["codex-base-url"] = `${base}/v1`;
       outputs["codex-home"] = home;
     },
@@ -235,11 +237,10 @@ function preset(env, ctx, name, input, fallback) {
   if (input) env[name] = input;
   else if (!ctx.presetEnv[name]) env[name] = fallback;
 }
+var CODEX_PROFILE = "keyless";
 function codexConfig(baseUrl) {
   return [
-    "# Written by keyless: Codex sends its requests to the keyless gateway.",
-    'model_provider = "keyless"',
-    "",
+    `# Written by keyless: the gateway as a Codex provider, selected by \`codex --profile ${CODEX_PROFILE}\`.`,
     "[model_providers.keyless]",
     'name = "keyless"',
     `base_url = ${JSON.stringify(baseUrl)}`,
@@ -251,6 +252,9 @@ function codexConfig(baseUrl) {
     "enabled = false",
     ""
   ].join("\n");
+}
+function codexProfile() {
+  return ["# Written by keyless: Codex sends its requests to the keyless gateway.", 'model_provider = "keyless"', ""].join("\n");
 }
 function geminiSettings(existing) {
   let settings = {};
@@ -394,7 +398,7 @@ async function runMain(inputs, ctx, deps) {
   const reach = {
     tailscale: `the tailnet policy lets ${tags.join(",")} reach it`,
     none: "this runner's tailnet identity may reach it",
-    token: "it is published at this URL (for example with Tailscale Funnel)"
+    token: "it is published at this URL (a TLS proxy of your own; the gateway refuses Tailscale Funnel)"
   }[inputs.join];
   await waitForHealth(inputs.gateway, inputs.timeoutMs, reach, deps);
   const oidcToken = await getOidcToken(core, inputs.gatewayAudience, "the gateway");

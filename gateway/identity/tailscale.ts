@@ -19,6 +19,7 @@ export const WhoIsResponse = z.object({
     StableID: z.string().min(1),
     Name: z.string().default(""),
     Tags: z.array(z.string()).nullish(),
+    Expired: z.boolean().optional(),
   }),
   UserProfile: z.object({
     LoginName: z.string(),
@@ -134,6 +135,8 @@ export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: Tailscale
     } catch {
       return { ok: false, status: 503, message: "cannot identify caller: tailscaled WhoIs answer is malformed" };
     }
+    // A peer whose key expired still answers WhoIs (tailscaled keeps its tunnel up); its identity is no longer vouched for.
+    if (parsed.Node.Expired) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} is a tailnet node whose key has expired` };
     const identity = identityFromWhoIs(parsed, remote);
     if (!identity) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} has neither a user nor tags` };
     return { ok: true, identity };

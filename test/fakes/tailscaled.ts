@@ -11,6 +11,8 @@ export interface PeerSpec {
   readonly login?: string;
   readonly tags?: readonly string[];
   readonly nodeId?: string;
+  /** As tailscaled reports a peer whose node key expired (it still answers WhoIs). */
+  readonly expired?: boolean;
   readonly name?: string;
   readonly groups?: readonly string[];
   readonly capMap?: Readonly<Record<string, readonly unknown[]>>;
@@ -48,6 +50,7 @@ export function whoisResponse(ip: string, peer: PeerSpec): unknown {
       Created: "2026-11-26T10:00:00Z",
       Cap: 130,
       ...(tagged ? { Tags: peer.tags } : {}),
+      ...(peer.expired ? { Expired: true } : {}),
       Online: true,
       MachineAuthorized: true,
       ComputedName: "runner",

@@ -11,6 +11,7 @@ describe("tailscale identity (LocalAPI WhoIs)", () => {
       "100.101.102.103": { login: "alice@example.com", nodeId: "nALICE", groups: ["group:eng"] },
       "100.64.0.7": { tags: ["tag:ci-acme-api", "tag:ci"], nodeId: "nCI7", capMap: { "keyless.dev/cap/gateway": [{ role: "user" }] } },
       "127.0.0.1": { login: "via-userspace@example.com" },
+      "100.64.0.9": { tags: ["tag:ci-acme-api"], expired: true },
     });
   });
   after(() => ts.close());
@@ -31,6 +32,11 @@ describe("tailscale identity (LocalAPI WhoIs)", () => {
     assert.equal(r.identity.principal, "tag:ci,tag:ci-acme-api");
     assert.equal(r.identity.login, null);
     assert.deepEqual(r.identity.capMap["keyless.dev/cap/gateway"], [{ role: "user" }]);
+  });
+
+  it("a peer whose key expired is refused although WhoIs still answers for it", async () => {
+    const r = await resolver().resolve({ address: "100.64.0.9", port: 7 });
+    assert.deepEqual(r, { ok: false, status: 403, message: "caller 100.64.0.9:7 is a tailnet node whose key has expired" });
   });
 
   it("IPv4-mapped IPv6 addresses are normalized", async () => {

@@ -55,10 +55,18 @@ describe("the Action's tailscale up/logout against the real CLI", { timeout: 120
     const idToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvYXBpIn0.c2ln";
     // The Action's daemon probe reads the real `tailscale status --json`: a daemon answers, so none is started.
     assert.equal(await backendState(bin, deps), "NeedsLogin");
-    assert.equal(await ensureDaemon(bin, join(runner.dir, "unused.log"), deps), null);
+    assert.equal(await ensureDaemon(bin, { logFile: join(runner.dir, "unused.log"), statedir: "", extraArgs: [] }, deps), null);
     await up(
       bin,
-      { clientId: "lab-client-1", idToken, tags: ["tag:ci-acme-api"], hostname, timeoutMs: 60_000, extraArgs: [`--login-server=${tailnet.info.controlURL}`] },
+      {
+        credential: { kind: "federated", clientId: "lab-client-1", idToken: () => Promise.resolve(idToken) },
+        tags: ["tag:ci-acme-api"],
+        hostname,
+        timeoutMs: 60_000,
+        extraArgs: [`--login-server=${tailnet.info.controlURL}`],
+        attempts: 1,
+        tempDir: runner.dir,
+      },
       deps,
     );
     // What the real CLI asked the control server's API for.
@@ -132,8 +140,8 @@ describe("the bundled Action's main and post on a runner whose traffic goes over
     const options: StepOptions = {
       inputs: {
         gateway: `http://${gw.ip}:${gateway.port}`,
-        "tailscale-client-id": "lab-client-2",
-        "tailscale-args": `--login-server=${tailnet.info.controlURL} --accept-dns=false`,
+        "oauth-client-id": "lab-client-2",
+        args: `--login-server=${tailnet.info.controlURL} --accept-dns=false`,
       },
       env: { ACTIONS_ID_TOKEN_REQUEST_URL: issuer.requestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: issuer.requestToken },
       path: [wrappers],

@@ -134,7 +134,7 @@ describe("keyless on a real tailnet (tailscaled userspace networking, testcontro
     const since = Date.now();
     const proxy = `http://127.0.0.1:${ci.httpProxyPort}`;
     const job = newJob("claude", base, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy });
-    const run = await runCli(BIN.claude, ["-p", "say hello from the shell", "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"], job, 60_000);
+    const run = await runCli(BIN.claude, ["-p", "say hello from the shell", "--output-format", "stream-json", "--verbose", "--allowedTools", "Bash"], job, { timeoutMs: 60_000 });
     assert.equal(run.code, 0, `${run.stdout.slice(-2000)}\n${run.stderr.slice(-2000)}`);
     const ciNodeId = (await tailnet.labNodes()).find((n) => n.hostname === "ci-acme-api-1")?.id;
     const rows = await waitFor("Claude Code's requests in the log", async () => {
