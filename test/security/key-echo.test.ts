@@ -163,9 +163,15 @@ describe("an upstream that echoes the provider key", () => {
     });
     // Not added to `seen`: each event holds half a key, and only the client joins them (left open, see the report).
     await res.text();
-    await h.gateway.requestLog.flush();
     const id = res.headers.get("x-keyless-request-id")!;
-    const view = (await (await h.fetchFrom(PEER)(`${h.gateway.url}/api/requests/${id}`)).json()) as { capture: { response: { rebuilt: { content: { text: string }[] } } } };
+    // The row is recorded once the upstream body is consumed, which can be just after the client's last byte.
+    type View = { capture?: { response: { rebuilt: { content: { text: string }[] } } } };
+    let view: View = {};
+    for (const deadline = Date.now() + 5000; !view.capture && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      await h.gateway.requestLog.flush();
+      view = (await (await h.fetchFrom(PEER)(`${h.gateway.url}/api/requests/${id}`)).json()) as View;
+    }
+    assert.ok(view.capture, `request ${id} was logged with its capture`);
     assert.equal(view.capture.response.rebuilt.content[0]?.text, "a [redacted] b");
   });
 

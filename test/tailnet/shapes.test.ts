@@ -6,6 +6,11 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfigText } from "../../gateway/config/load.js";
+import { startGateway } from "../../gateway/server.js";
 import { Tailnet, type TailscaleNode, freePort, waitFor } from "./tailnet.js";
 
 interface Seen {
@@ -170,6 +175,62 @@ describe("deployment shapes on a real tailnet", { timeout: 300_000 }, () => {
       assert.equal(fromCi.headers["x-forwarded-for"], ci.ip);
     } finally {
       await gw.cli("serve", "reset");
+    }
+  });
+
+  test("keyless behind the real `tailscale serve --http`: refused unless identity.trusted_proxy; with it, each request is its caller", async () => {
+    const gateway = (trusted: boolean) =>
+      startGateway({
+        loaded: parseConfigText(
+          JSON.stringify({
+            identity: { type: "tailscale", socket: gw.socket, ...(trusted ? { trusted_proxy: "tailscale-serve" } : {}) },
+            providers: { anthropic: { type: "anthropic", baseurl: "http://127.0.0.1:9", apikey: "sk-ant-unused", models: ["claude-*"] } },
+            config_grants: false,
+            grants: [],
+            database: { path: join(mkdtempSync(join(tmpdir(), "keyless-serve-")), "keyless.db") },
+          }),
+          {},
+        ),
+        listen: "127.0.0.1:0",
+        logIntervalMs: 20,
+        log: () => undefined,
+      });
+    const [plain, trusted] = await Promise.all([gateway(false), gateway(true)]);
+    const [plainPort, trustedPort] = [await freePort(), await freePort()];
+    await gw.cli("serve", "--bg", `--http=${plainPort}`, `http://127.0.0.1:${plain.port}`);
+    await gw.cli("serve", "--bg", `--http=${trustedPort}`, `http://127.0.0.1:${trusted.port}`);
+    const post = async (node: TailscaleNode, port: number) => {
+      const dispatcher = node.proxyAgent();
+      try {
+        const res = await fetch(`http://ai-gateway:${port}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "claude-haiku-4-5", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+          dispatcher,
+          signal: AbortSignal.timeout(15_000),
+        } as RequestInit);
+        return { status: res.status, text: await res.text() };
+      } finally {
+        await dispatcher.close();
+      }
+    };
+    try {
+      // serve's proxy connects from 127.0.0.1 and WhoIs cannot place it: never (loopback), never an admin.
+      const refused = await post(alice, plainPort);
+      assert.equal(refused.status, 403, refused.text);
+      assert.match(refused.text, /tailscale serve/);
+      // Opted in: the caller is WhoIs of serve's X-Forwarded-For, per request. No grants exist here, so both are refused
+      // for want of a role, and the log shows who they were (serve sends no identity header for the tagged node).
+      for (const node of [alice, ci]) assert.match((await post(node, trustedPort)).text, /no role granted/);
+      await trusted.requestLog.flush();
+      const principals = trusted.requestLog.list({ limit: 10 }).map((r) => r.principal);
+      console.log(`# keyless behind serve with trusted_proxy: principals ${principals.join(" ")}`);
+      assert.equal(principals.length, 2);
+      assert.ok(principals.includes("tag:ci-acme-api"), "the CI node is its real tags");
+      assert.ok(principals.includes(principalOf((await gw.whois(alice.ip)).body) ?? "?"), "alice is her real login");
+    } finally {
+      await gw.cli("serve", "reset");
+      await Promise.all([plain.close(1000), trusted.close(1000)]);
     }
   });
 
