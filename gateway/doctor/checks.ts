@@ -6,7 +6,8 @@ import type { Config } from "../config/schema.js";
 import { describePostgresUrl } from "../config/quota-store.js";
 import { parseListen } from "../server.js";
 import { adapterFor } from "../providers/registry.js";
-import { type LocalStatus, LocalStatus as LocalStatusSchema, localApiGet } from "./localapi.js";
+import { localApiGet } from "../identity/tailscale.js";
+import { type LocalStatus, LocalStatus as LocalStatusSchema } from "./localapi.js";
 
 export interface CheckResult {
   readonly name: string;

@@ -50,12 +50,13 @@ export function identityFromWhoIs(who: WhoIsResponse, remote: RemoteAddress): Id
   });
 }
 
-type LocalApiAnswer = { status: number; body: string };
+export type LocalApiAnswer = { readonly status: number; readonly body: string };
 
 /** Status answers carry the node's own record; a bounded read keeps a misbehaving socket from growing memory. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
-function localApiGet(socketPath: string, path: string, timeoutMs: number): Promise<LocalApiAnswer> {
+/** GET on tailscaled's LocalAPI over its unix socket (whois, status?peers=false), bounded in time and size. */
+export function localApiGet(socketPath: string, path: string, timeoutMs: number): Promise<LocalApiAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
