@@ -2,32 +2,17 @@
 // took the process from 104 MB to 1.9 GB while tailscaled was down. Now identity comes first and every route has a
 // limit. The gateway runs as its own process (the real CLI) so its memory is measured alone (/proc/<pid>/status).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeTailscaled, startFakeTailscaled } from "../fakes/tailscaled.js";
+import { startCli } from "../helpers/cli.js";
 
 const MiB = 1024 * 1024;
 const HUGE = 300 * MiB;
-
-async function startCli(configPath: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/cli.ts", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`gateway exited early (${code}): ${stderr}`)));
-  });
-  return { child, url };
-}
 
 /** Resident and peak resident memory of a process, in MiB. */
 function memory(pid: number): { rss: number; peak: number } {

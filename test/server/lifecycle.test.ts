@@ -1,6 +1,6 @@
 // The real CLI process: SIGTERM drains in-flight streams and flushes the log; SIGKILL loses at most the last tick.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,22 +9,7 @@ import { Database } from "../../gateway/store/sqlite.js";
 import { capture } from "../fakes/fixtures.js";
 import { type FakeUpstream, sseResponse, startFakeUpstream } from "../fakes/upstream.js";
 import { KEYS, defaultProviders } from "../helpers/gateway.js";
-
-async function startCli(configPath: string): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/cli.ts", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /serving on (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`gateway exited early (${code}): ${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr };
-}
+import { startCli } from "../helpers/cli.js";
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
 
