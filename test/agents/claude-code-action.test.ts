@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { exportPKCS8, generateKeyPair } from "jose";
 import { PLACEHOLDER_KEY, agentSetup } from "../../action/agents.js";
-import { EVENTSTREAM_CONTENT_TYPE, encodeMessage } from "../../gateway/stream/eventstream.js";
-import { type FakeCloud, chunked, startFakeCloud } from "../fakes/cloud-upstream.js";
+import { EVENTSTREAM_CONTENT_TYPE } from "../../gateway/stream/eventstream.js";
+import { type FakeCloud, bedrockInvokeFrames, chunked, startFakeCloud } from "../fakes/cloud-upstream.js";
 import { capture, captureBytes } from "../fakes/fixtures.js";
 import { FINAL_TEXT, anthropicTextStream } from "../fakes/replies.js";
 import { sseResponse } from "../fakes/upstream.js";
@@ -33,12 +33,6 @@ const RECIPES: Record<"anthropic" | "bedrock" | "vertex", ClaudeActionInputs> = 
   bedrock: { use_bedrock: "true" },
   vertex: { use_vertex: "true" },
 };
-
-/** An Anthropic SSE stream as Bedrock's InvokeModelWithResponseStream frames it: one `chunk` event per SSE event. */
-function invokeStream(sse: string): Uint8Array {
-  const data = sse.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
-  return Buffer.concat(data.map((d) => encodeMessage({ name: "chunk", data: JSON.stringify({ bytes: Buffer.from(d).toString("base64") }) })));
-}
 
 describe("anthropics/claude-code-action after keyless", () => {
   for (const [mode, inputs] of Object.entries(RECIPES) as [keyof typeof RECIPES, ClaudeActionInputs][]) {
@@ -123,7 +117,7 @@ describe("anthropics/claude-code-action after keyless", () => {
       cloud.once(/invoke-with-response-stream$/, () =>
         chunked(captureBytes("fixtures/bedrock-invoke-with-response-stream-tool_use.eventstream.bin"), "frame", EVENTSTREAM_CONTENT_TYPE),
       );
-      cloud.once(/invoke-with-response-stream$/, () => chunked(invokeStream(anthropicTextStream(BEDROCK_MODEL)), "frame", EVENTSTREAM_CONTENT_TYPE));
+      cloud.once(/invoke-with-response-stream$/, () => chunked(bedrockInvokeFrames(anthropicTextStream(BEDROCK_MODEL)), "frame", EVENTSTREAM_CONTENT_TYPE));
       const { rows, cloud: requests } = await runRecipe("bedrock", BEDROCK_MODEL);
       assert.deepEqual(rows.map((r) => [r.route, r.model, r.status]), [
         ["bedrock.invoke", BEDROCK_MODEL, 200],

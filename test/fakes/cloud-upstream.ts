@@ -7,6 +7,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { Hono } from "hono";
 import { type CryptoKey, type KeyObject, jwtVerify } from "jose";
 import type { AddressInfo } from "node:net";
+import { encodeMessage } from "../../gateway/stream/eventstream.js";
 import { type AwsTestCredentials, verifySigV4 } from "./sigv4-verify.js";
 import { capture, captureBytes } from "./fixtures.js";
 import { type RecordedRequest, type Responder, sseResponse } from "./upstream.js";
@@ -224,4 +225,13 @@ export async function startFakeCloud(options: FakeCloudOptions): Promise<FakeClo
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * An Anthropic SSE stream as Bedrock's InvokeModelWithResponseStream frames it: one `chunk` event per SSE event, the
+ * event base64 in `bytes` (with `extra` fields beside it, as Bedrock's `p` padding).
+ */
+export function bedrockInvokeFrames(sse: string, extra: Readonly<Record<string, string>> = {}): Uint8Array {
+  const data = sse.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+  return Buffer.concat(data.map((d) => encodeMessage({ name: "chunk", data: JSON.stringify({ bytes: Buffer.from(d).toString("base64"), ...extra }) })));
 }

@@ -8,7 +8,7 @@ import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, type Conv
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { EVENTSTREAM_CONTENT_TYPE, encodeMessage } from "../../gateway/stream/eventstream.js";
 import { listToolCalls } from "../../gateway/store/tool-calls.js";
-import { type FakeCloud, chunked, startFakeCloud } from "../fakes/cloud-upstream.js";
+import { type FakeCloud, bedrockInvokeFrames, chunked, startFakeCloud } from "../fakes/cloud-upstream.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicStream } from "./responses.js";
@@ -20,17 +20,6 @@ const RM = "rm -rf ~";
 
 function frames(events: readonly { name: string; payload: unknown }[]): Uint8Array {
   return Buffer.concat(events.map((e) => encodeMessage({ name: e.name, data: JSON.stringify(e.payload) })));
-}
-
-/** An Anthropic SSE stream re-framed the way Bedrock sends it: one `chunk` per event, the event base64 in `bytes`. */
-async function invokeFrames(sse: Response): Promise<Uint8Array> {
-  const events = (await sse.text()).split("\n\n").filter((b) => b.includes("data: "));
-  return frames(
-    events.map((block) => {
-      const data = block.split("\n").find((l) => l.startsWith("data: "))!.slice(6);
-      return { name: "chunk", payload: { bytes: Buffer.from(data).toString("base64"), p: "abcdefgh" } };
-    }),
-  );
 }
 
 describe("blocking on Bedrock", () => {
@@ -78,8 +67,9 @@ describe("blocking on Bedrock", () => {
     }, 3000, `row ${callId}`);
 
   it("InvokeModelWithResponseStream (Anthropic's Bedrock SDK): the Bash block becomes text, end_turn", async () => {
-    const body = await invokeFrames(
-      anthropicStream(SONNET, [{ id: "toolu_brm", name: "Bash", input: { command: RM } }, { id: "toolu_bok", name: "Bash", input: { command: "ls" } }], "On it."),
+    const body = bedrockInvokeFrames(
+      await anthropicStream(SONNET, [{ id: "toolu_brm", name: "Bash", input: { command: RM } }, { id: "toolu_bok", name: "Bash", input: { command: "ls" } }], "On it.").text(),
+      { p: "abcdefgh" },
     );
     cloud.once(/invoke-with-response-stream$/, () => chunked(body, 50, EVENTSTREAM_CONTENT_TYPE));
     const client = new AnthropicBedrock({
