@@ -5,13 +5,13 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Worker, isMainThread, parentPort } from "node:worker_threads";
 import type { ToolCall } from "../gateway/formats/types.js";
-import { analyzeToolCall } from "../gateway/tools/analyze.js";
-import { defaultCatalog, loadRules } from "../gateway/tools/rules/index.js";
+import { analyzeToolCall } from "../gateway/guardrails/analyze.js";
+import { defaultCatalog, loadRules } from "../gateway/guardrails/rules/index.js";
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
 const ROUNDS = Number(args.get("rounds") ?? 200);
 
-const commands = readFileSync(new URL("../test/tools/corpus.jsonl", import.meta.url), "utf8")
+const commands = readFileSync(new URL("../test/guardrails/corpus.jsonl", import.meta.url), "utf8")
   .split("\n")
   .filter((l) => l.trim() !== "")
   .map((l) => (JSON.parse(l) as { cmd: string }).cmd);

@@ -22,8 +22,8 @@ import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
 import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
 import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
-import { createHooksModule } from "./tools/hooks/index.js";
-import { createToolsModule } from "./tools/plugin.js";
+import { createHooksModule } from "./webhooks/index.js";
+import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 

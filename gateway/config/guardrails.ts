@@ -1,7 +1,7 @@
 // Guardrails: overrides of the built-in rule catalog, and whether the catalog's own "block" actions apply.
 // Grants may set actions per rule id, category or "default" (GrantValue.guardrails); those always apply.
 import { z } from "zod";
-import { RuleOverrides, defaultCatalog, loadRules } from "../tools/rules/index.js";
+import { RuleOverrides, defaultCatalog, loadRules } from "../guardrails/rules/index.js";
 
 export const GuardrailsConfig = z
   .strictObject({

@@ -1,9 +1,9 @@
 // Hook payloads, shaped after Aperture's HookCallData: `metadata` about who asked for what, plus the event's data.
 // Built only from the exchange and its outcome: provider keys and client credentials live in headers, never here.
-import type { Exchange, Outcome } from "../../proxy/exchange.js";
-import { clientSession } from "../../proxy/record.js";
-import type { ToolCallRecord } from "../../store/tool-calls.js";
-import type { HookEvent } from "../../config/hooks.js";
+import type { Exchange, Outcome } from "../proxy/exchange.js";
+import { clientSession } from "../proxy/record.js";
+import type { ToolCallRecord } from "../store/tool-calls.js";
+import type { HookEvent } from "../config/hooks.js";
 
 export function hookMetadata(ex: Exchange) {
   const { identity } = ex;

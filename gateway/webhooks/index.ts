@@ -1,11 +1,11 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
-import type { GatewayModule } from "../../app.js";
-import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../../config/hooks.js";
-import type { Exchange, ExchangePlugin, Outcome } from "../../proxy/exchange.js";
-import type { Db } from "../../store/db.js";
-import { Outbox, type OutboxMessage } from "../../store/outbox.js";
-import type { ToolCallRecord } from "../../store/tool-calls.js";
+import type { GatewayModule } from "../app.js";
+import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
+import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import type { Db } from "../store/db.js";
+import { Outbox, type OutboxMessage } from "../store/outbox.js";
+import type { ToolCallRecord } from "../store/tool-calls.js";
 import { HookDeliverer } from "./deliver.js";
 import { asyncPayload } from "./payload.js";
 import { runPreRequest } from "./pre-request.js";

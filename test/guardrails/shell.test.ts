@@ -1,9 +1,9 @@
 // Shell analysis: unwrapping, nested programs, payload decoding, obfuscation, redirections, interpreters.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
-import { analyzeShell, normalizePath } from "../../gateway/tools/shell/index.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { analyzeShell, normalizePath } from "../../gateway/guardrails/shell/index.js";
 
 const rules = loadRules(defaultCatalog());
 

@@ -14,7 +14,7 @@ import { startGateway } from "../../gateway/server.js";
 import { startFakeUpstream } from "../fakes/upstream.js";
 import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
-import { anthropicMessage, json } from "./responses.js";
+import { anthropicMessage, json } from "../guardrails/responses.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";

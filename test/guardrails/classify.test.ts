@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import type { ToolCall, ToolCallShape } from "../../gateway/formats/types.js";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { argvToScript, classifyToolCall } from "../../gateway/tools/classify.js";
-import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { argvToScript, classifyToolCall } from "../../gateway/guardrails/classify.js";
+import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 
 const CAPTURES = new URL("../fixtures/captures/", import.meta.url);
 

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ToolCall } from "../../gateway/formats/types.js";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { Catalog, defaultCatalog, loadRules, type CompiledRules } from "../../gateway/tools/rules/index.js";
-import { CATEGORIES } from "../../gateway/tools/types.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { Catalog, defaultCatalog, loadRules, type CompiledRules } from "../../gateway/guardrails/rules/index.js";
+import { CATEGORIES } from "../../gateway/guardrails/types.js";
 
 const bash = (command: string): ToolCall => ({ id: "toolu_1", name: "Bash", shape: "tool_use", input: { command }, index: 0 });
 const ids = (rules: CompiledRules, call: ToolCall): string[] => analyzeToolCall(call, rules).findings.map((f) => f.ruleId);

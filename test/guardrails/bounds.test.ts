@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { GrantValue } from "../../gateway/config/grants.js";
 import type { Access } from "../../gateway/policy/grants.js";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/tools/policy.js";
-import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
-import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/tools/shell/index.js";
-import type { Action } from "../../gateway/tools/types.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/policy.js";
+import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/guardrails/shell/index.js";
+import type { Action } from "../../gateway/guardrails/types.js";
 
 const rules = loadRules(defaultCatalog());
 /** The 207-byte call from the security review: 2^28 characters if expanded. */

@@ -2,10 +2,10 @@
 // message), or replace the body. A hook that fails (timeout, error status, unreadable reply) is skipped under
 // fail_open and refuses the request with 503 under fail_closed.
 import { z } from "zod";
-import type { HooksConfig } from "../../config/hooks.js";
-import type { GatewayErrorKind } from "../../formats/codec.js";
-import { isRecord } from "../../formats/codec.js";
-import type { Denial, Exchange } from "../../proxy/exchange.js";
+import type { HooksConfig } from "../config/hooks.js";
+import type { GatewayErrorKind } from "../formats/codec.js";
+import { isRecord } from "../formats/codec.js";
+import type { Denial, Exchange } from "../proxy/exchange.js";
 import { preRequestPayload } from "./payload.js";
 import { hooksFor } from "./select.js";
 import { sendHook } from "./send.js";

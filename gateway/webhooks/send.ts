@@ -1,8 +1,8 @@
 // One signed webhook delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature over
 // "<id>.<timestamp>.<body>" with HMAC-SHA256). Never throws: failures come back as a reason.
 import { Webhook } from "standardwebhooks";
-import type { HookConfig } from "../../config/hooks.js";
-import { readBody } from "../../proxy/body.js";
+import type { HookConfig } from "../config/hooks.js";
+import { readBody } from "../proxy/body.js";
 
 export interface Delivery {
   readonly ok: boolean;

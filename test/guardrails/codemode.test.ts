@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ToolCall } from "../../gateway/formats/types.js";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { classifyToolCall } from "../../gateway/tools/classify.js";
-import { scanCodeMode } from "../../gateway/tools/codemode.js";
-import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { classifyToolCall } from "../../gateway/guardrails/classify.js";
+import { scanCodeMode } from "../../gateway/guardrails/codemode.js";
+import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 
 const rules = loadRules(defaultCatalog());
 

@@ -1,7 +1,7 @@
 // Delivers the outbox: due messages are sent with a bounded concurrency; a failure is retried with exponential
 // backoff (with jitter) until it is older than the hook's give_up_after. Runs off the response path entirely.
-import type { HooksConfig } from "../../config/hooks.js";
-import type { Outbox, OutboxRow } from "../../store/outbox.js";
+import type { HooksConfig } from "../config/hooks.js";
+import type { Outbox, OutboxRow } from "../store/outbox.js";
 import { sendHook } from "./send.js";
 
 export interface DelivererDeps {

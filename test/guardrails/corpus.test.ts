@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { analyzeToolCall } from "../../gateway/tools/analyze.js";
-import { defaultCatalog, loadRules } from "../../gateway/tools/rules/index.js";
-import { CATEGORIES, type Category } from "../../gateway/tools/types.js";
+import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { CATEGORIES, type Category } from "../../gateway/guardrails/types.js";
 
 interface Entry {
   cmd: string;

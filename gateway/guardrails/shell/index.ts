@@ -17,7 +17,7 @@ export interface ShellAnalysis {
 
 /**
  * Far above what agents' commands need (every labelled corpus command fits in a tenth of the sizes and steps; see
- * test/tools/bounds.test.ts), far below what stalls the gateway: the doubling and nesting bombs stop within a millisecond or two, anything else by maxMillis.
+ * test/guardrails/bounds.test.ts), far below what stalls the gateway: the doubling and nesting bombs stop within a millisecond or two, anything else by maxMillis.
  */
 export const DEFAULT_LIMITS: WalkLimits = {
   maxDepth: 8,
