@@ -1,6 +1,6 @@
 // GET /v1/models and /v1beta/models: the models the caller may use, in the client's own API format.
 import type { Config } from "../config/schema.js";
-import { accessUnder, allowsModel, modelKey } from "../policy/grants.js";
+import { accessUnder, allowsModel, modelKey } from "../access/grants.js";
 import type { Identity } from "../identity/types.js";
 import type { ModelCatalog } from "../pricing/catalog.js";
 

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { WireEvent } from "../formats/codec.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
@@ -10,8 +10,8 @@ import { ROUTES } from "../proxy/routes.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
-import { requireRole } from "./auth.js";
-import { apiError, zodMessage } from "./errors.js";
+import { requireRole } from "../http/require-role.js";
+import { apiError, zodMessage } from "../http/api-error.js";
 import { TimeParam } from "./query.js";
 
 const RequestQuery = z.strictObject({

@@ -2,10 +2,10 @@
 import type { Hono } from "hono";
 import type { Db } from "../store/db.js";
 import type { SessionSummary } from "../../src/ci-session.js";
-import { mountCiApi, mountCiPublicApi } from "../api/ci.js";
+import { mountCiApi, mountCiPublicApi } from "./api.js";
 import type { GitHubConfig } from "../config/github.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { Identity } from "../identity/types.js";
 import { type BucketBalanceReader, prTotals, sessionActivity, sessionReportReading } from "../store/session-report.js";
 import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";

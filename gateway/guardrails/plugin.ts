@@ -2,9 +2,9 @@
 // (rewriting the response the client sees), stores one row per call with its request, links later results.
 import type { Hono } from "hono";
 import type { GatewayModule } from "../app.js";
-import { mountToolCallApi } from "../api/tool-calls.js";
+import { mountToolCallApi } from "./api.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
@@ -14,7 +14,7 @@ import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
 import { BLOCKERS, type Verdict } from "./block/index.js";
-import { GuardrailPolicy, strongest } from "./policy.js";
+import { GuardrailPolicy, strongest } from "./actions.js";
 import type { Action, ClassifiedToolCall, Finding } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";

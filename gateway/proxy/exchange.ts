@@ -3,7 +3,7 @@ import type { ProviderConfig } from "../config/providers.js";
 import type { EventRewriter, FormatCodec, GatewayError, RequestInfo } from "../formats/codec.js";
 import type { ResponseSummary, ToolCall, ToolResult } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
-import type { Access } from "../policy/grants.js";
+import type { Access } from "../access/grants.js";
 import type { ProviderAdapter } from "../providers/types.js";
 import type { RowExtension } from "../store/requests.js";
 import type { RouteDef } from "./routes.js";

@@ -4,7 +4,7 @@
 import type { EventRewriter } from "../formats/codec.js";
 import type { ResponseSummary } from "../formats/types.js";
 import { framingFor } from "../stream/index.js";
-import { asBodyInit } from "./body.js";
+import { asBodyInit } from "../http/read-body.js";
 import type { Exchange } from "./exchange.js";
 import type { ProxyDeps } from "./handler.js";
 import { clientResponseHeaders, redactedHeaders, scrubbedHeaders } from "./headers.js";

@@ -3,7 +3,7 @@
 // `overdraft` is one line, a chain; lines are charged in parallel, each distinct line once.
 import type { QuotasConfig } from "../config/quotas.js";
 import type { Identity } from "../identity/types.js";
-import { type Access, type GrantSource, applicableValues } from "../policy/grants.js";
+import { type Access, type GrantSource, applicableValues } from "../access/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { expandBucket, templateValues } from "./buckets.js";
 import type { Charge, Line } from "./bucket-store.js";

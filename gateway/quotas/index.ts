@@ -1,7 +1,7 @@
 // Budgets as a gateway module: the reserve-then-settle plugin and the /api/quotas routes over one bucket store, in the
 // gateway's SQLite file or in PostgreSQL shared by replicas (config `quota_store`).
 import type { GatewayModule } from "../app.js";
-import { mountQuotaApi } from "../api/quotas.js";
+import { mountQuotaApi } from "./api.js";
 import type { QuotaStoreConfig } from "../config/quota-store.js";
 import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";

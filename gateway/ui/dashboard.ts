@@ -1,8 +1,8 @@
 // /ui/: spend and tokens today and over the last 7 days (UTC days) by day, model and — for admins — principal;
 // requests, errors and denials; the budget buckets the viewer may see.
 import { html } from "hono/html";
-import { type BucketView, visibleBuckets } from "../api/quotas.js";
-import type { Access } from "../policy/grants.js";
+import { type BucketView, visibleBuckets } from "../quotas/api.js";
+import type { Access } from "../access/grants.js";
 import type { Identity } from "../identity/types.js";
 import { BucketStoreUnavailable } from "../quotas/bucket-store.js";
 import type { RequestCounts, UsageGroup } from "../store/requests.js";

@@ -2,11 +2,11 @@
 // everything; users only rows whose principal is theirs; callers without a role get a 403 page.
 import type { Context, Hono } from "hono";
 import type { GatewayModule } from "../app.js";
-import { callerAccess } from "../api/auth.js";
+import { callerAccess } from "../http/require-role.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { Identity } from "../identity/types.js";
-import type { Access } from "../policy/grants.js";
+import type { Access } from "../access/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketStore } from "../quotas/bucket-store.js";
 import type { Db } from "../store/db.js";

@@ -1,7 +1,7 @@
 // Which hooks fire for a request: the union of `send_hooks` over the caller's grant values that apply to the model
 // (a hook named in several grants fires once), highest preference first, then by name.
 import { type HookConfig, type HookEvent, type HooksConfig, requestedEvents } from "../config/hooks.js";
-import { type Access, applicableValues } from "../policy/grants.js";
+import { type Access, applicableValues } from "../access/grants.js";
 
 export interface SelectedHook {
   readonly name: string;

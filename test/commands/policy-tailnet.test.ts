@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parseConfigText } from "../../gateway/config/load.js";
 import type { Identity } from "../../gateway/identity/types.js";
-import { srcMatches } from "../../gateway/policy/grants.js";
-import { renderPolicy } from "../../gateway/policy/render.js";
+import { srcMatches } from "../../gateway/access/grants.js";
+import { renderPolicy } from "../../gateway/commands/policy-render.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 

@@ -1,9 +1,9 @@
 // Role checks for keyless's own API, from the same grants as the provider routes.
 import type { Context } from "hono";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
-import { type Access, accessUnder } from "../policy/grants.js";
-import { apiError } from "./errors.js";
+import type { GatewayEnv } from "./env.js";
+import { type Access, accessUnder } from "../access/grants.js";
+import { apiError } from "./api-error.js";
 
 export function callerAccess(c: Context<GatewayEnv>, config: Config): Access {
   return accessUnder(c.var.identity, config);

@@ -6,8 +6,8 @@ import { formatDollars } from "../config/units.js";
 import { type Identity, LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { chargesFor } from "../quotas/charges.js";
-import { accessUnder, allowsModel, modelKey, srcMatches } from "./grants.js";
-import { globMatch } from "./glob.js";
+import { accessUnder, allowsModel, modelKey, srcMatches } from "../access/grants.js";
+import { globMatch } from "../config/glob.js";
 
 export interface ExplainInput {
   /** A login, "tag:a" or "tag:a,tag:b" (a tagged node's tags), or "(loopback)". */

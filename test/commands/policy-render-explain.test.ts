@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseHuJson } from "../../gateway/config/load.js";
-import { runPolicyCommand } from "../../gateway/policy/command.js";
+import { runPolicyCommand } from "../../gateway/commands/policy.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const CONFIG = `{

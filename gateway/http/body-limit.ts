@@ -1,9 +1,9 @@
 // Request bodies of keyless's own routes: a limit per route, decided at the door after identity and before any read.
 // Provider routes read their body themselves, under limits.max_body (proxy/handler.ts).
 import type { Context, MiddlewareHandler } from "hono";
-import type { GatewayEnv } from "../env.js";
-import { BodyTooLarge, readBody } from "../proxy/body.js";
-import { apiError } from "./errors.js";
+import type { GatewayEnv } from "./env.js";
+import { BodyTooLarge, readBody } from "./read-body.js";
+import { apiError } from "./api-error.js";
 
 /** CI session calls and every other API body: JSON of a few fields. */
 export const API_BODY_LIMIT = 64 * 1024;

@@ -5,16 +5,16 @@ import { z } from "zod";
 import type { QuotaDefinition } from "../config/quotas.js";
 import type { Config } from "../config/schema.js";
 import { Dollars, formatDollars } from "../config/units.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { Identity } from "../identity/types.js";
-import type { Access } from "../policy/grants.js";
+import type { Access } from "../access/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
-import type { BucketState } from "../quotas/buckets.js";
-import { refill, templateMatches } from "../quotas/buckets.js";
-import { chargesFrom } from "../quotas/charges.js";
-import { type BucketStore, BucketStoreUnavailable, type Charge } from "../quotas/bucket-store.js";
-import { callerAccess, requireRole } from "./auth.js";
-import { apiError, zodMessage } from "./errors.js";
+import type { BucketState } from "./buckets.js";
+import { refill, templateMatches } from "./buckets.js";
+import { chargesFrom } from "./charges.js";
+import { type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
+import { callerAccess, requireRole } from "../http/require-role.js";
+import { apiError, zodMessage } from "../http/api-error.js";
 
 export interface QuotaApiDeps {
   readonly store: BucketStore;

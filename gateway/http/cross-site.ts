@@ -7,7 +7,7 @@
 //   Any *.ts.net name is not enough: every tailnet's names end in ts.net, and an attacker's own tailnet can publish
 //   one (Funnel) that resolves to anything.
 import type { MiddlewareHandler } from "hono";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "./env.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

@@ -2,12 +2,12 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { Db } from "../store/db.js";
 import { type ToolCallFilter, listToolCalls, toolCallStats } from "../store/tool-calls.js";
-import { callerAccess } from "./auth.js";
-import { apiError, zodMessage } from "./errors.js";
-import { TimeParam } from "./query.js";
+import { callerAccess } from "../http/require-role.js";
+import { apiError, zodMessage } from "../http/api-error.js";
+import { TimeParam } from "../api/query.js";
 
 const Query = z.strictObject({
   principal: z.string().optional(),

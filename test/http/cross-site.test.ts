@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import http from "node:http";
-import { crossSiteReason, hostAllowed } from "../../gateway/identity/cross-site.js";
+import { crossSiteReason, hostAllowed } from "../../gateway/http/cross-site.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 
 const ADMIN = "127.0.0.2";

@@ -4,8 +4,8 @@
 // What a trusted local proxy forwards is checked per request: its pooled connections carry many callers.
 import type { Socket } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
-import type { GatewayEnv } from "../env.js";
-import { type Identity, type IdentityResolver, type IdentityResult, formatAddr } from "./types.js";
+import type { GatewayEnv } from "./env.js";
+import { type Identity, type IdentityResolver, type IdentityResult, formatAddr } from "../identity/types.js";
 
 const TTL_MS = 60_000;
 

@@ -5,7 +5,7 @@ import { GrantValue, type Grant } from "../config/grants.js";
 import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import { LOOPBACK_PRINCIPAL } from "../identity/types.js";
-import { globMatch } from "./glob.js";
+import { globMatch } from "../config/glob.js";
 
 export type Role = "admin" | "user";
 

@@ -3,13 +3,13 @@ import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { CreateSessionRequest, type PrSummary, type SessionSummary } from "../../src/ci-session.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
-import type { Refusal, SessionService } from "../github/sessions.js";
+import type { GatewayEnv } from "../http/env.js";
+import type { Refusal, SessionService } from "./sessions.js";
 import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
-import { callerAccess, requireRole } from "./auth.js";
-import { readJson } from "./body.js";
-import { apiError, zodMessage } from "./errors.js";
-import { SESSION_PAGE_HEADERS, renderSessionPage } from "./session-page.js";
+import { callerAccess, requireRole } from "../http/require-role.js";
+import { readJson } from "../http/body-limit.js";
+import { apiError, zodMessage } from "../http/api-error.js";
+import { SESSION_PAGE_HEADERS, renderSessionPage } from "../api/session-page.js";
 
 export interface CiApiDeps {
   readonly getConfig: () => Config;

@@ -1,8 +1,8 @@
 // Which action a finding gets for a caller: a grant that names the rule id, its category or "default" decides
 // (several grants: the strictest); otherwise the catalog's action, where "block" counts only with `enforce`.
 import type { GuardrailsConfig } from "../config/guardrails.js";
-import type { Access } from "../policy/grants.js";
-import { applicableValues } from "../policy/grants.js";
+import type { Access } from "../access/grants.js";
+import { applicableValues } from "../access/grants.js";
 import { type CompiledRules, type RuleMeta, defaultCatalog, loadRules } from "./rules/index.js";
 import type { Action } from "./types.js";
 

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, type Env, loadConfigFile } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { explain, formatExplanation } from "./explain.js";
-import { RenderError, formatPolicy, renderPolicy } from "./render.js";
+import { explain, formatExplanation } from "./policy-explain.js";
+import { RenderError, formatPolicy, renderPolicy } from "./policy-render.js";
 
 export const POLICY_USAGE = `  keyless policy render [--config FILE] [--dst TAG]... [--tag-owner OWNER]...
   keyless policy explain --principal WHO --model [PROVIDER/]MODEL [--config FILE] [--group GROUP]... [--node ID]

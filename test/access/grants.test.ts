@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Grant } from "../../gateway/config/grants.js";
 import type { Identity } from "../../gateway/identity/types.js";
-import { accessFor, allowsModel, applicableValues } from "../../gateway/policy/grants.js";
-import { globMatch } from "../../gateway/policy/glob.js";
+import { accessFor, allowsModel, applicableValues } from "../../gateway/access/grants.js";
+import { globMatch } from "../../gateway/config/glob.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const who = (over: Partial<Identity>): Identity => ({
