@@ -33,9 +33,7 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
       : `the change would remove your own admin role (${c.var.identity.principal}); grant it in the new config or the tailnet policy first`;
 
   // Hono's "/api/config/*" also matches "/api/config" itself.
-  app.use("/api/config/*", async (c, next) => {
-    const denied = requireRole(c, deps.getConfig(), "admin");
-    if (denied) return denied;
+  app.use("/api/config/*", requireRole("admin"), async (c, next) => {
     if (!deps.live) return apiError(c, 404, "no_config_file", "this gateway was started without a config file; the config API needs one");
     await next();
   });

@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../http/env.js";
-import type { WireEvent } from "../formats/codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
 import { ROUTES } from "../proxy/routes.js";
@@ -76,23 +76,17 @@ export function captureView(row: RequestRow, capture: Capture, config: Config) {
 }
 
 export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
-  app.get("/api/requests", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/requests", requireRole("admin"), (c) => {
     const q = RequestQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
     return c.json({ requests: log.list(q.data) });
   });
-  app.get("/api/requests/:id", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/requests/:id", requireRole("admin"), (c) => {
     const found = log.get(c.req.param("id"));
     if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
     return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture, getConfig()) });
   });
-  app.get("/api/usage", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/usage", requireRole("admin"), (c) => {
     const q = UsageQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
     return c.json({ usage: log.usage(q.data) });

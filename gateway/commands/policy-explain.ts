@@ -5,8 +5,9 @@ import type { Config } from "../config/schema.js";
 import { formatDollars } from "../config/units.js";
 import { type Identity, LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
-import { chargesFor } from "../quotas/charges.js";
-import { accessUnder, allowsModel, modelKey, srcMatches } from "../access/grants.js";
+import { chargesFrom } from "../quotas/charges.js";
+import { entitlementFor } from "../access/caller.js";
+import { accessUnder, modelKey, srcMatches } from "../access/grants.js";
 import { globMatch } from "../config/glob.js";
 
 export interface ExplainInput {
@@ -79,12 +80,13 @@ export function explain(config: Config, input: ExplainInput): Explanation {
       return globs.some((g) => globMatch(g, key));
     })
     .map(({ origin, value }) => `${origin} (${typeof value.models === "string" ? value.models : value.models?.join(", ")})`);
-  const { lines, charges, undefinedRefs } = chargesFor(access, key, identity, input.session ?? null, config.quotas);
+  const entitlement = entitlementFor(access, key);
+  const { lines, charges, undefinedRefs } = chargesFrom(entitlement.quotas, identity, input.session ?? null, config.quotas);
   if (!input.session && charges.some((c) => /<(repo|pr|workflow|run)>/.test(c.quota))) {
     notes.push("<repo>, <pr>, <workflow> and <run> expand to - without a CI session (pass --repo, --pr, --workflow, --run)");
   }
-  if (allowsModel(access, key) && charges.length === 0 && undefinedRefs.length === 0) notes.push("no quota applies: spend is unlimited");
-  const allowed = access.role !== null && provider !== null && allowsModel(access, key);
+  if (entitlement.allowed && charges.length === 0 && undefinedRefs.length === 0) notes.push("no quota applies: spend is unlimited");
+  const allowed = access.role !== null && provider !== null && entitlement.allowed;
   return {
     identity,
     provider,

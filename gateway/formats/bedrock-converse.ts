@@ -2,7 +2,8 @@
 // Streams are AWS event-stream messages named by member (messageStart, contentBlockStart/Delta/Stop, messageStop,
 // metadata); tool input arrives as JSON text fragments per contentBlockIndex.
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
-import { type FormatCodec, type StreamAccumulator, type WireEvent, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
 
 export function converseUsage(u: unknown): Usage | null {

@@ -3,7 +3,8 @@
 // also carries amazon-bedrock-invocationMetrics, the usage for models whose events have none of their own.
 import { AnthropicStreamState, anthropicCostDrivers, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "./anthropic.js";
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
-import { type FormatCodec, type StreamAccumulator, type WireEvent, isRecord, num, str } from "./codec.js";
+import { type FormatCodec, type StreamAccumulator, isRecord, num, str } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary, Usage } from "./types.js";
 
 function metricsUsage(m: Record<string, unknown>): Usage {

@@ -1,16 +1,6 @@
 // OpenAI Chat Completions. Streams carry usage only with stream_options.include_usage (a final chunk with choices: []).
-import {
-  type FormatCodec,
-  type StreamAccumulator,
-  type WireEvent,
-  count,
-  isRecord,
-  maxCount,
-  num,
-  parseJsonArguments,
-  str,
-  truncateText,
-} from "./codec.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import { openaiError } from "./openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
 

@@ -1,15 +1,6 @@
 // OpenAI Responses. Tool calls are output items; usage lives only in the final response object.
-import {
-  type FormatCodec,
-  type StreamAccumulator,
-  type WireEvent,
-  count,
-  isRecord,
-  num,
-  parseJsonArguments,
-  str,
-  truncateText,
-} from "./codec.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import { openaiError } from "./openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "./types.js";
 

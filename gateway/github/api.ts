@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../http/env.js";
 import type { Refusal, SessionService } from "./sessions.js";
 import { type SessionRecord, type SessionStore, toWire } from "../store/sessions.js";
-import { callerAccess, requireRole } from "../http/require-role.js";
+import { requireRole } from "../http/require-role.js";
 import { readJson } from "../http/body-limit.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 import { SESSION_PAGE_HEADERS, renderSessionPage } from "../api/session-page.js";
@@ -48,7 +48,7 @@ export function mountCiPublicApi(app: Hono<GatewayEnv>, service: SessionService)
 }
 
 export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
-  const isAdmin = (c: Context<GatewayEnv>) => callerAccess(c, deps.getConfig()).role === "admin";
+  const isAdmin = (c: Context<GatewayEnv>) => c.var.caller.role === "admin";
 
   app.post("/v1/ci/sessions", async (c) => {
     const read = await readJson(c);
@@ -79,7 +79,7 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
   // The check run's details_url. People on the tailnet with a role may read any session (the check run shows the same
   // to everyone who can read the PR); machines only their own session, so one CI job cannot read another's.
   app.get("/ci/sessions/:id", async (c) => {
-    const person = c.var.identity.login !== null && callerAccess(c, deps.getConfig()).role !== null;
+    const person = c.var.identity.login !== null && c.var.caller.role !== null;
     const found = deps.service.owned(c.req.param("id"), c.var.identity, person || isAdmin(c));
     if (!found.ok) return refused(c, found);
     const summary = await deps.summarize(found.value);
@@ -87,25 +87,19 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     return c.html(renderSessionPage(title, summary.markdown), 200, SESSION_PAGE_HEADERS);
   });
 
-  app.get("/api/sessions", (c) => {
-    const denied = requireRole(c, deps.getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/sessions", requireRole("admin"), (c) => {
     const q = SessionQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
     const { pr, ...rest } = q.data;
     return c.json({ sessions: deps.store.list({ ...rest, ...(pr !== undefined ? { prNumber: pr } : {}) }).map(toWire) });
   });
 
-  app.get("/api/sessions/:id", async (c) => {
-    const denied = requireRole(c, deps.getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/sessions/:id", requireRole("admin"), async (c) => {
     const s = deps.store.get(c.req.param("id"));
     return s ? c.json(await deps.summarize(s)) : apiError(c, 404, "session_not_found", `no CI session ${c.req.param("id")}`);
   });
 
-  app.get("/api/prs/:owner/:repo/:number", (c) => {
-    const denied = requireRole(c, deps.getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/prs/:owner/:repo/:number", requireRole("admin"), (c) => {
     const number = Number(c.req.param("number"));
     if (!Number.isSafeInteger(number) || number <= 0) return apiError(c, 400, "invalid_pr", "PR number must be a positive integer");
     const repository = `${c.req.param("owner")}/${c.req.param("repo")}`;

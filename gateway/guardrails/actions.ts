@@ -1,10 +1,9 @@
 // Which action a finding gets for a caller: a grant that names the rule id, its category or "default" decides
 // (several grants: the strictest); otherwise the catalog's action, where "block" counts only with `enforce`.
 import type { GuardrailsConfig } from "../config/guardrails.js";
-import type { Access } from "../access/grants.js";
-import { applicableValues } from "../access/grants.js";
+import type { Entitlement } from "../access/caller.js";
 import { type CompiledRules, type RuleMeta, defaultCatalog, loadRules } from "./rules/index.js";
-import type { Action } from "./types.js";
+import type { Action } from "./rules/types.js";
 
 const RANK: Record<Action, number> = { log: 0, flag: 1, block: 2 };
 
@@ -38,22 +37,19 @@ export interface FindingKey {
 }
 
 export class GuardrailPolicy {
-  private readonly grants: readonly Readonly<Record<string, Action>>[];
   private blocksOthers?: boolean;
 
   constructor(
     readonly rules: CompiledRules,
     private readonly metas: readonly RuleMeta[],
     private readonly enforce: boolean,
-    access: Access,
-    modelKey: string,
-  ) {
-    this.grants = applicableValues(access, modelKey).flatMap(({ value }) => (value.guardrails ? [value.guardrails] : []));
-  }
+    /** The caller's per-grant overrides for the model (its entitlement's guardrails). */
+    private readonly grants: Entitlement["guardrails"],
+  ) {}
 
-  static for(config: GuardrailsConfig, access: Access, modelKey: string): GuardrailPolicy {
+  static for(config: GuardrailsConfig, entitlement: Entitlement): GuardrailPolicy {
     const { rules, metas } = compiledRules(config);
-    return new GuardrailPolicy(rules, metas, config.enforce, access, modelKey);
+    return new GuardrailPolicy(rules, metas, config.enforce, entitlement.guardrails);
   }
 
   /**

@@ -1,9 +1,8 @@
 // The tools module: classifies and analyses every tool call a model asks for, blocks per the caller's guardrails
 // (rewriting the response the client sees), stores one row per call with its request, links later results.
 import type { Hono } from "hono";
-import type { GatewayModule } from "../app.js";
+import type { GatewayModule } from "../proxy/feature.js";
 import { mountToolCallApi } from "./api.js";
-import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../http/env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
@@ -15,7 +14,8 @@ import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCa
 import { analyzeToolCall } from "./analyze.js";
 import { BLOCKERS, type Verdict } from "./block/index.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
-import type { Action, ClassifiedToolCall, Finding } from "./types.js";
+import type { Action, Finding } from "./rules/types.js";
+import type { ClassifiedToolCall } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
@@ -45,7 +45,6 @@ interface ToolsState {
 
 export interface ToolsModuleDeps {
   readonly db: Db;
-  readonly getConfig: () => Config;
   readonly onError: (err: unknown, context: string) => void;
 }
 
@@ -109,9 +108,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const stateOf = (ex: Exchange): ToolsState => {
     let state = ex.state.get("tools") as ToolsState | undefined;
     if (!state) {
-      const { guardrails } = deps.getConfig();
+      const { guardrails } = ex.caller.config;
       state = {
-        policy: GuardrailPolicy.for(guardrails, ex.access, ex.modelKey),
+        policy: GuardrailPolicy.for(guardrails, ex.entitlement),
         mcpServers: guardrails.mcp_servers,
         analysed: new Map(),
         blocked: new Set(),
@@ -206,7 +205,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     plugin,
     records,
     mount(app: Hono<GatewayEnv>) {
-      mountToolCallApi(app, deps.getConfig, deps.db);
+      mountToolCallApi(app, deps.db);
     },
   };
 }

@@ -1,9 +1,11 @@
-// Resolves the caller at the edge, before any body is read; handlers read only c.var.identity.
+// Resolves the caller at the edge, before any body is read: its identity, and with it the Caller value (the config
+// snapshot and what its grants entitle it to) that every handler and feature reads from c.var.caller.
 // A connection's answer is cached per socket, not per IP: ephemeral CI nodes reuse addresses, while a connection's peer
 // never changes. The entry expires so that tailnet policy changes (CapMap grants) reach long-lived connections.
 // What a trusted local proxy forwards is checked per request: its pooled connections carry many callers.
 import type { Socket } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
+import type { Caller } from "../access/caller.js";
 import type { GatewayEnv } from "./env.js";
 import { type Identity, type IdentityResolver, type IdentityResult, formatAddr } from "../identity/types.js";
 
@@ -14,7 +16,16 @@ export type IdentityRefusal = (c: Context<GatewayEnv>, status: 403 | 503, messag
 /** An identity from a credential the request carries (CI session tokens); null when it carries none that is valid. */
 export type CredentialIdentity = (request: Request, addr: string) => Identity | null;
 
-export function identify(resolver: IdentityResolver, refuse: IdentityRefusal, credential?: CredentialIdentity): MiddlewareHandler<GatewayEnv> {
+export function identify(
+  resolver: IdentityResolver,
+  callerFor: (identity: Identity) => Caller,
+  refuse: IdentityRefusal,
+  credential?: CredentialIdentity,
+): MiddlewareHandler<GatewayEnv> {
+  const admit = (c: Context<GatewayEnv>, identity: Identity) => {
+    c.set("identity", identity);
+    c.set("caller", callerFor(identity));
+  };
   const cache = new WeakMap<Socket, { result: IdentityResult; at: number }>();
   return async function identifyCaller(c, next) {
     const socket = c.env?.incoming?.socket;
@@ -34,7 +45,7 @@ export function identify(resolver: IdentityResolver, refuse: IdentityRefusal, cr
       // Off the tailnet, only a credential identifies the caller; it is checked per request, never cached.
       const byCredential = credential?.(c.req.raw, formatAddr(remote));
       if (byCredential) {
-        c.set("identity", byCredential);
+        admit(c, byCredential);
         return next();
       }
       // The network says "not a tailnet peer": routes open to such callers (mountPublic) may still admit them by
@@ -47,7 +58,7 @@ export function identify(resolver: IdentityResolver, refuse: IdentityRefusal, cr
     }
     // A tailnet node is who it is; a credential only stands in for callers without a node ("(loopback)" on a laptop).
     const byCredential = result.identity.nodeId === null ? credential?.(c.req.raw, result.identity.addr) : null;
-    c.set("identity", byCredential ?? result.identity);
+    admit(c, byCredential ?? result.identity);
     await next();
   };
 }

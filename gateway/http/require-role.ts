@@ -1,17 +1,19 @@
-// Role checks for keyless's own API, from the same grants as the provider routes.
-import type { Context } from "hono";
-import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "./env.js";
-import { type Access, accessUnder } from "../access/grants.js";
+// Role checks for keyless's own API, from the same grants as the provider routes (read once, in c.var.caller).
+import type { MiddlewareHandler } from "hono";
+import type { Role } from "../access/grants.js";
 import { apiError } from "./api-error.js";
+import type { GatewayEnv } from "./env.js";
 
-export function callerAccess(c: Context<GatewayEnv>, config: Config): Access {
-  return accessUnder(c.var.identity, config);
+/** Whether the caller holds `role` (admin satisfies user). */
+export function holdsRole(held: Role | null, role: Role): boolean {
+  return held === "admin" || (role === "user" && held === "user");
 }
 
-/** Returns a 403 response unless the caller holds `role` (admin satisfies user). */
-export function requireRole(c: Context<GatewayEnv>, config: Config, role: "admin" | "user"): Response | null {
-  const access = callerAccess(c, config);
-  if (access.role === "admin" || (role === "user" && access.role === "user")) return null;
-  return apiError(c, 403, "forbidden", access.role === null ? "access denied: no role granted" : `access denied: role ${role} required`);
+/** Refuses with a 403 unless the caller holds `role`. */
+export function requireRole(role: Role): MiddlewareHandler<GatewayEnv> {
+  return async function roleRequired(c, next) {
+    const held = c.var.caller.role;
+    if (!holdsRole(held, role)) return apiError(c, 403, "forbidden", held === null ? "access denied: no role granted" : `access denied: role ${role} required`);
+    await next();
+  };
 }

@@ -12,6 +12,7 @@ import {
   forwarding,
   isLoopback,
 } from "./types.js";
+import type { TrustedProxy } from "../config/schema.js";
 
 /** The subset of apitype.WhoIsResponse keyless reads. Node and UserProfile are never null on success. */
 export const WhoIsResponse = z.object({
@@ -104,9 +105,6 @@ const UNPLACED =
   'a local reverse proxy such as `tailscale serve` (or a local process) cannot be identified; listen on the tailnet address and call it from other nodes, or set identity.trusted_proxy: "tailscale-serve" to identify callers by the address tailscale serve forwards';
 
 const bareAddress = (address: string) => address.replace(/^::ffff:/, "").toLowerCase();
-
-export const TRUSTED_PROXIES = ["tailscale-serve"] as const;
-export type TrustedProxy = (typeof TRUSTED_PROXIES)[number];
 
 export interface TailscaleResolverOptions {
   readonly socket: string;

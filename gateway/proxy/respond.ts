@@ -6,7 +6,7 @@ import type { ResponseSummary } from "../formats/types.js";
 import { framingFor } from "../stream/index.js";
 import { asBodyInit } from "../http/read-body.js";
 import type { Exchange } from "./exchange.js";
-import type { ProxyDeps } from "./handler.js";
+import type { ProxyDeps } from "./deps.js";
 import { clientResponseHeaders, redactedHeaders, scrubbedHeaders } from "./headers.js";
 import { type RequestBase, recordExchange, refuseExchange } from "./record.js";
 import { scrubSummary, scrubberFor } from "./scrub.js";

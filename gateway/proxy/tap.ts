@@ -1,6 +1,7 @@
 // Passes a response body to the client chunk by chunk while a parser reads a copy, so usage and tool calls are
 // known at the end without buffering the stream. With rewriters, the client gets re-serialized events instead.
-import type { EventRewriter, StreamAccumulator, WireEvent } from "../formats/codec.js";
+import type { EventRewriter, StreamAccumulator } from "../formats/codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary } from "../formats/types.js";
 import type { Framing } from "../stream/framing.js";
 

@@ -7,18 +7,17 @@ import type { Config } from "../config/schema.js";
 import { Dollars, formatDollars } from "../config/units.js";
 import type { GatewayEnv } from "../http/env.js";
 import type { Identity } from "../identity/types.js";
-import type { Access } from "../access/grants.js";
+import { type Caller, quotaGrants } from "../access/caller.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketState } from "./buckets.js";
 import { refill, templateMatches } from "./buckets.js";
 import { chargesFrom } from "./charges.js";
 import { type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
-import { callerAccess, requireRole } from "../http/require-role.js";
+import { requireRole } from "../http/require-role.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 
 export interface QuotaApiDeps {
   readonly store: BucketStore;
-  readonly getConfig: () => Config;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
 }
 
@@ -46,8 +45,8 @@ function describe(bucket: string, quota: string, def: QuotaDefinition | undefine
 export type BucketView = ReturnType<typeof describe>;
 
 /** The caller's own buckets (what its grants charge); for admins also every bucket ever charged. Sorted by name. */
-export async function visibleBuckets(deps: QuotaApiDeps, config: Config, access: Access, identity: Identity): Promise<BucketView[]> {
-  const own = chargesFrom(access.values, identity, deps.sessionFor(identity), config.quotas).charges;
+export async function visibleBuckets(deps: QuotaApiDeps, { config, access, identity }: Caller): Promise<BucketView[]> {
+  const own = chargesFrom(quotaGrants(access.values), identity, deps.sessionFor(identity), config.quotas).charges;
   const out = new Map<string, BucketView>();
   for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
   if (access.role === "admin") {
@@ -84,21 +83,17 @@ async function withStore(c: Context<GatewayEnv>, answer: () => Promise<Response>
 }
 
 export function mountQuotaApi(app: Hono<GatewayEnv>, deps: QuotaApiDeps): void {
-  app.get("/api/quotas", (c) => withStore(c, async () => {
-    const config = deps.getConfig();
-    const access = callerAccess(c, config);
-    if (access.role === null) return apiError(c, 403, "forbidden", "access denied: no role granted");
-    const buckets = await visibleBuckets(deps, config, access, c.var.identity);
+  app.get("/api/quotas", requireRole("user"), (c) => withStore(c, async () => {
+    const { config } = c.var.caller;
+    const buckets = await visibleBuckets(deps, c.var.caller);
     const quotas = Object.fromEntries(
       Object.entries(config.quotas).map(([name, q]) => [name, { capacity: formatDollars(q.capacity), capacity_nanos: q.capacity, rate: q.rate.text, on_exceed: q.on_exceed }]),
     );
     return c.json({ buckets, quotas });
   }));
 
-  app.post("/api/quotas/refill", async (c) => {
-    const config = deps.getConfig();
-    const denied = requireRole(c, config, "admin");
-    if (denied) return denied;
+  app.post("/api/quotas/refill", requireRole("admin"), async (c) => {
+    const { config } = c.var.caller;
     let raw: unknown;
     try {
       raw = await c.req.json();

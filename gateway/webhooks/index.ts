@@ -1,6 +1,6 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
-import type { GatewayModule } from "../app.js";
+import type { GatewayModule } from "../proxy/feature.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Db } from "../store/db.js";
@@ -46,13 +46,13 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
 
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    before: (ex) => runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
     after(ex, outcome) {
-      const hooks = deps.hooks();
+      const { hooks } = ex.caller.config;
       const messages: OutboxMessage[] = [];
       for (const event of ASYNC_HOOK_EVENTS) {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
-        const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
+        const selected = hooksFor(ex.entitlement, hooks, event);
         if (selected.length === 0) continue;
         const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
         for (const { name, hook } of selected) {

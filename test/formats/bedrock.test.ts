@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { bedrockConverse } from "../../gateway/formats/bedrock-converse.js";
 import { bedrockInvoke } from "../../gateway/formats/bedrock-invoke.js";
-import type { WireEvent } from "../../gateway/formats/codec.js";
+import type { WireEvent } from "../../gateway/stream/framing.js";
 import { vertexAnthropic } from "../../gateway/formats/vertex.js";
 import { exceptionEvent } from "../../gateway/stream/eventstream.js";
 

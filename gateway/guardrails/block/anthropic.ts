@@ -1,6 +1,7 @@
 // Anthropic Messages: a blocked tool_use block becomes a text block at the same index (so later indexes stay valid);
 // when no tool_use block is left, stop_reason "tool_use" becomes "end_turn".
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import { anthropicToolCalls } from "../../formats/anthropic.js";
 import type { ToolCall } from "../../formats/types.js";

@@ -1,6 +1,7 @@
 // Bedrock Converse: a blocked toolUse content block becomes a text block at the same contentBlockIndex, and
 // stopReason "tool_use" becomes "end_turn" when no call is left. Streams hold toolUse blocks until contentBlockStop.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
 import { type Blocker, type Verdict, eventObject, withData } from "./types.js";

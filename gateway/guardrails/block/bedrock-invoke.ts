@@ -1,6 +1,7 @@
 // Bedrock InvokeModel with Anthropic bodies: complete responses are Anthropic messages; stream events are Anthropic
 // events base64-wrapped in event-stream `chunk` payloads, so the Anthropic blocker runs on the unwrapped events.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, str } from "../../formats/codec.js";
 import { anthropicBlocker } from "./anthropic.js";
 import type { Blocker, Verdict } from "./types.js";

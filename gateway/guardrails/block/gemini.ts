@@ -1,6 +1,7 @@
 // Gemini: a functionCall part arrives whole in one chunk, so a blocked part is replaced by a text part in place,
 // chunk by chunk (nothing is held); the candidate's finishReason is STOP once no call is left in it.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
 import { type Blocker, type Verdict, withData } from "./types.js";

@@ -1,7 +1,8 @@
 // OpenAI Chat Completions: blocked tool_calls are dropped (the rest renumbered from 0), the refusal is appended to the
 // message content, and finish_reason becomes "stop" when no call is left. Streams hold tool_call deltas per choice
 // until the choice's finish_reason, since a call is only known complete then.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import { parseChatCompletion } from "../../formats/openai-chat.js";
 import type { ToolCall } from "../../formats/types.js";

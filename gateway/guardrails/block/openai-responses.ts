@@ -1,6 +1,7 @@
 // OpenAI Responses: a blocked call item becomes an assistant message item at the same output_index. In streams the
 // item's events are replaced by a message's events and every later sequence_number is renumbered.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import { toolCallFromItem } from "../../formats/openai-responses.js";
 import { type Blocker, type Verdict, eventObject, withData } from "./types.js";

@@ -1,6 +1,7 @@
 // The one interface every wire format's blocker implements: replace blocked tool calls with a text answer that
 // ends the agent's turn normally, in a complete JSON response or in a stream the official SDKs still accept.
-import type { EventRewriter, WireEvent } from "../../formats/codec.js";
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
 import { isRecord } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
 
