@@ -104,44 +104,48 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
   };
 }
 
-export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
-  const stateOf = (ex: Exchange): ToolsState => {
-    let state = ex.state.get("tools") as ToolsState | undefined;
-    if (!state) {
-      const { guardrails } = ex.caller.config;
-      state = {
-        policy: GuardrailPolicy.for(guardrails, ex.entitlement),
-        mcpServers: guardrails.mcp_servers,
-        analysed: new Map(),
-        blocked: new Set(),
-        analysisMs: 0,
-      };
-      ex.state.set("tools", state);
-    }
-    return state;
-  };
+type OnError = ToolsModuleDeps["onError"];
 
-  const analyse = (state: ToolsState, call: ToolCall): Analysed => {
-    const cached = state.analysed.get(call.id);
-    if (cached) return cached;
-    const started = performance.now();
-    const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-    const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
-    state.analysisMs += performance.now() - started;
-    if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
-    const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
-    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
-    state.analysed.set(call.id, analysed);
-    return analysed;
-  };
+/** The exchange's guardrail state: the caller's actions for this model, and what was analysed and blocked so far. */
+function stateOf(ex: Exchange): ToolsState {
+  let state = ex.state.get("tools") as ToolsState | undefined;
+  if (!state) {
+    const { guardrails } = ex.caller.config;
+    state = {
+      policy: GuardrailPolicy.for(guardrails, ex.entitlement),
+      mcpServers: guardrails.mcp_servers,
+      analysed: new Map(),
+      blocked: new Set(),
+      analysisMs: 0,
+    };
+    ex.state.set("tools", state);
+  }
+  return state;
+}
 
-  const verdictFor = (ex: Exchange, state: ToolsState): Verdict => (call) => {
+/** Analyses a call once per exchange, within the exchange's analysis time budget. */
+function analyse(state: ToolsState, call: ToolCall, onError: OnError): Analysed {
+  const cached = state.analysed.get(call.id);
+  if (cached) return cached;
+  const started = performance.now();
+  const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
+  const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+  state.analysisMs += performance.now() - started;
+  if (error !== undefined) onError(error, `tool call analysis (call ${call.id})`);
+  const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
+  const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
+  state.analysed.set(call.id, analysed);
+  return analysed;
+}
+
+function verdictFor(ex: Exchange, state: ToolsState, onError: OnError): Verdict {
+  return (call) => {
     let a: Analysed;
     try {
-      a = analyse(state, call);
+      a = analyse(state, call, onError);
     } catch (err) {
       // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
-      deps.onError(err, `tool call analysis ${ex.id}`);
+      onError(err, `tool call analysis ${ex.id}`);
       return null;
     }
     if (a.action !== "block") return null;
@@ -149,7 +153,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     if (!ex.flags.includes(GUARDRAIL_BLOCKED)) ex.flags.push(GUARDRAIL_BLOCKED);
     return refusalText(a);
   };
+}
 
+export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   /** The format's blocker, when this caller's guardrails can block at all (else the response passes untouched). */
   const blockerFor = (ex: Exchange) => {
     const blocker = BLOCKERS[ex.format.id];
@@ -159,7 +165,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
     const state = stateOf(ex);
     state.records ??= outcome.toolCalls.map((call) => {
-      const a = analyse(state, call);
+      const a = analyse(state, call, deps.onError);
       return toRecord(a.classified, a.findings, a.classified.callId ?? call.id, call.input, a.action, state.blocked.has(call.id));
     });
     if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
@@ -170,11 +176,11 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     name: "tools",
     streamRewriter(ex) {
       const blocker = blockerFor(ex);
-      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex)));
+      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex), deps.onError));
     },
     rewriteResponse(ex, body) {
       const blocker = blockerFor(ex);
-      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex)));
+      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex), deps.onError));
     },
     after(ex, outcome): RowExtension | void {
       let calls: readonly ToolCallRecord[] = [];
