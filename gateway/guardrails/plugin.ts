@@ -12,7 +12,7 @@ import type { Db } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
-import { BLOCKERS, type Verdict } from "./block/index.js";
+import { BLOCKERS, type Verdict } from "../dialects/index.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
 import type { Action, Finding } from "./rules/types.js";
 import type { ClassifiedToolCall } from "./types.js";

@@ -1,8 +1,8 @@
 // Gemini API (and Gemini on Vertex). promptTokenCount includes cached tokens; candidates exclude thoughts.
 // Streams: every chunk is a whole GenerateContentResponse; usage is the last chunk's.
-import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, isRecord, jsonResponse, maxCount, num, spellings, statusOf, str, truncateText } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
+import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, isRecord, jsonResponse, maxCount, num, spellings, statusOf, str, truncateText } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 const STATUS: Record<GatewayError["kind"], string> = {
   invalid_request: "INVALID_ARGUMENT",

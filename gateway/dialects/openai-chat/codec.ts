@@ -1,8 +1,8 @@
 // OpenAI Chat Completions. Streams carry usage only with stream_options.include_usage (a final chunk with choices: []).
-import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import { openaiError } from "./openai-shared.js";
-import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import { openaiError } from "../../formats/openai-shared.js";
+import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function chatUsage(u: unknown): Usage | null {
   if (!isRecord(u)) return null;

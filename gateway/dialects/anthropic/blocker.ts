@@ -3,9 +3,9 @@
 import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
-import { anthropicToolCalls } from "../../formats/anthropic.js";
+import { anthropicToolCalls } from "./codec.js";
 import type { ToolCall } from "../../formats/types.js";
-import { type Blocker, type Verdict, eventObject, withData } from "./types.js";
+import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
 
 function callOf(block: Record<string, unknown>, index: number): ToolCall | null {
   const call = anthropicToolCalls([block])[0];

@@ -4,7 +4,7 @@ import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
-import { type Blocker, type Verdict, eventObject, withData } from "./types.js";
+import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
 
 function callOf(use: Record<string, unknown>, input: unknown, index: number): ToolCall {
   return { id: str(use.toolUseId) ?? `#${index}`, name: str(use.name) ?? "", shape: "converse_tool_use", input, index };

@@ -4,7 +4,7 @@ import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
-import { type Blocker, type Verdict, withData } from "./types.js";
+import { type Blocker, type Verdict, withData } from "../../formats/blocker.js";
 
 /** Numbers calls the way the Gemini codec does (ids "<responseId>#<n>" when the model gave none). */
 class CallCounter {

@@ -3,8 +3,8 @@
 import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
-import { toolCallFromItem } from "../../formats/openai-responses.js";
-import { type Blocker, type Verdict, eventObject, withData } from "./types.js";
+import { toolCallFromItem } from "./codec.js";
+import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
 
 /** Call items the client executes; hosted ones (mcp_call, web_search_call, …) already ran at the provider. */
 const CLIENT_CALLS = new Set(["function_call", "custom_tool_call", "local_shell_call", "shell_call", "apply_patch_call"]);

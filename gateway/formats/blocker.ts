@@ -1,9 +1,9 @@
 // The one interface every wire format's blocker implements: replace blocked tool calls with a text answer that
 // ends the agent's turn normally, in a complete JSON response or in a stream the official SDKs still accept.
-import type { EventRewriter } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
-import { isRecord } from "../../formats/codec.js";
-import type { ToolCall } from "../../formats/types.js";
+import type { EventRewriter } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
+import { isRecord } from "./codec.js";
+import type { ToolCall } from "./types.js";
 
 /** The text that replaces a call, or null to let the call through. Asked once per complete client-side call. */
 export type Verdict = (call: ToolCall) => string | null;

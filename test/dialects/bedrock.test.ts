@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bedrockConverse } from "../../gateway/formats/bedrock-converse.js";
-import { bedrockInvoke } from "../../gateway/formats/bedrock-invoke.js";
+import { bedrockConverse } from "../../gateway/dialects/bedrock-converse/codec.js";
+import { bedrockInvoke } from "../../gateway/dialects/bedrock-invoke/codec.js";
 import type { WireEvent } from "../../gateway/stream/framing.js";
-import { vertexAnthropic } from "../../gateway/formats/vertex.js";
+import { vertexAnthropic } from "../../gateway/dialects/vertex-anthropic/codec.js";
 import { exceptionEvent } from "../../gateway/stream/eventstream.js";
 
 const chunk = (event: unknown): WireEvent => ({ name: "chunk", data: JSON.stringify({ bytes: Buffer.from(JSON.stringify(event)).toString("base64") }) });

@@ -1,8 +1,8 @@
 // Anthropic Messages (direct, Vertex rawPredict, Bedrock InvokeModel bodies).
 // Usage: input_tokens excludes cache; message_delta.usage is cumulative (replace, don't add).
-import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, count, isRecord, jsonResponse, num, parseJsonArguments, statusOf, str, truncateText } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "./types.js";
+import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, count, isRecord, jsonResponse, num, parseJsonArguments, statusOf, str, truncateText } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
 const ERROR_TYPES: Record<GatewayError["kind"], string> = {
   invalid_request: "invalid_request_error",

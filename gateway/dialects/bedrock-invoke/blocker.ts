@@ -3,8 +3,8 @@
 import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, str } from "../../formats/codec.js";
-import { anthropicBlocker } from "./anthropic.js";
-import type { Blocker, Verdict } from "./types.js";
+import { anthropicBlocker } from "../anthropic/blocker.js";
+import type { Blocker, Verdict } from "../../formats/blocker.js";
 
 class InvokeBlockRewriter implements EventRewriter {
   private readonly inner: EventRewriter;

@@ -1,8 +1,8 @@
 // OpenAI Responses. Tool calls are output items; usage lives only in the final response object.
-import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import { openaiError } from "./openai-shared.js";
-import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "./types.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import { openaiError } from "../../formats/openai-shared.js";
+import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
 export function responsesUsage(u: unknown): Usage | null {
   if (!isRecord(u)) return null;

@@ -1,11 +1,11 @@
 // Bedrock InvokeModel with Anthropic bodies (Messages without `model`, with `anthropic_version`). Streams are AWS
 // event-stream `chunk` messages whose payload {"bytes": base64} holds one Anthropic stream event each; the last one
 // also carries amazon-bedrock-invocationMetrics, the usage for models whose events have none of their own.
-import { AnthropicStreamState, anthropicCostDrivers, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "./anthropic.js";
-import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
-import { type FormatCodec, type StreamAccumulator, isRecord, num, str } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import type { ResponseSummary, Usage } from "./types.js";
+import { AnthropicStreamState, anthropicCostDrivers, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "../anthropic/codec.js";
+import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "../../formats/bedrock.js";
+import { type FormatCodec, type StreamAccumulator, isRecord, num, str } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import type { ResponseSummary, Usage } from "../../formats/types.js";
 
 function metricsUsage(m: Record<string, unknown>): Usage {
   return {

@@ -1,10 +1,10 @@
 // Bedrock Converse and ConverseStream. Usage: inputTokens excludes cache reads/writes, which are counted apart.
 // Streams are AWS event-stream messages named by member (messageStart, contentBlockStart/Delta/Stop, messageStop,
 // metadata); tool input arrives as JSON text fragments per contentBlockIndex.
-import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "./bedrock.js";
-import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
-import type { ResponseSummary, ToolCall, ToolResult, Usage } from "./types.js";
+import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "../../formats/bedrock.js";
+import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function converseUsage(u: unknown): Usage | null {
   if (!isRecord(u)) return null;

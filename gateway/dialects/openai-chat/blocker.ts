@@ -4,9 +4,9 @@
 import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
-import { parseChatCompletion } from "../../formats/openai-chat.js";
+import { parseChatCompletion } from "./codec.js";
 import type { ToolCall } from "../../formats/types.js";
-import { type Blocker, type Verdict, eventObject, withData } from "./types.js";
+import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
 
 function callOf(tc: Record<string, unknown>, index: number): ToolCall | null {
   const call = parseChatCompletion({ choices: [{ message: { tool_calls: [{ ...tc, index }] } }] }).toolCalls[0];
