@@ -3,7 +3,7 @@ import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../env.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import { type ToolCallFilter, listToolCalls, toolCallStats } from "../store/tool-calls.js";
 import { callerAccess } from "./auth.js";
 import { apiError, zodMessage } from "./errors.js";
@@ -39,16 +39,16 @@ function filterFor(c: Context<GatewayEnv>, config: Config): ToolCallFilter | Res
   return { ...filter, principal: own };
 }
 
-export function mountToolCallApi(app: Hono<GatewayEnv>, getConfig: () => Config, db: Db): void {
-  app.get("/api/tool-calls", (c) => {
+export function mountToolCallApi(app: Hono<GatewayEnv>, getConfig: () => Config, store: Store): void {
+  app.get("/api/tool-calls", async (c) => {
     const filter = filterFor(c, getConfig());
     if (filter instanceof Response) return filter;
-    return c.json({ tool_calls: listToolCalls(db, filter) });
+    return c.json({ tool_calls: await listToolCalls(store, filter) });
   });
-  app.get("/api/tool-calls/stats", (c) => {
+  app.get("/api/tool-calls/stats", async (c) => {
     const filter = filterFor(c, getConfig());
     if (filter instanceof Response) return filter;
     const { limit: _limit, ...rest } = filter;
-    return c.json(toolCallStats(db, rest));
+    return c.json(await toolCallStats(store, rest));
   });
 }

@@ -9,7 +9,7 @@ import type { Identity } from "../identity/types.js";
 import type { Access } from "../policy/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketStore } from "../quotas/bucket-store.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RequestLog } from "../store/requests.js";
 import { dashboardPage } from "./dashboard.js";
 import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.js";
@@ -19,7 +19,7 @@ import { toolCallsPage } from "./tool-calls.js";
 
 export interface UiDeps {
   readonly getConfig: () => Config;
-  readonly db: Db;
+  readonly store: Store;
   readonly log: RequestLog;
   readonly buckets: BucketStore;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
@@ -45,9 +45,9 @@ export function createUiModule(deps: UiDeps): GatewayModule {
       app.get("/ui", (c) => c.redirect("/ui/", 301));
       route(app, "/ui/", "/ui/", (c, viewer, access) => dashboardPage(deps, access, c.var.identity, viewer));
       route(app, "/ui/requests", "/ui/requests", (c, viewer) => requestsPage(deps.log, c.req.query(), viewer));
-      route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.db, deps.getConfig(), c.req.param("id") ?? "", viewer));
-      route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.db, c.req.query(), viewer));
-      route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.db, viewer));
+      route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, deps.getConfig(), c.req.param("id") ?? "", viewer));
+      route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.store, c.req.query(), viewer));
+      route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.store, viewer));
       route(app, "/ui/*", "", () => errorPage(404, "Not found", "There is no such page."));
     },
   };
