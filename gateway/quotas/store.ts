@@ -86,14 +86,19 @@ export class QuotaStore implements BucketStore {
     let settled: { bucket: string; reserved: number }[] = [];
     return {
       write: async (trx, requestId) => {
-        settled = await this.settle(trx, requestId, lines, charged, atReservation);
+        settled = await this.settleIn(trx, requestId, lines, charged, atReservation);
       },
       committed: () => this.inFlight.settled(settled),
     };
   }
 
+  /** Settles on its own (outside a request log transaction). */
+  async settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<void> {
+    this.inFlight.settled(await immediate(this.store, (db) => this.settleIn(db, requestId, lines, charged, atReservation)));
+  }
+
   /** Replaces each line's reservation by `charged` and records the charge per bucket (inside the caller's transaction). */
-  async settle(db: Executor, requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<{ bucket: string; reserved: number }[]> {
+  private async settleIn(db: Executor, requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<{ bucket: string; reserved: number }[]> {
     const now = this.now();
     const current = await this.states(db, chargesOf(lines.map((l) => l.line)), now);
     const { states, charges } = planSettlement(lines, charged, (c) => current.get(c.bucket)!);
