@@ -85,7 +85,8 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
       .execute()
   ).map((r) => ({ ...r, provider: r.provider ?? "", model: r.model ?? "" }));
 
-  // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status.
+  // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status. Most frequent
+  // first, ties in the order they first happened (both engines then agree).
   const denials = await db
     .selectFrom("requests")
     .select([sql<string>`denial`.as("reason"), count.as("count")])
@@ -93,6 +94,7 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
     .where("denial", "is not", null)
     .groupBy("denial")
     .orderBy(count, "desc")
+    .orderBy(sql`MIN(ts)`)
     .execute();
   const errors = await db
     .selectFrom("requests")
@@ -102,6 +104,7 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
     .where((eb) => eb.or([eb("status", ">=", 400), eb("error", "is not", null)]))
     .groupBy(sql`COALESCE(error, 'HTTP ' || status)`)
     .orderBy(count, "desc")
+    .orderBy(sql`MIN(ts)`)
     .execute();
   const problems = [
     ...denials.map((d) => {
