@@ -15,6 +15,7 @@ import { startFakeUpstream } from "../fakes/upstream.js";
 import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
+import { one, all } from "../helpers/store.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";
@@ -165,7 +166,7 @@ describe("hooks", () => {
     });
     assert.equal(h.upstream.requests.length, sent);
     await h.gateway.requestLog.flush();
-    const row = await waitFor(() => h.gateway.requestLog.list({ principal: "alice@example.com", limit: 1 }).find((r) => r.status === 451), 3000, "denied row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ principal: "alice@example.com", limit: 1 })).find((r) => r.status === 451), 3000, "denied row");
     assert.match(row.denial ?? "", /^hook: prompts may not mention the launch/);
   });
 
@@ -207,7 +208,7 @@ describe("hooks", () => {
     );
     const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "drop" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
-    const events = await waitFor(() => {
+    const events = await waitFor(async () => {
       const got = rx.on("/audit").map((r) => verified(r) as { event: string; metadata: { request_id: string } }).filter((p) => p.metadata.request_id === id);
       return got.length >= 2 ? got : undefined;
     }, 5000, "both events");
@@ -243,7 +244,7 @@ describe("hooks", () => {
     };
     const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
-    const attempts = await waitFor(() => {
+    const attempts = await waitFor(async () => {
       const got = rx.on("/audit").filter((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`);
       return got.length >= 4 ? got : undefined;
     }, 5000, "redelivery");
@@ -251,7 +252,7 @@ describe("hooks", () => {
     assert.ok(attempts.every((r) => verified(r)), "every attempt is signed");
     // 40 ms, 80 ms, then the 150 ms cap, each ±20%.
     assert.ok(attempts.at(-1)!.at - attempts[0]!.at >= 200, "retries back off");
-    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox drained");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox drained");
   });
 
   it("a receiver that is down for a while gets every event once it is back (events: [] = every async event)", async () => {
@@ -265,17 +266,17 @@ describe("hooks", () => {
     }
     assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
     await h.gateway.requestLog.flush();
-    const pending = await waitFor(() => {
-      const rows = h.gateway.db.prepare("SELECT msg_id, attempts FROM hook_outbox").all() as { msg_id: string; attempts: number }[];
+    const pending = await waitFor(async () => {
+      const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];
       return rows.length >= 8 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
     }, 3000, "failed attempts recorded");
     assert.deepEqual(pending.map((p) => p.msg_id).sort(), ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]).sort());
     await new Promise((r) => setTimeout(r, 300));
     await rx.start();
     const wanted = ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
-    await waitFor(() => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
+    await waitFor(async () => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
-    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
   });
 });
 
@@ -304,15 +305,15 @@ describe("the outbox across a gateway restart", () => {
     assert.equal(res.status, 200);
     const id = res.headers.get("x-keyless-request-id")!;
     await first.requestLog.flush();
-    await waitFor(() => ((first.db.prepare("SELECT attempts FROM hook_outbox").get() as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
+    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM hook_outbox")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
     await first.close(500);
 
     await rx.start();
     const second = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
     try {
-      const got = await waitFor(() => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
+      const got = await waitFor(async () => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
       assert.equal((verified(got) as { metadata: { request_id: string } }).metadata.request_id, id);
-      await waitFor(() => (second.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
     } finally {
       await second.close(500);
       await upstream.close();
