@@ -112,7 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ store, getConfig, onError: onModuleError });
-  const hooks = createHooksModule({ store, replica, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const hooks = createHooksModule({ store, replica, getConfig, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
   const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, store, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({

@@ -19,7 +19,8 @@ function check(result: MigrationResultSet): string[] {
   if (result.error) {
     const failed = result.results?.find((r) => r.status === "Error")?.migrationName;
     const cause = result.error instanceof Error ? result.error.message : String(result.error);
-    throw new Error(`database migration ${failed ?? ""} failed: ${cause}`.replace("  ", " "));
+    // No migration named: the database could not be reached or locked, and the cause says so.
+    throw new Error(failed ? `database migration ${failed} failed: ${cause}` : cause, { cause: result.error });
   }
   return (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

@@ -1,6 +1,8 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
 import type { GatewayModule } from "../app.js";
+import { requireRole } from "../api/auth.js";
+import type { Config } from "../config/schema.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
@@ -16,6 +18,7 @@ export interface HooksModuleDeps {
   /** This replica's name in outbox claims. */
   readonly replica: string;
   readonly hooks: () => HooksConfig;
+  readonly getConfig: () => Config;
   readonly fetch?: typeof fetch;
   readonly userAgent: string;
   /** The analysed tool calls of an exchange (from the tools module). */
@@ -78,6 +81,15 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     name: "hooks",
     plugin,
     outbox,
+    mount(app) {
+      // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
+      app.get("/api/hooks/dead-letters", async (c) => {
+        const denied = requireRole(c, deps.getConfig(), "admin");
+        if (denied) return denied;
+        const limit = Number(c.req.query("limit") ?? 100);
+        return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
+      });
+    },
     start: () => deliverer.start(),
     stop: () => deliverer.stop(),
   };

@@ -24,7 +24,7 @@ describe("over quota: provider-native 429s", () => {
       config: () => ({
         quotas: {
           "hourly:<user>": { capacity: "$1.00", rate: "$1.00/hour" },
-          "fast:<user>": { capacity: "$1.00", rate: "$1.00/min" },
+          "fast:<user>": { capacity: "$1.00", rate: "$0.20/min" },
           "slow:<user>": { capacity: "$1.00", rate: "$0.01/day" },
         },
         grants: [grant("alice@example.com", "hourly:<user>"), grant("bob@example.com", "fast:<user>"), grant("carol@example.com", "slow:<user>")],
@@ -98,7 +98,8 @@ describe("over quota: provider-native 429s", () => {
     const started = Date.now();
     const message = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(message.type, "message");
-    // $1/min refills the ≈ $0.0015 reservation in 0.1 s; Retry-After is whole seconds.
+    // $0.20/min refills the ≈ $0.0015 reservation in about 0.45 s (time enough for the first attempt to be refused);
+    // Retry-After is whole seconds.
     assert.ok(Date.now() - started >= 1000, "the SDK waited the Retry-After second");
     assert.equal((await denials("bob@example.com")).length, 1);
   });

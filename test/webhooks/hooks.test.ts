@@ -24,6 +24,7 @@ const ALICE = "127.0.0.2";
 const BOB = "127.0.0.5";
 const CAROL = "127.0.0.6";
 const DAVE = "127.0.0.7"; // only asynchronous events
+const ERIN = "127.0.0.8"; // an admin whose events go to a receiver that never takes them
 
 interface Received {
   readonly path: string;
@@ -97,13 +98,14 @@ describe("hooks", () => {
   before(async () => {
     await rx.start();
     h = await startHarness({
-      peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] } },
+      peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] }, [ERIN]: { login: "erin@example.com" } },
       config: () => ({
         hooks: {
           guard: { url: rx.url("/guard"), secret: SECRET, timeout: "300ms", fail_policy: "fail_closed", preference: 10 },
           second: { url: rx.url("/second"), secret: OTHER_SECRET },
           soft: { url: rx.url("/soft"), secret: SECRET, timeout: "300ms", fail_policy: "fail_open" },
           audit: { url: rx.url("/audit"), secret: SECRET, timeout: "1s", retry: { initial: "40ms", max: "150ms" } },
+          doomed: { url: rx.url("/doomed"), secret: SECRET, timeout: "1s", retry: { initial: "20ms", max: "40ms", give_up_after: "250ms" } },
         },
         grants: [
           {
@@ -118,6 +120,7 @@ describe("hooks", () => {
           },
           { src: ["bob@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "soft", events: ["pre_request"] }] }] } },
           { src: ["tag:ci"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "audit", events: [] }] }] } },
+          { src: ["erin@example.com"], app: { [CAP]: [{ role: "admin", models: "**", send_hooks: [{ name: "doomed", events: ["entire_request"] }] }] } },
           { src: ["carol@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "missing", events: ["pre_request"] }] }] } },
         ],
       }),
@@ -277,6 +280,24 @@ describe("hooks", () => {
     await waitFor(async () => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
     await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+  });
+
+  it("a message the receiver never takes becomes a dead letter, visible in the API and not retried", async () => {
+    rx.reply["/doomed"] = () => ({ status: 500, body: { error: "no" } });
+    const { response } = await client(ERIN).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
+    const msgId = `msg_${response.headers.get("x-keyless-request-id")}_entire_request_doomed`;
+    const api = (from: string) => h.fetchFrom(from)(`${h.gateway.url}/api/hooks/dead-letters`);
+    const dead = await waitFor(async () => {
+      const body = (await (await api(ERIN)).json()) as { dead_letters: { msg_id: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
+      return body.dead_letters.find((d) => d.msg_id === msgId);
+    }, 5000, "the dead letter");
+    assert.equal(dead.hook, "doomed");
+    assert.equal(dead.last_status, 500);
+    assert.ok(dead.attempts >= 2, `${dead.attempts} attempts before giving up`);
+    const delivered = rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length, delivered, "no attempts after it died");
+    assert.equal((await api(ALICE)).status, 403, "dead letters are for admins");
   });
 });
 
