@@ -8,7 +8,7 @@ import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
@@ -44,7 +44,7 @@ interface ToolsState {
 }
 
 export interface ToolsModuleDeps {
-  readonly db: Db;
+  readonly store: Store;
   readonly onError: (err: unknown, context: string) => void;
 }
 
@@ -198,9 +198,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         clientSession: clientSession(ex.clientHeaders),
       };
       return {
-        write(db, requestId) {
-          if (results.length > 0) applyToolResults(db, ctx.principal, requestId, ctx.ts, results);
-          if (calls.length > 0) insertToolCalls(db, requestId, ctx, calls);
+        async write(trx, requestId) {
+          if (results.length > 0) await applyToolResults(trx, ctx.principal, requestId, ctx.ts, results);
+          if (calls.length > 0) await insertToolCalls(trx, requestId, ctx, calls);
         },
       };
     },
@@ -211,7 +211,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     plugin,
     records,
     mount(app: Hono<GatewayEnv>) {
-      mountToolCallApi(app, deps.db);
+      mountToolCallApi(app, deps.store);
     },
   };
 }
