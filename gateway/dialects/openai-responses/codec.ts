@@ -1,6 +1,6 @@
 // OpenAI Responses. Tool calls are output items; usage lives only in the final response object.
 import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import { openaiError } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
@@ -112,12 +112,8 @@ class ResponsesAccumulator implements StreamAccumulator {
   private readonly items = new Map<number, ToolCall>();
 
   push(event: WireEvent): void {
-    let e: unknown;
-    try {
-      e = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const e = eventJson(event);
+    if (e === undefined) return;
     if (!isRecord(e)) return;
     switch (e.type) {
       case "response.created":
