@@ -6,7 +6,7 @@ import type { GatewayEnv } from "../http/env.js";
 import type { WireEvent } from "../stream/framing.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
-import { ROUTES } from "../proxy/routes.js";
+import { ROUTES } from "../dialects/index.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
