@@ -1,22 +1,11 @@
 // OpenAI Chat Completions. Streams carry usage only with stream_options.include_usage (a final chunk with choices: []).
 import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
 import { type WireEvent, eventJson } from "../../stream/framing.js";
-import { openaiError } from "../../formats/openai-shared.js";
+import { openaiError, openaiUsage } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function chatUsage(u: unknown): Usage | null {
-  if (!isRecord(u)) return null;
-  const prompt = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-  const completion = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
-  const cacheRead = num(prompt.cached_tokens);
-  const cacheWrite = num(prompt.cache_write_tokens);
-  return {
-    input: Math.max(0, num(u.prompt_tokens) - cacheRead - cacheWrite),
-    cacheRead,
-    cacheWrite,
-    output: num(u.completion_tokens),
-    reasoning: num(completion.reasoning_tokens),
-  };
+  return openaiUsage(u, { input: "prompt", output: "completion" });
 }
 
 function chatToolCall(tc: Record<string, unknown>, fallbackIndex: number): ToolCall {
