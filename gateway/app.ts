@@ -104,8 +104,8 @@ function mountGatewayRoutes(app: Hono<GatewayEnv>, deps: AppDeps): void {
   app.get("/v1/responses", (c) =>
     c.json({ error: { message: "keyless serves the Responses API over HTTP only", type: "invalid_request_error", code: "websocket_unsupported" } }, 426),
   );
-  mountRequestApi(app, deps.getConfig, deps.log);
-  mountBedrockControl(app, deps.getConfig, deps.fetch ?? fetch);
+  mountRequestApi(app, deps.log);
+  mountBedrockControl(app, deps.fetch ?? fetch);
 }
 
 /**
