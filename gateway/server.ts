@@ -3,6 +3,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
 import { createApp } from "./app.js";
+import { pipeline } from "./pipeline.js";
 import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
 import { parseListen } from "./config/listen.js";
@@ -109,8 +110,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ store, onError: onModuleError });
   const hooks = createHooksModule({ store, replica, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
-  // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
+  const modules = pipeline({ ci, hooks, guardrails: tools, quotas, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),
