@@ -79,12 +79,15 @@ export interface Outcome {
 
 export interface ExchangePlugin {
   readonly name: string;
-  /** Before the upstream call. A Denial stops the request. */
+  /** Before the upstream call, in pipeline order (gateway/pipeline.ts). A Denial stops the request. */
   before?(ex: Exchange): Promise<Denial | void> | Denial | void;
   /** Rewrites the events of a streamed response the client sees (e.g. to block a tool call). */
   streamRewriter?(ex: Exchange): EventRewriter | undefined;
   /** Rewrites a complete JSON response; returns the replacement or undefined to leave it. */
   rewriteResponse?(ex: Exchange, body: unknown, summary: ResponseSummary): unknown;
-  /** After the exchange ended, off the response path. May return extra rows to store with the request. */
+  /**
+   * After the exchange ended, off the response path, in reverse pipeline order. May return extra rows to store with
+   * the request.
+   */
   after?(ex: Exchange, outcome: Outcome): RowExtension | void;
 }
