@@ -49,8 +49,36 @@ export interface Exchange {
   readonly toolResults: readonly ToolResult[];
   /** Free-form markers recorded on the row, e.g. "cost_estimated", "guardrail_blocked". */
   readonly flags: string[];
-  /** Plugin-private state, keyed by plugin name. */
-  readonly state: Map<string, unknown>;
+  /** Plugin-private state, one typed slot per plugin (see `stateSlot`). */
+  readonly state: ExchangeState;
+}
+
+/** A typed key for one plugin's state on an exchange: `const RESERVATION = stateSlot<Reservation>("quota")`. */
+export interface StateSlot<T> {
+  readonly name: string;
+  /** Never set: carries the slot's type. */
+  readonly type?: T;
+}
+
+export function stateSlot<T>(name: string): StateSlot<T> {
+  return { name };
+}
+
+/** Per-exchange plugin state, read and written through typed slots only. */
+export class ExchangeState {
+  private readonly values = new Map<StateSlot<unknown>, unknown>();
+
+  get<T>(slot: StateSlot<T>): T | undefined {
+    return this.values.get(slot) as T | undefined;
+  }
+
+  set<T>(slot: StateSlot<T>, value: T): void {
+    this.values.set(slot, value);
+  }
+
+  delete<T>(slot: StateSlot<T>): void {
+    this.values.delete(slot);
+  }
 }
 
 /** A refusal from a plugin: logged as a denial and answered in the format's own error shape. */
