@@ -139,9 +139,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const retention = config.database.retention;
   const purge = () => {
-    if (retention === "") return;
-    const purged = requestLog.purgeCaptures(Date.now() - retention);
-    if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${config.database.retention}`);
+    if (retention.afterMs === null) return;
+    const purged = requestLog.purgeCaptures(Date.now() - retention.afterMs);
+    if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
   };
   purge();
   const purgeTimer = setInterval(purge, 3600_000).unref();

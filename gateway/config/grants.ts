@@ -1,8 +1,11 @@
 // Grants: who may use the gateway, in which role, for which models, with which quotas and guardrails.
-// The shape mirrors Aperture's (tailscale.com/docs/aperture/configuration) so grants can move to the tailnet policy.
+// The shape is Aperture's (tailscale.com/docs/aperture/configuration) so grants move between an Aperture config, a
+// keyless config and the tailnet policy unchanged.
 import { z } from "zod";
 
 export const DEFAULT_CAPABILITY = "keyless.dev/cap/gateway";
+/** Aperture's capability: read beside keyless's, so an Aperture user's tailnet policy grants work as they are. */
+export const APERTURE_CAPABILITY = "tailscale.com/cap/aperture";
 
 const ModelGlob = z.string().regex(/^[^\s]+$/, "model globs are \"provider/model\" without spaces");
 
@@ -14,6 +17,43 @@ export const QuotaRef = z.strictObject({
 
 export const GuardrailAction = z.enum(["log", "flag", "block"]);
 
+/** What a hook payload carries beyond its metadata, as Aperture's `send` names it (webhooks/payload.ts). */
+export const HOOK_SEND = ["request_body", "response_body", "raw_responses", "user_message", "tools", "grants", "estimated_cost", "quotas"] as const;
+export type HookSend = (typeof HOOK_SEND)[number];
+
+export const SendHook = z.strictObject({
+  name: z.string(),
+  events: z.array(z.string()).default([]),
+  /** Aperture's payload selection. Absent on every entry naming a hook: keyless's full payload. */
+  send: z.array(z.enum(HOOK_SEND)).optional(),
+});
+
+/**
+ * Grant fields Aperture documents that keyless accepts and does not act on, and why. A value carrying them is kept
+ * (its role, models, quotas and hooks apply); the fields are named in a warning, never silently dropped.
+ */
+export const IGNORED_GRANT_FIELDS = {
+  mcp_tools: "keyless has no MCP connectors",
+  mcp_resources: "keyless has no MCP connectors",
+  mcp_templates: "keyless has no MCP connectors",
+  connectors: "keyless has no MCP connectors",
+  enable_chat_ui: "keyless has no chat UI",
+  set_cors: "keyless answers no cross-origin requests (browsers are refused on purpose)",
+  cors_paths: "keyless answers no cross-origin requests (browsers are refused on purpose)",
+} as const satisfies Record<string, string>;
+
+/** Accepted as Aperture writes them; their shapes are Aperture's business, keyless reads none of them. */
+const Ignored = z.unknown().optional();
+const ignoredFields = {
+  mcp_tools: Ignored,
+  mcp_resources: Ignored,
+  mcp_templates: Ignored,
+  connectors: Ignored,
+  enable_chat_ui: Ignored,
+  set_cors: Ignored,
+  cors_paths: Ignored,
+} satisfies Record<keyof typeof IGNORED_GRANT_FIELDS, typeof Ignored>;
+
 /** One value of the capability. Fields are independent; a grant may carry several values. */
 export const GrantValue = z.strictObject({
   role: z.enum(["admin", "user"]).optional(),
@@ -21,12 +61,20 @@ export const GrantValue = z.strictObject({
   quotas: z.array(QuotaRef).optional(),
   /** Per-grant overrides of the guardrail actions: rule id or category → action, plus "default". */
   guardrails: z.record(z.string(), GuardrailAction).optional(),
-  send_hooks: z.array(z.strictObject({ name: z.string(), events: z.array(z.string()).default([]) })).optional(),
+  send_hooks: z.array(SendHook).optional(),
   add_headers: z.array(z.string().regex(/^[A-Za-z0-9-]+:\s?.*$/, "expected \"Name: value\"")).optional(),
   /** Lets the caller read /metrics without the admin role. */
   read_metrics: z.boolean().optional(),
+  ...ignoredFields,
 });
 export type GrantValue = z.infer<typeof GrantValue>;
+
+/** The Aperture fields a grant value carries that keyless ignores, each with the reason. */
+export function ignoredGrantFields(value: object): string[] {
+  return Object.entries(IGNORED_GRANT_FIELDS)
+    .filter(([field]) => field in value)
+    .map(([field, why]) => `${field} (${why})`);
+}
 
 export const Grant = z.strictObject({
   src: z.array(z.string().min(1)).min(1),

@@ -6,6 +6,7 @@ import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConfigAudit, ConfigChangeSource } from "../store/config-audit.js";
 import { GrantValue } from "./grants.js";
+import { configGrants, grantCapabilities } from "../policy/grants.js";
 import { ConfigError, type Env, type LoadedConfig, hashConfigText, parseConfigText } from "./load.js";
 import type { Config } from "./schema.js";
 import { lineDiff, literalSecrets, redact } from "./text.js";
@@ -224,7 +225,8 @@ export class LiveConfig {
 
 function assignsAdmin(config: Config): boolean {
   if (!config.config_grants) return false;
-  return config.grants.some((g) => (g.app[config.capability] ?? []).some((v) => GrantValue.safeParse(v).data?.role === "admin"));
+  const capabilities = grantCapabilities(config);
+  return configGrants(config).some((g) => capabilities.some((cap) => (g.app[cap] ?? []).some((v) => GrantValue.safeParse(v).data?.role === "admin")));
 }
 
 /**

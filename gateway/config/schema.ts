@@ -1,7 +1,7 @@
 // The whole config: zod is the single source of truth; every type here is inferred.
 import { z } from "zod";
 import { GitHubConfig } from "./github.js";
-import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { APERTURE_CAPABILITY, DEFAULT_CAPABILITY, Grant } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
 import { TRUSTED_PROXIES } from "../identity/tailscale.js";
@@ -9,6 +9,7 @@ import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
+import { RetentionConfig } from "./retention.js";
 import { Duration, Size } from "./units.js";
 
 export const IdentityConfig = z.discriminatedUnion("type", [
@@ -26,8 +27,11 @@ export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
 export const DatabaseConfig = z.strictObject({
   path: z.string().default("keyless.db"),
-  /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
-  retention: z.union([z.literal(""), Duration]).default(""),
+  /**
+   * Captures older than this are purged (rows with usage and cost stay): "30d", "" forever, "0" nothing, or Aperture's
+   * `{duration, purge, require_export}`.
+   */
+  retention: RetentionConfig.prefault(""),
   /** Each captured body is cut at this size before it is compressed and stored. */
   capture_limit: Size.default(1024 * 1024),
 });
@@ -59,11 +63,19 @@ export const Config = z.strictObject({
   identity: IdentityConfig.default({ type: "local" }),
   /** Application capability that carries keyless grants, in config grants and in the tailnet policy. */
   capability: z.string().default(DEFAULT_CAPABILITY),
+  /** Aperture's capability, read beside `capability` in config grants and the tailnet policy; "" reads only keyless's. */
+  aperture_capability: z.string().default(APERTURE_CAPABILITY),
   /** Set to false to take grants only from the tailnet policy (WhoIs CapMap). */
   config_grants: z.boolean().default(true),
   providers: z.record(ProviderName, ProviderConfig).default({}),
   grants: z.array(Grant).default([]),
-  database: DatabaseConfig.default({ path: "keyless.db", retention: "", capture_limit: 1024 * 1024 }),
+  /** Aperture's name for config grants (its default config uses it): evaluated exactly like `grants`. */
+  temp_grants: z.array(Grant).default([]),
+  /** Aperture sections keyless accepts and does not act on (warned about at load; docs/aperture.md says why). */
+  exporters: z.unknown().optional(),
+  model_cost_map: z.unknown().optional(),
+  auto_cost_basis: z.unknown().optional(),
+  database: DatabaseConfig.prefault({}),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
   prices: z.record(z.string(), PriceOverride).default({}),

@@ -14,7 +14,7 @@ import type { FramingRegistry } from "../stream/index.js";
 import { BodyTooLarge, readBody } from "./body.js";
 import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import type { Denial, Exchange, ExchangePlugin, ResolvedProvider, SessionRef } from "./exchange.js";
-import { upstreamHeaders } from "./headers.js";
+import { clientCredentials, upstreamHeaders } from "./headers.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -122,6 +122,8 @@ export async function handleProxy(
     );
   }
 
+  // Passthrough: the caller's own credential pays for the call; it is forwarded, scrubbed, and never logged.
+  const passthrough = "auth_mode" in provider.config && provider.config.auth_mode === "passthrough" ? clientCredentials(req.headers) : [];
   const ex: Exchange = {
     id,
     startedAt: base.startedAt,
@@ -136,10 +138,12 @@ export async function handleProxy(
     info,
     stream: route.streamFromPath?.(match) ?? info.stream,
     clientHeaders: req.headers,
+    path: url.pathname,
     body,
     toolResults: safe(() => codec.toolResults(body), []),
-    flags: [],
+    flags: passthrough.length > 0 ? ["client_credentials"] : [],
     state: new Map(),
+    clientSecrets: passthrough.map((c) => c.secret),
   };
 
   for (const plugin of deps.plugins) {
@@ -175,7 +179,7 @@ export async function handleProxy(
   let upstreamReq: UpstreamRequest;
   try {
     upstreamReq = await provider.adapter.prepare(
-      { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model },
+      { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model, clientCredentials: passthrough },
       provider.config,
     );
   } catch (err) {

@@ -35,7 +35,7 @@ function baseType(contentType: string | null): string {
 }
 
 export async function respond({ deps, base, ex, req, upstream, rewriters, requestBytes, headersAt }: RespondInput): Promise<Response> {
-  const scrubber = scrubberFor(ex.provider.adapter.secrets(ex.provider.config));
+  const scrubber = scrubberFor([...ex.provider.adapter.secrets(ex.provider.config), ...ex.clientSecrets]);
   const upstreamHeaders = scrubbedHeaders(upstream.headers, scrubber);
   const responseHeaders = clientResponseHeaders(upstreamHeaders);
   responseHeaders.set("x-keyless-request-id", ex.id);

@@ -113,7 +113,7 @@ export class HookDeliverer {
       this.deps.onError(new Error(`hook "${row.hook}" is ${hook ? "disabled" : "no longer configured"}`), `dropped ${row.event} event ${row.msgId}`);
       return;
     }
-    const result = await sendHook(hook, row.msgId, row.payload, this.deps);
+    const result = await sendHook(hook, row.msgId, row.payload, { ...this.deps, attempt: row.attempts + 1 });
     if (this.closed) return;
     if (result.ok) {
       outbox.delivered(row.id);

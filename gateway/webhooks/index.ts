@@ -6,6 +6,7 @@ import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Db } from "../store/db.js";
 import { Outbox, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
+import { type PayloadContext, type QuotaView, aperturePayload } from "./aperture-payload.js";
 import { HookDeliverer } from "./deliver.js";
 import { asyncPayload } from "./payload.js";
 import { runPreRequest } from "./pre-request.js";
@@ -21,6 +22,12 @@ export interface HooksModuleDeps {
   readonly onError: (err: unknown, context: string) => void;
   /** Outbox scan interval; tests shorten it. */
   readonly pollMs?: number;
+  /** The tailnet's MagicDNS name for hook metadata (tailscaled's status; null off a tailnet). */
+  readonly tailnetName?: () => Promise<string | null>;
+  /** Capabilities that carry grants (Aperture's `send: ["grants"]` reports the others). */
+  readonly grantCapabilities?: () => readonly string[];
+  /** The buckets a request is charged to, for Aperture's `send: ["quotas"]`. */
+  readonly quotas?: (ex: Exchange) => Readonly<Record<string, QuotaView>>;
 }
 
 export interface HooksModule extends GatewayModule {
@@ -44,9 +51,21 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     }
   };
 
+  // Kept fresh off the request path (tailscaled's answer is cached there too); payloads are built synchronously.
+  let tailnetName: string | null = null;
+  const refreshTailnetName = () =>
+    void deps.tailnetName?.().then(
+      (name) => (tailnetName = name),
+      () => undefined,
+    );
+  const context = (): PayloadContext => ({ tailnetName, grantCapabilities: deps.grantCapabilities?.() ?? [], quotas: deps.quotas ?? (() => ({})) });
+
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    before(ex) {
+      refreshTailnetName();
+      return runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, context: context() });
+    },
     after(ex, outcome) {
       const hooks = deps.hooks();
       const messages: OutboxMessage[] = [];
@@ -54,12 +73,15 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
         const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
         if (selected.length === 0) continue;
-        const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
-        for (const { name, hook } of selected) {
+        const calls = toolCallsOf(ex, outcome);
+        let full: string | undefined;
+        for (const { name, hook, send } of selected) {
           if (!hook) {
             deps.onError(new Error(`hook "${name}" named in a grant is not defined`), `${event} event for ${ex.id}`);
             continue;
           }
+          // Aperture's selection is per hook; keyless's full payload is one text shared by every hook that takes it.
+          const payload = send ? JSON.stringify(aperturePayload(send, ex, outcome, calls, context())) : (full ??= JSON.stringify(asyncPayload(event, ex, outcome, calls, tailnetName)));
           messages.push({ msgId: `msg_${ex.id}_${event}_${name}`, hook: name, event, payload });
         }
       }
@@ -78,7 +100,10 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     name: "hooks",
     plugin,
     outbox,
-    start: () => deliverer.start(),
+    start: () => {
+      refreshTailnetName();
+      deliverer.start();
+    },
     stop: () => deliverer.stop(),
   };
 }
