@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
   const plugins = modules.flatMap((m) => (m.plugin ? [m.plugin] : []));
   const framings = deps.framings ?? DEFAULT_FRAMINGS;
-  const access = new AccessCache();
+  const access = new AccessCache((message) => onError(new Error(message), "grants"));
   const proxyDeps = (): ProxyDeps => ({
     config: deps.getConfig(),
     pricer: deps.pricer,

@@ -23,6 +23,9 @@ import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
 import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
 import { createHooksModule } from "./webhooks/index.js";
+import { quotaViews } from "./webhooks/aperture-payload.js";
+import { grantCapabilities } from "./policy/grants.js";
+import { chargesFor } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
@@ -107,13 +110,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
-  const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const resolver = options.resolver ?? createResolver(config.identity);
+  const hooks = createHooksModule({
+    db,
+    hooks: () => getConfig().hooks,
+    userAgent: `keyless/${packageVersion()}`,
+    toolCalls: tools.records,
+    onError: onModuleError,
+    tailnetName: () => resolver.tailnetSuffix(),
+    grantCapabilities: () => grantCapabilities(getConfig()),
+    quotas: (ex) => quotaViews(buckets, chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, getConfig().quotas).charges),
+  });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
   const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),
-    resolver: options.resolver ?? createResolver(config.identity),
+    resolver,
     log: requestLog,
     pricer,
     catalog: createModelCatalog(),

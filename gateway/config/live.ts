@@ -214,6 +214,7 @@ export class LiveConfig {
     });
     const who = principal ? ` by ${principal}` : "";
     this.log(`keyless: config ${next.hash.slice(0, 12)} applied (${source}${who})${restart.length ? `; restart to apply ${restart.join(", ")}` : ""}`);
+    for (const warning of next.warnings) this.log(`keyless: config warning: ${warning}`);
   }
 
   private failed(source: ConfigChangeSource, hash: string | null, problems: readonly string[]): ConfigRefusal {

@@ -4,8 +4,15 @@ import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import { type Access, accessUnder } from "./grants.js";
 
+/** Distinct warnings remembered, so a tailnet grant's ignored Aperture fields are logged once, not per connection. */
+const MAX_WARNED = 1000;
+
 export class AccessCache {
   private readonly byConfig = new WeakMap<Config, WeakMap<Identity, Access>>();
+  private readonly warned = new Set<string>();
+
+  /** `warn` hears each tailnet grant value whose Aperture fields keyless ignores (the rest of the value applies). */
+  constructor(private readonly warn: (message: string) => void = () => undefined) {}
 
   get(identity: Identity, config: Config): Access {
     let byIdentity = this.byConfig.get(config);
@@ -17,7 +24,14 @@ export class AccessCache {
     if (!access) {
       access = accessUnder(identity, config);
       byIdentity.set(identity, access);
+      for (const fields of access.ignored) this.warnOnce(`grant of ${identity.principal}: Aperture fields keyless does not act on: ${fields}`);
     }
     return access;
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(message);
+    this.warn(message);
   }
 }

@@ -6,6 +6,7 @@ import { isRecord } from "../formats/codec.js";
 import type { Exchange, Outcome } from "../proxy/exchange.js";
 import { clientSession } from "../proxy/record.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
+import type { BucketStore, Charge } from "../quotas/bucket-store.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
 import { storedEvents } from "../stream/index.js";
 
@@ -14,6 +15,18 @@ export interface QuotaView {
   readonly current: number | null;
   readonly capacity: number;
   readonly rate: string;
+}
+
+/** Each bucket's balance now (the request's own reservation still held) with its definition. */
+export function quotaViews(store: Pick<BucketStore, "peek">, charges: readonly Charge[]): Record<string, QuotaView> {
+  const views: Record<string, QuotaView> = {};
+  for (const c of charges) {
+    const state = store.peek(c);
+    // The shared store answers asynchronously and payloads are built synchronously: its balance is left out.
+    if (state instanceof Promise) state.catch(() => undefined);
+    views[c.bucket] = { current: state instanceof Promise ? null : state.balance, capacity: c.def.capacity, rate: c.def.rate.text };
+  }
+  return views;
 }
 
 export interface PayloadContext {
