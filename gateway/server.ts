@@ -127,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     getConfig,
     version: packageVersion(),
     resolver,
+    onError: onModuleError,
     log: requestLog,
     pricer,
     catalog: createModelCatalog(),

@@ -58,7 +58,8 @@ export function apertureNotes(raw: unknown): ApertureNote[] {
       notes.push({ path: ["providers", name, "baseurl"], message: `"${baseurl}": the trailing API version is dropped, keyless appends it to every path`, warn: true });
     }
     const type = (inferred?.type ?? text(entry.type)) as ProviderType | undefined;
-    const keyed = type === "anthropic" || type === "openai" || type === "gemini";
+    // Aperture warns at startup about an entry without a key; keyless-native entries document their 503 instead.
+    const keyed = inferred !== null && (type === "anthropic" || type === "openai" || type === "gemini");
     if (keyed && (text(entry.apikey) ?? "") === "" && (entry.auth_mode === undefined || entry.auth_mode === "" || entry.auth_mode === "override")) {
       notes.push({ path: ["providers", name, "apikey"], message: 'no key: its requests are refused with 503 until one is set (auth_mode "none" for servers that take none, "passthrough" for callers with their own)', warn: true });
     }
