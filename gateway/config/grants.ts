@@ -83,3 +83,37 @@ export const Grant = z.strictObject({
   app: z.record(z.string(), z.array(z.unknown())),
 });
 export type Grant = z.infer<typeof Grant>;
+
+type GrantList = readonly { readonly app: Readonly<Record<string, readonly unknown[]>> }[];
+
+/** The parts of a config that hold grant values (before the whole config is parsed). */
+export interface GrantsView {
+  readonly capability: string;
+  readonly aperture_capability: string;
+  readonly grants: GrantList;
+  readonly temp_grants: GrantList;
+}
+
+/** Every value of every config grant under a grant capability, with its config path. */
+export function configGrantValues(config: GrantsView): { readonly path: (string | number)[]; readonly raw: unknown }[] {
+  const capabilities = [...new Set([config.capability, config.aperture_capability].filter((c) => c !== ""))];
+  const sections = [["grants", config.grants], ["temp_grants", config.temp_grants]] as const;
+  return sections.flatMap(([section, grants]) =>
+    grants.flatMap((grant, i) => capabilities.flatMap((cap) => (grant.app[cap] ?? []).map((raw, j) => ({ path: [section, i, "app", cap, j], raw })))),
+  );
+}
+
+/**
+ * Config grant values must parse: a field neither keyless nor Aperture knows ("modles") fails the load, where in the
+ * tailnet policy it can only void its value.
+ */
+export function checkGrantValues(config: GrantsView, ctx: z.RefinementCtx): void {
+  for (const { path, raw } of configGrantValues(config)) {
+    const parsed = GrantValue.safeParse(raw);
+    if (parsed.success) continue;
+    for (const issue of parsed.error.issues) {
+      const message = issue.code === "unrecognized_keys" ? issue.keys.map((k) => `unknown grant field "${k}"`).join(", ") : issue.message;
+      ctx.addIssue({ code: "custom", path: [...path, ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))], message });
+    }
+  }
+}

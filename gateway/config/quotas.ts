@@ -2,7 +2,7 @@
 // that size a request's reservation. A grant's `{ "bucket": "daily:<user>" }` names the quota whose key is exactly
 // "daily:<user>"; the template is expanded per request into the concrete bucket that is charged.
 import { z } from "zod";
-import { GrantValue } from "./grants.js";
+import { GrantValue, type GrantsView, configGrantValues } from "./grants.js";
 import { Dollars, Duration, parseDollars } from "./units.js";
 
 /** Templates a bucket name may use, and what they expand to (see quotas/buckets.ts expandBucket). */
@@ -137,30 +137,16 @@ export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = {
   read_after_disconnect: 120_000,
 };
 
-type GrantList = readonly { readonly app: Readonly<Record<string, readonly unknown[]>> }[];
-
-interface GrantsView {
-  readonly capability: string;
-  readonly aperture_capability: string;
-  readonly grants: GrantList;
-  readonly temp_grants: GrantList;
-  readonly quotas: QuotasConfig;
-}
-
 /** Config grants whose quotas name a bucket no `quotas` entry defines ("quotas references undefined quota"). */
-export function checkQuotaReferences(config: GrantsView, ctx: z.RefinementCtx): void {
-  const capabilities = [...new Set([config.capability, config.aperture_capability].filter((c) => c !== ""))];
-  const sections = [["grants", config.grants], ["temp_grants", config.temp_grants]] as const;
-  for (const [section, grants] of sections) for (const capability of capabilities) grants.forEach((grant, i) => {
-    (grant.app[capability] ?? []).forEach((raw, j) => {
-      const value = GrantValue.safeParse(raw);
-      if (!value.success) return;
-      value.data.quotas?.forEach((ref, k) => {
-        const path = [section, i, "app", capability, j, "quotas", k];
-        for (const [name, at] of [[ref.bucket, [...path, "bucket"]], ...(ref.overdraft ?? []).map((o, n) => [o, [...path, "overdraft", n]] as const)] as const) {
-          if (config.quotas[name] === undefined) ctx.addIssue({ code: "custom", path: [...at], message: `quotas references undefined quota "${name}"` });
-        }
-      });
+export function checkQuotaReferences(config: GrantsView & { readonly quotas: QuotasConfig }, ctx: z.RefinementCtx): void {
+  for (const { path, raw } of configGrantValues(config)) {
+    const value = GrantValue.safeParse(raw);
+    if (!value.success) continue;
+    value.data.quotas?.forEach((ref, k) => {
+      const at = [...path, "quotas", k];
+      for (const [name, where] of [[ref.bucket, [...at, "bucket"]], ...(ref.overdraft ?? []).map((o, n) => [o, [...at, "overdraft", n]] as const)] as const) {
+        if (config.quotas[name] === undefined) ctx.addIssue({ code: "custom", path: [...where], message: `quotas references undefined quota "${name}"` });
+      }
     });
-  });
+  }
 }

@@ -1,7 +1,7 @@
 // The whole config: zod is the single source of truth; every type here is inferred.
 import { z } from "zod";
 import { GitHubConfig } from "./github.js";
-import { APERTURE_CAPABILITY, DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { APERTURE_CAPABILITY, DEFAULT_CAPABILITY, Grant, checkGrantValues } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
 import { TRUSTED_PROXIES } from "../identity/tailscale.js";
@@ -92,6 +92,9 @@ export const Config = z.strictObject({
   quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
   /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
   tailnet_policy: TailnetPolicyConfig.optional(),
-}).superRefine(checkQuotaReferences);
+}).superRefine((config, ctx) => {
+  checkGrantValues(config, ctx);
+  checkQuotaReferences(config, ctx);
+});
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
