@@ -64,8 +64,8 @@ export interface BucketStore {
   /** "sqlite" or "postgres host:port/db", for logs and errors. */
   readonly description: string;
   /**
-   * Reserves `nanos` on every line: a single bucket must hold it (at least one nanodollar when `nanos` is 0), a chain
-   * must hold it across its positive balances. All lines or none; the shortfalls say which fell short.
+   * Reserves `nanos` on every line (nothing on a line whose quotas admit on a positive balance): a single bucket must
+   * hold it (at least one nanodollar when that is 0), a chain must hold it across its positive balances. All lines or none; the shortfalls say which fell short.
    */
   reserve(lines: readonly Line[], nanos: number): MaybePromise<ReserveResult>;
   /**
