@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { TAILNET_SUFFIX } from "../fakes/tailscaled.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { type Received, Receiver } from "../helpers/hook-receiver.js";
 import { waitFor } from "../helpers/wait.js";
@@ -44,7 +45,7 @@ describe("Aperture hooks", () => {
                 {
                   models: "anthropic/**",
                   send_hooks: [
-                    { name: "audit", events: ["entire_request"], send: ["estimated_cost", "user_message", "tools", "response_body", "grants"] },
+                    { name: "audit", events: ["entire_request"], send: ["estimated_cost", "user_message", "tools", "response_body", "raw_responses", "grants"] },
                     { name: "goog", events: ["tool_call_entire_request"], send: ["request_body"] },
                   ],
                 },
@@ -71,12 +72,13 @@ describe("Aperture hooks", () => {
     assert.equal(r.headers["webhook-signature"], undefined, "no secret, no signature");
     assert.equal(r.headers["webhook-attempt"], "1");
     const payload = payloadOf(r);
-    assert.deepEqual(Object.keys(payload).sort(), ["metadata", "response_body", "tool_calls", "user_message"]);
+    assert.deepEqual(Object.keys(payload).sort(), ["metadata", "raw_responses", "response_body", "tool_calls", "user_message"]);
     assert.deepEqual(Object.keys(payload.metadata).sort(), [...METADATA, "estimated_cost", "grants"].sort());
     assert.equal(payload.metadata.login_name, "alice@example.com");
     assert.equal(payload.metadata.stable_node_id, "nALICE");
     assert.equal(payload.metadata.provider, "anthropic");
     assert.match(String(payload.metadata.url), /\/v1\/messages$/);
+    assert.equal(payload.metadata.tailnet_name, TAILNET_SUFFIX, "the tailnet's MagicDNS name, from tailscaled");
     assert.deepEqual(payload.metadata.grants, { "example.com/cap/deploy": [{ env: "prod" }] });
     const cost = payload.metadata.estimated_cost as { dollars: number; cost_basis: string; usage: { input_tokens: number } };
     assert.equal(cost.cost_basis, "anthropic/claude-sonnet-4-6");
@@ -93,8 +95,12 @@ describe("Aperture hooks", () => {
     const stream = claude(ALICE).messages.stream({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "again" }] });
     const final = await stream.finalMessage();
     const r = await waitFor(() => rx.on("/audit")[before], 5000, "audit delivery of the stream");
-    const body = payloadOf(r).response_body as { content: { type: string }[] };
+    const payload = payloadOf(r);
+    const body = payload.response_body as { content: { type: string }[] };
     assert.deepEqual(body.content.map((b) => b.type), final.content.map((b) => b.type));
+    const events = payload.raw_responses as { type: string }[];
+    assert.equal(events[0]?.type, "message_start");
+    assert.equal(events.at(-1)?.type, "message_stop");
   });
 
   it("tool_call_entire_request: the hook's key in x-goog-api-key, only the request body", async () => {
