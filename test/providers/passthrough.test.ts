@@ -73,6 +73,20 @@ describe("provider auth_mode", () => {
     assert.equal(lastHeaders().authorization, undefined);
   });
 
+  it("scrubs the caller's credential from an upstream answer that echoes it", async () => {
+    own.once(/\/v1\/messages$/, (r) =>
+      new Response(JSON.stringify({ type: "error", error: { type: "authentication_error", message: `invalid x-api-key ${r.headers["x-api-key"]}` } }), {
+        status: 401,
+        headers: { "content-type": "application/json", "x-echo": r.headers["x-api-key"] ?? "" },
+      }),
+    );
+    const res = await post({ "x-api-key": CLIENT_KEY });
+    const text = `${JSON.stringify([...res.headers])}${await res.text()}`;
+    assert.equal(res.status, 401);
+    assert.match(text, /invalid x-api-key/);
+    assert.ok(!text.includes(CLIENT_KEY), text);
+  });
+
   it("uses the gateway's key for a caller that brings none", async () => {
     await (await post({})).text();
     assert.equal(lastHeaders()["x-api-key"], KEYS.anthropic);
@@ -90,7 +104,7 @@ describe("provider auth_mode", () => {
   it("logs and charges the passthrough calls like any other; the caller's credential is in no row, capture or log", async () => {
     await h.gateway.requestLog.flush();
     const rows = h.gateway.requestLog.list({ principal: "alice@example.com", limit: 10 }).filter((r) => r.provider === "anthropic-passthrough" && r.status === 200);
-    assert.equal(rows.length, 2);
+    assert.equal(rows.length, 2, "the SDK call and the x-api-key call");
     for (const row of rows) assert.ok(row.flags.includes("client_credentials"), JSON.stringify(row.flags));
     const quotas = await waitFor(async () => {
       const res = await h.fetchFrom(ALICE)(`${h.gateway.url}/api/quotas`);
