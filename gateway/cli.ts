@@ -3,10 +3,10 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
-import { importAperture } from "./config/aperture.js";
+import { configGrants } from "./access/grants.js";
+import { importAperture } from "./config/import-aperture.js";
 import { ConfigError, type LoadedConfig, loadConfigFile, parseConfigText } from "./config/load.js";
-import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
-import { configGrants } from "./policy/grants.js";
+import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";

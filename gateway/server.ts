@@ -2,8 +2,10 @@
 import { type ServerType, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
-import { type GatewayModule, createApp } from "./app.js";
+import { createApp } from "./app.js";
+import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
+import { parseListen } from "./config/listen.js";
 import { LiveConfig } from "./config/live.js";
 import type { Config } from "./config/schema.js";
 import { createCiModule } from "./github/index.js";
@@ -24,8 +26,7 @@ import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
-import { grantCapabilities } from "./policy/grants.js";
-import { chargesFor } from "./quotas/charges.js";
+import { chargesFrom } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
@@ -56,12 +57,6 @@ export interface RunningGateway {
   reloadConfig(): { readonly ok: boolean; readonly problems: readonly string[] };
   /** Stops accepting, waits for in-flight requests (up to `graceMs`), flushes the log, closes the store. */
   close(graceMs?: number): Promise<void>;
-}
-
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen address "${listen}" is not HOST:PORT`);
-  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -103,13 +98,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
-  const quotas = createQuotaModule({ store: buckets, pricer, getConfig, sessionFor: ci.sessionFor });
+  const quotas = createQuotaModule({ store: buckets, pricer, sessionFor: ci.sessionFor });
   const audit = new ConfigAudit(db);
   const live = options.configPath
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ db, getConfig, onError: onModuleError });
+  const tools = createToolsModule({ db, onError: onModuleError });
   const resolver = options.resolver ?? createResolver(config.identity);
   const hooks = createHooksModule({
     db,
@@ -118,11 +113,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     toolCalls: tools.records,
     onError: onModuleError,
     tailnetName: () => resolver.tailnetSuffix(),
-    grantCapabilities: () => grantCapabilities(getConfig()),
-    quotas: (ex) => quotaViews(buckets, chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, getConfig().quotas).charges),
+    quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
   });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),

@@ -15,7 +15,10 @@ export const QuotaRef = z.strictObject({
   overdraft: z.array(z.string().min(1)).max(8).optional(),
 });
 
+export type QuotaRef = z.infer<typeof QuotaRef>;
+
 export const GuardrailAction = z.enum(["log", "flag", "block"]);
+export type GuardrailAction = z.infer<typeof GuardrailAction>;
 
 /** What a hook payload carries beyond its metadata, as Aperture's `send` names it (webhooks/payload.ts). */
 export const HOOK_SEND = ["request_body", "response_body", "raw_responses", "user_message", "tools", "grants", "estimated_cost", "quotas"] as const;
@@ -94,9 +97,19 @@ export interface GrantsView {
   readonly temp_grants: GrantList;
 }
 
+/** The capability names a config reads grants from: keyless's, then Aperture's unless turned off, each once. */
+export function grantCapabilities(config: { readonly capability: string; readonly aperture_capability: string }): string[] {
+  return [...new Set([config.capability, config.aperture_capability].filter((c) => c !== ""))];
+}
+
+/** Every config grant, Aperture's temp_grants after keyless's grants ("config#N" counts across both). */
+export function configGrants<G>(config: { readonly grants: readonly G[]; readonly temp_grants: readonly G[] }): readonly G[] {
+  return config.temp_grants.length === 0 ? config.grants : [...config.grants, ...config.temp_grants];
+}
+
 /** Every value of every config grant under a grant capability, with its config path. */
 export function configGrantValues(config: GrantsView): { readonly path: (string | number)[]; readonly raw: unknown }[] {
-  const capabilities = [...new Set([config.capability, config.aperture_capability].filter((c) => c !== ""))];
+  const capabilities = grantCapabilities(config);
   const sections = [["grants", config.grants], ["temp_grants", config.temp_grants]] as const;
   return sections.flatMap(([section, grants]) =>
     grants.flatMap((grant, i) => capabilities.flatMap((cap) => (grant.app[cap] ?? []).map((raw, j) => ({ path: [section, i, "app", cap, j], raw })))),

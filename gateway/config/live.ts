@@ -5,8 +5,7 @@ import { type FSWatcher, closeSync, fsyncSync, openSync, readFileSync, renameSyn
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConfigAudit, ConfigChangeSource } from "../store/config-audit.js";
-import { GrantValue } from "./grants.js";
-import { configGrants, grantCapabilities } from "../policy/grants.js";
+import { GrantValue, configGrants, grantCapabilities } from "./grants.js";
 import { ConfigError, type Env, type LoadedConfig, hashConfigText, parseConfigText } from "./load.js";
 import type { Config } from "./schema.js";
 import { lineDiff, literalSecrets, redact } from "./text.js";

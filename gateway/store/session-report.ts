@@ -1,8 +1,7 @@
 // What a CI session did, read from the store: requests (totals, models, refusals, errors), tool_calls (commands, MCP,
 // guardrail findings), quota_charges (budgets), and the PR's running total.
 import type { Db } from "./db.js";
-import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
-import type { ReportData } from "../github/render.js";
+import type { ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
 import type { SessionRecord } from "./sessions.js";
 
 

@@ -1,7 +1,6 @@
 // Picks the framing of a response body from its content type.
 import { EVENTSTREAM_CONTENT_TYPE, eventStreamFraming } from "./eventstream.js";
-import type { WireEvent } from "../formats/codec.js";
-import type { Framing } from "./framing.js";
+import type { Framing, WireEvent } from "./framing.js";
 import { sseFraming } from "./sse.js";
 import { wholeBodyFraming } from "./whole-body.js";
 

@@ -1,6 +1,6 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
-import type { GatewayModule } from "../app.js";
+import type { GatewayModule } from "../proxy/feature.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Db } from "../store/db.js";
@@ -11,6 +11,7 @@ import { HookDeliverer } from "./deliver.js";
 import { asyncPayload } from "./payload.js";
 import { runPreRequest } from "./pre-request.js";
 import { hooksFor } from "./select.js";
+import { grantCapabilities } from "../access/grants.js";
 
 export interface HooksModuleDeps {
   readonly db: Db;
@@ -24,8 +25,6 @@ export interface HooksModuleDeps {
   readonly pollMs?: number;
   /** The tailnet's MagicDNS name for hook metadata (tailscaled's status; null off a tailnet). */
   readonly tailnetName?: () => Promise<string | null>;
-  /** Capabilities that carry grants (Aperture's `send: ["grants"]` reports the others). */
-  readonly grantCapabilities?: () => readonly string[];
   /** The buckets a request is charged to, for Aperture's `send: ["quotas"]`. */
   readonly quotas?: (ex: Exchange) => Readonly<Record<string, QuotaView>>;
 }
@@ -58,20 +57,20 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
       (name) => (tailnetName = name),
       () => undefined,
     );
-  const context = (): PayloadContext => ({ tailnetName, grantCapabilities: deps.grantCapabilities?.() ?? [], quotas: deps.quotas ?? (() => ({})) });
+  const context = (ex: Exchange): PayloadContext => ({ tailnetName, grantCapabilities: grantCapabilities(ex.caller.config), quotas: deps.quotas ?? (() => ({})) });
 
   const plugin: ExchangePlugin = {
     name: "hooks",
     before(ex) {
       refreshTailnetName();
-      return runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, context: context() });
+      return runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, context: context(ex) });
     },
     after(ex, outcome) {
-      const hooks = deps.hooks();
+      const { hooks } = ex.caller.config;
       const messages: OutboxMessage[] = [];
       for (const event of ASYNC_HOOK_EVENTS) {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
-        const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
+        const selected = hooksFor(ex.entitlement, hooks, event);
         if (selected.length === 0) continue;
         const calls = toolCallsOf(ex, outcome);
         let full: string | undefined;
@@ -81,7 +80,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
             continue;
           }
           // Aperture's selection is per hook; keyless's full payload is one text shared by every hook that takes it.
-          const payload = send ? JSON.stringify(aperturePayload(send, ex, outcome, calls, context())) : (full ??= JSON.stringify(asyncPayload(event, ex, outcome, calls, tailnetName)));
+          const payload = send ? JSON.stringify(aperturePayload(send, ex, outcome, calls, context(ex))) : (full ??= JSON.stringify(asyncPayload(event, ex, outcome, calls, tailnetName)));
           messages.push({ msgId: `msg_${ex.id}_${event}_${name}`, hook: name, event, payload });
         }
       }

@@ -49,7 +49,7 @@ function decide(name: string, text: string, ex: Exchange): Decision | { readonly
 }
 
 export async function runPreRequest(ex: Exchange, hooks: HooksConfig, deps: PreRequestDeps): Promise<Denial | void> {
-  for (const { name, hook, send } of hooksFor(ex.access, ex.modelKey, hooks, "pre_request")) {
+  for (const { name, hook, send } of hooksFor(ex.entitlement, hooks, "pre_request")) {
     if (!hook) return { kind: "unavailable", message: `pre_request hook "${name}" named in a grant is not defined on the gateway`, category: "hook" };
     const payload = send ? aperturePayload(send, ex, null, [], deps.context) : preRequestPayload(ex, deps.context.tailnetName);
     const delivery = await sendHook(hook, `${ex.id}.pre_request.${name}`, JSON.stringify(payload), deps);

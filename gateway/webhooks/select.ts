@@ -2,7 +2,7 @@
 // (a hook named in several grants fires once, with their `send` lists merged), highest preference first, then by name.
 import type { HookSend } from "../config/grants.js";
 import { type HookConfig, type HookEvent, type HooksConfig, requestedEvents } from "../config/hooks.js";
-import { type Access, applicableValues } from "../policy/grants.js";
+import type { Entitlement } from "../access/caller.js";
 
 export interface SelectedHook {
   readonly name: string;
@@ -12,15 +12,13 @@ export interface SelectedHook {
   readonly send: ReadonlySet<HookSend> | null;
 }
 
-export function hooksFor(access: Access, modelKey: string, hooks: HooksConfig, event: HookEvent): SelectedHook[] {
+export function hooksFor(entitlement: Entitlement, hooks: HooksConfig, event: HookEvent): SelectedHook[] {
   const sends = new Map<string, Set<HookSend> | null>();
-  for (const { value } of applicableValues(access, modelKey)) {
-    for (const entry of value.send_hooks ?? []) {
-      if (!requestedEvents(entry.events).includes(event)) continue;
-      const merged = sends.get(entry.name) ?? null;
-      if (entry.send === undefined) sends.set(entry.name, merged);
-      else sends.set(entry.name, new Set([...(merged ?? []), ...entry.send]));
-    }
+  for (const entry of entitlement.hooks) {
+    if (!requestedEvents(entry.events).includes(event)) continue;
+    const merged = sends.get(entry.name) ?? null;
+    if (entry.send === undefined) sends.set(entry.name, merged);
+    else sends.set(entry.name, new Set([...(merged ?? []), ...entry.send]));
   }
   return [...sends]
     .map(([name, send]) => ({ name, hook: hooks[name], send }))

@@ -3,7 +3,7 @@
 // apikey. Never throws: failures come back as a reason, which never carries the hook's credentials.
 import { Webhook } from "standardwebhooks";
 import type { HookConfig } from "../config/hooks.js";
-import { readBody } from "../proxy/body.js";
+import { readBody } from "../http/read-body.js";
 
 export interface Delivery {
   readonly ok: boolean;

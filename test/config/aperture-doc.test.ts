@@ -3,12 +3,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { IGNORED_SECTIONS, importAperture } from "../../gateway/config/aperture.js";
+import { IGNORED_SECTIONS } from "../../gateway/config/aperture.js";
+import { importAperture } from "../../gateway/config/import-aperture.js";
 import { IGNORED_GRANT_FIELDS } from "../../gateway/config/grants.js";
 import { parseConfigText } from "../../gateway/config/load.js";
 import type { Config } from "../../gateway/config/schema.js";
 import type { Identity } from "../../gateway/identity/types.js";
-import { accessUnder, allowsModel, modelKey } from "../../gateway/policy/grants.js";
+import { accessUnder, allowsModel, modelKey } from "../../gateway/access/grants.js";
 
 const doc = readFileSync(new URL("../../docs/aperture.md", import.meta.url), "utf8");
 const examples = [...doc.matchAll(/```jsonc\n(\/\/ example: (\S+)\n[\s\S]*?)```\n<!-- warns: ([^>]*) -->/g)].map((m) => ({

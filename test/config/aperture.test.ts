@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { ConfigError, parseConfigText } from "../../gateway/config/load.js";
 import { QuotaDefinition } from "../../gateway/config/quotas.js";
 import type { Identity } from "../../gateway/identity/types.js";
-import { accessUnder } from "../../gateway/policy/grants.js";
+import { accessUnder } from "../../gateway/access/grants.js";
 import { type Charge, planReservation } from "../../gateway/quotas/bucket-store.js";
 
 function problems(text: string): string[] {
