@@ -3,6 +3,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
 import { createApp } from "./app.js";
+import { pipeline } from "./pipeline.js";
 import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
 import { parseListen } from "./config/listen.js";
@@ -17,19 +18,20 @@ import { createMetrics } from "./proxy/metrics.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
-import { QUOTAS_SCHEMA } from "./quotas/store.js";
-import { type Db, openDatabase } from "./store/db.js";
-import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
-import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
-import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
-import { OUTBOX_SCHEMA } from "./store/outbox.js";
-import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
+import { hostname as hostName } from "node:os";
+import { randomBytes } from "node:crypto";
+import { type Store, openStore } from "./store/db.js";
+import { takeLease } from "./store/leases.js";
+import { RequestLog } from "./store/requests.js";
+import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
 import { chargesFrom } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
+
+const RETENTION_EVERY_MS = 3600_000;
 
 export interface GatewayOptions {
   readonly loaded: LoadedConfig;
@@ -48,8 +50,12 @@ export interface GatewayOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
-  readonly db: Db;
+  readonly store: Store;
+  /** This replica's name in claims and leases. */
+  readonly replica: string;
   readonly requestLog: RequestLog;
+  /** Where budgets are reserved (the store itself, or quota_store). */
+  readonly buckets: BucketStore;
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
   replaceConfig(next: LoadedConfig): void;
@@ -69,16 +75,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   if (listenRefused) throw new Error(listenRefused);
   const listenAdvice = listenWarning(config.identity, hostname);
   if (listenAdvice) say(`keyless: ${listenAdvice}`);
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
+  const store = await openStore(config.database);
+  const replica = `${hostName()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   let buckets: BucketStore;
   try {
-    buckets = await openBucketStore(config.quota_store, { db, onError: onModuleError });
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError });
   } catch (err) {
-    db.close();
+    await store.close();
     throw err;
   }
-  const requestLog = new RequestLog(db, {
+  const requestLog = new RequestLog(store, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
@@ -89,7 +96,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const ci = createCiModule({
     getConfig,
-    db,
+    store,
+    replica,
+    claimLeaseMs: config.database.claim_lease,
     balance: async (bucket, quota) => {
       const def = getConfig().quotas[quota];
       return def ? (await buckets.peek({ bucket, quota, def })).balance : null;
@@ -99,15 +108,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const pricer = createPricer(config.prices);
   const quotas = createQuotaModule({ store: buckets, pricer, sessionFor: ci.sessionFor });
-  const audit = new ConfigAudit(db);
+  const audit = new ConfigAudit(store, (err) => onModuleError(err, "config audit"));
   const live = options.configPath
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ db, onError: onModuleError });
+  const tools = createToolsModule({ store, onError: onModuleError });
   const resolver = options.resolver ?? createResolver(config.identity);
   const hooks = createHooksModule({
-    db,
+    store,
+    replica,
+    leaseMs: config.database.claim_lease,
     hooks: () => getConfig().hooks,
     userAgent: `keyless/${packageVersion()}`,
     toolCalls: tools.records,
@@ -115,8 +126,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     tailnetName: () => resolver.tailnetSuffix(),
     quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
   });
-  // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
+  const modules = pipeline({ ci, hooks, guardrails: tools, quotas, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -146,13 +157,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   const retention = config.database.retention;
-  const purge = () => {
+  // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
+  const purge = async () => {
     if (retention.afterMs === null) return;
-    const purged = requestLog.purgeCaptures(Date.now() - retention.afterMs);
+    const now = Date.now();
+    if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
+    const purged = await requestLog.purgeCaptures(now - retention.afterMs);
+    const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
+    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
   };
-  purge();
-  const purgeTimer = setInterval(purge, 3600_000).unref();
+  const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
+  runPurge();
+  const purgeTimer = setInterval(runPurge, RETENTION_EVERY_MS).unref();
   ci.start();
   live?.watch();
   hooks.start();
@@ -160,8 +177,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
-    db,
+    store,
+    replica,
     requestLog,
+    buckets,
     config: getConfig,
     reloadConfig() {
       if (!live) return { ok: false, problems: ["the gateway was started without a config file"] };
@@ -187,7 +206,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.
       await buckets.close();
-      db.close();
+      await store.close();
     },
     replaceConfig(next) {
       loaded = next;

@@ -76,8 +76,8 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
 
   app.get("/api/config/status", (c) => c.json(deps.live!.status()));
 
-  app.get("/api/config/history", (c) => {
+  app.get("/api/config/history", async (c) => {
     const limit = Number(c.req.query("limit") ?? 50);
-    return c.json({ changes: deps.audit.list(Number.isFinite(limit) ? limit : 50) });
+    return c.json({ changes: await deps.audit.list(Number.isFinite(limit) ? limit : 50) });
   });
 }

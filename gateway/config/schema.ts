@@ -28,16 +28,31 @@ export const IdentityConfig = z.discriminatedUnion("type", [
 ]);
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
-export const DatabaseConfig = z.strictObject({
-  path: z.string().default("keyless.db"),
-  /**
-   * Captures older than this are purged (rows with usage and cost stay): "30d", "" forever, "0" nothing, or Aperture's
-   * `{duration, purge, require_export}`.
-   */
-  retention: RetentionConfig.prefault(""),
-  /** Each captured body is cut at this size before it is compressed and stored. */
-  capture_limit: Size.default(1024 * 1024),
-});
+export const DatabaseConfig = z
+  .strictObject({
+    /** "sqlite": one file on this machine (default). "postgres": one database every replica shares. */
+    type: z.enum(["sqlite", "postgres"]).default("sqlite"),
+    /** The SQLite file (type sqlite). */
+    path: z.string().default("keyless.db"),
+    /** postgres://user:password@host:5432/database (type postgres); write it as "${KEYLESS_DATABASE_URL}". */
+    url: z.string().regex(/^postgres(ql)?:\/\/./, 'expected a PostgreSQL URL such as "postgres://keyless@db:5432/keyless"').optional(),
+    /** Connections each replica keeps (type postgres). */
+    pool_size: z.number().int().min(1).max(200).default(10),
+    /**
+     * How long a replica's claim on a webhook message or a check-run write holds: another replica takes the work over
+     * once a claim is this old (its replica died). Longer than any hook's timeout.
+     */
+    claim_lease: Duration.default(60_000),
+    /**
+     * Captures older than this are purged (rows with usage and cost stay): "30d", "" forever, "0" nothing, or
+     * Aperture's `{duration, purge, require_export}`.
+     */
+    retention: RetentionConfig.prefault(""),
+    /** Each captured body is cut at this size before it is compressed and stored. */
+    capture_limit: Size.default(1024 * 1024),
+  })
+  .refine((d) => d.type !== "postgres" || d.url !== undefined, { message: 'database type "postgres" needs a url', path: ["url"] });
+export type DatabaseConfig = z.infer<typeof DatabaseConfig>;
 
 export const LimitsConfig = z.strictObject({
   /** Largest request body the gateway accepts (413 beyond it). */

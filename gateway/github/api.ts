@@ -16,7 +16,7 @@ export interface CiApiDeps {
   readonly service: SessionService;
   readonly store: SessionStore;
   readonly summarize: (session: SessionRecord) => Promise<SessionSummary>;
-  readonly prTotals: (repositoryId: string, prNumber: number) => PrSummary["totals"];
+  readonly prTotals: (repositoryId: string, prNumber: number) => Promise<PrSummary["totals"]>;
 }
 
 const SessionQuery = z.strictObject({
@@ -69,7 +69,7 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
   });
 
   app.get("/v1/ci/sessions/:id/summary", async (c) => {
-    const found = deps.service.owned(c.req.param("id"), c.var.identity, isAdmin(c));
+    const found = await deps.service.owned(c.req.param("id"), c.var.identity, isAdmin(c));
     if (!found.ok) return refused(c, found);
     const summary = await deps.summarize(found.value);
     const wantsMarkdown = c.req.query("format") === "md" || (c.req.header("accept") ?? "").includes("text/markdown");
@@ -80,35 +80,35 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
   // to everyone who can read the PR); machines only their own session, so one CI job cannot read another's.
   app.get("/ci/sessions/:id", async (c) => {
     const person = c.var.identity.login !== null && c.var.caller.role !== null;
-    const found = deps.service.owned(c.req.param("id"), c.var.identity, person || isAdmin(c));
+    const found = await deps.service.owned(c.req.param("id"), c.var.identity, person || isAdmin(c));
     if (!found.ok) return refused(c, found);
     const summary = await deps.summarize(found.value);
     const title = `AI usage · ${summary.session.repository}${summary.session.pr_number ? ` #${summary.session.pr_number}` : ""}`;
     return c.html(renderSessionPage(title, summary.markdown), 200, SESSION_PAGE_HEADERS);
   });
 
-  app.get("/api/sessions", requireRole("admin"), (c) => {
+  app.get("/api/sessions", requireRole("admin"), async (c) => {
     const q = SessionQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
     const { pr, ...rest } = q.data;
-    return c.json({ sessions: deps.store.list({ ...rest, ...(pr !== undefined ? { prNumber: pr } : {}) }).map(toWire) });
+    return c.json({ sessions: (await deps.store.list({ ...rest, ...(pr !== undefined ? { prNumber: pr } : {}) })).map(toWire) });
   });
 
   app.get("/api/sessions/:id", requireRole("admin"), async (c) => {
-    const s = deps.store.get(c.req.param("id"));
+    const s = await deps.store.get(c.req.param("id"));
     return s ? c.json(await deps.summarize(s)) : apiError(c, 404, "session_not_found", `no CI session ${c.req.param("id")}`);
   });
 
-  app.get("/api/prs/:owner/:repo/:number", requireRole("admin"), (c) => {
+  app.get("/api/prs/:owner/:repo/:number", requireRole("admin"), async (c) => {
     const number = Number(c.req.param("number"));
     if (!Number.isSafeInteger(number) || number <= 0) return apiError(c, 400, "invalid_pr", "PR number must be a positive integer");
     const repository = `${c.req.param("owner")}/${c.req.param("repo")}`;
-    const sessions = deps.store.list({ repository, prNumber: number, limit: 1000 });
+    const sessions = await deps.store.list({ repository, prNumber: number, limit: 1000 });
     if (sessions.length === 0) return apiError(c, 404, "pr_not_found", `no CI sessions for ${repository}#${number}`);
     const body: PrSummary = {
       repository: sessions[0]!.repository,
       pr_number: number,
-      totals: deps.prTotals(sessions[0]!.repository_id, number),
+      totals: await deps.prTotals(sessions[0]!.repository_id, number),
       sessions: sessions.map(toWire),
     };
     return c.json(body);

@@ -2,7 +2,7 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { GatewayEnv } from "../http/env.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import { type ToolCallFilter, listToolCalls, toolCallStats } from "../store/tool-calls.js";
 import { requireRole } from "../http/require-role.js";
 import { apiError, zodMessage } from "../http/api-error.js";
@@ -36,16 +36,16 @@ function filterFor(c: Context<GatewayEnv>): ToolCallFilter | Response {
   return { ...filter, principal: own };
 }
 
-export function mountToolCallApi(app: Hono<GatewayEnv>, db: Db): void {
-  app.get("/api/tool-calls", requireRole("user"), (c) => {
+export function mountToolCallApi(app: Hono<GatewayEnv>, store: Store): void {
+  app.get("/api/tool-calls", requireRole("user"), async (c) => {
     const filter = filterFor(c);
     if (filter instanceof Response) return filter;
-    return c.json({ tool_calls: listToolCalls(db, filter) });
+    return c.json({ tool_calls: await listToolCalls(store, filter) });
   });
-  app.get("/api/tool-calls/stats", requireRole("user"), (c) => {
+  app.get("/api/tool-calls/stats", requireRole("user"), async (c) => {
     const filter = filterFor(c);
     if (filter instanceof Response) return filter;
     const { limit: _limit, ...rest } = filter;
-    return c.json(toolCallStats(db, rest));
+    return c.json(await toolCallStats(store, rest));
   });
 }

@@ -8,11 +8,12 @@ import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
-import { BLOCKERS, type Verdict } from "../dialects/index.js";
+import { BLOCKERS } from "../dialects/index.js";
+import type { Verdict } from "../formats/blocker.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
 import type { Action, Finding } from "./rules/types.js";
 import type { ClassifiedToolCall } from "./types.js";
@@ -44,7 +45,7 @@ interface ToolsState {
 }
 
 export interface ToolsModuleDeps {
-  readonly db: Db;
+  readonly store: Store;
   readonly onError: (err: unknown, context: string) => void;
 }
 
@@ -198,9 +199,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         clientSession: clientSession(ex.clientHeaders),
       };
       return {
-        write(db, requestId) {
-          if (results.length > 0) applyToolResults(db, ctx.principal, requestId, ctx.ts, results);
-          if (calls.length > 0) insertToolCalls(db, requestId, ctx, calls);
+        async write(trx, requestId) {
+          if (results.length > 0) await applyToolResults(trx, ctx.principal, requestId, ctx.ts, results);
+          if (calls.length > 0) await insertToolCalls(trx, requestId, ctx, calls);
         },
       };
     },
@@ -211,7 +212,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     plugin,
     records,
     mount(app: Hono<GatewayEnv>) {
-      mountToolCallApi(app, deps.db);
+      mountToolCallApi(app, deps.store);
     },
   };
 }

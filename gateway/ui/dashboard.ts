@@ -80,7 +80,8 @@ export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer
   const weekStart = todayStart - 6 * DAY_MS;
   const today = new Date(todayStart).toISOString().slice(0, 10);
   const principal = viewer.admin ? undefined : viewer.principal;
-  const usage = deps.log.usage({ principal, since: weekStart });
+  const usage = await deps.log.usage({ principal, since: weekStart });
+  const [todayCounts, weekCounts] = await Promise.all([deps.log.counts({ principal, since: todayStart }), deps.log.counts({ principal, since: weekStart })]);
   const sum = (rows: readonly UsageGroup[]) => rows.reduce((s, u) => (add(s, u), s), empty());
   const byDay = grouped(usage, today, (u) => u.day).sort((a, b) => b[0].localeCompare(a[0]));
   const byModel = grouped(usage, today, (u) => `${u.provider ?? "?"}/${u.model ?? "?"}`);
@@ -99,8 +100,8 @@ export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer
   };
   return {
     title: viewer.admin ? "Dashboard" : `Dashboard · ${viewer.principal}`,
-    body: html`${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), deps.log.counts({ principal, since: todayStart }))}
-${cards("Last 7 days", sum(usage), deps.log.counts({ principal, since: weekStart }))}
+    body: html`${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), todayCounts)}
+${cards("Last 7 days", sum(usage), weekCounts)}
 ${table("By day", "day", byDay, (k) => html`${k}`)}
 ${table("By model", "provider/model", byModel, model)}
 ${table("By principal", "principal", byPrincipal, (k) => html`<a href="${href("/ui/requests", { principal: k })}">${k}</a>`)}

@@ -2,11 +2,11 @@
 import type { Identity } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketStore } from "../quotas/bucket-store.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RequestLog } from "../store/requests.js";
 
 export interface UiDeps {
-  readonly db: Db;
+  readonly store: Store;
   readonly log: RequestLog;
   readonly buckets: BucketStore;
   readonly sessionFor: (identity: Identity) => SessionRef | null;

@@ -30,9 +30,9 @@ export function createUiModule(deps: UiDeps): GatewayModule {
       app.get("/ui", (c) => c.redirect("/ui/", 301));
       route(app, "/ui/", "/ui/", (c, viewer) => dashboardPage(deps, c.var.caller, viewer));
       route(app, "/ui/requests", "/ui/requests", (c, viewer) => requestsPage(deps.log, c.req.query(), viewer));
-      route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.db, c.var.caller.config, c.req.param("id") ?? "", viewer));
-      route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.db, c.req.query(), viewer));
-      route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.db, viewer));
+      route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, c.var.caller.config, c.req.param("id") ?? "", viewer));
+      route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.store, c.req.query(), viewer));
+      route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.store, viewer));
       route(app, "/ui/*", "", () => errorPage(404, "Not found", "There is no such page."));
     },
   };

@@ -1,9 +1,10 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
 import type { GatewayModule } from "../proxy/feature.js";
+import { requireRole } from "../http/require-role.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import { Outbox, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
 import { type PayloadContext, type QuotaView, aperturePayload } from "./aperture-payload.js";
@@ -14,15 +15,18 @@ import { hooksFor } from "./select.js";
 import { grantCapabilities } from "../access/grants.js";
 
 export interface HooksModuleDeps {
-  readonly db: Db;
+  readonly store: Store;
+  /** This replica's name in outbox claims. */
+  readonly replica: string;
   readonly hooks: () => HooksConfig;
   readonly fetch?: typeof fetch;
   readonly userAgent: string;
   /** The analysed tool calls of an exchange (from the tools module). */
   readonly toolCalls: (ex: Exchange, outcome: Outcome) => readonly ToolCallRecord[];
   readonly onError: (err: unknown, context: string) => void;
-  /** Outbox scan interval; tests shorten it. */
+  /** Outbox scan interval and claim lease; tests shorten them. */
   readonly pollMs?: number;
+  readonly leaseMs?: number;
   /** The tailnet's MagicDNS name for hook metadata (tailscaled's status; null off a tailnet). */
   readonly tailnetName?: () => Promise<string | null>;
   /** The buckets a request is charged to, for Aperture's `send: ["quotas"]`. */
@@ -36,9 +40,9 @@ export interface HooksModule extends GatewayModule {
 }
 
 export function createHooksModule(deps: HooksModuleDeps): HooksModule {
-  const outbox = new Outbox(deps.db);
+  const outbox = new Outbox(deps.store, deps.replica);
   const fetchImpl = deps.fetch ?? fetch;
-  const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs });
+  const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs, leaseMs: deps.leaseMs });
 
   const toolCallsOf = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
     try {
@@ -86,11 +90,8 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
       }
       if (messages.length === 0) return;
       return {
-        write(db) {
-          outbox.enqueue(messages, Date.now(), db);
-          // After the transaction commits; a rolled-back write leaves nothing to find.
-          setImmediate(() => deliverer.kick());
-        },
+        write: (trx) => outbox.enqueue(messages, Date.now(), trx),
+        committed: () => deliverer.kick(),
       };
     },
   };
@@ -99,6 +100,13 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     name: "hooks",
     plugin,
     outbox,
+    mount(app) {
+      // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
+      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {
+        const limit = Number(c.req.query("limit") ?? 100);
+        return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
+      });
+    },
     start: () => {
       refreshTailnetName();
       deliverer.start();

@@ -1,6 +1,7 @@
 // Grants from the tailnet policy file: WhoIs CapMap values under the configured capability, merged with config
 // grants or (config_grants: false) alone; and `policy render` output that, delivered as CapMap, grants the same.
 import assert from "node:assert/strict";
+import { all, one } from "../helpers/store.js";
 import { after, before, describe, it } from "node:test";
 import { parseConfigText } from "../../gateway/config/load.js";
 import type { Identity } from "../../gateway/identity/types.js";
@@ -58,7 +59,7 @@ describe("grants from the tailnet policy (WhoIs CapMap)", () => {
     assert.match(denied.text, /no grant allows openai\/gpt-5-mini/);
     const row = await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return h.gateway.db.prepare("SELECT bucket, charged_nanos FROM quota_charges WHERE bucket = 'ci:tag:ci-acme-api'").get() as { charged_nanos: number } | undefined;
+      return (await one(h.gateway.store, "SELECT bucket, charged_nanos FROM quota_charges WHERE bucket = 'ci:tag:ci-acme-api'")) as { charged_nanos: number } | undefined;
     }, 3000, "the tailnet grant's bucket charge");
     assert.ok(row.charged_nanos > 0, "the tailnet grant's bucket was charged");
   });
@@ -132,9 +133,9 @@ describe("policy render, delivered as CapMap, grants what the config granted", (
     }
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return h.gateway.requestLog.list({ limit: 1000 }).length === statuses.length;
+      return (await h.gateway.requestLog.list({ limit: 1000 })).length === statuses.length;
     }, 3000, "every request's row");
-    const buckets = (h.gateway.db.prepare("SELECT DISTINCT bucket FROM quota_charges ORDER BY bucket").all() as { bucket: string }[]).map((r) => r.bucket);
+    const buckets = ((await all(h.gateway.store, "SELECT DISTINCT bucket FROM quota_charges ORDER BY bucket")) as { bucket: string }[]).map((r) => r.bucket);
     return { statuses, buckets };
   }
 

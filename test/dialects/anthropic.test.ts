@@ -33,7 +33,7 @@ describe("Anthropic Messages through the gateway", () => {
     const block = final.content[0];
     assert.ok(block?.type === "tool_use");
     assert.deepEqual(block.input, { command: "echo hello", description: "fake test command" });
-    const row = await waitFor(() => h.gateway.requestLog.list({ limit: 10 }).find((r) => r.streamed), 3000, "streamed row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ limit: 10 })).find((r) => r.streamed), 3000, "streamed row");
     assert.equal(row.principal, "alice@example.com");
     assert.equal(row.login, "alice@example.com");
     assert.equal(row.node_id, "nALICE");
@@ -86,8 +86,8 @@ describe("Anthropic Messages through the gateway", () => {
 
   it("never lets the provider key out", async () => {
     await h.gateway.requestLog.flush();
-    for (const row of h.gateway.requestLog.list({ limit: 100 })) {
-      const full = h.gateway.requestLog.get(row.id)!;
+    for (const row of (await h.gateway.requestLog.list({ limit: 100 }))) {
+      const full = (await h.gateway.requestLog.get(row.id))!;
       const text = JSON.stringify(full.row) + Buffer.from(full.capture?.requestBody ?? []).toString() + Buffer.from(full.capture?.responseBody ?? []).toString() + JSON.stringify(full.capture?.requestHeaders) + JSON.stringify(full.capture?.responseHeaders);
       assert.ok(!text.includes(KEYS.anthropic), `key found in row ${row.id}`);
     }

@@ -19,7 +19,7 @@ describe("Gemini through the gateway", () => {
   });
 
   const client = () => new GoogleGenAI({ apiKey: "placeholder", httpOptions: { baseUrl: h.gateway.url } });
-  const lastRow = () => waitFor(() => h.gateway.requestLog.list({ limit: 1 })[0], 3000, "row");
+  const lastRow = () => waitFor(async () => (await h.gateway.requestLog.list({ limit: 1 }))[0], 3000, "row");
 
   it("generateContent returns the function call and logs usage", async () => {
     const res = await client().models.generateContent({ model: "gemini-3.8-flash", contents: "run it" });
@@ -44,7 +44,7 @@ describe("Gemini through the gateway", () => {
     }
     assert.deepEqual(names, ["run_shell_command"]);
     await h.gateway.requestLog.flush();
-    const row = await waitFor(() => h.gateway.requestLog.list({ limit: 5 }).find((r) => r.streamed), 3000, "streamed row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ limit: 5 })).find((r) => r.streamed), 3000, "streamed row");
     assert.equal(row.tool_calls, 1);
     assert.equal(row.output_tokens, 5);
   });

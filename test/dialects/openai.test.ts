@@ -14,7 +14,7 @@ describe("OpenAI Chat and Responses through the gateway", () => {
 
   const client = () => new OpenAI({ apiKey: "placeholder", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom("127.0.0.3"), maxRetries: 0 });
   const direct = () => new OpenAI({ apiKey: KEYS.openai, baseURL: `${h.upstream.url}/v1`, maxRetries: 0 });
-  const rowFor = (id: string) => waitFor(() => h.gateway.requestLog.get(id)?.row, 3000, `row ${id}`);
+  const rowFor = (id: string) => waitFor(async () => (await h.gateway.requestLog.get(id))?.row, 3000, `row ${id}`);
 
   it("chat, non-streaming: same result as direct, tagged principal", async () => {
     const params = { model: "gpt-5-mini", messages: [{ role: "user" as const, content: "hi" }] };

@@ -103,7 +103,7 @@ describe("provider auth_mode", () => {
 
   it("logs and charges the passthrough calls like any other; the caller's credential is in no row, capture or log", async () => {
     await h.gateway.requestLog.flush();
-    const rows = h.gateway.requestLog.list({ principal: "alice@example.com", limit: 10 }).filter((r) => r.provider === "anthropic-passthrough" && r.status === 200);
+    const rows = (await h.gateway.requestLog.list({ principal: "alice@example.com", limit: 10 })).filter((r) => r.provider === "anthropic-passthrough" && r.status === 200);
     assert.equal(rows.length, 2, "the SDK call and the x-api-key call");
     for (const row of rows) assert.ok(row.flags.includes("client_credentials"), JSON.stringify(row.flags));
     const quotas = await waitFor(async () => {

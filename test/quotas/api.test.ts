@@ -6,6 +6,7 @@ import { parseConfigText } from "../../gateway/config/load.js";
 import { startGateway } from "../../gateway/server.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { all } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ADMIN = "127.0.0.2";
@@ -54,7 +55,7 @@ describe("quota API", () => {
     const id = response.headers.get("x-keyless-request-id")!;
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return h.gateway.requestLog.get(id) !== null;
+      return (await h.gateway.requestLog.get(id)) !== null;
     }, 3000, "the request's row and settlement");
   };
 
@@ -93,7 +94,7 @@ describe("quota API", () => {
     assert.equal(unknown.status, 404);
     const bad = await call(ADMIN, "POST", "/api/quotas/refill", { bucket: "team", amount: "5 dollars" });
     assert.equal(bad.status, 400);
-    const audit = h.gateway.db.prepare("SELECT principal, bucket FROM quota_refills ORDER BY id").all();
+    const audit = (await all(h.gateway.store, "SELECT principal, bucket FROM quota_refills ORDER BY id"));
     assert.equal(audit.length, 4);
     assert.deepEqual(audit[0], { principal: "admin@example.com", bucket: "daily:dev@example.com" });
   });
@@ -120,7 +121,7 @@ describe("quota API", () => {
     const c = h.gateway.config();
     return {
       identity: { type: "tailscale", socket: (c.identity as { socket: string }).socket },
-      database: { path: c.database.path },
+      database: { type: c.database.type, path: c.database.path, url: c.database.url },
       providers: Object.fromEntries(Object.entries(c.providers).map(([k, p]) => [k, { type: p.type, baseurl: p.baseurl, apikey: "apikey" in p ? p.apikey : undefined, models: p.models }])),
     };
   }
