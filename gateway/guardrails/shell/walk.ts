@@ -18,7 +18,7 @@ import { effects, normalizePath } from "./effects.js";
 import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
-import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript } from "./unwrap.js";
+import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript, type XargsInput, MAX_INPUT_ITEMS, UNKNOWN_INPUT, placeInputs } from "./unwrap.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 interface Ctx {
@@ -26,7 +26,34 @@ interface Ctx {
   readonly markers: readonly Marker[];
   /** Known stdin text (piped literal, decoded payload). */
   readonly stdin?: VarValue;
+  /** Unknown stdin that lists files under a known place (`find / …`, `ls ~`), as a path pattern: `/*`, `~/…`. */
+  readonly stdinListing?: string;
 }
+
+/** find tests that narrow what it lists; without any, it lists everything under its roots. */
+const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
+
+/** What a pipeline stage lists when its output is not known but its place is: `find / -type f`, `ls ~`. */
+function listingOf(sc: SimpleCommand | undefined): string | undefined {
+  if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
+  const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
+  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
+  // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
+  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
+  const named = i >= 0 ? sc.args[i + 1] : undefined;
+  const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
+  if (root === "." || root === "./") return everything ? "*" : `./${found}`;
+  return `${root === "/" ? "" : root}/${found}`;
+}
+
+/** The items xargs reads, split as its options say (known stdin), else one placeholder for all of them. */
+function xargsItems(x: XargsInput, stdin: VarValue | undefined, listing: string | undefined): Arg[] {
+  if (x.fromFile || stdin === undefined) return [{ value: listing ?? UNKNOWN_INPUT, known: false }];
+  const sep = x.split === "nul" ? /\0/ : x.split === "lines" ? /\n/ : x.split === "blanks" ? /\s+/ : x.split.delimiter;
+  const items = stdin.value.split(sep).filter((v) => v !== "").slice(0, MAX_INPUT_ITEMS);
+  return items.map((value) => ({ value: x.split === "lines" ? value.trim() : value, known: true, markers: stdin.markers }));
+}
+
 
 /** What a simple command's words and redirections evaluated to, before unwrapping. */
 interface Evaluated {
@@ -175,10 +202,19 @@ export class ShellWalker {
   private pipeline(elements: readonly CommandNode[], src: string, ctx: Ctx): SimpleCommand[] {
     const groups: SimpleCommand[][] = [];
     let prev: VarValue | undefined = ctx.stdin;
+    let listing: string | undefined = ctx.stdinListing;
     elements.forEach((el, i) => {
       const stdin = i === 0 ? ctx.stdin : prev;
-      groups.push(this.node(el, src, { depth: ctx.depth, markers: ctx.markers, ...(stdin ? { stdin } : {}) }));
+      const stdinListing = i === 0 ? ctx.stdinListing : listing;
+      const group = this.node(el, src, {
+        depth: ctx.depth,
+        markers: ctx.markers,
+        ...(stdin ? { stdin } : {}),
+        ...(stdinListing !== undefined ? { stdinListing } : {}),
+      });
+      groups.push(group);
       prev = this.staticOut.get(el);
+      listing = listingOf(group[0]);
     });
     // Names of the whole pipeline in order; element i's are flat[start[i] .. start[i + 1]).
     const flat: string[] = [];
@@ -310,7 +346,9 @@ export class ShellWalker {
       if (s.known) produced.push(...this.source(s.text, nestedCtx(s.marker, s.markers)));
     };
     un.scripts.forEach(follow);
-    const argv = un.argv;
+    const stdin = ev.stdin ?? ctx.stdin;
+    const argv = un.xargs ? placeInputs(un.argv, xargsItems(un.xargs, stdin, ctx.stdinListing), un.xargs.replace) : un.argv;
+    if (un.xargs || ctx.markers.includes("xargs")) this.budget.spend(argv.reduce((n, a) => n + a.value.length, 0));
     const head = argv[0];
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
@@ -323,7 +361,6 @@ export class ShellWalker {
     if (head?.fromVar) markers.add("variable_command");
     if (head?.trick) markers.add("expansion_trick");
     for (const m of head?.markers ?? []) markers.add(m);
-    const stdin = ev.stdin ?? ctx.stdin;
     const program = programOf(name, args, stdin?.value);
     const fx = effects(name, parsed, ev.redirects);
     const sc: SimpleCommand = {
