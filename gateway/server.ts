@@ -22,8 +22,10 @@ import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
 import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
 import { OUTBOX_SCHEMA } from "./store/outbox.js";
 import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
+import { SECRET_FINDINGS_SCHEMA } from "./store/secret-findings.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { createToolsModule } from "./guardrails/plugin.js";
+import { createSecretsModule } from "./guardrails/secrets/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 
@@ -71,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   if (listenRefused) throw new Error(listenRefused);
   const listenAdvice = listenWarning(config.identity, hostname);
   if (listenAdvice) say(`keyless: ${listenAdvice}`);
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
+  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, SECRET_FINDINGS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   let buckets: BucketStore;
   try {
@@ -106,10 +108,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ db, getConfig, onError: onModuleError });
+  const secrets = createSecretsModule({ getConfig, onError: onModuleError });
+  const tools = createToolsModule({ db, getConfig, onError: onModuleError, secrets });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
-  // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  // Quotas run last: they reserve for the body as pre_request hooks leave it. Secrets run before the hooks: a hook
+  // sees the body as it will be forwarded (redacted).
+  const modules: GatewayModule[] = [ci, secrets, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),

@@ -12,7 +12,9 @@ export const QuotaRef = z.strictObject({
   overdraft: z.array(z.string().min(1)).max(8).optional(),
 });
 
-export const GuardrailAction = z.enum(["log", "flag", "block"]);
+/** "redact" applies to secret rules (the secret is replaced before forwarding); for tool-call rules it counts as "flag". */
+export const GuardrailAction = z.enum(["log", "flag", "redact", "block"]);
+export type GuardrailAction = z.infer<typeof GuardrailAction>;
 
 /** One value of the capability. Fields are independent; a grant may carry several values. */
 export const GrantValue = z.strictObject({

@@ -13,6 +13,9 @@ import type { Db } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
+import { type SecretsModule, secretResults, secretsToMask } from "./secrets/plugin.js";
+import { type CallFacts, SessionFlows, callFacts } from "./flow.js";
+import { maskValue } from "./secrets/body.js";
 import { BLOCKERS, type Verdict } from "./block/index.js";
 import { GuardrailPolicy, strongest } from "./policy.js";
 import type { Action, ClassifiedToolCall, Finding } from "./types.js";
@@ -32,6 +35,8 @@ interface Analysed {
   readonly findings: readonly Finding[];
   /** The strongest action over the call's findings (incl. nested calls); "log" without findings. */
   readonly action: Action;
+  /** What the call does that a later call of the session can complete (flow.ts). */
+  readonly facts?: CallFacts;
 }
 
 interface ToolsState {
@@ -47,6 +52,8 @@ export interface ToolsModuleDeps {
   readonly db: Db;
   readonly getConfig: () => Config;
   readonly onError: (err: unknown, context: string) => void;
+  /** Secrets in tool-call arguments; and what to mask out of stored calls and results. */
+  readonly secrets?: SecretsModule;
 }
 
 export interface ToolsModule extends GatewayModule {
@@ -105,10 +112,18 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
   };
 }
 
+/** Whose calls are one stream for cross-call findings: the CI session, else the principal. */
+const flowKey = (ex: Exchange) => (ex.session ? `session:${ex.session.id}` : `principal:${ex.identity.principal}`);
+
 export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
+  const flows = new SessionFlows();
   const stateOf = (ex: Exchange): ToolsState => {
     let state = ex.state.get("tools") as ToolsState | undefined;
     if (!state) {
+      // Results this request reports that carried a secret: their calls read one (before this response's calls are checked).
+      for (const r of secretResults(ex)) {
+        flows.secretInResult(flowKey(ex), { requestId: "earlier", callId: r.callId, label: `the call whose result carried ${r.ruleId}`, ts: ex.startedAt });
+      }
       const { guardrails } = deps.getConfig();
       state = {
         policy: GuardrailPolicy.for(guardrails, ex.access, ex.modelKey),
@@ -122,7 +137,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     return state;
   };
 
-  const analyse = (state: ToolsState, call: ToolCall): Analysed => {
+  const analyse = (ex: Exchange, state: ToolsState, call: ToolCall): Analysed => {
     const cached = state.analysed.get(call.id);
     if (cached) return cached;
     const started = performance.now();
@@ -130,8 +145,24 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
     state.analysisMs += performance.now() - started;
     if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
-    const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
-    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
+    const own = [
+      ...findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) })),
+      // Secret findings come with their action already decided (secret rules resolve differently).
+      ...(deps.secrets?.callFindings(ex, call) ?? []),
+    ];
+    let facts: CallFacts | undefined;
+    let flowFindings: Finding[] = [];
+    try {
+      facts = callFacts(classified, own);
+      const label = describeCall({ call, classified, findings: own, action: "log" });
+      flowFindings = flows
+        .check(flowKey(ex), { requestId: ex.id, callId: classified.callId ?? call.id, label, ts: ex.startedAt }, facts)
+        .map((f) => ({ ...f, action: state.policy.actionFor(f) }));
+    } catch (err) {
+      deps.onError(err, `cross-call analysis (call ${call.id})`);
+    }
+    const resolved = [...own, ...flowFindings];
+    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log", ...(facts ? { facts } : {}) };
     state.analysed.set(call.id, analysed);
     return analysed;
   };
@@ -139,7 +170,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const verdictFor = (ex: Exchange, state: ToolsState): Verdict => (call) => {
     let a: Analysed;
     try {
-      a = analyse(state, call);
+      a = analyse(ex, state, call);
     } catch (err) {
       // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
       deps.onError(err, `tool call analysis ${ex.id}`);
@@ -159,10 +190,22 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
 
   const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
     const state = stateOf(ex);
-    state.records ??= outcome.toolCalls.map((call) => {
-      const a = analyse(state, call);
-      return toRecord(a.classified, a.findings, a.classified.callId ?? call.id, call.input, a.action, state.blocked.has(call.id));
-    });
+    if (!state.records) {
+      const analysed = outcome.toolCalls.map((call) => analyse(ex, state, call));
+      // Nothing stored keeps a secret the exchange carried (tool arguments, matched commands).
+      const records = maskValue(
+        analysed.map((a) => toRecord(a.classified, a.findings, a.classified.callId ?? a.call.id, a.call.input, a.action, state.blocked.has(a.call.id))),
+        secretsToMask(ex),
+      );
+      // Calls that were not blocked will run: later calls of the session are checked against them (labels masked).
+      analysed.forEach((a, i) => {
+        const rec = records[i];
+        if (!a.facts || !rec || state.blocked.has(a.call.id)) return;
+        const label = `"${rec.name}"${rec.command ? ` (${rec.command.length > 200 ? `${rec.command.slice(0, 200)}…` : rec.command})` : ""}`;
+        flows.record(flowKey(ex), { requestId: ex.id, callId: rec.callId, label, ts: ex.startedAt }, a.facts);
+      });
+      state.records = records;
+    }
     if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
     return state.records;
   };
@@ -184,7 +227,10 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
       } catch (err) {
         deps.onError(err, `tool call analysis ${ex.id}`);
       }
-      const results = ex.toolResults.filter((r) => r.callId !== "" || r.name !== undefined);
+      const results = maskValue(
+        ex.toolResults.filter((r) => r.callId !== "" || r.name !== undefined),
+        secretsToMask(ex),
+      );
       if (calls.length === 0 && results.length === 0) return;
       const ctx = {
         ts: ex.startedAt,

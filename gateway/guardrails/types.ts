@@ -13,6 +13,8 @@ export const CATEGORIES = [
   "obfuscation",
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
+/** Tool-call rules' categories, and "secrets" for credentials in a call's arguments (secrets/rules.ts). */
+export type FindingCategory = Category | "secrets";
 
 export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -55,7 +57,7 @@ export interface ClassifiedToolCall {
 
 export interface Finding {
   readonly ruleId: string;
-  readonly category: Category;
+  readonly category: FindingCategory;
   readonly severity: Severity;
   readonly action: Action;
   readonly message: string;

@@ -105,6 +105,8 @@ interface PreparedCapture {
 /** Extra rows other modules write in the same transaction as the request (tool calls, quota ledger…). */
 export interface RowExtension {
   write(db: Db, requestId: string): void;
+  /** Rewrites the request's capture before anything is stored (issue 18: secrets masked out of captures). */
+  capture?(capture: Capture): Capture;
 }
 
 interface PendingEntry {
@@ -201,7 +203,8 @@ export class RequestLog {
 
   /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
   record(row: RequestRow, capture: Capture | null, extensions: readonly RowExtension[] = []): void {
-    this.writer.add({ row, capture, extensions });
+    const masked = capture && extensions.reduce((c, ext) => ext.capture?.(c) ?? c, capture);
+    this.writer.add({ row, capture: masked, extensions });
   }
 
   /** Writes everything queued. */

@@ -1,0 +1,166 @@
+// Secrets in traffic, on the request path: before forwarding, every text the agent sends is scanned; per the caller's
+// guardrails a secret is logged, flagged, redacted (replaced by a marker in the forwarded body, so the provider never
+// receives it and the agent keeps working) or the request is refused. Whatever the action, nothing stored keeps the
+// secret: captures and tool-call rows are masked, and findings hold the rule id and a fingerprint.
+import type { GatewayModule } from "../../app.js";
+import type { Config } from "../../config/schema.js";
+import type { GuardrailAction } from "../../config/grants.js";
+import type { ToolCall } from "../../formats/types.js";
+import type { Denial, Exchange, ExchangePlugin } from "../../proxy/exchange.js";
+import type { Capture, RowExtension } from "../../store/requests.js";
+import { type SecretFindingRecord, insertSecretFindings } from "../../store/secret-findings.js";
+import { GuardrailPolicy, strongest } from "../policy.js";
+import type { Finding } from "../types.js";
+import { type FoundSecret, SecretScanner, WITHHELD, maskBytes, maskValue } from "./body.js";
+import { RULE_PREFIX, type SecretRules, loadSecretRules } from "./rules.js";
+
+/** Reported when the scan ran out of time: some text was not scanned, so what it carries is unknown. */
+export const SCAN_INCOMPLETE = `${RULE_PREFIX}scan-incomplete`;
+
+interface Decided extends FoundSecret {
+  readonly action: GuardrailAction;
+}
+
+interface SecretsState {
+  readonly request: readonly Decided[];
+  readonly incomplete: GuardrailAction | null;
+  /** Secrets in the tool calls the model returned (filled by the tools module). */
+  readonly response: Decided[];
+}
+
+const STATE = "secrets";
+
+/** Every secret this exchange is known to carry, for masking what is stored. */
+export function secretsToMask(ex: Exchange): readonly { secret: string; ruleId: string }[] {
+  const s = ex.state.get(STATE) as SecretsState | undefined;
+  return s ? [...s.request, ...s.response] : [];
+}
+
+/** One row per secret, place and call (the same secret resent in a conversation's history is one row per request). */
+function findingRows(state: SecretsState): SecretFindingRecord[] {
+  const seen = new Set<string>();
+  const rows: SecretFindingRecord[] = [];
+  const add = (d: Decided, place: string) => {
+    const key = `${d.ruleId}\0${d.fingerprint}\0${place}\0${d.callId ?? ""}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    rows.push({ ruleId: d.ruleId, fingerprint: d.fingerprint, verified: d.verified ?? null, place, callId: d.callId ?? null, action: d.action });
+  };
+  for (const d of state.request) add(d, d.place);
+  for (const d of state.response) add(d, "response");
+  if (state.incomplete) rows.push({ ruleId: SCAN_INCOMPLETE, fingerprint: "-", verified: null, place: "request", callId: null, action: state.incomplete });
+  return rows;
+}
+
+/** Tool results in this request that carried a secret: the calls that read one. */
+export function secretResults(ex: Exchange): { callId: string; ruleId: string }[] {
+  const s = ex.state.get(STATE) as SecretsState | undefined;
+  return (s?.request ?? []).flatMap((d) => (d.place === "tool_result" && d.callId !== undefined ? [{ callId: d.callId, ruleId: d.ruleId }] : []));
+}
+
+export interface SecretsModule extends GatewayModule {
+  /** Findings for the secrets in one tool call the model returned (its arguments), recorded for masking. */
+  callFindings(ex: Exchange, call: ToolCall): Finding[];
+}
+
+export interface SecretsModuleDeps {
+  readonly getConfig: () => Config;
+  readonly onError: (err: unknown, context: string) => void;
+  /** Compiled rules (shared by tests); loaded from the vendored catalogue otherwise. */
+  readonly rules?: SecretRules;
+}
+
+const describe = (list: readonly Decided[]) =>
+  [...new Set(list.map((d) => `${d.ruleId} (fingerprint ${d.fingerprint}, in ${d.place.replace("_", " ")})`))].join(", ");
+
+export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
+  const rules = deps.rules ?? loadSecretRules();
+  const scanners = new Map<string, SecretScanner>();
+  const scannerFor = (key: string | undefined): SecretScanner => {
+    let s = scanners.get(key ?? "");
+    if (!s) {
+      s = new SecretScanner(rules, key);
+      scanners.set(key ?? "", s);
+    }
+    return s;
+  };
+  const policyOf = (ex: Exchange) => GuardrailPolicy.for(deps.getConfig().guardrails, ex.access, ex.modelKey);
+
+  const before = (ex: Exchange): Denial | void => {
+    const cfg = deps.getConfig().guardrails.secrets;
+    if (!cfg.enabled || ex.body === null || ex.body === undefined) return;
+    const policy = policyOf(ex);
+    const scan = scannerFor(cfg.fingerprint_key).scanBody(ex.body, cfg.scan_ms);
+    const decided = scan.found.map((f): Decided => ({ ...f, action: policy.secretActionFor(f.ruleId, cfg) }));
+    // Unscanned text cannot be redacted: at least flagged, blocked where the caller's guardrails say so.
+    const unknown = scan.incomplete ? policy.secretActionFor(SCAN_INCOMPLETE, cfg) : null;
+    const incomplete = unknown === "redact" ? "flag" : unknown;
+    ex.state.set(STATE, { request: decided, incomplete, response: [] } satisfies SecretsState);
+    const strongestAction = strongest([...decided.map((d) => d.action), ...(incomplete ? [incomplete] : [])]);
+    if (strongestAction === null || strongestAction === "log") return;
+    if (strongestAction === "block") {
+      ex.flags.push("secret_blocked");
+      const blocked = decided.filter((d) => d.action === "block");
+      return {
+        kind: "permission",
+        category: "guardrail",
+        message: `keyless guardrails: the request carries ${blocked.length > 0 ? `a secret: ${describe(blocked)}` : "text that was not fully scanned for secrets"}; it was not forwarded`,
+      };
+    }
+    const redact = decided.filter((d) => d.action === "redact");
+    if (redact.length > 0) {
+      ex.body = maskValue(ex.body, redact);
+      ex.flags.push("secret_redacted");
+    }
+    if (decided.some((d) => d.action === "flag") || incomplete === "flag") ex.flags.push("secret_flagged");
+  };
+
+  const callFindings = (ex: Exchange, call: ToolCall): Finding[] => {
+    const cfg = deps.getConfig().guardrails.secrets;
+    const state = ex.state.get(STATE) as SecretsState | undefined;
+    if (!cfg.enabled || !state) return [];
+    const policy = policyOf(ex);
+    const scan = scannerFor(cfg.fingerprint_key).scanBody(call.input, cfg.scan_ms);
+    return scan.found.map((f) => {
+      const action = policy.secretActionFor(f.ruleId, cfg);
+      state.response.push({ ...f, place: "tool_call", callId: call.id, action });
+      return {
+        ruleId: f.ruleId,
+        category: "secrets",
+        severity: "high",
+        // A tool call is not rewritten: the agent would run the marker. Redact counts as flag here.
+        action: action === "redact" ? "flag" : action,
+        message: `the model asks to use a credential (fingerprint ${f.fingerprint})`,
+        command: call.name,
+        callId: call.id,
+      };
+    });
+  };
+
+  const plugin: ExchangePlugin = {
+    name: "secrets",
+    before,
+    // Read when the row is stored, after every plugin's after(): the tools module fills in the response's secrets.
+    after(ex): RowExtension | void {
+      const state = ex.state.get(STATE) as SecretsState | undefined;
+      if (!state) return;
+      const ctx = { ts: ex.startedAt, principal: ex.identity.principal, sessionId: ex.session?.id ?? null };
+      return {
+        capture: (c: Capture): Capture => {
+          const secrets = secretsToMask(ex);
+          return {
+            ...c,
+            requestBody: c.requestBody && maskBytes(c.requestBody, secrets),
+            // A streamed tool call arrives in pieces that may split a secret: such a response is not kept at all.
+            responseBody: c.responseBody && (ex.stream && state.response.length > 0 ? WITHHELD : maskBytes(c.responseBody, secrets)),
+          };
+        },
+        write(db, requestId) {
+          insertSecretFindings(db, requestId, ctx, findingRows(state));
+        },
+      };
+    },
+  };
+
+  return { name: "secrets", plugin, callFindings };
+}
