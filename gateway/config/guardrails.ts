@@ -17,7 +17,7 @@ export const SecretsConfig = z.strictObject({
    */
   fingerprint_key: z.string().min(16).optional(),
   /** Time one request's scan may take (the rest is then unscanned: `secret.scan-incomplete`). */
-  scan_ms: z.number().int().positive().max(5000).default(50),
+  scan_ms: z.number().int().positive().max(5000).default(250),
 });
 export type SecretsConfig = z.infer<typeof SecretsConfig>;
 

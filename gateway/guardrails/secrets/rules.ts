@@ -100,8 +100,8 @@ export interface SecretRule {
 export interface SecretRules {
   readonly rules: readonly SecretRule[];
   readonly global: readonly CompiledAllowlist[];
-  /** Finds every keyword any rule has, in lower-cased text. */
-  readonly keywords: RegExp;
+  /** Every keyword any rule has, by its first two characters' codes (`code0 << 16 | code1`). */
+  readonly keywords: ReadonlyMap<number, readonly string[]>;
 }
 
 export const RULE_PREFIX = "secret.";
@@ -117,7 +117,7 @@ function compileAllowlist(a: z.infer<typeof Allowlist>): CompiledAllowlist {
   };
 }
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+export const pairCode = (s: string, i: number) => (s.charCodeAt(i) << 16) | s.charCodeAt(i + 1);
 
 /** Compile one or more gitleaks-format configs (later ones add rules; an id used twice is an error). */
 export function compileSecretRules(configs: readonly unknown[]): SecretRules {
@@ -128,8 +128,8 @@ export function compileSecretRules(configs: readonly unknown[]): SecretRules {
     const cfg = GitleaksConfig.parse(raw);
     if (cfg.allowlist) global.push(compileAllowlist(cfg.allowlist));
     for (const r of cfg.rules) {
-      // Path-only rules (a .p12 file by name) say nothing about text.
-      if (r.regex === undefined) continue;
+      // Rules about files by name (a .p12 file; a password only in .tf files) need a path text never has.
+      if (r.regex === undefined || r.path !== undefined) continue;
       if (seen.has(r.id)) throw new Error(`secret rules: duplicate rule id "${r.id}"`);
       seen.add(r.id);
       try {
@@ -147,8 +147,13 @@ export function compileSecretRules(configs: readonly unknown[]): SecretRules {
       }
     }
   }
-  const words = [...new Set(rules.flatMap((r) => r.keywords))].sort((a, b) => b.length - a.length);
-  return { rules, global, keywords: new RegExp(words.map(escapeRe).join("|") || "(?!)", "g") };
+  const keywords = new Map<number, string[]>();
+  for (const k of new Set(rules.flatMap((r) => r.keywords))) {
+    if (k.length < 2) throw new Error(`secret rules: keyword "${k}" is shorter than two characters`);
+    const code = pairCode(k, 0);
+    keywords.set(code, [...(keywords.get(code) ?? []), k]);
+  }
+  return { rules, global, keywords };
 }
 
 /** The shipped rules: gitleaks' catalogue, then keyless' additions. */

@@ -1,7 +1,7 @@
 // Finding credentials in text with the secret rules, as gitleaks does: a rule runs only near one of its keywords,
 // its secret (a capture group, else the match) must pass the rule's entropy, the allowlists and the format's own check.
 import type { CompiledAllowlist, SecretRule, SecretRules } from "./rules.js";
-import { RULE_PREFIX } from "./rules.js";
+import { RULE_PREFIX, pairCode } from "./rules.js";
 import { VERIFIERS } from "./verify.js";
 
 export interface SecretMatch {
@@ -69,13 +69,20 @@ function windows(rule: SecretRule, positions: ReadonlyMap<string, readonly numbe
   return out;
 }
 
+/** Where each keyword occurs: one pass over the text, looking keywords up by the two characters at each place. */
 function keywordPositions(rules: SecretRules, text: string): Map<string, number[]> {
   const positions = new Map<string, number[]>();
   // Lower-casing keeps ASCII offsets; keywords are ASCII, so a shifted offset only moves a window a little.
-  for (const m of text.toLowerCase().matchAll(rules.keywords)) {
-    const list = positions.get(m[0]) ?? [];
-    list.push(m.index);
-    positions.set(m[0], list);
+  const lower = text.toLowerCase();
+  for (let i = 0; i + 1 < lower.length; i++) {
+    const candidates = rules.keywords.get(pairCode(lower, i));
+    if (candidates === undefined) continue;
+    for (const k of candidates) {
+      if (!lower.startsWith(k, i)) continue;
+      const list = positions.get(k);
+      if (list) list.push(i);
+      else positions.set(k, [i]);
+    }
   }
   return positions;
 }
@@ -91,6 +98,8 @@ export function scanText(rules: SecretRules, text: string, budget: ScanBudget): 
   const positions = keywordPositions(rules, text);
   const out: SecretMatch[] = [];
   const seen = new Set<string>();
+  /** Spans a format's own check showed are not tokens (the generic rule must not report them either). */
+  const rejected: [number, number][] = [];
   for (const rule of rules.rules) {
     if (performance.now() > budget.deadline) {
       budget.exhausted = true;
@@ -112,15 +121,18 @@ export function scanText(rules: SecretRules, text: string, budget: ScanBudget): 
         if (allowed(rules.global, secret, whole, line) || allowed(rule.allowlists, secret, whole, line)) continue;
         const verifier = VERIFIERS[short];
         const verified = verifier?.check(secret);
-        if (verifier?.decisive && !verified) continue;
+        if (verifier?.decisive && !verified) {
+          rejected.push([start, end]);
+          continue;
+        }
         seen.add(key);
         out.push({ ruleId: rule.id, start, end, ...(verified !== undefined ? { verified } : {}) });
       }
     }
   }
   // A specific rule names a secret better than the generic "key = value" one that also matched it.
-  const specific = out.filter((m) => !m.ruleId.startsWith(GENERIC));
-  return out.filter((m) => !m.ruleId.startsWith(GENERIC) || !specific.some((s) => s.start < m.end && m.start < s.end));
+  const specific: [number, number][] = [...out.filter((m) => !m.ruleId.startsWith(GENERIC)).map((m): [number, number] => [m.start, m.end]), ...rejected];
+  return out.filter((m) => !m.ruleId.startsWith(GENERIC) || !specific.some(([a, b]) => a < m.end && m.start < b));
 }
 
 const GENERIC = `${RULE_PREFIX}generic`;
