@@ -45,22 +45,39 @@ export function insertSecretFindings(
 
 export interface SecretRuleSummary {
   readonly rule: string;
-  /** Distinct secrets (fingerprints) this rule found in the session. */
+  /** Newest finding (epoch ms). */
+  readonly lastTs: number;
+  /** Distinct secrets (fingerprints) this rule found in the session, a few of them shown. */
   readonly secrets: number;
-  /** Requests they were found in. */
+  readonly fingerprints: readonly string[];
+  /** Requests they were found in, and where in the traffic. */
   readonly requests: number;
+  readonly places: readonly string[];
   /** The strongest action taken. */
   readonly action: string;
   readonly verified: boolean;
 }
 
-/** A session's secret findings by rule (for the check run): counts and fingerprints only. */
+const FINGERPRINTS_SHOWN = 3;
+
+/** A session's secret findings by rule (for the check run): counts, places and fingerprints, never a secret. */
 export function sessionSecretSummary(db: Db, sessionId: string): SecretRuleSummary[] {
   const rows = db
-    .prepare(`SELECT rule_id AS rule, COUNT(DISTINCT fingerprint) AS secrets, COUNT(DISTINCT request_id) AS requests,
+    .prepare(`SELECT rule_id AS rule, MAX(ts) AS last_ts, COUNT(DISTINCT fingerprint) AS secrets, COUNT(DISTINCT request_id) AS requests,
+        GROUP_CONCAT(DISTINCT place) AS places,
         MAX(CASE action WHEN 'block' THEN 3 WHEN 'redact' THEN 2 WHEN 'flag' THEN 1 ELSE 0 END) AS rank,
         MAX(COALESCE(verified, 0)) AS verified
       FROM secret_findings WHERE session_id = ? GROUP BY rule_id ORDER BY rank DESC, secrets DESC, rule_id`)
-    .all(sessionId) as { rule: string; secrets: number; requests: number; rank: number; verified: number }[];
-  return rows.map((r) => ({ rule: r.rule, secrets: r.secrets, requests: r.requests, action: ["log", "flag", "redact", "block"][r.rank] ?? "log", verified: r.verified === 1 }));
+    .all(sessionId) as { rule: string; last_ts: number; secrets: number; requests: number; places: string; rank: number; verified: number }[];
+  const prints = db.prepare(`SELECT DISTINCT fingerprint FROM secret_findings WHERE session_id = ? AND rule_id = ? ORDER BY fingerprint LIMIT ?`);
+  return rows.map((r) => ({
+    rule: r.rule,
+    lastTs: r.last_ts,
+    secrets: r.secrets,
+    fingerprints: (prints.all(sessionId, r.rule, FINGERPRINTS_SHOWN) as { fingerprint: string }[]).map((f) => f.fingerprint),
+    requests: r.requests,
+    places: r.places.split(","),
+    action: ["log", "flag", "redact", "block"][r.rank] ?? "log",
+    verified: r.verified === 1,
+  }));
 }

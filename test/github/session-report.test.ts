@@ -8,6 +8,7 @@ import { REQUESTS_SCHEMA, RequestLog, type RequestRow } from "../../gateway/stor
 import { prTotals, sessionActivity, sessionReport } from "../../gateway/store/session-report.js";
 import { CI_SESSIONS_SCHEMA, SessionStore, toWire } from "../../gateway/store/sessions.js";
 import { TOOL_CALLS_SCHEMA, type ToolCallRecord, insertToolCalls } from "../../gateway/store/tool-calls.js";
+import { SECRET_FINDINGS_SCHEMA } from "../../gateway/store/secret-findings.js";
 import { QUOTAS_SCHEMA } from "../../gateway/quotas/store.js";
 import { validateRequest } from "../fakes/github.js";
 
@@ -29,7 +30,7 @@ const shell = (callId: string, command: string, action: ToolCallRecord["action"]
 
 describe("session report from the store", () => {
   let data: ReportData;
-  const db = openDatabase(":memory:", [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
+  const db = openDatabase(":memory:", [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, SECRET_FINDINGS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
   const store = new SessionStore(db);
 
   before(async () => {

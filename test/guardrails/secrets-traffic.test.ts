@@ -10,6 +10,9 @@ import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import { getGlobalDispatcher, setGlobalDispatcher } from "undici";
+import { renderMarkdown } from "../../gateway/github/render.js";
+import { sessionReport } from "../../gateway/store/session-report.js";
+import { SessionStore, toWire } from "../../gateway/store/sessions.js";
 import { listToolCalls } from "../../gateway/store/tool-calls.js";
 import { type Harness, sourceAgent, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
@@ -123,6 +126,18 @@ describe("secrets in traffic", () => {
 
     const stored = await storedBytes();
     for (const secret of [env.github, env.npm, env.awsSecret, env.dbPassword]) assert.ok(!stored.includes(secret), "no row, capture or WAL page holds the secret");
+
+    // The check run of a CI session holding these requests: secret findings by rule and the cross-call finding.
+    const db = h.gateway.db;
+    new SessionStore(db).insert({ id: "s-secrets", node_id: "nX", repository: "acme/api", repository_id: "1", owner: "acme", owner_id: "1", head_sha: "1".repeat(40), sha: "2".repeat(40), run_id: "9", run_attempt: "1", workflow: "AI", job: null, actor: "octocat", event: "pull_request", ref: "refs/pull/3/merge", pr_number: 3, started_at: Date.now(), token_hash: null, token_expires_at: null });
+    for (const table of ["requests", "tool_calls", "secret_findings"]) {
+      db.prepare(`UPDATE ${table} SET session_id = 's-secrets' WHERE ${table === "requests" ? "id" : "request_id"} IN (${ids.map(() => "?").join(",")})`).run(...ids);
+    }
+    const session = new SessionStore(db).get("s-secrets")!;
+    const summary = renderMarkdown({ session: toWire(session), ...sessionReport(db, session) }, { detailsUrl: null });
+    assert.match(summary, /\| critical \| secret\.github-pat \| redact \| `1 secret \(checksum verified\) in tool result of \d requests; fingerprints [0-9a-f]{16}` \|/);
+    assert.match(summary, /\| high \| flow\.secret-then-egress \| flag \|/);
+    for (const secret of [env.github, env.npm, env.awsSecret, env.dbPassword]) assert.ok(!summary.includes(secret));
   });
 
   it("a grant that blocks secrets: the request is refused and never reaches the provider; the refusal names the rule only", async () => {
