@@ -2,7 +2,7 @@
 // is remembered, so a later call completes a pattern no single command shows: a credential read and then a network
 // egress, a download and then running what was downloaded, an edit of the agent's configuration or of CI workflows and
 // then a push. The finding lands on the later call and names both. State is in memory, bounded, per gateway process.
-import { analyzeShell, normalizePath } from "./shell/index.js";
+import { normalizePath } from "./shell/index.js";
 import type { SimpleCommand } from "./shell/types.js";
 import type { Action, Category, ClassifiedToolCall, Finding, Severity } from "./types.js";
 
@@ -77,9 +77,8 @@ function egressOf(c: SimpleCommand): boolean {
   return targets.length === 0 || targets.some((a) => !LOOPBACK.test(a));
 }
 
-/** Facts of one classified call and its findings (shell scripts analysed again for what they reach). */
-export function callFacts(c: ClassifiedToolCall, findings: readonly Finding[]): CallFacts {
-  const commands = (c.commands ?? []).flatMap((s) => analyzeShell(s).commands);
+/** Facts of one classified call from its findings and the simple commands its analysis found. */
+export function callFacts(c: ClassifiedToolCall, findings: readonly Finding[], commands: readonly SimpleCommand[]): CallFacts {
   const downloads = commands.filter((x) => x.name === "curl" || x.name === "wget").flatMap((x) => x.writes);
   const runs = commands.flatMap((x) => {
     const target = SHELL_OR_INTERPRETER.test(x.name) ? x.positionals[0] : x.path.includes("/") ? x.path : undefined;

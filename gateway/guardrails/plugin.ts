@@ -142,7 +142,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     if (cached) return cached;
     const started = performance.now();
     const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-    const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+    const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
     state.analysisMs += performance.now() - started;
     if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
     const own = [
@@ -153,7 +153,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     let facts: CallFacts | undefined;
     let flowFindings: Finding[] = [];
     try {
-      facts = callFacts(classified, own);
+      facts = callFacts(classified, own, commands);
       const label = describeCall({ call, classified, findings: own, action: "log" });
       flowFindings = flows
         .check(flowKey(ex), { requestId: ex.id, callId: classified.callId ?? call.id, label, ts: ex.startedAt }, facts)

@@ -102,9 +102,9 @@ export class SecretScanner {
     return matches;
   }
 
-  /** Every secret in the body's text, within `budgetMs` for the whole body. */
-  scanBody(body: unknown, budgetMs: number): BodyScan {
-    const budget: ScanBudget = { deadline: performance.now() + budgetMs, exhausted: false };
+  /** Every secret in the body's text, within `budget` (milliseconds for this body, or a budget shared with others). */
+  scanBody(body: unknown, budgetOrMs: number | ScanBudget): BodyScan {
+    const budget: ScanBudget = typeof budgetOrMs === "number" ? { deadline: performance.now() + budgetOrMs, exhausted: false } : budgetOrMs;
     const found: FoundSecret[] = [];
     const visit = (v: unknown, ctx: Context, depth: number): void => {
       if (depth > 64 || budget.exhausted) return;

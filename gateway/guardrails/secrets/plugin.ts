@@ -10,9 +10,10 @@ import type { Denial, Exchange, ExchangePlugin } from "../../proxy/exchange.js";
 import type { Capture, RowExtension } from "../../store/requests.js";
 import { type SecretFindingRecord, insertSecretFindings } from "../../store/secret-findings.js";
 import { GuardrailPolicy, strongest } from "../policy.js";
-import type { Finding } from "../types.js";
+import type { Action, Finding } from "../types.js";
 import { type FoundSecret, SecretScanner, WITHHELD, maskBytes, maskValue } from "./body.js";
 import { RULE_PREFIX, type SecretRules, loadSecretRules } from "./rules.js";
+import type { ScanBudget } from "./scan.js";
 
 /** Reported when the scan ran out of time: some text was not scanned, so what it carries is unknown. */
 export const SCAN_INCOMPLETE = `${RULE_PREFIX}scan-incomplete`;
@@ -26,9 +27,14 @@ interface SecretsState {
   readonly incomplete: GuardrailAction | null;
   /** Secrets in the tool calls the model returned (filled by the tools module). */
   readonly response: Decided[];
+  /** The response's tool calls share one scan budget (set at the first call). */
+  responseBudget?: ScanBudget;
 }
 
 const STATE = "secrets";
+
+/** A tool call is not rewritten (the agent would run the marker): redact counts as flag there. */
+const forCall = (a: GuardrailAction): Action => (a === "redact" ? "flag" : a);
 
 /** Every secret this exchange is known to carry, for masking what is stored. */
 export function secretsToMask(ex: Exchange): readonly { secret: string; ruleId: string }[] {
@@ -120,21 +126,24 @@ export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
     const state = ex.state.get(STATE) as SecretsState | undefined;
     if (!cfg.enabled || !state) return [];
     const policy = policyOf(ex);
-    const scan = scannerFor(cfg.fingerprint_key).scanBody(call.input, cfg.scan_ms);
-    return scan.found.map((f) => {
+    state.responseBudget ??= { deadline: performance.now() + cfg.scan_ms, exhausted: false };
+    const scan = scannerFor(cfg.fingerprint_key).scanBody(call.input, state.responseBudget);
+    const unknown: Finding[] = scan.incomplete
+      ? [{ ruleId: SCAN_INCOMPLETE, category: "secrets", severity: "medium", action: forCall(policy.secretActionFor(SCAN_INCOMPLETE, cfg)), message: "the call's arguments were not fully scanned for secrets", command: call.name, callId: call.id }]
+      : [];
+    return [...unknown, ...scan.found.map((f): Finding => {
       const action = policy.secretActionFor(f.ruleId, cfg);
       state.response.push({ ...f, place: "tool_call", callId: call.id, action });
       return {
         ruleId: f.ruleId,
         category: "secrets",
         severity: "high",
-        // A tool call is not rewritten: the agent would run the marker. Redact counts as flag here.
-        action: action === "redact" ? "flag" : action,
+        action: forCall(action),
         message: `the model asks to use a credential (fingerprint ${f.fingerprint})`,
         command: call.name,
         callId: call.id,
       };
-    });
+    })];
   };
 
   const plugin: ExchangePlugin = {
