@@ -42,6 +42,10 @@ describe("real CLIs: a secret read, then an egress", () => {
     assert.ok(flow, `findings on the curl call: ${JSON.stringify(send.findings)}`);
     assert.ok(flow.message.includes(`call ${read.call_id})`) && flow.message.includes(`call ${send.call_id})`), flow.message);
     assert.ok(rows.some((r) => r.flags.includes("secret_redacted")));
+    // The CLI's own first request (system prompt, tool definitions, the user's prompt) carries no secret: nothing in
+    // what the agents always send is mistaken for one.
+    const firstFindings = h.gateway.db.prepare("SELECT rule_id, place FROM secret_findings WHERE request_id = ?").all(rows[0]!.id);
+    assert.deepEqual(firstFindings, [], JSON.stringify(firstFindings));
 
     await h.gateway.requestLog.flush();
     const dir = dirname(h.dbPath);

@@ -120,10 +120,20 @@ describe("secret rules as data", () => {
       assert.ok(ms < 2500, `${JSON.stringify(s)}: ${ms.toFixed(0)} ms`);
     }
     const scanner = new SecretScanner(rules);
-    const slow = { messages: Array.from({ length: 20 }, (_, i) => ({ role: "user", content: `${i}${rep("kind: secret\ndata: x\n")}` })) };
+    const token = checksummedToken("ghp");
+    // Slow text first, the tool result with a token last: tool results are scanned first, and text the budget did
+    // not reach still gets the quick scan for token formats.
+    const slow = {
+      system: rep("kind: secret\ndata: x\n"),
+      messages: [
+        ...Array.from({ length: 20 }, (_, i) => ({ role: "user", content: `${i}${rep("kind: secret\ndata: x\n")}` })),
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "t9", content: `GH=${token}` }] },
+      ],
+    };
     const started = performance.now();
     const scan = scanner.scanBody(slow, 30);
     assert.equal(scan.incomplete, true);
     assert.ok(performance.now() - started < 2500);
+    assert.ok(scan.found.some((f) => f.ruleId === "secret.github-pat" && f.callId === "t9"), "the tool result is scanned first");
   });
 });

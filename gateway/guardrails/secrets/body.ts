@@ -102,40 +102,76 @@ export class SecretScanner {
     return matches;
   }
 
-  /** Every secret in the body's text, within `budget` (milliseconds for this body, or a budget shared with others). */
+  /**
+   * Every secret in the body's text, within `budget` (milliseconds for this body, or a budget shared with others).
+   * Tool results go first, then the conversation newest first, the system text last: what an agent just read is what
+   * most likely carries a secret, and the older text is usually cached. Text the full scan had no time for gets the
+   * quick scan (token formats only) within a second budget of the same size; only what neither reached is unscanned.
+   */
   scanBody(body: unknown, budgetOrMs: number | ScanBudget): BodyScan {
     const budget: ScanBudget = typeof budgetOrMs === "number" ? { deadline: performance.now() + budgetOrMs, exhausted: false } : budgetOrMs;
+    const ms = Math.max(1, budget.deadline - performance.now());
+    const texts = orderedTexts(body);
     const found: FoundSecret[] = [];
-    const visit = (v: unknown, ctx: Context, depth: number): void => {
-      if (depth > 64 || budget.exhausted) return;
-      if (typeof v === "string") {
-        for (const m of this.scanString(v, budget)) {
-          const secret = v.slice(m.start, m.end);
-          found.push({
-            ruleId: m.ruleId,
-            place: ctx.place,
-            fingerprint: this.fingerprint(secret),
-            secret,
-            ...(m.verified !== undefined ? { verified: m.verified } : {}),
-            ...(ctx.callId !== undefined ? { callId: ctx.callId } : {}),
-          });
-        }
-      } else if (Array.isArray(v)) {
-        for (const x of v) visit(x, ctx, depth + 1);
-      } else if (isRecord(v)) {
-        if (typeof v.type === "string" && SKIP_TYPES.has(v.type)) return;
-        const inner = contextOf(v, ctx);
-        // Base64 media (images, PDFs) beside their media type: bytes, not text.
-        const media = "media_type" in v || "mime_type" in v || "mimeType" in v;
-        for (const [k, x] of Object.entries(v)) {
-          if (SKIP_KEYS.has(k) || (media && k === "data")) continue;
-          visit(x, placeOfKey(k, inner), depth + 1);
-        }
+    const record = (t: Text, matches: readonly SecretMatch[]) => {
+      for (const m of matches) {
+        const secret = t.text.slice(m.start, m.end);
+        found.push({
+          ruleId: m.ruleId,
+          place: t.ctx.place,
+          fingerprint: this.fingerprint(secret),
+          secret,
+          ...(m.verified !== undefined ? { verified: m.verified } : {}),
+          ...(t.ctx.callId !== undefined ? { callId: t.ctx.callId } : {}),
+        });
       }
     };
-    visit(body, { place: "message" }, 0);
-    return { found, incomplete: budget.exhausted };
+    let i = 0;
+    for (; i < texts.length && !budget.exhausted; i++) {
+      const t = texts[i]!;
+      const matches = this.scanString(t.text, budget);
+      if (budget.exhausted) break;
+      record(t, matches);
+    }
+    if (i >= texts.length) return { found, incomplete: false };
+    const quick: ScanBudget = { deadline: performance.now() + ms, exhausted: false };
+    for (; i < texts.length && !quick.exhausted; i++) {
+      const t = texts[i]!;
+      const matches = scanText(this.rules, t.text, quick, true);
+      record(t, matches);
+    }
+    return { found, incomplete: true };
   }
+}
+
+interface Text {
+  readonly text: string;
+  readonly ctx: Context;
+}
+
+/** The body's strings in scanning order: tool results newest first, then other text newest first, system text last. */
+function orderedTexts(body: unknown): Text[] {
+  const all: Text[] = [];
+  const visit = (v: unknown, ctx: Context, depth: number): void => {
+    if (depth > 64) return;
+    if (typeof v === "string") {
+      if (v.length >= 8) all.push({ text: v, ctx });
+    } else if (Array.isArray(v)) {
+      for (const x of v) visit(x, ctx, depth + 1);
+    } else if (isRecord(v)) {
+      if (typeof v.type === "string" && SKIP_TYPES.has(v.type)) return;
+      const inner = contextOf(v, ctx);
+      // Base64 media (images, PDFs) beside their media type: bytes, not text.
+      const media = "media_type" in v || "mime_type" in v || "mimeType" in v;
+      for (const [k, x] of Object.entries(v)) {
+        if (SKIP_KEYS.has(k) || (media && k === "data")) continue;
+        visit(x, placeOfKey(k, inner), depth + 1);
+      }
+    }
+  };
+  visit(body, { place: "message" }, 0);
+  const rank = (t: Text) => (t.ctx.place === "tool_result" ? 0 : t.ctx.place === "system" ? 2 : 1);
+  return all.reverse().sort((a, b) => rank(a) - rank(b));
 }
 
 /** `text` with every occurrence of the given secrets replaced by their markers (longest secrets first). */

@@ -42,6 +42,8 @@ export interface Pattern {
   /** Every match: its start, its text and its groups. */
   matches(text: string): Iterable<{ index: number; groups: readonly (string | undefined)[] }>;
   test(text: string): boolean;
+  /** Runs on the RE2 engine (a pattern with an unbounded "anything"): linear, but slow. */
+  readonly re2: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export function compilePattern(source: string): Pattern {
         }
       },
       test: (text) => re.matcher(text).find(),
+      re2: true,
     };
   }
   const js = re2ToJs(source);
@@ -73,6 +76,7 @@ export function compilePattern(source: string): Pattern {
       for (const m of text.matchAll(global)) yield { index: m.index, groups: [...m] };
     },
     test: (text) => once.test(text),
+    re2: false,
   };
 }
 
@@ -99,6 +103,11 @@ export interface SecretRule {
 
 export interface SecretRules {
   readonly rules: readonly SecretRule[];
+  /**
+   * The rules for distinctive token formats only (no generic `key = value`, no RE2-engine pattern): cheap enough to
+   * run over text the full scan had no time left for.
+   */
+  readonly quick: readonly SecretRule[];
   readonly global: readonly CompiledAllowlist[];
   /** Every keyword any rule has, by its first two characters' codes (`code0 << 16 | code1`). */
   readonly keywords: ReadonlyMap<number, readonly string[]>;
@@ -153,7 +162,8 @@ export function compileSecretRules(configs: readonly unknown[]): SecretRules {
     const code = pairCode(k, 0);
     keywords.set(code, [...(keywords.get(code) ?? []), k]);
   }
-  return { rules, global, keywords };
+  const quick = rules.filter((r) => !r.id.startsWith(`${RULE_PREFIX}generic`) && !r.pattern.re2 && r.keywords.length > 0);
+  return { rules, quick, global, keywords };
 }
 
 /** The shipped rules: gitleaks' catalogue, then keyless' additions. */

@@ -92,15 +92,15 @@ function secretOf(rule: SecretRule, groups: readonly (string | undefined)[]): st
   return groups.slice(1).find((g) => g !== undefined && g !== "") ?? groups[0];
 }
 
-/** Every secret in `text` (overlapping matches of different rules included). */
-export function scanText(rules: SecretRules, text: string, budget: ScanBudget): SecretMatch[] {
+/** Every secret in `text` (overlapping matches of different rules included); `quick`: the token formats only. */
+export function scanText(rules: SecretRules, text: string, budget: ScanBudget, quick = false): SecretMatch[] {
   if (text.length < 8 || budget.exhausted) return [];
   const positions = keywordPositions(rules, text);
   const out: SecretMatch[] = [];
   const seen = new Set<string>();
   /** Spans a format's own check showed are not tokens (the generic rule must not report them either). */
   const rejected: [number, number][] = [];
-  for (const rule of rules.rules) {
+  for (const rule of quick ? rules.quick : rules.rules) {
     if (performance.now() > budget.deadline) {
       budget.exhausted = true;
       break;
