@@ -12,6 +12,8 @@ export const QuotaRef = z.strictObject({
   overdraft: z.array(z.string().min(1)).max(8).optional(),
 });
 
+export type QuotaRef = z.infer<typeof QuotaRef>;
+
 /** "redact" applies to secret rules (the secret is replaced before forwarding); for tool-call rules it counts as "flag". */
 export const GuardrailAction = z.enum(["log", "flag", "redact", "block"]);
 export type GuardrailAction = z.infer<typeof GuardrailAction>;

@@ -4,7 +4,8 @@
 // then a push. The finding lands on the later call and names both. State is in memory, bounded, per gateway process.
 import { normalizePath } from "./shell/index.js";
 import type { SimpleCommand } from "./shell/types.js";
-import type { Action, Category, ClassifiedToolCall, Finding, Severity } from "./types.js";
+import type { Action, Category, Finding, Severity } from "./rules/types.js";
+import type { ClassifiedToolCall } from "./types.js";
 
 interface FlowRule {
   readonly id: string;

@@ -1,24 +1,24 @@
 // The tools module: classifies and analyses every tool call a model asks for, blocks per the caller's guardrails
 // (rewriting the response the client sees), stores one row per call with its request, links later results.
 import type { Hono } from "hono";
-import type { GatewayModule } from "../app.js";
-import { mountToolCallApi } from "../api/tool-calls.js";
-import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayModule } from "../proxy/feature.js";
+import { mountToolCallApi } from "./api.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
-import { type SecretsModule, secretResults, secretsToMask } from "./secrets/plugin.js";
+import { BLOCKERS, type Verdict } from "../dialects/index.js";
+import { GuardrailPolicy, strongest } from "./actions.js";
 import { type CallFacts, SessionFlows, callFacts } from "./flow.js";
+import type { Action, Finding } from "./rules/types.js";
 import { maskValue } from "./secrets/body.js";
-import { BLOCKERS, type Verdict } from "./block/index.js";
-import { GuardrailPolicy, strongest } from "./policy.js";
-import type { Action, ClassifiedToolCall, Finding } from "./types.js";
+import { type SecretsModule, secretResults, secretsToMask } from "./secrets/plugin.js";
+import type { ClassifiedToolCall } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
@@ -49,8 +49,7 @@ interface ToolsState {
 }
 
 export interface ToolsModuleDeps {
-  readonly db: Db;
-  readonly getConfig: () => Config;
+  readonly store: Store;
   readonly onError: (err: unknown, context: string) => void;
   /** Secrets in tool-call arguments; and what to mask out of stored calls and results. */
   readonly secrets?: SecretsModule;
@@ -112,68 +111,98 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
   };
 }
 
+/** What the module's per-exchange steps share: error reporting, the secrets module, the sessions' call history. */
+interface Shared {
+  readonly onError: ToolsModuleDeps["onError"];
+  readonly secrets: SecretsModule | undefined;
+  readonly flows: SessionFlows;
+}
+
 /** Whose calls are one stream for cross-call findings: the CI session, else the principal. */
 const flowKey = (ex: Exchange) => (ex.session ? `session:${ex.session.id}` : `principal:${ex.identity.principal}`);
 
-export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
-  const flows = new SessionFlows();
-  const stateOf = (ex: Exchange): ToolsState => {
-    let state = ex.state.get("tools") as ToolsState | undefined;
-    if (!state) {
-      // Results this request reports that carried a secret: their calls read one (before this response's calls are checked).
-      for (const r of secretResults(ex)) {
-        flows.secretInResult(flowKey(ex), { requestId: "earlier", callId: r.callId, label: `the call whose result carried ${r.ruleId}`, ts: ex.startedAt });
-      }
-      const { guardrails } = deps.getConfig();
-      state = {
-        policy: GuardrailPolicy.for(guardrails, ex.access, ex.modelKey),
-        mcpServers: guardrails.mcp_servers,
-        analysed: new Map(),
-        blocked: new Set(),
-        analysisMs: 0,
-      };
-      ex.state.set("tools", state);
+/** The exchange's guardrail state: the caller's actions for this model, and what was analysed and blocked so far. */
+function stateOf(ex: Exchange, shared: Shared): ToolsState {
+  let state = ex.state.get("tools") as ToolsState | undefined;
+  if (!state) {
+    // Results this request reports that carried a secret: their calls read one (before this response's calls are checked).
+    for (const r of secretResults(ex)) {
+      shared.flows.secretInResult(flowKey(ex), { requestId: "earlier", callId: r.callId, label: `the call whose result carried ${r.ruleId}`, ts: ex.startedAt });
     }
-    return state;
-  };
+    const { guardrails } = ex.caller.config;
+    state = {
+      policy: GuardrailPolicy.for(guardrails, ex.entitlement),
+      mcpServers: guardrails.mcp_servers,
+      analysed: new Map(),
+      blocked: new Set(),
+      analysisMs: 0,
+    };
+    ex.state.set("tools", state);
+  }
+  return state;
+}
 
-  const analyse = (ex: Exchange, state: ToolsState, call: ToolCall): Analysed => {
-    const cached = state.analysed.get(call.id);
-    if (cached) return cached;
-    const started = performance.now();
-    const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-    const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
-    state.analysisMs += performance.now() - started;
-    if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
-    const own = [
-      ...findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) })),
-      // Secret findings come with their action already decided (secret rules resolve differently).
-      ...(deps.secrets?.callFindings(ex, call) ?? []),
-    ];
-    let facts: CallFacts | undefined;
-    let flowFindings: Finding[] = [];
-    try {
-      facts = callFacts(classified, own, commands);
-      const label = describeCall({ call, classified, findings: own, action: "log" });
-      flowFindings = flows
-        .check(flowKey(ex), { requestId: ex.id, callId: classified.callId ?? call.id, label, ts: ex.startedAt }, facts)
-        .map((f) => ({ ...f, action: state.policy.actionFor(f) }));
-    } catch (err) {
-      deps.onError(err, `cross-call analysis (call ${call.id})`);
-    }
-    const resolved = [...own, ...flowFindings];
-    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log", ...(facts ? { facts } : {}) };
-    state.analysed.set(call.id, analysed);
-    return analysed;
-  };
+/** Findings an earlier call of the session and this one make together (flow.ts), with the caller's actions. */
+function flowFindings(ex: Exchange, state: ToolsState, a: Omit<Analysed, "action" | "facts">, facts: CallFacts, shared: Shared): Finding[] {
+  const label = describeCall({ ...a, action: "log" });
+  const call = { requestId: ex.id, callId: a.classified.callId ?? a.call.id, label, ts: ex.startedAt };
+  return shared.flows.check(flowKey(ex), call, facts).map((f) => ({ ...f, action: state.policy.actionFor(f) }));
+}
 
-  const verdictFor = (ex: Exchange, state: ToolsState): Verdict => (call) => {
+/** Analyses a call once per exchange, within the exchange's analysis time budget. */
+function analyse(ex: Exchange, state: ToolsState, call: ToolCall, shared: Shared): Analysed {
+  const cached = state.analysed.get(call.id);
+  if (cached) return cached;
+  const started = performance.now();
+  const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
+  const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+  state.analysisMs += performance.now() - started;
+  if (error !== undefined) shared.onError(error, `tool call analysis (call ${call.id})`);
+  const own = [
+    ...findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) })),
+    // Secret findings come with their action already decided (secret rules resolve differently).
+    ...(shared.secrets?.callFindings(ex, call) ?? []),
+  ];
+  let facts: CallFacts | undefined;
+  let across: Finding[] = [];
+  try {
+    facts = callFacts(classified, own, commands);
+    across = flowFindings(ex, state, { call, classified, findings: own }, facts, shared);
+  } catch (err) {
+    shared.onError(err, `cross-call analysis (call ${call.id})`);
+  }
+  const resolved = [...own, ...across];
+  const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log", ...(facts ? { facts } : {}) };
+  state.analysed.set(call.id, analysed);
+  return analysed;
+}
+
+/** The exchange's calls as stored, secrets masked; calls not blocked are remembered for the session's later calls. */
+function storedRecords(ex: Exchange, state: ToolsState, toolCalls: readonly ToolCall[], shared: Shared): readonly ToolCallRecord[] {
+  const analysed = toolCalls.map((call) => analyse(ex, state, call, shared));
+  // Nothing stored keeps a secret the exchange carried (tool arguments, matched commands).
+  const records = maskValue(
+    analysed.map((a) => toRecord(a.classified, a.findings, a.classified.callId ?? a.call.id, a.call.input, a.action, state.blocked.has(a.call.id))),
+    secretsToMask(ex),
+  );
+  // Labels come from the masked records: a later finding quoting this call carries no secret either.
+  analysed.forEach((a, i) => {
+    const rec = records[i];
+    if (!a.facts || !rec || state.blocked.has(a.call.id)) return;
+    const label = `"${rec.name}"${rec.command ? ` (${rec.command.length > 200 ? `${rec.command.slice(0, 200)}…` : rec.command})` : ""}`;
+    shared.flows.record(flowKey(ex), { requestId: ex.id, callId: rec.callId, label, ts: ex.startedAt }, a.facts);
+  });
+  return records;
+}
+
+function verdictFor(ex: Exchange, state: ToolsState, shared: Shared): Verdict {
+  return (call) => {
     let a: Analysed;
     try {
-      a = analyse(ex, state, call);
+      a = analyse(ex, state, call, shared);
     } catch (err) {
       // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
-      deps.onError(err, `tool call analysis ${ex.id}`);
+      shared.onError(err, `tool call analysis ${ex.id}`);
       return null;
     }
     if (a.action !== "block") return null;
@@ -181,31 +210,19 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     if (!ex.flags.includes(GUARDRAIL_BLOCKED)) ex.flags.push(GUARDRAIL_BLOCKED);
     return refusalText(a);
   };
+}
 
+export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
+  const shared: Shared = { onError: deps.onError, secrets: deps.secrets, flows: new SessionFlows() };
   /** The format's blocker, when this caller's guardrails can block at all (else the response passes untouched). */
   const blockerFor = (ex: Exchange) => {
     const blocker = BLOCKERS[ex.format.id];
-    return blocker && stateOf(ex).policy.canBlock() ? blocker : undefined;
+    return blocker && stateOf(ex, shared).policy.canBlock() ? blocker : undefined;
   };
 
   const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
-    const state = stateOf(ex);
-    if (!state.records) {
-      const analysed = outcome.toolCalls.map((call) => analyse(ex, state, call));
-      // Nothing stored keeps a secret the exchange carried (tool arguments, matched commands).
-      const records = maskValue(
-        analysed.map((a) => toRecord(a.classified, a.findings, a.classified.callId ?? a.call.id, a.call.input, a.action, state.blocked.has(a.call.id))),
-        secretsToMask(ex),
-      );
-      // Calls that were not blocked will run: later calls of the session are checked against them (labels masked).
-      analysed.forEach((a, i) => {
-        const rec = records[i];
-        if (!a.facts || !rec || state.blocked.has(a.call.id)) return;
-        const label = `"${rec.name}"${rec.command ? ` (${rec.command.length > 200 ? `${rec.command.slice(0, 200)}…` : rec.command})` : ""}`;
-        flows.record(flowKey(ex), { requestId: ex.id, callId: rec.callId, label, ts: ex.startedAt }, a.facts);
-      });
-      state.records = records;
-    }
+    const state = stateOf(ex, shared);
+    state.records ??= storedRecords(ex, state, outcome.toolCalls, shared);
     if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
     return state.records;
   };
@@ -214,11 +231,11 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     name: "tools",
     streamRewriter(ex) {
       const blocker = blockerFor(ex);
-      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex)));
+      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex, shared), shared));
     },
     rewriteResponse(ex, body) {
       const blocker = blockerFor(ex);
-      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex)));
+      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex, shared), shared));
     },
     after(ex, outcome): RowExtension | void {
       let calls: readonly ToolCallRecord[] = [];
@@ -239,9 +256,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         clientSession: clientSession(ex.clientHeaders),
       };
       return {
-        write(db, requestId) {
-          if (results.length > 0) applyToolResults(db, ctx.principal, requestId, ctx.ts, results);
-          if (calls.length > 0) insertToolCalls(db, requestId, ctx, calls);
+        async write(trx, requestId) {
+          if (results.length > 0) await applyToolResults(trx, ctx.principal, requestId, ctx.ts, results);
+          if (calls.length > 0) await insertToolCalls(trx, requestId, ctx, calls);
         },
       };
     },
@@ -252,7 +269,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     plugin,
     records,
     mount(app: Hono<GatewayEnv>) {
-      mountToolCallApi(app, deps.getConfig, deps.db);
+      mountToolCallApi(app, deps.store);
     },
   };
 }

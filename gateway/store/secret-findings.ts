@@ -1,23 +1,8 @@
-// Secrets found in traffic: one row per secret and place, with the rule and a fingerprint, never the secret.
-import type { Db } from "./db.js";
-
-export const SECRET_FINDINGS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS secret_findings (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
-  ts INTEGER NOT NULL,
-  principal TEXT NOT NULL,
-  session_id TEXT,
-  rule_id TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  verified INTEGER,
-  place TEXT NOT NULL,
-  call_id TEXT,
-  action TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS secret_findings_request ON secret_findings (request_id);
-CREATE INDEX IF NOT EXISTS secret_findings_session ON secret_findings (session_id) WHERE session_id IS NOT NULL;
-`;
+// Secrets found in traffic: one row per secret and place, with the rule and a fingerprint, never the secret
+// (table secret_findings, migration 0003).
+import { sql } from "kysely";
+import type { Store } from "./db.js";
+import type { Executor } from "./schema.js";
 
 export interface SecretFindingRecord {
   readonly ruleId: string;
@@ -30,17 +15,31 @@ export interface SecretFindingRecord {
   readonly action: string;
 }
 
-export function insertSecretFindings(
-  db: Db,
+/** Inserts one request's findings (inside the request's transaction). */
+export async function insertSecretFindings(
+  db: Executor,
   requestId: string,
   ctx: { ts: number; principal: string; sessionId: string | null },
   records: readonly SecretFindingRecord[],
-): void {
-  const insert = db.prepare(`INSERT INTO secret_findings (request_id, ts, principal, session_id, rule_id, fingerprint, verified,
-    place, call_id, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  for (const r of records) {
-    insert.run(requestId, ctx.ts, ctx.principal, ctx.sessionId, r.ruleId, r.fingerprint, r.verified === null ? null : r.verified ? 1 : 0, r.place, r.callId, r.action);
-  }
+): Promise<void> {
+  if (records.length === 0) return;
+  await db
+    .insertInto("secret_findings")
+    .values(
+      records.map((r) => ({
+        request_id: requestId,
+        ts: ctx.ts,
+        principal: ctx.principal,
+        session_id: ctx.sessionId,
+        rule_id: r.ruleId,
+        fingerprint: r.fingerprint,
+        verified: r.verified === null ? null : r.verified ? 1 : 0,
+        place: r.place,
+        call_id: r.callId,
+        action: r.action,
+      })),
+    )
+    .execute();
 }
 
 export interface SecretRuleSummary {
@@ -59,25 +58,41 @@ export interface SecretRuleSummary {
 }
 
 const FINGERPRINTS_SHOWN = 3;
+const ACTION_RANK = sql<number>`MAX(CASE action WHEN 'block' THEN 3 WHEN 'redact' THEN 2 WHEN 'flag' THEN 1 ELSE 0 END)`;
 
 /** A session's secret findings by rule (for the check run): counts, places and fingerprints, never a secret. */
-export function sessionSecretSummary(db: Db, sessionId: string): SecretRuleSummary[] {
-  const rows = db
-    .prepare(`SELECT rule_id AS rule, MAX(ts) AS last_ts, COUNT(DISTINCT fingerprint) AS secrets, COUNT(DISTINCT request_id) AS requests,
-        GROUP_CONCAT(DISTINCT place) AS places,
-        MAX(CASE action WHEN 'block' THEN 3 WHEN 'redact' THEN 2 WHEN 'flag' THEN 1 ELSE 0 END) AS rank,
-        MAX(COALESCE(verified, 0)) AS verified
-      FROM secret_findings WHERE session_id = ? GROUP BY rule_id ORDER BY rank DESC, secrets DESC, rule_id`)
-    .all(sessionId) as { rule: string; last_ts: number; secrets: number; requests: number; places: string; rank: number; verified: number }[];
-  const prints = db.prepare(`SELECT DISTINCT fingerprint FROM secret_findings WHERE session_id = ? AND rule_id = ? ORDER BY fingerprint LIMIT ?`);
-  return rows.map((r) => ({
-    rule: r.rule,
-    lastTs: r.last_ts,
-    secrets: r.secrets,
-    fingerprints: (prints.all(sessionId, r.rule, FINGERPRINTS_SHOWN) as { fingerprint: string }[]).map((f) => f.fingerprint),
-    requests: r.requests,
-    places: r.places.split(","),
-    action: ["log", "flag", "redact", "block"][r.rank] ?? "log",
-    verified: r.verified === 1,
-  }));
+export async function sessionSecretSummary(store: Store, sessionId: string): Promise<SecretRuleSummary[]> {
+  const rows = await store.db
+    .selectFrom("secret_findings")
+    .where("session_id", "=", sessionId)
+    .select([
+      "rule_id",
+      (eb) => eb.fn.max("ts").as("last_ts"),
+      sql<number>`COUNT(DISTINCT fingerprint)`.as("secrets"),
+      sql<number>`COUNT(DISTINCT request_id)`.as("requests"),
+      ACTION_RANK.as("rank"),
+      sql<number>`MAX(COALESCE(verified, 0))`.as("verified"),
+    ])
+    .groupBy("rule_id")
+    .orderBy(ACTION_RANK, "desc")
+    .orderBy(sql`COUNT(DISTINCT fingerprint)`, "desc")
+    .orderBy("rule_id")
+    .execute();
+  const out: SecretRuleSummary[] = [];
+  for (const r of rows) {
+    const of = store.db.selectFrom("secret_findings").where("session_id", "=", sessionId).where("rule_id", "=", r.rule_id);
+    const fingerprints = await of.select("fingerprint").distinct().orderBy("fingerprint").limit(FINGERPRINTS_SHOWN).execute();
+    const places = await of.select("place").distinct().orderBy("place").execute();
+    out.push({
+      rule: r.rule_id,
+      lastTs: Number(r.last_ts),
+      secrets: Number(r.secrets),
+      fingerprints: fingerprints.map((f) => f.fingerprint),
+      requests: Number(r.requests),
+      places: places.map((p) => p.place),
+      action: ["log", "flag", "redact", "block"][Number(r.rank)] ?? "log",
+      verified: Number(r.verified) === 1,
+    });
+  }
+  return out;
 }

@@ -3,12 +3,13 @@
 // the provider must never receive the secret (redaction is the default), the agent's turn must complete, nothing the
 // gateway stores may hold the secret, and the curl call carries the cross-call finding naming both calls.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { anthropicStream, geminiStream, responsesStream } from "../guardrails/responses.js";
-import { envFile } from "../guardrails/secret-values.js";
+import { envFile, storeContents } from "../guardrails/secret-values.js";
 import type { Harness } from "../helpers/gateway.js";
+import { all } from "../helpers/store.js";
 import { BIN, type CliRun, type Job, newJob, runCli } from "./cli.js";
 import { ciRows, described, startAgentHarness, toolCalls } from "./e2e.js";
 
@@ -44,18 +45,10 @@ describe("real CLIs: a secret read, then an egress", () => {
     assert.ok(rows.some((r) => r.flags.includes("secret_redacted")));
     // The CLI's own first request (system prompt, tool definitions, the user's prompt) carries no secret: nothing in
     // what the agents always send is mistaken for one.
-    const firstFindings = h.gateway.db.prepare("SELECT rule_id, place FROM secret_findings WHERE request_id = ?").all(rows[0]!.id);
+    const firstFindings = await all(h.gateway.store, "SELECT rule_id, place FROM secret_findings WHERE request_id = ?", rows[0]!.id);
     assert.deepEqual(firstFindings, [], JSON.stringify(firstFindings));
 
-    await h.gateway.requestLog.flush();
-    const dir = dirname(h.dbPath);
-    const stored = [
-      ...readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString("latin1")),
-      ...rows.flatMap((r) => {
-        const c = h.gateway.requestLog.get(r.id)?.capture;
-        return c ? [Buffer.from(c.requestBody ?? []).toString("latin1"), Buffer.from(c.responseBody ?? []).toString("latin1")] : [];
-      }),
-    ].join("\n");
+    const stored = await storeContents(h, rows.map((r) => r.id));
     for (const secret of secrets) assert.ok(!stored.includes(secret), "no row, capture or WAL page holds the secret");
   }
 

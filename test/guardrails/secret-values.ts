@@ -1,8 +1,12 @@
 // Credentials in their real formats, made fresh for each run (random bodies, real checksums): nothing here is a
 // live secret, and no test depends on a fixed value.
 import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { base62 } from "../../gateway/guardrails/secrets/verify.js";
+import type { Harness } from "../helpers/gateway.js";
+import { all } from "../helpers/store.js";
 
 const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const pick = (alphabet: string, n: number) => [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join("");
@@ -48,4 +52,24 @@ export function envFile() {
       "",
     ].join("\n"),
   };
+}
+
+/**
+ * Everything the gateway's store holds, as text to search: the SQLite file and its WAL byte for byte (when the store
+ * is SQLite), every row of the tables the request path writes, and the captures of `requestIds` decompressed.
+ */
+export async function storeContents(h: Harness, requestIds: readonly string[]): Promise<string> {
+  await h.gateway.requestLog.flush();
+  const dir = dirname(h.dbPath);
+  const files = existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString("latin1")) : [];
+  const tables = await Promise.all(
+    ["requests", "tool_calls", "secret_findings", "hook_outbox"].map(async (t) => JSON.stringify(await all(h.gateway.store, `SELECT * FROM ${t}`))),
+  );
+  const captures = await Promise.all(
+    requestIds.map(async (id) => {
+      const c = (await h.gateway.requestLog.get(id))?.capture;
+      return c ? `${Buffer.from(c.requestBody ?? []).toString("latin1")}\n${Buffer.from(c.responseBody ?? []).toString("latin1")}` : "";
+    }),
+  );
+  return [...files, ...tables, ...captures].join("\n");
 }

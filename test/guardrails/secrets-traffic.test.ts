@@ -3,8 +3,6 @@
 // never receive the secret when redaction is on, the turn must complete, nothing stored may hold the secret, and the
 // cross-call finding must name both calls.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
@@ -15,9 +13,10 @@ import { sessionReport } from "../../gateway/store/session-report.js";
 import { SessionStore, toWire } from "../../gateway/store/sessions.js";
 import { listToolCalls } from "../../gateway/store/tool-calls.js";
 import { type Harness, sourceAgent, startHarness } from "../helpers/gateway.js";
+import { all } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";
 import { type Call, anthropicStream, chatStream, json, responsesStream } from "./responses.js";
-import { envFile } from "./secret-values.js";
+import { envFile, storeContents } from "./secret-values.js";
 
 const ALICE = "127.0.0.2"; // default: secrets redacted
 const BOB = "127.0.0.5"; // grant: secrets → block
@@ -57,17 +56,7 @@ describe("secrets in traffic", () => {
   const anthropic = (from = ALICE) => new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: recording(from), maxRetries: 0 });
   const lastBody = () => h.upstream.requests.at(-1)?.body ?? "";
 
-  /** Every byte the store holds: the database and its WAL as files, and every capture decompressed. */
-  const storedBytes = async (): Promise<string> => {
-    await h.gateway.requestLog.flush();
-    const dir = dirname(h.dbPath);
-    const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString("latin1"));
-    const captures = ids.flatMap((id) => {
-      const c = h.gateway.requestLog.get(id)?.capture;
-      return c ? [Buffer.from(c.requestBody ?? []).toString("latin1"), Buffer.from(c.responseBody ?? []).toString("latin1")] : [];
-    });
-    return [...files, ...captures].join("\n");
-  };
+  const storedBytes = () => storeContents(h, ids);
 
   it("Anthropic: cat .env then curl: redacted upstream, the turn completes, a cross-call finding names both calls", async () => {
     const env = envFile();
@@ -104,8 +93,8 @@ describe("secrets in traffic", () => {
     assert.ok(!lastBody().includes(env.github), "history resent on the next turn is redacted again");
 
     await h.gateway.requestLog.flush();
-    const [send] = await waitFor(() => {
-      const rows = listToolCalls(h.gateway.db, { requestId: sentId });
+    const [send] = await waitFor(async () => {
+      const rows = await listToolCalls(h.gateway.store, { requestId: sentId });
       return rows.length > 0 ? rows : undefined;
     }, 3000, "the curl call's row");
     const flow = send!.findings.find((f) => f.ruleId === "flow.secret-then-egress");
@@ -114,27 +103,29 @@ describe("secrets in traffic", () => {
     assert.match(flow.message, /toolu_send/);
     assert.equal(flow.action, "flag");
 
-    const secretRows = h.gateway.db
-      .prepare("SELECT rule_id, fingerprint, place, call_id, action, verified FROM secret_findings WHERE request_id = ?")
-      .all(sentId) as { rule_id: string; fingerprint: string; place: string; call_id: string; action: string; verified: number | null }[];
+    const secretRows = await all<{ rule_id: string; fingerprint: string; place: string; call_id: string; action: string; verified: number | null }>(
+      h.gateway.store,
+      "SELECT rule_id, fingerprint, place, call_id, action, verified FROM secret_findings WHERE request_id = ?",
+      sentId,
+    );
     const github = secretRows.find((r) => r.rule_id === "secret.github-pat");
     assert.ok(github, `rows: ${JSON.stringify(secretRows)}`);
-    assert.deepEqual([github.place, github.call_id, github.action, github.verified], ["tool_result", "toolu_read", "redact", 1]);
+    assert.deepEqual([github.place, github.call_id, github.action, Number(github.verified)], ["tool_result", "toolu_read", "redact", 1]);
     assert.match(github.fingerprint, /^[0-9a-f]{16}$/);
-    const row = h.gateway.requestLog.get(sentId)?.row;
+    const row = (await h.gateway.requestLog.get(sentId))?.row;
     assert.ok(row?.flags.includes("secret_redacted"));
 
     const stored = await storedBytes();
     for (const secret of [env.github, env.npm, env.awsSecret, env.dbPassword]) assert.ok(!stored.includes(secret), "no row, capture or WAL page holds the secret");
 
     // The check run of a CI session holding these requests: secret findings by rule and the cross-call finding.
-    const db = h.gateway.db;
-    new SessionStore(db).insert({ id: "s-secrets", node_id: "nX", repository: "acme/api", repository_id: "1", owner: "acme", owner_id: "1", head_sha: "1".repeat(40), sha: "2".repeat(40), run_id: "9", run_attempt: "1", workflow: "AI", job: null, actor: "octocat", event: "pull_request", ref: "refs/pull/3/merge", pr_number: 3, started_at: Date.now(), token_hash: null, token_expires_at: null });
+    const sessions = new SessionStore(h.gateway.store);
+    await sessions.insert({ id: "s-secrets", node_id: "nX", repository: "acme/api", repository_id: "1", owner: "acme", owner_id: "1", head_sha: "1".repeat(40), sha: "2".repeat(40), run_id: "9", run_attempt: "1", workflow: "AI", job: null, actor: "octocat", event: "pull_request", ref: "refs/pull/3/merge", pr_number: 3, started_at: Date.now(), token_hash: null, token_expires_at: null });
     for (const table of ["requests", "tool_calls", "secret_findings"]) {
-      db.prepare(`UPDATE ${table} SET session_id = 's-secrets' WHERE ${table === "requests" ? "id" : "request_id"} IN (${ids.map(() => "?").join(",")})`).run(...ids);
+      await all(h.gateway.store, `UPDATE ${table} SET session_id = 's-secrets' WHERE ${table === "requests" ? "id" : "request_id"} IN (${ids.map(() => "?").join(",")})`, ...ids);
     }
-    const session = new SessionStore(db).get("s-secrets")!;
-    const summary = renderMarkdown({ session: toWire(session), ...sessionReport(db, session) }, { detailsUrl: null });
+    const session = (await sessions.get("s-secrets"))!;
+    const summary = renderMarkdown({ session: toWire(session), ...(await sessionReport(h.gateway.store, session)) }, { detailsUrl: null });
     assert.match(summary, /\| critical \| secret\.github-pat \| redact \| `1 secret \(checksum verified\) in tool result of \d requests; fingerprints [0-9a-f]{16}` \|/);
     assert.match(summary, /\| high \| flow\.secret-then-egress \| flag \|/);
     for (const secret of [env.github, env.npm, env.awsSecret, env.dbPassword]) assert.ok(!summary.includes(secret));
@@ -214,8 +205,8 @@ describe("secrets in traffic", () => {
     assert.equal(msg.stop_reason, "tool_use");
     const id = ids.at(-1) ?? "";
     await h.gateway.requestLog.flush();
-    const [row] = await waitFor(() => {
-      const rows = listToolCalls(h.gateway.db, { requestId: id });
+    const [row] = await waitFor(async () => {
+      const rows = await listToolCalls(h.gateway.store, { requestId: id });
       return rows.length > 0 ? rows : undefined;
     }, 3000, "row");
     assert.ok(row!.findings.some((f) => f.ruleId === "secret.github-pat" && f.action === "flag"));

@@ -2,15 +2,14 @@
 // guardrails a secret is logged, flagged, redacted (replaced by a marker in the forwarded body, so the provider never
 // receives it and the agent keeps working) or the request is refused. Whatever the action, nothing stored keeps the
 // secret: captures and tool-call rows are masked, and findings hold the rule id and a fingerprint.
-import type { GatewayModule } from "../../app.js";
-import type { Config } from "../../config/schema.js";
+import type { GatewayModule } from "../../proxy/feature.js";
 import type { GuardrailAction } from "../../config/grants.js";
 import type { ToolCall } from "../../formats/types.js";
 import type { Denial, Exchange, ExchangePlugin } from "../../proxy/exchange.js";
 import type { Capture, RowExtension } from "../../store/requests.js";
 import { type SecretFindingRecord, insertSecretFindings } from "../../store/secret-findings.js";
-import { GuardrailPolicy, strongest } from "../policy.js";
-import type { Action, Finding } from "../types.js";
+import { GuardrailPolicy, strongest } from "../actions.js";
+import type { Action, Finding } from "../rules/types.js";
 import { type FoundSecret, SecretScanner, WITHHELD, maskBytes, maskValue } from "./body.js";
 import { RULE_PREFIX, type SecretRules, loadSecretRules } from "./rules.js";
 import type { ScanBudget } from "./scan.js";
@@ -70,8 +69,6 @@ export interface SecretsModule extends GatewayModule {
 }
 
 export interface SecretsModuleDeps {
-  readonly getConfig: () => Config;
-  readonly onError: (err: unknown, context: string) => void;
   /** Compiled rules (shared by tests); loaded from the vendored catalogue otherwise. */
   readonly rules?: SecretRules;
 }
@@ -79,7 +76,7 @@ export interface SecretsModuleDeps {
 const describe = (list: readonly Decided[]) =>
   [...new Set(list.map((d) => `${d.ruleId} (fingerprint ${d.fingerprint}, in ${d.place.replace("_", " ")})`))].join(", ");
 
-export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
+export function createSecretsModule(deps: SecretsModuleDeps = {}): SecretsModule {
   const rules = deps.rules ?? loadSecretRules();
   const scanners = new Map<string, SecretScanner>();
   const scannerFor = (key: string | undefined): SecretScanner => {
@@ -90,10 +87,10 @@ export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
     }
     return s;
   };
-  const policyOf = (ex: Exchange) => GuardrailPolicy.for(deps.getConfig().guardrails, ex.access, ex.modelKey);
+  const policyOf = (ex: Exchange) => GuardrailPolicy.for(ex.caller.config.guardrails, ex.entitlement);
 
   const before = (ex: Exchange): Denial | void => {
-    const cfg = deps.getConfig().guardrails.secrets;
+    const cfg = ex.caller.config.guardrails.secrets;
     if (!cfg.enabled || ex.body === null || ex.body === undefined) return;
     const policy = policyOf(ex);
     const scan = scannerFor(cfg.fingerprint_key).scanBody(ex.body, cfg.scan_ms);
@@ -122,7 +119,7 @@ export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
   };
 
   const callFindings = (ex: Exchange, call: ToolCall): Finding[] => {
-    const cfg = deps.getConfig().guardrails.secrets;
+    const cfg = ex.caller.config.guardrails.secrets;
     const state = ex.state.get(STATE) as SecretsState | undefined;
     if (!cfg.enabled || !state) return [];
     const policy = policyOf(ex);
@@ -164,9 +161,7 @@ export function createSecretsModule(deps: SecretsModuleDeps): SecretsModule {
             responseBody: c.responseBody && (ex.stream && state.response.length > 0 ? WITHHELD : maskBytes(c.responseBody, secrets)),
           };
         },
-        write(db, requestId) {
-          insertSecretFindings(db, requestId, ctx, findingRows(state));
-        },
+        write: (trx, requestId) => insertSecretFindings(trx, requestId, ctx, findingRows(state)),
       };
     },
   };
