@@ -25,7 +25,7 @@ import { RequestLog } from "./store/requests.js";
 import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { createToolsModule } from "./guardrails/plugin.js";
-import { createSecretsModule } from "./guardrails/secrets/plugin.js";
+import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 

@@ -17,7 +17,7 @@ import { GuardrailPolicy, strongest } from "./actions.js";
 import { type CallFacts, SessionFlows, callFacts } from "./flow.js";
 import type { Action, Finding } from "./rules/types.js";
 import { maskValue } from "./secrets/body.js";
-import { type SecretsModule, secretResults, secretsToMask } from "./secrets/plugin.js";
+import { type SecretsModule, secretResults, secretsToMask } from "./secrets-plugin.js";
 import type { ClassifiedToolCall } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
