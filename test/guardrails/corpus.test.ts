@@ -112,3 +112,13 @@ test(`precision and recall over dangerous-or-not on the corpus are at least ${TA
   assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} < ${TARGET.precision}`);
   assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} < ${TARGET.recall}`);
 });
+
+test(`precision and recall on the held-out set (written without seeing the rules) are at least ${TARGET.precision} / ${TARGET.recall}`, () => {
+  const heldout = load("./heldout.jsonl");
+  assert.ok(heldout.length >= 200, `held-out set has ${heldout.length} entries`);
+  for (const e of heldout) assert.equal(e.dangerous, e.categories.length > 0, `label mismatch: ${e.cmd}`);
+  const { precision, recall, report } = score(heldout, "held-out");
+  console.log(report);
+  assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} < ${TARGET.precision}`);
+  assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} < ${TARGET.recall}`);
+});

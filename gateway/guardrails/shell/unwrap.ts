@@ -273,6 +273,36 @@ function parallelJobs(args: readonly Arg[]): { argv: Arg[]; marker: Marker }[] {
   return argv.length > 0 ? [{ argv, marker: "xargs" }] : [];
 }
 
+/** `git config alias.x '!cmd'` and `git -c alias.x='!cmd'`: a shell command git runs as a subcommand. */
+function gitAliasScripts(args: readonly Arg[]): NestedScript[] {
+  const out: NestedScript[] = [];
+  args.forEach((a, i) => {
+    const inline = /^alias\.[\w-]+=!(.*)$/s.exec(a.value)?.[1];
+    const separate = /^alias\.[\w-]+$/.test(a.value) ? args[i + 1]?.value.match(/^!(.*)$/s)?.[1] : undefined;
+    const text = inline ?? separate;
+    if (text !== undefined) out.push({ text, known: a.known && (args[i + 1]?.known ?? true), marker: "alias", markers: [] });
+  });
+  return out;
+}
+
+/** `git -c alias.p='push --force' p origin main` runs `git push --force origin main`. */
+function gitAliasCommand(args: readonly Arg[]): Arg[] | undefined {
+  const aliases = new Map<string, string>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]?.value ?? "";
+    if (a === "-c") {
+      const m = /^alias\.([\w-]+)=(?!!)(.+)$/s.exec(args[i + 1]?.value ?? "");
+      if (m?.[1] && m[2]) aliases.set(m[1], m[2]);
+      i++;
+    } else if (!a.startsWith("-")) break;
+  }
+  const expansion = aliases.get(args[i]?.value ?? "");
+  if (expansion === undefined) return undefined;
+  const words = expansion.split(/\s+/).filter((w) => w !== "").map((value): Arg => ({ value, known: true }));
+  return [{ value: "git", known: true }, ...words, ...args.slice(i + 1)];
+}
+
 /** Programs carried by the (unwrapped) command. */
 export function nestedOf(argv: readonly Arg[]): Nested {
   const out: Nested = { scripts: [], argvs: [] };
@@ -309,6 +339,10 @@ export function nestedOf(argv: readonly Arg[]): Nested {
     }
   } else if (name === "parallel") {
     out.argvs.push(...parallelJobs(args));
+  } else if (name === "git") {
+    out.scripts.push(...gitAliasScripts(args));
+    const alias = gitAliasCommand(args);
+    if (alias) out.argvs.push({ argv: alias, marker: "alias" });
   } else if (name === "eval") {
     if (args.length > 0) out.scripts.push({ ...joined(args), marker: "eval" });
   } else if (name === "alias") {

@@ -30,11 +30,22 @@ interface Ctx {
   readonly stdinListing?: string;
 }
 
+/** A word that is only a brace list with no spaces or quotes: `{a,b,c}`. */
+const BRACE_LIST = /^\{([^{}\s'"$`\\]*,[^{}\s'"$`\\]*)\}$/;
+
+/**
+ * `eval "$(pyenv init -)"` and the like: shell setup printed by version managers and agents, the documented way to use
+ * them. Their output is not known, but which program makes it is.
+ */
+const ENV_SETUP = /^\$\((pyenv|rbenv|nodenv|goenv|jenv|plenv|fnm|mise|rtx|direnv|zoxide|starship|brew|ssh-agent|opam|conda|micromamba|asdf|luarocks|keychain|gpg-agent|dircolors)( [\w:=./ -]*)?\)$/;
+
 /** find tests that narrow what it lists; without any, it lists everything under its roots. */
 const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
 
 /** What a pipeline stage lists when its output is not known but its place is: `find / -type f`, `ls ~`. */
 function listingOf(sc: SimpleCommand | undefined): string | undefined {
+  // `git ls-files` without a pathspec lists every tracked file of the repository.
+  if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
   if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
   const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
   const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
@@ -99,6 +110,8 @@ export class ShellWalker {
   readonly problems: string[] = [];
   private readonly env: Env = new Map();
   private readonly downloads = new Set<string>();
+  /** The working directory after a `cd` earlier in the script, when known (relative to where it started). */
+  private cwd: string | undefined;
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
@@ -240,6 +253,8 @@ export class ShellWalker {
       for (const c of g) {
         c.upstream.push(...flat.slice(0, start[i]));
         c.downstream.push(...flat.slice(start[i + 1]));
+        // `curl … | base64 -d > x.sh`: what a later stage writes came from the download.
+        if (c.upstream.some((n) => n === "curl" || n === "wget")) for (const w of c.writes) this.downloads.add(w);
       }
     });
     return groups.flat();
@@ -273,14 +288,16 @@ export class ShellWalker {
         argv.push({ value: `${w.name}=${v?.value ?? ""}`, known: v?.known ?? false, markers: v?.markers ?? [] });
       } else if (w.type === "Word") {
         const v = ev(w);
-        for (const f of v.fields) {
+        // Brace expansion of a plain word: `{rm,-rf,/}` is three words (and a trick when it makes the command).
+        const braces = !v.quoted && v.known && v.fields.length === 1 ? BRACE_LIST.exec(v.fields[0] ?? "")?.[1]?.split(",") : undefined;
+        for (const f of braces ?? v.fields) {
           argv.push({
             value: f,
             known: v.known,
             quoted: v.quoted,
             ansiC: v.ansiC,
             fromVar: v.fromVar,
-            trick: v.trick,
+            trick: v.trick || braces !== undefined,
             markers: v.markers,
           });
         }
@@ -365,6 +382,14 @@ export class ShellWalker {
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
     const args = argv.slice(1);
+    if (name === "cd") this.changeDirectory(args);
+    // After `cd dir`, what `rm` is given relative to it is under dir: `cd dist && rm -rf *` is not the repository.
+    if (name === "rm" && this.cwd !== undefined) {
+      const cwd = this.cwd;
+      args.forEach((a, i) => {
+        if (a.known && !/^([-/~$]|\.\.)/.test(a.value)) args[i] = { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` };
+      });
+    }
     const parsed = parseArgs(name, args.map((a) => a.value));
     const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
     const program = programOf(name, args, stdin?.value);
@@ -408,12 +433,15 @@ export class ShellWalker {
     if (script) produced.push(...this.source(script.value, nestedCtx("written_script", script.markers)));
     const nested = nestedOf(argv);
     for (const s of nested.scripts) {
-      if (!s.known) markers.add("dynamic_program");
+      if (!s.known && !ENV_SETUP.test(s.text)) markers.add("dynamic_program");
       follow(s);
     }
     for (const a of nested.argvs) {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
-      produced.push(...this.finish(a.argv, inner, nestedCtx(a.marker)));
+      // `git ls-files | parallel rm`: parallel's items come from stdin, a listing of a known place.
+      const listing = ctx.stdinListing;
+      const argv = listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
+      produced.push(...this.finish(argv, inner, nestedCtx(a.marker)));
     }
     if (SHELLS.has(name) && program.stdinProgram && stdin) {
       const marker: Marker = ev.stdin && ev.heredoc ? "heredoc_program" : "pipe_program";
@@ -423,6 +451,17 @@ export class ShellWalker {
       for (const s of execStrings(program.code)) produced.push(...this.source(s, nestedCtx("interpreter")));
     }
     return produced;
+  }
+
+  /** Follows `cd` with a known directory (relative ones from where the script started); `cd -` and the unknown forget it. */
+  private changeDirectory(args: readonly Arg[]): void {
+    const dir = args.find((a) => !a.value.startsWith("-") || a.value === "-");
+    if (dir === undefined) this.cwd = "~";
+    else if (!dir.known || dir.value === "-" || dir.value.includes("..")) this.cwd = undefined;
+    else {
+      const target = normalizePath(dir.value);
+      this.cwd = /^[/~]/.test(target) || this.cwd === undefined ? target : normalizePath(`${this.cwd}/${target}`);
+    }
   }
 
   /** `curl -o x URL && chmod +x x && ./x`: remember download targets, mark later execution of them. */
