@@ -28,6 +28,7 @@ import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
 import { chargesFrom } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
+import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 
@@ -113,7 +114,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ store, onError: onModuleError });
+  const secrets = createSecretsModule();
+  const tools = createToolsModule({ store, onError: onModuleError, secrets });
   const resolver = options.resolver ?? createResolver(config.identity);
   const hooks = createHooksModule({
     store,
@@ -127,7 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
   });
   const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
-  const modules = pipeline({ ci, hooks, guardrails: tools, quotas, config: configApi, ui });
+  const modules = pipeline({ ci, secrets, hooks, guardrails: tools, quotas, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),

@@ -31,6 +31,8 @@ export interface RowExtension {
    * the promise it returns.
    */
   committed?(): void | Promise<void>;
+  /** Rewrites the request's capture before anything is stored (secrets masked out of captures). */
+  capture?(capture: Capture): Capture;
 }
 
 interface PendingEntry {
@@ -135,7 +137,8 @@ export class RequestLog {
 
   /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
   record(row: RequestRow, capture: Capture | null, extensions: readonly RowExtension[] = []): void {
-    this.writer.add({ row, capture, extensions });
+    const masked = capture && extensions.reduce((c, ext) => ext.capture?.(c) ?? c, capture);
+    this.writer.add({ row, capture: masked, extensions });
   }
 
   /** Writes everything queued, and waits for the work the written rows started. */
