@@ -91,6 +91,7 @@ export class PostgresBucketStore implements BucketStore {
     });
     // Idle connections the server closes (restart, pg_terminate_backend) are dropped and reopened on demand.
     pool.on("error", (err) => options.onError?.(err, "quota store connection"));
+    pool.on("connect", (client) => client.on("error", () => undefined));
     const store = new PostgresBucketStore(pool, options);
     try {
       // The same migrations as the gateway's store (a no-op when it is this database).
