@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
-import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
+import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";

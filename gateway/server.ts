@@ -2,8 +2,11 @@
 import { type ServerType, serve } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
-import { type GatewayModule, createApp } from "./app.js";
+import { createApp } from "./app.js";
+import { pipeline } from "./pipeline.js";
+import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
+import { parseListen } from "./config/listen.js";
 import { LiveConfig } from "./config/live.js";
 import type { Config } from "./config/schema.js";
 import { createCiModule } from "./github/index.js";
@@ -60,12 +63,6 @@ export interface RunningGateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen address "${listen}" is not HOST:PORT`);
-  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
-}
-
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const say = options.log ?? ((m: string) => console.error(m));
   let loaded = options.loaded;
@@ -108,16 +105,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
-  const quotas = createQuotaModule({ store: buckets, pricer, getConfig, sessionFor: ci.sessionFor });
+  const quotas = createQuotaModule({ store: buckets, pricer, sessionFor: ci.sessionFor });
   const audit = new ConfigAudit(store, (err) => onModuleError(err, "config audit"));
   const live = options.configPath
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ store, getConfig, onError: onModuleError });
-  const hooks = createHooksModule({ store, replica, leaseMs: config.database.claim_lease, getConfig, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
-  // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, store, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const tools = createToolsModule({ store, onError: onModuleError });
+  const hooks = createHooksModule({ store, replica, leaseMs: config.database.claim_lease, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
+  const modules = pipeline({ ci, hooks, guardrails: tools, quotas, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),

@@ -4,12 +4,15 @@ import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
-import { TRUSTED_PROXIES } from "../identity/tailscale.js";
 import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
 import { Duration, Size } from "./units.js";
+
+/** Local reverse proxies whose forwarded caller address keyless may trust (opt-in). */
+export const TrustedProxy = z.enum(["tailscale-serve"]);
+export type TrustedProxy = z.infer<typeof TrustedProxy>;
 
 export const IdentityConfig = z.discriminatedUnion("type", [
   z.strictObject({
@@ -18,7 +21,7 @@ export const IdentityConfig = z.discriminatedUnion("type", [
     /** How long to wait for tailscaled's LocalAPI answer. */
     timeout: Duration.default(2000),
     /** Opt-in: identify loopback requests by the X-Forwarded-For tailscaled's serve proxy sets (docs/security.md). */
-    trusted_proxy: z.enum(TRUSTED_PROXIES).optional(),
+    trusted_proxy: TrustedProxy.optional(),
   }),
   z.strictObject({ type: z.literal("local") }),
 ]);

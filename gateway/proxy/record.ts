@@ -5,7 +5,7 @@ import { ZERO_USAGE } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
 import type { Capture, RequestRow, RowExtension } from "../store/requests.js";
 import type { Denial, Exchange, Outcome } from "./exchange.js";
-import type { ProxyDeps } from "./handler.js";
+import type { ProxyDeps } from "./deps.js";
 import { redactedHeaders } from "./headers.js";
 import type { RouteDef } from "./routes.js";
 
@@ -17,6 +17,8 @@ export interface RequestBase {
   readonly started: number;
   readonly identity: Identity;
   readonly route: RouteDef;
+  /** The route's path match (model and mode segments). */
+  readonly match: RegExpExecArray;
   readonly path: string;
   readonly method: string;
   readonly clientHeaders: Headers;
@@ -63,9 +65,10 @@ export function costOf(deps: ProxyDeps, ex: Exchange, status: number, usage: Usa
   return deps.pricer.cost({ provider: ex.provider.name, priceProvider: ex.provider.adapter.priceProvider, model: ex.model }, usage);
 }
 
+/** The after-steps, in reverse pipeline order: the feature whose before-step ran first sees everything the others did. */
 function runAfter(deps: ProxyDeps, ex: Exchange, outcome: Outcome): RowExtension[] {
   const extensions: RowExtension[] = [];
-  for (const plugin of deps.plugins) {
+  for (const plugin of [...deps.plugins].reverse()) {
     try {
       const ext = plugin.after?.(ex, outcome);
       if (ext) extensions.push(ext);

@@ -1,10 +1,8 @@
 // Budgets as a gateway module: the reserve-then-settle plugin and the /api/quotas routes over one bucket store, in the
-// gateway's store (SQLite, or the PostgreSQL database replicas share) or in a PostgreSQL database of their own
-// (config `quota_store`).
-import type { GatewayModule } from "../app.js";
-import { mountQuotaApi } from "../api/quotas.js";
+// gateway's SQLite file or in PostgreSQL shared by replicas (config `quota_store`).
+import type { GatewayModule } from "../proxy/feature.js";
+import { mountQuotaApi } from "./api.js";
 import type { QuotaStoreConfig } from "../config/quota-store.js";
-import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import type { Pricer } from "../pricing/prices.js";
 import type { SessionRef } from "../proxy/exchange.js";
@@ -35,7 +33,6 @@ export async function openBucketStore(config: QuotaStoreConfig, deps: BucketStor
 export interface QuotaModuleDeps {
   readonly store: BucketStore;
   readonly pricer: Pricer;
-  readonly getConfig: () => Config;
   readonly sessionFor?: (identity: Identity) => SessionRef | null;
 }
 
@@ -48,7 +45,7 @@ export function createQuotaModule(deps: QuotaModuleDeps): QuotaModule {
   return {
     name: "quotas",
     store,
-    plugin: quotaPlugin({ store, pricer: deps.pricer, getConfig: deps.getConfig }),
-    mount: (app) => mountQuotaApi(app, { store, getConfig: deps.getConfig, sessionFor: deps.sessionFor ?? (() => null) }),
+    plugin: quotaPlugin({ store, pricer: deps.pricer }),
+    mount: (app) => mountQuotaApi(app, { store, sessionFor: deps.sessionFor ?? (() => null) }),
   };
 }

@@ -2,8 +2,7 @@
 // guardrail findings), quota_charges (budgets), and the PR's running total.
 import { sql } from "kysely";
 import type { Store } from "./db.js";
-import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
-import type { ReportData } from "../github/render.js";
+import type { ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
 import type { SessionRecord } from "./sessions.js";
 
 

@@ -3,7 +3,7 @@
 import { html } from "hono/html";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import { zodMessage } from "../api/errors.js";
+import { zodMessage } from "../http/api-error.js";
 import { captureView } from "../api/requests.js";
 import type { Store } from "../store/db.js";
 import type { RequestFilter, RequestLog, RequestRow } from "../store/requests.js";

@@ -2,7 +2,7 @@
 // finding (rule id or category) and action, paged by a `before` cursor.
 import { html } from "hono/html";
 import { z } from "zod";
-import { zodMessage } from "../api/errors.js";
+import { zodMessage } from "../http/api-error.js";
 import type { Store } from "../store/db.js";
 import { type ToolCallRow, listToolCalls } from "../store/tool-calls.js";
 import {

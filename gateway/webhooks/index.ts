@@ -1,8 +1,7 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
-import type { GatewayModule } from "../app.js";
-import { requireRole } from "../api/auth.js";
-import type { Config } from "../config/schema.js";
+import type { GatewayModule } from "../proxy/feature.js";
+import { requireRole } from "../http/require-role.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
@@ -18,7 +17,6 @@ export interface HooksModuleDeps {
   /** This replica's name in outbox claims. */
   readonly replica: string;
   readonly hooks: () => HooksConfig;
-  readonly getConfig: () => Config;
   readonly fetch?: typeof fetch;
   readonly userAgent: string;
   /** The analysed tool calls of an exchange (from the tools module). */
@@ -52,13 +50,13 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
 
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    before: (ex) => runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
     after(ex, outcome) {
-      const hooks = deps.hooks();
+      const { hooks } = ex.caller.config;
       const messages: OutboxMessage[] = [];
       for (const event of ASYNC_HOOK_EVENTS) {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
-        const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
+        const selected = hooksFor(ex.entitlement, hooks, event);
         if (selected.length === 0) continue;
         const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
         for (const { name, hook } of selected) {
@@ -83,9 +81,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     outbox,
     mount(app) {
       // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
-      app.get("/api/hooks/dead-letters", async (c) => {
-        const denied = requireRole(c, deps.getConfig(), "admin");
-        if (denied) return denied;
+      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {
         const limit = Number(c.req.query("limit") ?? 100);
         return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
       });

@@ -2,7 +2,8 @@
 // body that GitHub's schema accepts.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { isFlagged, renderMarkdown, renderTitle, type ReportData } from "../../gateway/github/render.js";
+import type { ReportData } from "../../src/ci-session.js";
+import { isFlagged, renderMarkdown, renderTitle } from "../../gateway/github/render.js";
 import { RequestLog, type RequestRow } from "../../gateway/store/requests.js";
 import type { Executor } from "../../gateway/store/schema.js";
 import { prTotals, sessionActivity, sessionReport } from "../../gateway/store/session-report.js";

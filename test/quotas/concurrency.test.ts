@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
 import { formatDollars } from "../../gateway/config/units.js";
-import { anthropicMessages } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";

@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { parseConfigText } from "../../gateway/config/load.js";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
 import { formatDollars } from "../../gateway/config/units.js";
-import { anthropicMessages } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
