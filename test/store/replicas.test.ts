@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
-import { anthropicMessages } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
