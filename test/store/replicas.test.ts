@@ -64,16 +64,24 @@ function gatedStream(gate: Promise<void>): Response {
   return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8" } });
 }
 
-/** A webhook receiver that counts deliveries per webhook-id and answers after `delayMs`. */
+/**
+ * A webhook receiver that counts deliveries per webhook-id, answers after `delayMs`, and records any id delivered
+ * twice at the same time (two replicas, or two claims, on one message).
+ */
 async function startReceiver() {
   const seen = new Map<string, number>();
+  const inFlight = new Set<string>();
+  const overlapping = new Set<string>();
   const state = { delayMs: 0 };
   const server = http.createServer((req, res) => {
+    const id = String(req.headers["webhook-id"] ?? "");
+    if (inFlight.has(id)) overlapping.add(id);
+    inFlight.add(id);
     req.resume();
     req.on("end", () => {
-      const id = String(req.headers["webhook-id"] ?? "");
       setTimeout(() => {
         seen.set(id, (seen.get(id) ?? 0) + 1);
+        inFlight.delete(id);
         res.writeHead(204).end();
       }, state.delayMs);
     });
@@ -82,6 +90,7 @@ async function startReceiver() {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/audit`,
     seen,
+    overlapping,
     state,
     close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
@@ -170,8 +179,9 @@ describe("three replicas on one PostgreSQL database", () => {
     const config = {
       identity: { type: "tailscale", socket: tailscaled.socketPath },
       providers: defaultProviders(upstream.url),
-      database: { type: "postgres", url: pg.urlVia("127.0.0.1", relay.port), pool_size: 20, claim_lease: "3s" },
-      hooks: { audit: { url: receiver.url, secret: SECRET, timeout: "2s", retry: { initial: "100ms", max: "300ms" } } },
+      // A hook timeout this machine's load never reaches (a timed-out delivery is retried: at least once, by design).
+      database: { type: "postgres", url: pg.urlVia("127.0.0.1", relay.port), pool_size: 20, claim_lease: "8s" },
+      hooks: { audit: { url: receiver.url, secret: SECRET, timeout: "5s", retry: { initial: "100ms", max: "300ms" } } },
       quotas: { shared: { capacity: `$${(capacity / 1e9).toFixed(9)}`, rate: "$0/day" } },
       grants: [
         { src: ["admin@example.com"], app: { [CAP]: [{ role: "admin", models: "**" }] } },
@@ -217,6 +227,7 @@ describe("three replicas on one PostgreSQL database", () => {
     await new Promise((r) => setTimeout(r, 1000));
     const twice = msgIds.filter((m) => receiver.seen.get(m) !== 1);
     assert.deepEqual(twice, [], "each event delivered once");
+    assert.deepEqual([...receiver.overlapping], [], "never two deliveries of one message at a time");
   });
 
   it("a budget shared by the three holds under 300 concurrent streams", async () => {
@@ -253,7 +264,7 @@ describe("three replicas on one PostgreSQL database", () => {
   });
 
   it("a replica killed with SIGKILL under load loses no completed request; the others serve and deliver its claimed events", async () => {
-    receiver.state.delayMs = 400; // deliveries in flight when the replica dies
+    receiver.state.delayMs = 400; // deliveries in flight when the replica dies (well inside the hook timeout)
     const done: { id: string; at: number; replica: number }[] = [];
     const failedAfterKill: string[] = [];
     let killedAt = Number.POSITIVE_INFINITY;
@@ -293,8 +304,9 @@ describe("three replicas on one PostgreSQL database", () => {
     const logged = done.filter((d) => list.has(d.id));
     const fromVictim = logged.filter((d) => d.replica === victim).map((d) => `msg_${d.id}_entire_request_audit`);
     assert.ok(fromVictim.length > 0);
-    // Its claims lapse after claim_lease (3 s); the survivors deliver what it had claimed or not yet sent.
-    await waitFor(() => logged.every((d) => receiver.seen.has(`msg_${d.id}_entire_request_audit`)), 20_000, "every logged request's event delivered");
+    // Its claims lapse after claim_lease (8 s); the survivors deliver what it had claimed or not yet sent.
+    await waitFor(() => logged.every((d) => receiver.seen.has(`msg_${d.id}_entire_request_audit`)), 30_000, "every logged request's event delivered");
+    assert.deepEqual([...receiver.overlapping], [], "never two deliveries of one message at a time");
     receiver.state.delayMs = 0;
   });
 
