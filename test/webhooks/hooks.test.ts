@@ -53,7 +53,7 @@ describe("hooks", () => {
           second: { url: rx.url("/second"), secret: OTHER_SECRET },
           soft: { url: rx.url("/soft"), secret: SECRET, timeout: "300ms", fail_policy: "fail_open" },
           audit: { url: rx.url("/audit"), secret: SECRET, timeout: "1s", retry: { initial: "40ms", max: "150ms" } },
-          doomed: { url: rx.url("/doomed"), secret: SECRET, timeout: "1s", retry: { initial: "20ms", max: "40ms", give_up_after: "250ms" } },
+          doomed: { url: rx.url("/doomed"), secret: SECRET, timeout: "5s", retry: { initial: "20ms", max: "40ms", give_up_after: "250ms" } },
         },
         grants: [
           {
