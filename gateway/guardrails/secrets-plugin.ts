@@ -5,7 +5,7 @@
 import type { GatewayModule } from "../proxy/feature.js";
 import type { GuardrailAction } from "../config/grants.js";
 import type { ToolCall } from "../formats/types.js";
-import type { Denial, Exchange, ExchangePlugin } from "../proxy/exchange.js";
+import { type Denial, type Exchange, type ExchangePlugin, stateSlot } from "../proxy/exchange.js";
 import type { Capture, RowExtension } from "../store/requests.js";
 import { type SecretFindingRecord, insertSecretFindings } from "../store/secret-findings.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
@@ -30,14 +30,14 @@ interface SecretsState {
   responseBudget?: ScanBudget;
 }
 
-const STATE = "secrets";
+const STATE = stateSlot<SecretsState>("secrets");
 
 /** A tool call is not rewritten (the agent would run the marker): redact counts as flag there. */
 const forCall = (a: GuardrailAction): Action => (a === "redact" ? "flag" : a);
 
 /** Every secret this exchange is known to carry, for masking what is stored. */
 export function secretsToMask(ex: Exchange): readonly { secret: string; ruleId: string }[] {
-  const s = ex.state.get(STATE) as SecretsState | undefined;
+  const s = ex.state.get(STATE);
   return s ? [...s.request, ...s.response] : [];
 }
 
@@ -59,7 +59,7 @@ function findingRows(state: SecretsState): SecretFindingRecord[] {
 
 /** Tool results in this request that carried a secret: the calls that read one. */
 export function secretResults(ex: Exchange): { callId: string; ruleId: string }[] {
-  const s = ex.state.get(STATE) as SecretsState | undefined;
+  const s = ex.state.get(STATE);
   return (s?.request ?? []).flatMap((d) => (d.place === "tool_result" && d.callId !== undefined ? [{ callId: d.callId, ruleId: d.ruleId }] : []));
 }
 
@@ -114,7 +114,7 @@ function checkRequest(ex: Exchange, scannerFor: Scanners): Denial | void {
 /** Findings for the secrets in one tool call's arguments (the response's calls share one scan budget). */
 function checkCall(ex: Exchange, call: ToolCall, scannerFor: Scanners): Finding[] {
   const cfg = ex.caller.config.guardrails.secrets;
-  const state = ex.state.get(STATE) as SecretsState | undefined;
+  const state = ex.state.get(STATE);
   if (!cfg.enabled || !state) return [];
   const policy = policyOf(ex);
   state.responseBudget ??= { deadline: performance.now() + cfg.scan_ms, exhausted: false };
@@ -142,7 +142,7 @@ function checkCall(ex: Exchange, call: ToolCall, scannerFor: Scanners): Finding[
 
 /** What is stored with the request: the capture masked, the findings as rows. Read when the row is stored. */
 function storedWith(ex: Exchange): RowExtension | void {
-  const state = ex.state.get(STATE) as SecretsState | undefined;
+  const state = ex.state.get(STATE);
   if (!state) return;
   const ctx = { ts: ex.startedAt, principal: ex.identity.principal, sessionId: ex.session?.id ?? null };
   return {

@@ -1,7 +1,7 @@
 // Version 3 (issue 18): secrets found in traffic, one row per secret, place and call: the rule id and a fingerprint,
 // never the secret.
 import type { Kysely, Migration } from "kysely";
-import type { Engine } from "../schema.js";
+import type { Engine } from "./engine.js";
 
 export function secretFindings(engine: Engine): Migration {
   const pg = engine === "postgres";
