@@ -10,7 +10,10 @@ import type { GatewayModule } from "./proxy/feature.js";
 export interface Features {
   /** CI sessions: attribution, session tokens, check runs (routes only; requests look their session up). */
   readonly ci: GatewayModule;
-  /** Secrets in traffic: redacts or refuses credentials in the body before any hook or upstream sees it. */
+  /**
+   * Secrets in traffic: before forwarding, credentials in the body are redacted (or the request refused), so the hooks
+   * after it and the provider see the body as forwarded; after: secret findings stored, captures masked.
+   */
   readonly secrets: GatewayModule;
   /** Webhooks: synchronous pre_request hooks may rewrite or refuse the body; events go out after. */
   readonly hooks: GatewayModule;

@@ -372,14 +372,11 @@ export class ShellWalker {
     };
     un.scripts.forEach(follow);
     const stdin = ev.stdin ?? ctx.stdin;
-    const argv = un.xargs ? placeInputs(un.argv, xargsItems(un.xargs, stdin, ctx.stdinListing), un.xargs.replace) : un.argv;
-    if (un.xargs || ctx.markers.includes("xargs")) this.budget.spend(argv.reduce((n, a) => n + a.value.length, 0));
+    const argv = this.inputArgv(un, stdin, ctx);
     const head = argv[0];
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
-    const args = argv.slice(1);
-    if (name === "cd") this.changeDirectory(args);
-    if (name === "rm" && this.cwd !== undefined) underDirectory(args, this.cwd);
+    const args = this.inDirectory(name, argv.slice(1));
     const parsed = parseArgs(name, args.map((a) => a.value));
     const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
     const program = programOf(name, args, stdin?.value);
@@ -433,14 +430,42 @@ export class ShellWalker {
       const argv = listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
       produced.push(...this.finish(argv, inner, nestedCtx(a.marker)));
     }
+    produced.push(...this.programsRead(name, program, ev, stdin, nestedCtx));
+    return produced;
+  }
+
+  /** Programs a command reads from stdin (a shell) or carries inline (`python -c` exec strings). */
+  private programsRead(
+    name: string,
+    program: ReturnType<typeof programOf>,
+    ev: Evaluated,
+    stdin: VarValue | undefined,
+    nestedCtx: (marker: Marker, extra?: readonly Marker[]) => Ctx,
+  ): SimpleCommand[] {
+    const out: SimpleCommand[] = [];
     if (SHELLS.has(name) && program.stdinProgram && stdin) {
       const marker: Marker = ev.stdin && ev.heredoc ? "heredoc_program" : "pipe_program";
-      produced.push(...this.source(stdin.value, nestedCtx(marker, stdin.markers)));
+      out.push(...this.source(stdin.value, nestedCtx(marker, stdin.markers)));
     }
     if (program.code) {
-      for (const s of execStrings(program.code)) produced.push(...this.source(s, nestedCtx("interpreter")));
+      for (const s of execStrings(program.code)) out.push(...this.source(s, nestedCtx("interpreter")));
     }
-    return produced;
+    return out;
+  }
+
+  /** The argv a wrapper runs: with xargs, its input placed among the arguments (counted against the budget). */
+  private inputArgv(un: ReturnType<typeof unwrap>, stdin: VarValue | undefined, ctx: Ctx): Arg[] {
+    const argv = un.xargs ? placeInputs(un.argv, xargsItems(un.xargs, stdin, ctx.stdinListing), un.xargs.replace) : un.argv;
+    if (un.xargs || ctx.markers.includes("xargs")) this.budget.spend(argv.reduce((n, a) => n + a.value.length, 0));
+    return argv;
+  }
+
+  /** Follows `cd`; after `cd dir`, what `rm` is given relative to it is under dir (`cd dist && rm -rf *`). */
+  private inDirectory(name: string, args: Arg[]): Arg[] {
+    if (name === "cd") this.changeDirectory(args);
+    const cwd = this.cwd;
+    if (name !== "rm" || cwd === undefined) return args;
+    return args.map((a) => (a.known && !/^([-/~$]|\.\.)/.test(a.value) ? { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` } : a));
   }
 
   /** Follows `cd` with a known directory (relative ones from where the script started); `cd -` and the unknown forget it. */
@@ -489,11 +514,4 @@ export class ShellWalker {
 /** The context of a program nested in another (a script it runs, a command it wraps): one level deeper, marked. */
 function nestedIn(ctx: Ctx, marker: Marker, extra: readonly Marker[] = []): Ctx {
   return { depth: ctx.depth + 1, markers: [...new Set([...ctx.markers, marker, ...extra])] };
-}
-
-/** After `cd dir`, what `rm` is given relative to it is under dir: `cd dist && rm -rf *` is not the repository. */
-function underDirectory(args: Arg[], cwd: string): void {
-  args.forEach((a, i) => {
-    if (a.known && !/^([-/~$]|\.\.)/.test(a.value)) args[i] = { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` };
-  });
 }
