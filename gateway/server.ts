@@ -39,6 +39,11 @@ export interface GatewayOptions {
   /** The file `loaded` came from: enables the config API, reloadConfig() (SIGHUP) and reloads when it changes. */
   readonly configPath?: string;
   readonly configDebounceMs?: number;
+  /**
+   * Runs CI-session check runs, webhook delivery and capture retention (default true). With `--workers N` one worker
+   * runs them; the others only write the rows those jobs read.
+   */
+  readonly backgroundJobs?: boolean;
 }
 
 export interface RunningGateway {
@@ -97,13 +102,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return def ? (await buckets.peek({ bucket, quota, def })).balance : null;
     },
     flushLog: () => requestLog.flush(),
+    writesCheckRuns: options.backgroundJobs ?? true,
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
   const quotas = createQuotaModule({ store: buckets, pricer, getConfig, sessionFor: ci.sessionFor });
+  const backgroundJobs = options.backgroundJobs ?? true;
   const audit = new ConfigAudit(db);
+  // Every worker reloads a changed file on its own; the change is audited once, by the worker running the jobs (an
+  // edit through the API is audited by the worker that took it).
+  const auditChanges: Pick<ConfigAudit, "record"> = backgroundJobs ? audit : { record: (change) => void (change.source === "api" && audit.record(change)) };
   const live = options.configPath
-    ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
+    ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit: auditChanges, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
@@ -143,11 +153,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const purged = requestLog.purgeCaptures(Date.now() - retention);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${config.database.retention}`);
   };
-  purge();
-  const purgeTimer = setInterval(purge, 3600_000).unref();
-  ci.start();
+  const purgeTimer = backgroundJobs ? setInterval(purge, 3600_000).unref() : undefined;
+  if (backgroundJobs) {
+    purge();
+    ci.start();
+    hooks.start();
+  }
   live?.watch();
-  hooks.start();
 
   return {
     url: `http://${host}:${address.port}`,

@@ -24,6 +24,11 @@ export interface CiModuleDeps {
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
+  /**
+   * False in the `--workers` processes that do not run the background jobs: a session's start and finish then leave
+   * its check run to the one that does (its next pass, within 2 s), so two processes never create the same check run.
+   */
+  readonly writesCheckRuns?: boolean;
 }
 
 export interface CiModule {
@@ -97,7 +102,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     config: github,
     store,
     github: githubClient,
-    sync,
+    sync: deps.writesCheckRuns === false ? null : sync,
     ...(deps.flushLog ? { flushLog: deps.flushLog } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
