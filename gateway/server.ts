@@ -75,7 +75,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const listenRefused = listenProblem(config.identity, hostname);
   if (listenRefused) throw new Error(listenRefused);
   const listenAdvice = listenWarning(config.identity, hostname);
-  if (listenAdvice) say(`keyless: ${listenAdvice}`);
+  // Said once, not once per worker.
+  if (listenAdvice && (options.backgroundJobs ?? true)) say(`keyless: ${listenAdvice}`);
   const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   let buckets: BucketStore;
