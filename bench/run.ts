@@ -16,7 +16,7 @@ const N = {
   warm: QUICK ? 1000 : 3000,
   sequential: QUICK ? 1000 : 3000,
   streams: QUICK ? 200 : 500,
-  throughput: QUICK ? 5000 : 20_000,
+  throughput: QUICK ? 5000 : 10_000,
   rounds: QUICK ? 2 : 3,
   long: Number(args.get("requests") ?? (QUICK ? 10_000 : 100_000)),
   bigStreamBytes: QUICK ? 128 * 2 ** 20 : 2 ** 30,
