@@ -5,6 +5,9 @@
 // 2-core host). Smaller slices cost more per row (each commit writes its pages to the WAL again): measured 240 µs a
 // row in slices of 64, 310 in slices of 8, 430 in slices of 2 or 4 on the same loaded host.
 
+/** Queued rows beyond which slices grow past their time budget to catch up. */
+const BACKLOG = 512;
+
 export interface BatchWriterOptions<T> {
   readonly write: (rows: readonly T[]) => void;
   readonly intervalMs?: number;
@@ -70,9 +73,11 @@ export class BatchWriter<T> {
 
   /** Writes one slice; on failure keeps the rows and retries later. Returns whether the write succeeded. */
   private writeSlice(): boolean {
-    // Until a write has shown the pace, a small slice.
+    // Until a write has shown the pace, a small slice. A backlog (rows arriving faster than time-boxed slices write
+    // them) is written in larger slices, so the queue, and the memory it holds, cannot grow without bound.
     const fit = this.msPerRow > 0 ? Math.floor(this.sliceMs / this.msPerRow) : 8;
-    const rows = this.rows.splice(0, Math.max(1, Math.min(this.slice, fit)));
+    const catchUp = this.rows.length > BACKLOG ? Math.ceil(this.rows.length / 8) : 0;
+    const rows = this.rows.splice(0, Math.max(1, Math.min(this.slice, Math.max(fit, catchUp))));
     try {
       const started = performance.now();
       this.options.write(rows);

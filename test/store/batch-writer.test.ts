@@ -50,3 +50,16 @@ describe("BatchWriter", () => {
     assert.equal(writer.pending, 0);
   });
 });
+
+describe("BatchWriter under a backlog", () => {
+  it("writes larger slices once more than 512 rows wait, so the queue cannot grow without bound", async () => {
+    const slices: number[] = [];
+    const writer = new BatchWriter<number>({ intervalMs: 5, sliceMs: 1, write: (rows) => (busy(0.25 * rows.length), slices.push(rows.length)) });
+    for (let i = 0; i < 2000; i++) writer.add(i);
+    await waitFor(() => writer.pending === 0, 10_000, "the backlog written");
+    assert.equal(slices.reduce((a, b) => a + b, 0), 2000);
+    assert.ok(Math.max(...slices) === 64, `largest slice ${Math.max(...slices)}`);
+    // Once the queue is back under the threshold, slices return to the time budget.
+    assert.ok(slices.at(-1)! <= 6, `last slices ${slices.slice(-5)}`);
+  });
+});
