@@ -133,11 +133,18 @@ function fromDb(row: DbToolCallRow): ToolCallRow {
 }
 
 /** Inserts the calls of one request (call it inside the request's transaction). Returns the rows' ids, parents first. */
+/** Compiled once per database: preparing the statement cost more than running it, for every answer with tool calls. */
+const insertStatements = new WeakMap<Db, ReturnType<Db["prepare"]>>();
+
 export function insertToolCalls(db: Db, requestId: string, ctx: ToolCallContext, records: readonly ToolCallRecord[]): number[] {
-  const insert = db.prepare(`INSERT INTO tool_calls (request_id, parent_id, position, ts, principal, session_id, client_session,
-    call_id, name, kind, mcp_server, mcp_tool, command, paths, arguments, findings, action)
-    VALUES (@request_id, @parent_id, @position, @ts, @principal, @session_id, @client_session, @call_id, @name, @kind,
-    @mcp_server, @mcp_tool, @command, @paths, @arguments, @findings, @action)`);
+  let insert = insertStatements.get(db);
+  if (!insert) {
+    insert = db.prepare(`INSERT INTO tool_calls (request_id, parent_id, position, ts, principal, session_id, client_session,
+      call_id, name, kind, mcp_server, mcp_tool, command, paths, arguments, findings, action)
+      VALUES (@request_id, @parent_id, @position, @ts, @principal, @session_id, @client_session, @call_id, @name, @kind,
+      @mcp_server, @mcp_tool, @command, @paths, @arguments, @findings, @action)`);
+    insertStatements.set(db, insert);
+  }
   const ids: number[] = [];
   const write = (record: ToolCallRecord, position: number, parentId: number | null) => {
     const { lastInsertRowid } = insert.run({
