@@ -3,12 +3,13 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
-import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
+import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";
+import { DB_USAGE, runDbCommand } from "./store/command.js";
 import { packageVersion } from "./version.js";
-import { announceReady, isGatewayWorker, runPrimary, runsBackgroundJobs } from "./workers.js";
+import { type WorkerReady, announceReady, isGatewayWorker, isLeadWorker, runPrimary } from "./workers.js";
 
 const USAGE = `usage:
   keyless serve [--config FILE] [--listen HOST:PORT] [--workers N]   (without --config: loopback-only defaults, keys from
@@ -16,6 +17,7 @@ const USAGE = `usage:
   keyless config check FILE
   keyless doctor [--config FILE] [--listen HOST:PORT]   (checks tailscaled, the tailnet address, providers, GitHub, PostgreSQL)
 ${POLICY_USAGE}
+${DB_USAGE}
   keyless --version`;
 
 function fail(message: string, code = 2): never {
@@ -42,15 +44,16 @@ async function serveCommand(args: string[]): Promise<void> {
   const loaded = values.config ? loadOrExit(values.config) : parseConfigText(DEFAULT_CONFIG_TEXT);
   const source = values.config ?? "embedded defaults";
   const qs = loaded.config.quota_store;
-  const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "sqlite";
-  const banner = (url: string) =>
+  const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "in the store";
+  const banner = ({ url, store }: WorkerReady) =>
     process.stderr.write(
-      `keyless ${packageVersion()} serving on ${url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path}, budgets: ${budgets}${workers > 1 ? `, workers: ${workers}` : ""})\n`,
+      `keyless ${packageVersion()} serving on ${url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${store}, budgets: ${budgets}${workers > 1 ? `, workers: ${workers}` : ""})\n`,
     );
   if (workers > 1 && !isGatewayWorker()) return runPrimary(workers, banner, (m) => process.stderr.write(`${m}\n`));
-  const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config, backgroundJobs: runsBackgroundJobs() });
-  if (isGatewayWorker()) announceReady(gateway.url);
-  else banner(gateway.url);
+  const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config, leadWorker: isLeadWorker() });
+  const ready = { type: "keyless-ready", url: gateway.url, store: gateway.store.where } as const;
+  if (isGatewayWorker()) announceReady(ready);
+  else banner(ready);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -92,6 +95,15 @@ async function main(argv: string[]): Promise<void> {
       if (sub !== "check" || !file) fail(USAGE);
       const loaded = loadOrExit(file);
       process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${loaded.config.grants.length} grants)\n`);
+      return;
+    }
+    case "db": {
+      const code = await runDbCommand(rest, {
+        out: (t) => process.stdout.write(t),
+        err: (t) => process.stderr.write(t),
+        database: (path) => (path ? loadOrExit(path) : parseConfigText(DEFAULT_CONFIG_TEXT)).config.database,
+      });
+      if (code !== 0) process.exit(code);
       return;
     }
     case "policy": {

@@ -1,45 +1,47 @@
-// `keyless serve --workers N`: a node:cluster primary forks N gateway processes that share the listen socket, the
-// SQLite store (WAL; every write is a transaction, budgets are debited in one) or PostgreSQL. The primary serves
-// nothing: it starts the workers, announces the address once all listen, forwards SIGHUP/SIGTERM/SIGINT, and
-// replaces a worker that dies. Exactly one worker runs the background jobs (CI-session check runs, the webhook
-// outbox, capture retention): they read their work from the store, and two of them could deliver a webhook twice or
-// create a check run twice.
+// `keyless serve --workers N`: a node:cluster primary forks N gateway processes that share the listen socket and the
+// store (SQLite in WAL mode, every write a transaction; or PostgreSQL), budgets included. The primary serves nothing:
+// it starts the workers, announces the address once all listen, forwards SIGHUP/SIGTERM/SIGINT, and replaces a worker
+// that dies. The background jobs (CI-session check runs, webhook delivery, retention) run in every worker: each claims
+// its work in the store with a lease, as replicas on several hosts do. One worker, the lead, speaks for all: it says
+// the startup warnings and audits a config file change once.
 import cluster, { type Worker } from "node:cluster";
 
-/** Set in the environment of the worker that runs the background jobs. */
-const JOBS_ENV = "KEYLESS_BACKGROUND_JOBS";
+/** Set in the environment of the lead worker. */
+const LEAD_ENV = "KEYLESS_LEAD_WORKER";
 
 export interface WorkerReady {
   readonly type: "keyless-ready";
   readonly url: string;
+  /** Where the store is, as the worker opened it (without credentials). */
+  readonly store: string;
 }
 
 export const isGatewayWorker = (): boolean => cluster.isWorker;
 
-/** In a worker: whether this one runs the background jobs. */
-export const runsBackgroundJobs = (): boolean => !cluster.isWorker || process.env[JOBS_ENV] === "1";
+/** Whether this process speaks for the others (a single process always does). */
+export const isLeadWorker = (): boolean => !cluster.isWorker || process.env[LEAD_ENV] === "1";
 
 /** In a worker: tells the primary it listens. */
-export function announceReady(url: string): void {
-  process.send?.({ type: "keyless-ready", url } satisfies WorkerReady);
+export function announceReady(ready: WorkerReady): void {
+  process.send?.(ready);
 }
 
-export function runPrimary(count: number, onReady: (url: string) => void, log: (message: string) => void): void {
-  const workers = new Map<Worker, { jobs: boolean; ready: boolean }>();
+export function runPrimary(count: number, onReady: (ready: WorkerReady) => void, log: (message: string) => void): void {
+  const workers = new Map<Worker, { lead: boolean; ready: boolean }>();
   let announced = false;
   let stopping = false;
   let exitCode = 0;
 
-  const fork = (jobs: boolean) => {
-    const worker = cluster.fork({ [JOBS_ENV]: jobs ? "1" : "0" });
-    workers.set(worker, { jobs, ready: false });
+  const fork = (lead: boolean) => {
+    const worker = cluster.fork({ [LEAD_ENV]: lead ? "1" : "0" });
+    workers.set(worker, { lead, ready: false });
     worker.on("message", (m: Partial<WorkerReady>) => {
       const state = workers.get(worker);
-      if (m?.type !== "keyless-ready" || !state || typeof m.url !== "string") return;
+      if (m?.type !== "keyless-ready" || !state || typeof m.url !== "string" || typeof m.store !== "string") return;
       state.ready = true;
       if (!announced && [...workers.values()].every((w) => w.ready)) {
         announced = true;
-        onReady(m.url);
+        onReady({ type: m.type, url: m.url, store: m.store });
       }
     });
     worker.on("exit", (code, signal) => {
@@ -56,7 +58,7 @@ export function runPrimary(count: number, onReady: (url: string) => void, log: (
         return shutdown("SIGTERM", 1);
       }
       log(`keyless: worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
-      fork(state.jobs);
+      fork(state.lead);
     });
   };
 

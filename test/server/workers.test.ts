@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { Agent } from "undici";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
-import { anthropicMessages, anthropicUsage } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages, anthropicUsage } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";

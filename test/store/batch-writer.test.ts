@@ -15,7 +15,7 @@ const busy = (ms: number) => {
 describe("BatchWriter", () => {
   it("sizes slices to sliceMs at the measured pace, in order, one slice per turn of the event loop", async () => {
     const slices: number[][] = [];
-    const writer = new BatchWriter<number>({ intervalMs: 5, sliceMs: 1, write: (rows) => (busy(0.25 * rows.length), slices.push([...rows])) });
+    const writer = new BatchWriter<number>({ intervalMs: 5, sliceMs: 1, write: async (rows) => void (busy(0.25 * rows.length), slices.push([...rows])) });
     let turns = 0;
     const ticker = setInterval(() => turns++, 0);
     for (let i = 0; i < 200; i++) writer.add(i);
@@ -35,7 +35,7 @@ describe("BatchWriter", () => {
     const errors: unknown[] = [];
     const writer = new BatchWriter<number>({
       intervalMs: 5,
-      write: (rows) => {
+      write: async (rows) => {
         if (refuse) throw new Error("database is locked");
         written.push(...rows);
       },
@@ -45,7 +45,7 @@ describe("BatchWriter", () => {
     await waitFor(() => errors.length > 0, 2000, "the refused write");
     assert.equal(writer.pending, 10);
     refuse = false;
-    writer.flush();
+    await writer.flush();
     assert.deepEqual(written, Array.from({ length: 10 }, (_, i) => i));
     assert.equal(writer.pending, 0);
   });
@@ -54,7 +54,7 @@ describe("BatchWriter", () => {
 describe("BatchWriter under a backlog", () => {
   it("writes larger slices once more than 512 rows wait, so the queue cannot grow without bound", async () => {
     const slices: number[] = [];
-    const writer = new BatchWriter<number>({ intervalMs: 5, sliceMs: 1, write: (rows) => (busy(0.25 * rows.length), slices.push(rows.length)) });
+    const writer = new BatchWriter<number>({ intervalMs: 5, sliceMs: 1, write: async (rows) => void (busy(0.25 * rows.length), slices.push(rows.length)) });
     for (let i = 0; i < 2000; i++) writer.add(i);
     await waitFor(() => writer.pending === 0, 10_000, "the backlog written");
     assert.equal(slices.reduce((a, b) => a + b, 0), 2000);
