@@ -7,6 +7,7 @@ import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";
+import { openStore } from "./store/db.js";
 import { DB_USAGE, runDbCommand } from "./store/command.js";
 import { packageVersion } from "./version.js";
 import { type WorkerReady, announceReady, isGatewayWorker, isLeadWorker, runPrimary } from "./workers.js";
@@ -49,7 +50,11 @@ async function serveCommand(args: string[]): Promise<void> {
     process.stderr.write(
       `keyless ${packageVersion()} serving on ${url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${store}, budgets: ${budgets}${workers > 1 ? `, workers: ${workers}` : ""})\n`,
     );
-  if (workers > 1 && !isGatewayWorker()) return runPrimary(workers, banner, (m) => process.stderr.write(`${m}\n`));
+  if (workers > 1 && !isGatewayWorker()) {
+    // Migrations first, once: Kysely takes no lock on SQLite, and workers migrating one file together collide.
+    await (await openStore(loaded.config.database)).close();
+    return runPrimary(workers, banner, (m) => process.stderr.write(`${m}\n`));
+  }
   const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config, leadWorker: isLeadWorker() });
   const ready = { type: "keyless-ready", url: gateway.url, store: gateway.store.where } as const;
   if (isGatewayWorker()) announceReady(ready);
