@@ -282,9 +282,12 @@ async function main(): Promise<void> {
     // Workers: the same load against 1 and 2 processes. On 2 cores the load client and the upstream compete with them,
     // so CPU per request is the figure that carries over to a bigger host.
     console.log(`\nkeyless serve --workers N, ${CONCURRENCY} connections, ${N.throughput} requests`);
-    const w1 = await measured(pools.gateway, gw.pid, N.throughput);
+    // Fresh connections: the pool's sat idle through the long stream, past the server's keep-alive (a request sent as
+    // the server closes one is reset, and undici does not retry a POST).
     await pools.gateway.close();
     gatewayPoolClosed = true;
+    const pool1 = new Pool(gw.url, { connections: CONCURRENCY });
+    const w1 = await measured(pool1, gw.pid, N.throughput).finally(() => pool1.close());
     await stop(gw.child);
     const gw2 = await startKeyless(configFor("w2"), 2);
     stopAll.push(gw2.child);
