@@ -49,8 +49,36 @@ export interface Exchange {
   readonly toolResults: readonly ToolResult[];
   /** Free-form markers recorded on the row, e.g. "cost_estimated", "guardrail_blocked". */
   readonly flags: string[];
-  /** Plugin-private state, keyed by plugin name. */
-  readonly state: Map<string, unknown>;
+  /** Plugin-private state, one typed slot per plugin (see `stateSlot`). */
+  readonly state: ExchangeState;
+}
+
+/** A typed key for one plugin's state on an exchange: `const RESERVATION = stateSlot<Reservation>("quota")`. */
+export interface StateSlot<T> {
+  readonly name: string;
+  /** Never set: carries the slot's type. */
+  readonly type?: T;
+}
+
+export function stateSlot<T>(name: string): StateSlot<T> {
+  return { name };
+}
+
+/** Per-exchange plugin state, read and written through typed slots only. */
+export class ExchangeState {
+  private readonly values = new Map<StateSlot<unknown>, unknown>();
+
+  get<T>(slot: StateSlot<T>): T | undefined {
+    return this.values.get(slot) as T | undefined;
+  }
+
+  set<T>(slot: StateSlot<T>, value: T): void {
+    this.values.set(slot, value);
+  }
+
+  delete<T>(slot: StateSlot<T>): void {
+    this.values.delete(slot);
+  }
 }
 
 /** A refusal from a plugin: logged as a denial and answered in the format's own error shape. */
@@ -79,12 +107,15 @@ export interface Outcome {
 
 export interface ExchangePlugin {
   readonly name: string;
-  /** Before the upstream call. A Denial stops the request. */
+  /** Before the upstream call, in pipeline order (gateway/pipeline.ts). A Denial stops the request. */
   before?(ex: Exchange): Promise<Denial | void> | Denial | void;
   /** Rewrites the events of a streamed response the client sees (e.g. to block a tool call). */
   streamRewriter?(ex: Exchange): EventRewriter | undefined;
   /** Rewrites a complete JSON response; returns the replacement or undefined to leave it. */
   rewriteResponse?(ex: Exchange, body: unknown, summary: ResponseSummary): unknown;
-  /** After the exchange ended, off the response path. May return extra rows to store with the request. */
+  /**
+   * After the exchange ended, off the response path, in reverse pipeline order. May return extra rows to store with
+   * the request.
+   */
   after?(ex: Exchange, outcome: Outcome): RowExtension | void;
 }

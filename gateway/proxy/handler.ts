@@ -10,7 +10,7 @@ import { BodyTooLarge, readBody } from "../http/read-body.js";
 import { adapterFor } from "../providers/registry.js";
 import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
 import type { ProxyDeps } from "./deps.js";
-import type { Denial, Exchange, ResolvedProvider } from "./exchange.js";
+import { type Denial, type Exchange, ExchangeState, type ResolvedProvider } from "./exchange.js";
 import { upstreamHeaders } from "./headers.js";
 import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
@@ -117,7 +117,7 @@ function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, p
     body: parsed.body,
     toolResults: safe(() => route.format.toolResults(parsed.body), []),
     flags: [],
-    state: new Map(),
+    state: new ExchangeState(),
   };
 }
 

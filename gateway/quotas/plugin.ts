@@ -6,7 +6,7 @@
 // cannot be checked are not bypassed.
 import { formatDollars } from "../config/units.js";
 import type { Pricer } from "../pricing/prices.js";
-import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { type Denial, type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
 import { chargesFrom } from "./charges.js";
 import { type Charging, type Estimate, budgetCost, estimateCost } from "./estimate.js";
@@ -26,6 +26,8 @@ interface Reservation {
   readonly lines: readonly SettleLine[];
   readonly estimate: Estimate;
 }
+
+const RESERVATION = stateSlot<Reservation>(QUOTA_PLUGIN);
 
 function describeEstimate(e: Estimate): string {
   const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference: the model's context window)" : ""}`];
@@ -101,12 +103,12 @@ export function quotaPlugin({ store, pricer }: QuotaPluginDeps): ExchangePlugin 
       if (estimate.byReference) ex.flags.push("quota_estimate_by_reference");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
       const reservation: Reservation = { lines: lines.map((line, i) => ({ line, portions: result.portions[i]! })), estimate };
-      ex.state.set(QUOTA_PLUGIN, reservation);
+      ex.state.set(RESERVATION, reservation);
     },
     after(ex: Exchange, outcome: Outcome): RowExtension | void {
-      const reservation = ex.state.get(QUOTA_PLUGIN) as Reservation | undefined;
+      const reservation = ex.state.get(RESERVATION);
       if (!reservation) return;
-      ex.state.delete(QUOTA_PLUGIN);
+      ex.state.delete(RESERVATION);
       const { charged, atReservation } = settlement(reservation.estimate, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
       return store.settlement(reservation.lines, charged, atReservation);

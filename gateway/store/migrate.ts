@@ -4,13 +4,16 @@
 import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely";
 import { initial } from "./migrations/0001-initial.js";
 import { claims } from "./migrations/0002-claims.js";
-import type { Engine, Store } from "./db.js";
+import type { Engine, Kdb } from "./schema.js";
+
+/** What migrating needs of an open store (db.ts's Store has it). */
+type Migratable = { readonly engine: Engine; readonly db: Kdb };
 
 function migrations(engine: Engine): Record<string, Migration> {
   return { "0001-initial": initial(engine), "0002-claims": claims(engine) };
 }
 
-function migrator(store: Store): Migrator {
+function migrator(store: Migratable): Migrator {
   const provider: MigrationProvider = { getMigrations: async () => migrations(store.engine) };
   return new Migrator({ db: store.db, provider });
 }
@@ -26,7 +29,7 @@ function check(result: MigrationResultSet): string[] {
 }
 
 /** Applies every pending migration; returns the names applied now. */
-export async function migrateToLatest(store: Store): Promise<string[]> {
+export async function migrateToLatest(store: Migratable): Promise<string[]> {
   return check(await migrator(store).migrateToLatest());
 }
 
@@ -35,6 +38,6 @@ export interface MigrationStatus {
   readonly executedAt: Date | null;
 }
 
-export async function migrationStatus(store: Store): Promise<MigrationStatus[]> {
+export async function migrationStatus(store: Migratable): Promise<MigrationStatus[]> {
   return (await migrator(store).getMigrations()).map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
 }

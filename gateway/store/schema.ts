@@ -210,7 +210,7 @@ export interface Tables {
   leases: LeasesTable;
 }
 
-export type Engine = "sqlite" | "postgres";
+export type { Engine } from "./migrations/engine.js";
 export type Kdb = Kysely<Tables>;
 /** A connection or a transaction: what a write that may join a caller's transaction takes. */
 export type Executor = Kysely<Tables> | Transaction<Tables>;
