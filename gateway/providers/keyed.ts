@@ -1,6 +1,7 @@
 // The direct APIs (Anthropic, OpenAI, Gemini) differ only in how the key travels: one adapter shape, three headers.
-import type { ProviderConfig } from "../config/providers.js";
-import { type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
+// `auth_mode` picks whose credential that is: the gateway's key (inject), the caller's own (passthrough), or none.
+import type { AuthMode, KeyHeader, ProviderConfig } from "../config/providers.js";
+import { type ProviderAdapter, ProviderAuthError, addHeaderLines, upstreamUrl } from "./types.js";
 
 export type KeyedConfig<T extends "anthropic" | "openai" | "gemini"> = Extract<ProviderConfig, { type: T }>;
 
@@ -9,22 +10,34 @@ interface Keyed {
   readonly baseurl: string;
   readonly apikey: string;
   readonly headers: readonly string[];
+  readonly authorization?: KeyHeader;
+  readonly auth_mode: AuthMode;
 }
 
-export function keyedProvider<C extends ProviderConfig & Keyed>(
-  type: C["type"],
-  priceProvider: string,
-  authorize: (headers: Headers, key: string) => void,
-): ProviderAdapter<C> {
+export function setKey(headers: Headers, how: KeyHeader, key: string): void {
+  if (how === "bearer") headers.set("authorization", `Bearer ${key}`);
+  else headers.set(how, key);
+}
+
+export function keyedProvider<C extends ProviderConfig & Keyed>(type: C["type"], priceProvider: string, keyHeader: KeyHeader, defaults: (headers: Headers) => void = () => undefined): ProviderAdapter<C> {
   return {
     type,
     priceProvider,
-    configured: (config) => config.apikey !== "",
-    secrets: (config) => [config.apikey],
+    // A passthrough provider without a key still serves callers who bring their own; "none" needs nothing.
+    configured: (config) => config.apikey !== "" || config.auth_mode !== "inject",
+    secrets: (config) => (config.apikey === "" ? [] : [config.apikey]),
     prepare(input, config) {
       const headers = new Headers(input.headers);
       addHeaderLines(headers, config.headers);
-      authorize(headers, config.apikey);
+      const own = input.clientCredentials ?? [];
+      if (config.auth_mode === "passthrough" && own.length > 0) {
+        // The caller's credential goes up as the caller sent it; the gateway's key never joins it.
+        for (const { name, value } of own) headers.set(name, value);
+      } else if (config.auth_mode !== "none") {
+        if (config.apikey === "") throw new ProviderAuthError("the caller sent no credential of its own and the provider has no key configured (auth_mode passthrough)");
+        setKey(headers, config.authorization ?? keyHeader, config.apikey);
+      }
+      defaults(headers);
       return { url: upstreamUrl(config.baseurl, input.path, input.query), method: input.method, headers, body: input.body };
     },
   };

@@ -43,6 +43,8 @@ export interface Exchange {
   readonly info: RequestInfo;
   readonly stream: boolean;
   readonly clientHeaders: Headers;
+  /** The request's path as the client sent it (hook metadata). */
+  readonly path: string;
   /** The parsed request body (null for bodiless requests). Plugins may replace it (pre_request hooks). */
   body: unknown;
   /** Tool results this request reports for earlier calls. */
@@ -51,6 +53,8 @@ export interface Exchange {
   readonly flags: string[];
   /** Plugin-private state, one typed slot per plugin (see `stateSlot`). */
   readonly state: ExchangeState;
+  /** The caller's own credentials, forwarded to a passthrough provider: scrubbed like provider keys. */
+  readonly clientSecrets: readonly string[];
 }
 
 /** A typed key for one plugin's state on an exchange: `const RESERVATION = stateSlot<Reservation>("quota")`. */
@@ -103,6 +107,8 @@ export interface Outcome {
   readonly denial?: Denial;
   /** Tool calls as the upstream sent them (before any rewriting the client saw). */
   readonly toolCalls: readonly ToolCall[];
+  /** The upstream's answer as captured (scrubbed, cut at database.capture_limit), for hooks that ask for it. */
+  readonly response?: { readonly body: Uint8Array; readonly truncated: boolean; readonly contentType: string | null };
 }
 
 export interface ExchangePlugin {

@@ -11,7 +11,7 @@ import { adapterFor } from "../providers/registry.js";
 import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
 import type { ProxyDeps } from "./deps.js";
 import { type Denial, type Exchange, ExchangeState, type ResolvedProvider } from "./exchange.js";
-import { upstreamHeaders } from "./headers.js";
+import { clientCredentials, upstreamHeaders } from "./headers.js";
 import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
@@ -96,9 +96,15 @@ function authorize(caller: Caller, base: RequestBase, { model, bytes }: ParsedRe
   return { ok: true, value: provider };
 }
 
+/** Passthrough: the caller's own credential pays for the call; it is forwarded, scrubbed, and never logged. */
+function passthroughCredentials(provider: ResolvedProvider, headers: Headers): ReturnType<typeof clientCredentials> {
+  return "auth_mode" in provider.config && provider.config.auth_mode === "passthrough" ? clientCredentials(headers) : [];
+}
+
 function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, provider: ResolvedProvider, deps: ProxyDeps): Exchange {
   const { route, match } = base;
   const entitlement = caller.entitlement(provider.name, parsed.model);
+  const passthrough = passthroughCredentials(provider, base.clientHeaders);
   return {
     id: base.id,
     startedAt: base.startedAt,
@@ -114,10 +120,12 @@ function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, p
     info: parsed.info,
     stream: route.streamFromPath?.(match) ?? parsed.info.stream,
     clientHeaders: base.clientHeaders,
+    path: base.path,
     body: parsed.body,
     toolResults: safe(() => route.format.toolResults(parsed.body), []),
-    flags: [],
+    flags: passthrough.length > 0 ? ["client_credentials"] : [],
     state: new ExchangeState(),
+    clientSecrets: passthrough.map((c) => c.secret),
   };
 }
 
@@ -162,7 +170,8 @@ async function upstreamRequest(req: Request, base: RequestBase, ex: Exchange, bo
     const v = url.searchParams.get(name);
     if (v !== null) query.set(name, v);
   }
-  return ex.provider.adapter.prepare({ path: base.route.upstreamPath(base.match, ex.model), query, method: req.method, headers, body, model: ex.model }, ex.provider.config);
+  const clientCredentials = passthroughCredentials(ex.provider, req.headers);
+  return ex.provider.adapter.prepare({ path: base.route.upstreamPath(base.match, ex.model), query, method: req.method, headers, body, model: ex.model, clientCredentials }, ex.provider.config);
 }
 
 /** Sends the request; a client that leaves does not stop the provider's bill, so the call goes on, bounded. */
