@@ -1,17 +1,33 @@
-// npm run bench: the same load direct to a fake upstream and through the gateway (logging on), on loopback.
-// Prints added latency (p50/p99), streaming time-to-first-byte overhead, throughput ratio at 64 connections,
-// and the gateway's RSS over a long run. A benchmark, not a test: numbers depend on the machine.
+// npm run bench [-- --quick]: the same load direct to a fake upstream, through a bare node:http + undici proxy, and
+// through the gateway (identity tailscale against a fake LocalAPI in its own process, grants, a budget, tool-call
+// extraction, metrics and SQLite logging all on), on loopback, in one run. Prints every target of issue 14 with its
+// measured value. A benchmark, not a test: the numbers depend on the machine and on whatever else it runs.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
-const LONG_RUN = Number(args.get("requests") ?? 100_000);
+const argv = process.argv.slice(2);
+const args = new Map(argv.map((a) => a.replace(/^--/, "").split("=") as [string, string]));
+const QUICK = args.has("quick");
 const CONCURRENCY = Number(args.get("concurrency") ?? 64);
+const N = {
+  warm: QUICK ? 1000 : 3000,
+  sequential: QUICK ? 1000 : 3000,
+  streams: QUICK ? 200 : 500,
+  throughput: QUICK ? 5000 : 10_000,
+  rounds: QUICK ? 2 : 3,
+  long: Number(args.get("requests") ?? (QUICK ? 10_000 : 100_000)),
+  bigStreamBytes: QUICK ? 128 * 2 ** 20 : 2 ** 30,
+};
 
-function spawnReady(cmd: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly match: RegExpExecArray;
+}
+
+function spawnReady(cmd: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Spawned> {
   const child = spawn(process.execPath, cmd, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let out = "";
   return new Promise((resolve, reject) => {
@@ -26,13 +42,46 @@ function spawnReady(cmd: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {})
   });
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-const fmt = (ms: number) => `${ms.toFixed(3)} ms`;
+/** A process and its children (the workers of `keyless serve --workers N`). */
+function processTree(pid: number): number[] {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+  return [pid, ...children.flatMap(processTree)];
+}
+
+function rssMiB(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+    return sum + (m ? Number(m[1]) / 1024 : 0);
+  }, 0);
+}
+
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+/** CPU time (user + system) of a process and its children, milliseconds. */
+function cpuMs(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+    return sum + (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+  }, 0);
+}
+
+const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const ms = (v: number) => `${v.toFixed(3)} ms`;
+const rps = (v: number) => `${v.toFixed(0)} req/s`;
 
 const BODY = JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
 const STREAM_BODY = BODY.replace("{", '{"stream":true,');
@@ -58,7 +107,7 @@ async function sequential(pool: Pool, body: string, n: number): Promise<{ total:
   return { total: total.sort((a, b) => a - b), ttfb: ttfb.sort((a, b) => a - b) };
 }
 
-async function throughput(pool: Pool, body: string, n: number, concurrency: number, onProgress?: (done: number) => void): Promise<number> {
+async function throughput(pool: Pool, body: string, n: number, concurrency = CONCURRENCY, onProgress?: (done: number) => void): Promise<number> {
   let started = 0;
   let done = 0;
   const t0 = performance.now();
@@ -75,102 +124,196 @@ async function throughput(pool: Pool, body: string, n: number, concurrency: numb
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** Throughput and the CPU the serving processes spent per request (what scales with cores on a bigger host). */
+async function measured(pool: Pool, pid: number, n: number, body = BODY): Promise<{ rps: number; cpuPerRequest: number }> {
+  const cpu0 = cpuMs(pid);
+  const r = await throughput(pool, body, n);
+  return { rps: r, cpuPerRequest: (cpuMs(pid) - cpu0) / n };
+}
+
+interface Target {
+  readonly name: string;
+  readonly measured: string;
+  readonly target: string;
+  readonly met: boolean;
+}
+const targets: Target[] = [];
+const check = (name: string, value: number, limit: number, unit: string, atLeast = false) =>
+  targets.push({
+    name,
+    measured: `${value.toFixed(unit === "×" ? 2 : 3)} ${unit}`,
+    target: `${atLeast ? "≥" : "≤"} ${limit} ${unit}`,
+    met: atLeast ? value >= limit : value <= limit,
+  });
+
+interface Gateway {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+}
+
+async function startKeyless(configPath: string, workers: number): Promise<Gateway> {
+  const gw = await spawnReady(
+    ["build/gateway/cli.js", "serve", "--config", configPath, "--listen", "127.0.0.1:0", "--workers", String(workers)],
+    /serving on (http:\/\/\S+)/,
+  );
+  return { url: gw.match[1]!, pid: gw.child.pid!, child: gw.child };
+}
+
 async function main(): Promise<void> {
   // The gateway runs as users run it: the compiled build, not through tsx.
   execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
-  const up = await spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/);
-  const upstreamUrl = `http://127.0.0.1:${up.match[1]}`;
-  const slow = await spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/, { DELAY_MS: "20" });
-  const slowUrl = `http://127.0.0.1:${slow.match[1]}`;
   const dir = mkdtempSync(join(tmpdir(), "keyless-bench-"));
-  const configPath = join(dir, "bench.json");
-  writeFileSync(configPath, JSON.stringify({
-    identity: { type: "local" },
-    providers: {
-      anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-sonnet-*"] },
-      slow: { type: "anthropic", baseurl: slowUrl, apikey: "sk-bench", models: ["claude-haiku-*"] },
-    },
-    grants: [{ src: ["(loopback)"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
-    database: { path: join(dir, "bench.db") },
-  }));
-  const gw = await spawnReady(["build/gateway/cli.js", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], /serving on (http:\/\/\S+)/);
-  const gatewayUrl = gw.match[1]!;
+  const [up, slow, tailscaled] = await Promise.all([
+    spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/),
+    spawnReady(["--import", "tsx", "bench/upstream-server.ts"], /listening (\d+)/, { DELAY_MS: "20" }),
+    spawnReady(["--import", "tsx", "bench/fake-tailscaled.ts"], /socket (\S+)\n/),
+  ]);
+  const upstreamUrl = `http://127.0.0.1:${up.match[1]}`;
+  const slowUrl = `http://127.0.0.1:${slow.match[1]}`;
+  const bare = await spawnReady(["--import", "tsx", "bench/bare-proxy.ts"], /listening (\d+)/, { UPSTREAM: upstreamUrl });
+  const bareUrl = `http://127.0.0.1:${bare.match[1]}`;
+  const configFor = (name: string) => {
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify({
+      // WhoIs per new connection, over the fake LocalAPI's unix socket; every request is then checked against grants.
+      identity: { type: "tailscale", socket: tailscaled.match[1] },
+      providers: {
+        anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-sonnet-*"] },
+        slow: { type: "anthropic", baseurl: slowUrl, apikey: "sk-bench", models: ["claude-haiku-*"] },
+      },
+      // Every request reserves against a budget and settles its cost.
+      quotas: { "bench:<node>": { capacity: "$1000000.00", rate: "$1000000.00/day" } },
+      grants: [{ src: ["tag:ci"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**", quotas: [{ bucket: "bench:<node>" }] }] } }],
+      database: { path: join(dir, `${name}.db`) },
+    }));
+    return path;
+  };
+  const gw = await startKeyless(configFor("w1"), 1);
   const pools = {
     direct: new Pool(upstreamUrl, { connections: CONCURRENCY }),
     slow: new Pool(slowUrl, { connections: CONCURRENCY }),
-    gateway: new Pool(gatewayUrl, { connections: CONCURRENCY }),
+    bare: new Pool(bareUrl, { connections: CONCURRENCY }),
+    gateway: new Pool(gw.url, { connections: CONCURRENCY }),
   };
+  let gatewayPoolClosed = false;
+  const stopAll: ChildProcess[] = [gw.child, bare.child, up.child, slow.child, tailscaled.child];
 
   try {
-    // Warm both paths (JIT, connection pools, SQLite statements).
-    await throughput(pools.direct, BODY, 2000, 16);
-    await throughput(pools.gateway, BODY, 2000, 16);
+    // Warm every path (JIT, connection pools, SQLite statements, WhoIs per connection).
+    for (const pool of [pools.direct, pools.bare, pools.gateway]) await throughput(pool, BODY, N.warm);
+    await throughput(pools.gateway, STREAM_BODY, 200, 16);
 
-    const seqN = 2000;
-    const d1 = await sequential(pools.direct, BODY, seqN);
-    const g1 = await sequential(pools.gateway, BODY, seqN);
-    console.log(`\nnon-streaming, 1 connection, ${seqN} requests`);
-    console.log(`  direct   p50 ${fmt(pct(d1.total, 50))}  p99 ${fmt(pct(d1.total, 99))}`);
-    console.log(`  gateway  p50 ${fmt(pct(g1.total, 50))}  p99 ${fmt(pct(g1.total, 99))}`);
-    console.log(`  added    p50 ${fmt(pct(g1.total, 50) - pct(d1.total, 50))}  p99 ${fmt(pct(g1.total, 99) - pct(d1.total, 99))}`);
+    console.log(`\nnon-streaming, 1 connection, ${N.sequential} requests each`);
+    const d1 = await sequential(pools.direct, BODY, N.sequential);
+    const b1 = await sequential(pools.bare, BODY, N.sequential);
+    const g1 = await sequential(pools.gateway, BODY, N.sequential);
+    for (const [name, r] of [["direct", d1], ["bare proxy", b1], ["keyless", g1]] as const) {
+      console.log(`  ${name.padEnd(10)} p50 ${ms(pct(r.total, 50))}  p99 ${ms(pct(r.total, 99))}`);
+    }
+    console.log(`  added by the bare proxy p50 ${ms(pct(b1.total, 50) - pct(d1.total, 50))}  p99 ${ms(pct(b1.total, 99) - pct(d1.total, 99))}`);
+    check("added latency p50, 1 connection", pct(g1.total, 50) - pct(d1.total, 50), 0.3, "ms");
+    check("added latency p99, 1 connection", pct(g1.total, 99) - pct(d1.total, 99), 1.5, "ms");
 
-    const streamN = 500;
-    const ds = await sequential(pools.direct, STREAM_BODY, streamN);
-    const gs = await sequential(pools.gateway, STREAM_BODY, streamN);
-    console.log(`\nstreaming (13 SSE events, 2 ms apart), 1 connection, ${streamN} requests`);
-    console.log(`  first byte direct  p50 ${fmt(pct(ds.ttfb, 50))}  p99 ${fmt(pct(ds.ttfb, 99))}`);
-    console.log(`  first byte gateway p50 ${fmt(pct(gs.ttfb, 50))}  p99 ${fmt(pct(gs.ttfb, 99))}`);
-    console.log(`  first-byte overhead p50 ${fmt(pct(gs.ttfb, 50) - pct(ds.ttfb, 50))}  p99 ${fmt(pct(gs.ttfb, 99) - pct(ds.ttfb, 99))}`);
-    console.log(`  whole stream added p50 ${fmt(pct(gs.total, 50) - pct(ds.total, 50))}`);
+    console.log(`\nstreaming (13 SSE events, 2 ms apart), 1 connection, ${N.streams} streams each`);
+    const ds = await sequential(pools.direct, STREAM_BODY, N.streams);
+    const bs = await sequential(pools.bare, STREAM_BODY, N.streams);
+    const gs = await sequential(pools.gateway, STREAM_BODY, N.streams);
+    for (const [name, r] of [["direct", ds], ["bare proxy", bs], ["keyless", gs]] as const) {
+      console.log(`  ${name.padEnd(10)} first byte p50 ${ms(pct(r.ttfb, 50))}  p99 ${ms(pct(r.ttfb, 99))}  whole stream p50 ${ms(pct(r.total, 50))}`);
+    }
+    check("stream first-byte overhead p50", pct(gs.ttfb, 50) - pct(ds.ttfb, 50), 0.5, "ms");
+    check("stream first-byte overhead p99", pct(gs.ttfb, 99) - pct(ds.ttfb, 99), 1.5, "ms");
 
-    const tpN = 20_000;
-    const dRps = await throughput(pools.direct, BODY, tpN, CONCURRENCY);
-    const gRps = await throughput(pools.gateway, BODY, tpN, CONCURRENCY);
-    console.log(`\nthroughput, ${CONCURRENCY} connections, ${tpN} non-streaming requests`);
-    console.log(`  direct ${dRps.toFixed(0)} req/s, gateway ${gRps.toFixed(0)} req/s, ratio ${(gRps / dRps).toFixed(2)}`);
+    // Rounds alternate bare proxy and keyless, so a burst of other load on the machine hits both alike.
+    console.log(`\nthroughput, ${CONCURRENCY} connections, ${N.throughput} non-streaming requests, ${N.rounds} alternating rounds`);
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    for (let round = 1; round <= N.rounds; round++) {
+      const direct = await measured(pools.direct, up.child.pid!, N.throughput);
+      const b = await measured(pools.bare, bare.child.pid!, N.throughput);
+      const g = await measured(pools.gateway, gw.pid, N.throughput);
+      ratios.push(g.rps / b.rps);
+      cpuRatios.push(g.cpuPerRequest / b.cpuPerRequest);
+      console.log(
+        `  round ${round}: direct ${rps(direct.rps)}, bare proxy ${rps(b.rps)} (${ms(b.cpuPerRequest)} CPU/req), keyless ${rps(g.rps)} (${ms(g.cpuPerRequest)} CPU/req), keyless/bare ${(g.rps / b.rps).toFixed(2)}`,
+      );
+    }
+    check(`throughput at ${CONCURRENCY} connections, keyless / bare proxy (median of ${N.rounds})`, median(ratios), 0.8, "×", true);
+    // What the ratio comes to on a host where the proxies do not share two cores with the load client and upstream.
+    console.log(`  CPU per request, keyless / bare proxy: ${median(cpuRatios).toFixed(1)} × (median of ${N.rounds})`);
 
-    const dsRps = await throughput(pools.direct, STREAM_BODY, 5000, CONCURRENCY);
-    const gsRps = await throughput(pools.gateway, STREAM_BODY, 5000, CONCURRENCY);
-    console.log(`  streaming: direct ${dsRps.toFixed(0)} streams/s, gateway ${gsRps.toFixed(0)} streams/s, ratio ${(gsRps / dsRps).toFixed(2)}`);
-
+    const dsRps = await throughput(pools.direct, STREAM_BODY, N.throughput / 4);
+    const gsRps = await throughput(pools.gateway, STREAM_BODY, N.throughput / 4);
+    console.log(`  streams: direct ${dsRps.toFixed(0)}/s, keyless ${gsRps.toFixed(0)}/s, ratio ${(gsRps / dsRps).toFixed(2)}`);
     // A provider that takes 20 ms to answer (still far faster than any real model call).
     const SLOW_BODY = BODY.replace("claude-sonnet-4-6", "claude-haiku-4-5");
-    const slowDirect = await throughput(pools.slow, SLOW_BODY, 10_000, CONCURRENCY);
-    const slowGateway = await throughput(pools.gateway, SLOW_BODY, 10_000, CONCURRENCY);
-    console.log(`  upstream answering in 20 ms: direct ${slowDirect.toFixed(0)} req/s, gateway ${slowGateway.toFixed(0)} req/s, ratio ${(slowGateway / slowDirect).toFixed(2)}`);
+    const slowDirect = await throughput(pools.slow, SLOW_BODY, N.throughput / 2);
+    const slowGateway = await throughput(pools.gateway, SLOW_BODY, N.throughput / 2);
+    console.log(`  upstream answering in 20 ms: direct ${rps(slowDirect)}, keyless ${rps(slowGateway)}, ratio ${(slowGateway / slowDirect).toFixed(2)}`);
 
-    const pid = gw.child.pid!;
+    // Memory: RSS after all the above (warm), then over the long run.
     const samples: string[] = [];
-    let peak = rssMiB(pid);
-    const startRss = peak;
-    await throughput(pools.gateway, BODY, LONG_RUN, CONCURRENCY, (done) => {
-      const rss = rssMiB(pid);
-      peak = Math.max(peak, rss);
-      if (done % 20_000 === 0) samples.push(`${done / 1000}k: ${rss.toFixed(0)} MiB`);
-    });
-    const events = 500_000;
-    const before = rssMiB(pid);
-    let longPeak = before;
-    const sampler = setInterval(() => (longPeak = Math.max(longPeak, rssMiB(pid))), 50);
+    const warmRss = rssMiB(gw.pid);
+    let peak = warmRss;
     const t0 = performance.now();
-    const res = await pools.gateway.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body: STREAM_BODY.replace("{", `{"long_stream_events":${events},`) });
+    await throughput(pools.gateway, BODY, N.long, CONCURRENCY, (done) => {
+      const rss = rssMiB(gw.pid);
+      peak = Math.max(peak, rss);
+      if (done % (N.long / 5) === 0) samples.push(`${done / 1000}k: ${rss.toFixed(0)} MiB`);
+    });
+    const longSeconds = (performance.now() - t0) / 1000;
+    const endRss = rssMiB(gw.pid);
+    console.log(`\nkeyless RSS over ${N.long} requests at ${CONCURRENCY} connections (${longSeconds.toFixed(0)} s): after warm-up ${warmRss.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, end ${endRss.toFixed(0)} MiB`);
+    console.log(`  ${samples.join(", ")}`);
+    check(`RSS change over ${N.long} requests`, (Math.abs(endRss - warmRss) / warmRss) * 100, 10, "%");
+
+    const before = rssMiB(gw.pid);
+    let streamPeak = before;
+    const sampler = setInterval(() => (streamPeak = Math.max(streamPeak, rssMiB(gw.pid))), 50);
+    const s0 = performance.now();
+    const res = await pools.gateway.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body: STREAM_BODY.replace("{", `{"long_stream_bytes":${N.bigStreamBytes},`) });
     let bytes = 0;
     for await (const chunk of res.body) bytes += (chunk as Buffer).byteLength;
     clearInterval(sampler);
-    console.log(`\none stream of ${events} events (${(bytes / 2 ** 20).toFixed(0)} MiB) through the gateway in ${((performance.now() - t0) / 1000).toFixed(1)} s: gateway RSS ${before.toFixed(0)} → peak ${longPeak.toFixed(0)} MiB`);
+    console.log(`\none stream (${(bytes / 2 ** 20).toFixed(0)} MiB) through keyless in ${((performance.now() - s0) / 1000).toFixed(1)} s: RSS ${before.toFixed(0)} → peak ${streamPeak.toFixed(0)} MiB`);
+    check(`RSS added by one ${(bytes / 2 ** 20).toFixed(0)} MiB stream`, streamPeak - before, 10, "MiB");
 
-    console.log(`\ngateway RSS over ${LONG_RUN} requests: start ${startRss.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, end ${rssMiB(pid).toFixed(0)} MiB`);
-    console.log(`  ${samples.join(", ")}`);
+    // Workers: the same load against 1 and 2 processes. On 2 cores the load client and the upstream compete with them,
+    // so CPU per request is the figure that carries over to a bigger host.
+    console.log(`\nkeyless serve --workers N, ${CONCURRENCY} connections, ${N.throughput} requests`);
+    // Fresh connections: the pool's sat idle through the long stream, past the server's keep-alive (a request sent as
+    // the server closes one is reset, and undici does not retry a POST).
+    await pools.gateway.close();
+    gatewayPoolClosed = true;
+    const pool1 = new Pool(gw.url, { connections: CONCURRENCY });
+    const w1 = await measured(pool1, gw.pid, N.throughput).finally(() => pool1.close());
+    await stop(gw.child);
+    const gw2 = await startKeyless(configFor("w2"), 2);
+    stopAll.push(gw2.child);
+    const pool2 = new Pool(gw2.url, { connections: CONCURRENCY });
+    try {
+      await throughput(pool2, BODY, N.warm);
+      const w2 = await measured(pool2, gw2.pid, N.throughput);
+      console.log(`  1 worker:  ${rps(w1.rps)}, ${ms(w1.cpuPerRequest)} CPU per request`);
+      console.log(`  2 workers: ${rps(w2.rps)}, ${ms(w2.cpuPerRequest)} CPU per request (ratio ${(w2.rps / w1.rps).toFixed(2)})`);
+    } finally {
+      await pool2.close();
+    }
   } finally {
-    await Promise.all(Object.values(pools).map((p) => p.close()));
-    gw.child.kill("SIGTERM");
-    up.child.kill("SIGTERM");
-    slow.child.kill("SIGTERM");
+    await Promise.all([pools.direct, pools.slow, pools.bare].map((p) => p.close()));
+    if (!gatewayPoolClosed) await pools.gateway.close();
+    await Promise.all(stopAll.map(stop));
   }
+
+  console.log("\ntargets (issue 14), measured in this run:");
+  const width = Math.max(...targets.map((t) => t.name.length));
+  for (const t of targets) console.log(`  ${t.name.padEnd(width)}  ${t.measured.padStart(10)}  target ${t.target.padEnd(9)}  ${t.met ? "met" : "NOT MET"}`);
 }
 
 async function all(): Promise<void> {
   await main();
+  if (QUICK) return;
   console.log("\nBedrock stream vs Anthropic stream (SigV4 signing + event-stream decoding):");
   const { benchBedrock } = await import("./bedrock.js");
   await benchBedrock({ iterations: 1000 });

@@ -7,8 +7,12 @@ const message = JSON.stringify({
   type: "message",
   role: "assistant",
   model: "claude-sonnet-4-6",
-  content: [{ type: "text", text: "ok" }],
-  stop_reason: "end_turn",
+  // A tool call, so the gateway's tool-call extraction and shell analysis run on every answer, as for an agent.
+  content: [
+    { type: "text", text: "Listing the files." },
+    { type: "tool_use", id: "toolu_bench", name: "Bash", input: { command: "ls -la src && git status --short" } },
+  ],
+  stop_reason: "tool_use",
   stop_sequence: null,
   usage: { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 5 },
 });
@@ -25,15 +29,18 @@ const EVENT_GAP_MS = Number(process.env.EVENT_GAP_MS ?? 2);
 /** Time the fake "model" takes before it answers, like a real provider's time to first token. */
 const DELAY_MS = Number(process.env.DELAY_MS ?? 0);
 
-/** A stream of `n` text deltas written as fast as the client takes them, for memory-flatness checks. */
-function longStream(res: http.ServerResponse, n: number): void {
+/** Text deltas, `bytes` of them in all, written as fast as the client takes them, for memory-flatness checks. */
+function longStream(res: http.ServerResponse, bytes: number): void {
   let i = 0;
+  let written = 0;
   const delta = (k: number) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"token ${k} of a long answer "}}\n\n`;
   res.write(events[0]);
   res.write(events[1]);
   const pump = () => {
-    while (i < n) {
-      if (!res.write(delta(i++))) return void res.once("drain", pump);
+    while (written < bytes) {
+      const event = delta(i++);
+      written += event.length;
+      if (!res.write(event)) return void res.once("drain", pump);
     }
     res.end(events.slice(-3).join(""));
   };
@@ -52,7 +59,7 @@ const server = http.createServer((req, res) => {
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    const long = /"long_stream_events":(\d+)/.exec(Buffer.concat(chunks).toString());
+    const long = /"long_stream_bytes":(\d+)/.exec(Buffer.concat(chunks).toString());
     if (long) return longStream(res, Number(long[1]));
     let i = 0;
     const next = () => {

@@ -10,11 +10,14 @@ import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";
+import { openStore } from "./store/db.js";
 import { DB_USAGE, runDbCommand } from "./store/command.js";
 import { packageVersion } from "./version.js";
+import { type WorkerReady, announceReady, isGatewayWorker, isLeadWorker, runPrimary } from "./workers.js";
 
 const USAGE = `usage:
-  keyless serve [--config FILE] [--listen HOST:PORT]   (without --config: loopback-only defaults, keys from the environment)
+  keyless serve [--config FILE] [--listen HOST:PORT] [--workers N]   (without --config: loopback-only defaults, keys from
+                                                     the environment; N processes share the port and the store)
   keyless config check FILE
   keyless config import-aperture FILE   (prints the keyless config equivalent to an Aperture config, every change commented)
   keyless doctor [--config FILE] [--listen HOST:PORT]   (checks tailscaled, the tailnet address, providers, GitHub, PostgreSQL)
@@ -43,15 +46,29 @@ function loadOrExit(path: string) {
 }
 
 async function serveCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" } } });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string", short: "c" }, listen: { type: "string", short: "l" }, workers: { type: "string", short: "w" } },
+  });
+  const workers = Number(values.workers ?? 1);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) fail(`keyless: --workers takes a whole number from 1 to 256, not "${values.workers}"`);
   const loaded = values.config ? loadOrExit(values.config) : parseConfigText(DEFAULT_CONFIG_TEXT);
-  const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config });
   const source = values.config ?? "embedded defaults";
   const qs = loaded.config.quota_store;
   const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "in the store";
-  process.stderr.write(
-    `keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${gateway.store.where}, budgets: ${budgets})\n`,
-  );
+  const banner = ({ url, store }: WorkerReady) =>
+    process.stderr.write(
+      `keyless ${packageVersion()} serving on ${url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${store}, budgets: ${budgets}${workers > 1 ? `, workers: ${workers}` : ""})\n`,
+    );
+  if (workers > 1 && !isGatewayWorker()) {
+    // Migrations first, once: Kysely takes no lock on SQLite, and workers migrating one file together collide.
+    await (await openStore(loaded.config.database)).close();
+    return runPrimary(workers, banner, (m) => process.stderr.write(`${m}\n`));
+  }
+  const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config, leadWorker: isLeadWorker() });
+  const ready = { type: "keyless-ready", url: gateway.url, store: gateway.store.where } as const;
+  if (isGatewayWorker()) announceReady(ready);
+  else banner(ready);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -69,6 +86,8 @@ async function serveCommand(args: string[]): Promise<void> {
   process.on("SIGHUP", () => gateway.reloadConfig());
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // A worker whose primary is gone would serve on unsupervised.
+  if (isGatewayWorker()) process.on("disconnect", () => stop("primary exited"));
 }
 
 async function doctorCommand(args: string[]): Promise<void> {

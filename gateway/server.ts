@@ -46,6 +46,11 @@ export interface GatewayOptions {
   /** The file `loaded` came from: enables the config API, reloadConfig() (SIGHUP) and reloads when it changes. */
   readonly configPath?: string;
   readonly configDebounceMs?: number;
+  /**
+   * The process that speaks for all of `keyless serve --workers N` (default true; false in all workers but one): it
+   * says the startup warnings once and audits a config file change once, though every worker applies it.
+   */
+  readonly leadWorker?: boolean;
 }
 
 export interface RunningGateway {
@@ -75,7 +80,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const listenRefused = listenProblem(config.identity, hostname);
   if (listenRefused) throw new Error(listenRefused);
   const listenAdvice = listenWarning(config.identity, hostname);
-  if (listenAdvice) say(`keyless: ${listenAdvice}`);
+  const lead = options.leadWorker ?? true;
+  if (listenAdvice && lead) say(`keyless: ${listenAdvice}`);
   const store = await openStore(config.database);
   const replica = `${hostName()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
@@ -110,8 +116,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const pricer = createPricer(config.prices);
   const quotas = createQuotaModule({ store: buckets, pricer, sessionFor: ci.sessionFor });
   const audit = new ConfigAudit(store, (err) => onModuleError(err, "config audit"));
+  // Every worker reloads a changed file on its own; an edit through the API is audited by the worker that took it.
+  const auditChanges: Pick<ConfigAudit, "record"> = lead ? audit : { record: async (change) => (change.source === "api" ? audit.record(change) : undefined) };
   const live = options.configPath
-    ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
+    ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit: auditChanges, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const secrets = createSecretsModule();

@@ -1,8 +1,8 @@
 // The gateway as users run it: `keyless serve` in its own process, on a free loopback port.
 import { type ChildProcess, spawn } from "node:child_process";
 
-export async function startCli(configPath: string): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "gateway/cli.ts", "serve", "--config", configPath, "--listen", "127.0.0.1:0"], {
+export async function startCli(configPath: string, extraArgs: readonly string[] = []): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "gateway/cli.ts", "serve", "--config", configPath, "--listen", "127.0.0.1:0", ...extraArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

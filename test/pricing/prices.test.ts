@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { calcPrice, findProvider } from "@pydantic/genai-prices";
 import { anthropicUsage } from "../../gateway/dialects/anthropic/codec.js";
 import { chatUsage } from "../../gateway/dialects/openai-chat/codec.js";
 import { geminiUsage } from "../../gateway/dialects/gemini/codec.js";
@@ -58,5 +59,35 @@ describe("cost", () => {
   it("Bedrock regional profiles carry the regional premium", () => {
     const regional = pricer.cost(q("us.anthropic.claude-sonnet-4-6-v1:0", "aws", "bedrock"), { input: 1_000_000, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 });
     assert.equal(regional, 3_300_000_000);
+  });
+});
+
+describe("prices computed without the library's unit graph", () => {
+  it("match calcPrice to the nanodollar for every model of every provider keyless prices, tiers and cache included", () => {
+    const pricer = createPricer({});
+    const usages = [
+      { input: 12, cacheRead: 0, cacheWrite: 0, output: 5, reasoning: 0 },
+      { input: 1_000, cacheRead: 50_000, cacheWrite: 3_000, output: 900, reasoning: 100 },
+      // Past the 200k long-context tier, and exactly on it.
+      { input: 150_000, cacheRead: 60_000, cacheWrite: 1_000, output: 30_000, reasoning: 0 },
+      { input: 200_000, cacheRead: 0, cacheWrite: 0, output: 1, reasoning: 0 },
+      { input: 0, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 },
+    ];
+    let compared = 0;
+    for (const providerId of ["anthropic", "openai", "google", "aws"]) {
+      for (const model of findProvider({ providerId })?.models ?? []) {
+        for (const u of usages) {
+          const reference = calcPrice(
+            { input_tokens: u.input + u.cacheRead + u.cacheWrite, cache_read_tokens: u.cacheRead, cache_write_tokens: u.cacheWrite, output_tokens: u.output },
+            model.id,
+            { providerId },
+          );
+          const expected = reference ? Math.round(reference.total_price * 1e9) : null;
+          assert.equal(pricer.cost(q(model.id, providerId, providerId), u), expected, `${providerId} ${model.id} ${JSON.stringify(u)}`);
+          compared++;
+        }
+      }
+    }
+    assert.ok(compared > 500, `only ${compared} prices compared`);
   });
 });
