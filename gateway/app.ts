@@ -24,6 +24,7 @@ import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
 import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
 import { type RouteDef, ROUTES, matchRoute } from "./proxy/routes.js";
+import type { KeyPool } from "./routing/keys.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
 
@@ -50,6 +51,8 @@ export interface AppDeps {
   readonly metrics: GatewayMetrics;
   /** The provider-traffic client; fetch only serves rare control-plane reads. */
   readonly upstream: UpstreamClient;
+  /** Provider keys with their weights and rests (routing/keys.ts). */
+  readonly keys: KeyPool;
   readonly fetch?: typeof fetch;
   readonly modules?: readonly GatewayModule[];
   readonly routes?: readonly RouteDef[];
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     upstream: deps.upstream,
     access,
     metrics: deps.metrics,
+    routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
     sessionFor: deps.sessionFor ?? (() => null),
     onError,
   });

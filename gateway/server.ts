@@ -12,6 +12,7 @@ import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
+import { createRoutingModule } from "./routing/index.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
@@ -109,7 +110,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const routing = createRoutingModule({ db, registry: metrics.registry, getConfig });
+  const modules: GatewayModule[] = [ci, hooks, tools, quotas, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -121,6 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     fetch: options.fetch,
     upstream,
     modules,
+    keys: routing.pool,
     sessionFor: ci.sessionFor,
     credentialIdentity: ci.credentialIdentity,
   });

@@ -9,6 +9,7 @@ import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
+import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { Duration, Size } from "./units.js";
 
 export const IdentityConfig = z.discriminatedUnion("type", [
@@ -63,6 +64,11 @@ export const Config = z.strictObject({
   config_grants: z.boolean().default(true),
   providers: z.record(ProviderName, ProviderConfig).default({}),
   grants: z.array(Grant).default([]),
+  /** Model aliases: "claude-sonnet" → "claude-sonnet-4-6". Grants match the alias and the model it resolves to. */
+  aliases: AliasesConfig.default({}),
+  /** Ordered fallback targets per model, across providers and keys (docs/routing.md). */
+  routes: RoutesConfig.default({}),
+  routing: RoutingConfig.default(DEFAULT_ROUTING),
   database: DatabaseConfig.default({ path: "keyless.db", retention: "", capture_limit: 1024 * 1024 }),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
@@ -80,6 +86,9 @@ export const Config = z.strictObject({
   quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
   /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
   tailnet_policy: TailnetPolicyConfig.optional(),
-}).superRefine(checkQuotaReferences);
+}).superRefine((config, ctx) => {
+  checkQuotaReferences(config, ctx);
+  checkRouting(config, ctx);
+});
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -8,6 +8,7 @@ interface Keyed {
   readonly type: string;
   readonly baseurl: string;
   readonly apikey: string;
+  readonly keys: readonly { readonly apikey: string }[];
   readonly headers: readonly string[];
 }
 
@@ -19,8 +20,9 @@ export function keyedProvider<C extends ProviderConfig & Keyed>(
   return {
     type,
     priceProvider,
-    configured: (config) => config.apikey !== "",
-    secrets: (config) => [config.apikey],
+    // With `keys`, routing picks one and hands it over as `apikey` (routing/keys.ts).
+    configured: (config) => config.apikey !== "" || config.keys.some((k) => k.apikey !== ""),
+    secrets: (config) => [config.apikey, ...config.keys.map((k) => k.apikey)].filter((k) => k !== ""),
     prepare(input, config) {
       const headers = new Headers(input.headers);
       addHeaderLines(headers, config.headers);

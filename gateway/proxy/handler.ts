@@ -5,20 +5,22 @@ import type { Config } from "../config/schema.js";
 import type { EventRewriter, GatewayError } from "../formats/codec.js";
 import type { Identity } from "../identity/types.js";
 import type { AccessCache } from "../policy/access-cache.js";
-import { type Access, allowsModel, applicableValues, modelKey } from "../policy/grants.js";
+import { type Access, applicableValues, modelKey } from "../policy/grants.js";
 import type { Pricer } from "../pricing/prices.js";
-import { adapterFor } from "../providers/registry.js";
-import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
+import { addHeaderLines } from "../providers/types.js";
+import { grantedKey, planRoute } from "../routing/plan.js";
+import { type RouteSender, sendAlongRoute } from "../routing/send.js";
+import { routedExchange, routedResponse } from "../routing/exchange.js";
 import type { RequestLog } from "../store/requests.js";
 import type { FramingRegistry } from "../stream/index.js";
 import { BodyTooLarge, readBody } from "./body.js";
 import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
-import type { Denial, Exchange, ExchangePlugin, ResolvedProvider, SessionRef } from "./exchange.js";
+import type { Denial, Exchange, ExchangePlugin, SessionRef } from "./exchange.js";
 import { upstreamHeaders } from "./headers.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { type UpstreamClient, type UpstreamResponse, boundAfterDisconnect, describeUpstreamError, neverSent, outliveClient } from "./upstream.js";
+import { type UpstreamClient, boundAfterDisconnect, outliveClient } from "./upstream.js";
 import { type RouteMatch, RouteError, modelProblem } from "./routes.js";
 
 export interface ProxyDeps {
@@ -30,20 +32,14 @@ export interface ProxyDeps {
   readonly upstream: UpstreamClient;
   readonly access: AccessCache;
   readonly metrics: GatewayMetrics;
+  /** Targets, keys and fallbacks (routing/). */
+  readonly routing: RouteSender;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
   readonly onError: (err: unknown, context: string) => void;
 }
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-export function selectProvider(config: Config, types: readonly string[], model: string, match: (glob: string, model: string) => boolean): ResolvedProvider | null {
-  for (const [name, provider] of Object.entries(config.providers)) {
-    if (!types.includes(provider.type)) continue;
-    if (provider.models.some((glob) => match(glob, model))) return { name, config: provider, adapter: adapterFor(provider) };
-  }
-  return null;
-}
 
 export async function handleProxy(
   req: Request,
@@ -101,19 +97,21 @@ export async function handleProxy(
   if (access.role === null) {
     return refuse({ kind: "permission", message: "access denied: no role granted" }, "policy", { model, body: bytes });
   }
-  const provider = selectProvider(config, route.providerTypes, model, globMatch);
-  if (!provider) {
+  const plan = planRoute(config, route, model, globMatch);
+  if (!plan) {
     return refuse({ kind: "not_found", message: `model "${model}" is not served by any provider configured on this gateway` }, "policy", { model, body: bytes });
   }
-  const key = modelKey(provider.name, model);
-  if (!allowsModel(access, key)) {
+  const provider = plan.targets[0]!.provider;
+  const key = grantedKey(access, plan);
+  if (key === null) {
+    const names = plan.requested === plan.model ? modelKey(provider.name, model) : `${modelKey(provider.name, plan.requested)} or ${modelKey(provider.name, plan.model)}`;
     return refuse(
-      { kind: "not_found", message: `model "${model}" is not available to ${identity.principal}: no grant allows ${key}` },
+      { kind: "not_found", message: `model "${model}" is not available to ${identity.principal}: no grant allows ${names}` },
       "policy",
       { provider: provider.name, model, body: bytes },
     );
   }
-  if (!provider.adapter.configured(provider.config)) {
+  if (!plan.targets.some((t) => t.provider.adapter.configured(t.provider.config))) {
     // A missing key will not appear by retrying: tell the SDKs not to.
     return refuse(
       { kind: "unavailable", message: `provider "${provider.name}" has no credentials configured on the gateway`, headers: { "x-should-retry": "false" } },
@@ -131,7 +129,7 @@ export async function handleProxy(
     route,
     format: codec,
     provider,
-    model,
+    model: plan.targets[0]!.model,
     modelKey: key,
     info,
     stream: route.streamFromPath?.(match) ?? info.stream,
@@ -172,30 +170,17 @@ export async function handleProxy(
     const v = url.searchParams.get(name);
     if (v !== null) query.set(name, v);
   }
-  let upstreamReq: UpstreamRequest;
-  try {
-    upstreamReq = await provider.adapter.prepare(
-      { path: route.upstreamPath(match, model), query, method: req.method, headers, body: outBytes, model },
-      provider.config,
-    );
-  } catch (err) {
-    if (!(err instanceof ProviderAuthError)) throw err;
-    return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${provider.name}": ${err.message}`, category: "upstream", unsent: true }, outBytes, deps);
-  }
-
-  let upstream: UpstreamResponse;
   // A client that leaves does not stop the provider's bill: the call goes on, bounded, so its usage can be charged.
-  try {
-    upstream = await deps.upstream.send(upstreamReq, outliveClient(req.signal, config.quota_estimate.read_after_disconnect));
-  } catch (err) {
-    const reason = describeUpstreamError(err);
-    const kind = /timeout/i.test(reason) ? "timeout" : "upstream";
-    return refuseExchange(ex, base, { kind, message: `upstream ${provider.name} failed: ${reason}`, category: "upstream", unsent: neverSent(err) }, outBytes, deps);
+  const signal = outliveClient(req.signal, config.quota_estimate.read_after_disconnect);
+  const call = { route, match, method: req.method, headers, query, bytes: outBytes, body: ex.body, stream: ex.stream };
+  const routed = await sendAlongRoute(plan, call, deps.routing, config.routing, signal);
+  const answered = routedExchange(ex, plan, routed);
+  if (!routed.ok) {
+    return refuseExchange(answered, base, { kind: routed.kind, message: routed.message, category: "upstream", unsent: routed.unsent, ...(routed.headers ? { headers: routed.headers } : {}) }, routed.bytes, deps);
   }
-  // An answer dropped unread (its client gone before it came) errors with no reader listening: never fatal.
-  upstream.body.on("error", () => undefined);
+  let upstream = routedResponse(routed);
   if (!ex.stream) upstream = { ...upstream, body: boundAfterDisconnect(upstream.body, req.signal, config.limits.max_body) };
-  return respond({ deps, base, ex, req, upstream, rewriters, requestBytes: outBytes, headersAt: performance.now() - started });
+  return respond({ deps, base, ex: answered, req, upstream, rewriters, requestBytes: routed.bytes, headersAt: performance.now() - started });
 }
 
 
