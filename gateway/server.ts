@@ -13,6 +13,7 @@ import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
+import { rateLimitPlugin } from "./quotas/rate-limits.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
@@ -110,8 +111,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const tools = createToolsModule({ db, getConfig, onError: onModuleError });
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
+  const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
   const routing = createRoutingModule({ db, registry: metrics.registry, getConfig });
-  const modules: GatewayModule[] = [ci, hooks, tools, quotas, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),

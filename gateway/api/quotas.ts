@@ -10,6 +10,7 @@ import type { Identity } from "../identity/types.js";
 import type { Access } from "../policy/grants.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import type { BucketState } from "../quotas/buckets.js";
+import { RATE_LIMIT_QUOTA_PREFIX } from "../quotas/rate-limits.js";
 import { refill, templateMatches } from "../quotas/buckets.js";
 import { chargesFrom } from "../quotas/charges.js";
 import { type BucketStore, BucketStoreUnavailable, type Charge } from "../quotas/bucket-store.js";
@@ -52,7 +53,8 @@ export async function visibleBuckets(deps: QuotaApiDeps, config: Config, access:
   for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
   if (access.role === "admin") {
     for (const b of await deps.store.list()) {
-      if (out.has(b.bucket)) continue;
+      // Rate limits share the store but are counted in requests and tokens, not dollars.
+      if (out.has(b.bucket) || b.quota.startsWith(RATE_LIMIT_QUOTA_PREFIX)) continue;
       const def = config.quotas[b.quota];
       // The stored row, refilled to now (peek would read it again).
       const state = def ? refill(b, def, Date.now()) : b;

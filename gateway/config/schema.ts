@@ -9,6 +9,7 @@ import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
+import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
 import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { Duration, Size } from "./units.js";
 
@@ -81,6 +82,8 @@ export const Config = z.strictObject({
   hooks: HooksConfig.default({}),
   /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */
   quotas: QuotasConfig.default({}),
+  /** Requests, tokens per window and concurrent requests, keyed by bucket-name template; grants attach them. */
+  rate_limits: RateLimitsConfig.default({}),
   quota_estimate: QuotaEstimateConfig.default(DEFAULT_QUOTA_ESTIMATE),
   /** Where bucket balances live: the gateway's SQLite file, or PostgreSQL shared by every replica. */
   quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
@@ -89,6 +92,7 @@ export const Config = z.strictObject({
 }).superRefine((config, ctx) => {
   checkQuotaReferences(config, ctx);
   checkRouting(config, ctx);
+  checkRateLimitReferences(config, ctx);
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
