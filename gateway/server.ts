@@ -14,6 +14,7 @@ import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
 import { rateLimitPlugin } from "./quotas/rate-limits.js";
+import { budgetAlertsPlugin } from "./quotas/alerts.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
@@ -112,8 +113,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
   const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
+  const alerts: GatewayModule = {
+    name: "budget-alerts",
+    plugin: budgetAlertsPlugin({ db, store: buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
+  };
   const routing = createRoutingModule({ db, registry: metrics.registry, getConfig });
-  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),

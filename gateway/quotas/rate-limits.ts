@@ -33,7 +33,7 @@ function bucketDef(def: RateLimitDefinition, kind: Kind): QuotaDefinition | null
   const capacity = def[kind];
   if (capacity === undefined) return null;
   const nanos = kind === "concurrent" ? 0 : capacity;
-  return { capacity, rate: { nanos, periodMs: def.per, text: `${nanos}/${def.per}ms` }, on_exceed: "reject" };
+  return { capacity, rate: { nanos, periodMs: def.per, text: `${nanos}/${def.per}ms` }, on_exceed: "reject", alerts: [] };
 }
 
 /** Tokens a request may use: its body at 4 bytes a token (tokenizers' average) plus every output token it allows. */

@@ -2,6 +2,7 @@
 // guardrail findings), quota_charges (budgets), and the PR's running total.
 import type { Db } from "./db.js";
 import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
+import { sessionAlerts } from "../quotas/alerts.js";
 import type { ReportData } from "../github/render.js";
 import type { SessionRecord } from "./sessions.js";
 
@@ -83,6 +84,7 @@ export function sessionReport(db: Db, s: SessionRecord, balance: BucketBalance =
     problems,
     ...toolCalls(db, s.id),
     budgets: budgets(db, s.id, balance),
+    budget_alerts: sessionAlerts(db, s.id),
     pr: s.pr_number === null ? null : prTotals(db, s.repository_id, s.pr_number),
   };
 }

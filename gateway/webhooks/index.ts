@@ -25,6 +25,8 @@ export interface HooksModuleDeps {
 
 export interface HooksModule extends GatewayModule {
   readonly outbox: Outbox;
+  /** Delivers what is due now rather than at the next scan (after an enqueue outside a request's row). */
+  kick(): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -78,6 +80,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     name: "hooks",
     plugin,
     outbox,
+    kick: () => deliverer.kick(),
     start: () => deliverer.start(),
     stop: () => deliverer.stop(),
   };
