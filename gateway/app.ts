@@ -138,10 +138,6 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
   app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(deps.getConfig(), c.var.identity, deps.catalog))));
-  // Codex's built-in provider tries a WebSocket first; refuse fast so it falls back to HTTP at once.
-  app.get("/v1/responses", (c) =>
-    c.json({ error: { message: "keyless serves the Responses API over HTTP only", type: "invalid_request_error", code: "websocket_unsupported" } }, 426),
-  );
 
   mountRequestApi(app, deps.getConfig, deps.log);
   mountBedrockControl(app, deps.getConfig, deps.fetch ?? fetch);

@@ -2,8 +2,13 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Identity } from "./identity/types.js";
 
+/** Set by the WebSocket module on an upgrade request: the route that accepts it calls `accept`. */
+export interface WebSocketAccept {
+  accept(): void;
+}
+
 export type GatewayEnv = {
-  Bindings: HttpBindings;
+  Bindings: HttpBindings & { websocket?: WebSocketAccept };
   Variables: {
     identity: Identity;
     /** Set instead of identity for a caller the network refused, while it passes the routes open to such callers. */

@@ -1,5 +1,6 @@
 // Wires a config into a running gateway: store, identity, modules, HTTP server, retention, graceful shutdown.
 import { type ServerType, serve } from "@hono/node-server";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
 import { type GatewayModule, createApp } from "./app.js";
@@ -13,6 +14,7 @@ import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
+import { createWebSocketModule } from "./websocket/index.js";
 import { rateLimitPlugin } from "./quotas/rate-limits.js";
 import { budgetAlertsPlugin } from "./quotas/alerts.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
@@ -117,8 +119,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     name: "budget-alerts",
     plugin: budgetAlertsPlugin({ db, store: buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
   };
+  const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
   const routing = createRoutingModule({ db, registry: metrics.registry, getConfig });
-  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, websocket, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -139,6 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname, port }, () => resolve(s));
   });
+  websocket.attach(server as Server, (request, env) => app.fetch(request, env));
   server.on("request", (_req, res) => {
     const done = new Promise((r) => res.once("close", r));
     inFlight.add(done);
@@ -172,6 +176,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     async close(graceMs = 10_000) {
       clearInterval(purgeTimer);
+      websocket.close();
       live?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
