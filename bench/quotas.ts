@@ -10,8 +10,8 @@ import { performance } from "node:perf_hooks";
 import { QuotaDefinition } from "../gateway/config/quotas.js";
 import type { BucketStore, Charge, Line, ReserveResult } from "../gateway/quotas/bucket-store.js";
 import { PostgresBucketStore } from "../gateway/quotas/postgres-store.js";
-import { QUOTAS_SCHEMA, QuotaStore } from "../gateway/quotas/store.js";
-import { openDatabase } from "../gateway/store/db.js";
+import { QuotaStore } from "../gateway/quotas/store.js";
+import { openStore } from "../gateway/store/db.js";
 import { createTestDatabase } from "../test/helpers/postgres.js";
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
@@ -58,9 +58,9 @@ const fmt = (r: Run) => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms 
 
 async function main(): Promise<void> {
   const sqlitePath = join(mkdtempSync(join(tmpdir(), "keyless-bench-")), "keyless.db");
-  const sqlite = new QuotaStore(openDatabase(sqlitePath, [QUOTAS_SCHEMA]));
+  const sqlite = new QuotaStore(await openStore({ type: "sqlite", path: sqlitePath, pool_size: 1 }));
   const pgdb = await createTestDatabase();
-  const pg = await PostgresBucketStore.open({ config: { type: "postgres", url: pgdb.url, pool_size: CONCURRENCY, timeout: 5000 }, db: openDatabase(":memory:", [QUOTAS_SCHEMA]) });
+  const pg = await PostgresBucketStore.open({ config: { type: "postgres", url: pgdb.url, pool_size: CONCURRENCY, timeout: 5000 }, store: await openStore({ type: "sqlite", path: `${sqlitePath}.local`, pool_size: 1 }) });
   try {
     const settleSqlite = async (r: ReserveResult, l: Line[], i: number) => {
       if (r.ok) sqlite.settle(`s${i}`, l.map((line, j) => ({ line, portions: r.portions[j]! })), ESTIMATE / 100, false);

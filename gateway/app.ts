@@ -2,29 +2,28 @@
 import { type Context, Hono } from "hono";
 import type { Config } from "./config/schema.js";
 import type { GatewayErrorKind } from "./formats/codec.js";
-import type { GatewayEnv } from "./env.js";
-import { anthropicError } from "./formats/anthropic.js";
+import type { GatewayEnv } from "./http/env.js";
+import { anthropicError } from "./dialects/anthropic/codec.js";
 import { bedrockError } from "./formats/bedrock.js";
-import { googleError } from "./formats/gemini.js";
-import { refuseCrossSite, refuseForeignHost } from "./identity/cross-site.js";
-import { type CredentialIdentity, identify, requireIdentity } from "./identity/middleware.js";
+import { googleError } from "./dialects/gemini/codec.js";
+import { refuseCrossSite, refuseForeignHost } from "./http/cross-site.js";
+import { type CredentialIdentity, identify, requireIdentity } from "./http/identify.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
-import { AccessCache } from "./policy/access-cache.js";
-import { globMatch } from "./policy/glob.js";
+import { CallerCache } from "./access/caller.js";
 import type { ModelCatalog } from "./pricing/catalog.js";
 import type { Pricer } from "./pricing/prices.js";
 import { anthropicModelList, geminiModelList, grantedModels, openaiModelList } from "./api/models.js";
 import { mountRequestApi } from "./api/requests.js";
-import { callerAccess } from "./api/auth.js";
-import { apiError } from "./api/errors.js";
-import { API_BODY_LIMIT, type BodyPolicy, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./api/body.js";
+import { apiError } from "./http/api-error.js";
+import { API_BODY_LIMIT, type BodyPolicy, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./http/body-limit.js";
 import { mountBedrockControl } from "./proxy/bedrock-control.js";
 import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
-import { type ProxyDeps, handleProxy } from "./proxy/handler.js";
+import type { ProxyDeps } from "./proxy/deps.js";
+import { handleProxy } from "./proxy/handler.js";
 import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
 import { type RouteDef, ROUTES, matchRoute } from "./proxy/routes.js";
-import type { KeyPool } from "./routing/keys.js";
+import type { KeyPool } from "./proxy/key-pool.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
 
@@ -82,15 +81,14 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
   const plugins = modules.flatMap((m) => (m.plugin ? [m.plugin] : []));
   const framings = deps.framings ?? DEFAULT_FRAMINGS;
-  const access = new AccessCache();
-  const proxyDeps = (): ProxyDeps => ({
-    config: deps.getConfig(),
+  const callers = new CallerCache();
+  const proxyDeps = (config: Config): ProxyDeps => ({
+    config,
     pricer: deps.pricer,
     log: deps.log,
     plugins,
     framings,
     upstream: deps.upstream,
-    access,
     metrics: deps.metrics,
     routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
     sessionFor: deps.sessionFor ?? (() => null),
@@ -115,7 +113,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const res = genericError(c.req.path, status, message);
     return hasBody(c.req.raw.headers) ? closing(res) : res;
   };
-  app.use("*", identify(deps.resolver, refuseCaller, deps.credentialIdentity));
+  app.use("*", identify(deps.resolver, (identity) => callers.get(identity, deps.getConfig()), refuseCaller, deps.credentialIdentity));
   const bodyPolicy = (c: Context<GatewayEnv>): BodyPolicy => {
     if (matchRoute(routes, c.req.method, new URL(c.req.url).pathname)) return { limit: deps.getConfig().limits.max_body, readsOwnBody: true };
     return { limit: c.req.path.startsWith("/api/config") ? CONFIG_BODY_LIMIT : API_BODY_LIMIT, readsOwnBody: false };
@@ -125,19 +123,18 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.use("*", requireIdentity(refuseCaller));
 
   app.get("/metrics", async (c) => {
-    const access = callerAccess(c, deps.getConfig());
-    if (access.role !== "admin" && !access.values.some(({ value }) => value.read_metrics === true)) {
+    if (!c.var.caller.readsMetrics) {
       return apiError(c, 403, "forbidden", "access denied: metrics need role admin or read_metrics");
     }
     return c.body(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType });
   });
 
   app.get("/v1/models", (c) => {
-    const models = grantedModels(deps.getConfig(), c.var.identity, deps.catalog);
+    const models = grantedModels(c.var.caller, deps.catalog);
     // Anthropic clients send anthropic-version; everyone else gets OpenAI's list shape.
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
-  app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(deps.getConfig(), c.var.identity, deps.catalog))));
+  app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(c.var.caller, deps.catalog))));
 
   mountRequestApi(app, deps.getConfig, deps.log);
   mountBedrockControl(app, deps.getConfig, deps.fetch ?? fetch);
@@ -147,7 +144,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     const pathname = new URL(c.req.url).pathname;
     const matched = matchRoute(routes, c.req.method, pathname);
     if (!matched) return genericError(pathname, 404, `keyless has no route for ${c.req.method} ${pathname}`);
-    return handleProxy(c.req.raw, c.var.identity, matched, proxyDeps(), globMatch, c.env?.incoming);
+    return handleProxy(c.req.raw, c.var.caller, matched, proxyDeps(c.var.caller.config), c.env?.incoming);
   });
 
   return app;

@@ -3,10 +3,11 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
-import { POLICY_USAGE, runPolicyCommand } from "./policy/command.js";
+import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
 import { startGateway } from "./server.js";
+import { DB_USAGE, runDbCommand } from "./store/command.js";
 import { packageVersion } from "./version.js";
 
 const USAGE = `usage:
@@ -14,6 +15,7 @@ const USAGE = `usage:
   keyless config check FILE
   keyless doctor [--config FILE] [--listen HOST:PORT]   (checks tailscaled, the tailnet address, providers, GitHub, PostgreSQL)
 ${POLICY_USAGE}
+${DB_USAGE}
   keyless --version`;
 
 function fail(message: string, code = 2): never {
@@ -36,9 +38,9 @@ async function serveCommand(args: string[]): Promise<void> {
   const gateway = await startGateway({ loaded, listen: values.listen, configPath: values.config });
   const source = values.config ?? "embedded defaults";
   const qs = loaded.config.quota_store;
-  const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "sqlite";
+  const budgets = qs.type === "postgres" ? `postgres ${describePostgresUrl(qs.url)}` : "in the store";
   process.stderr.write(
-    `keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${loaded.config.database.path}, budgets: ${budgets})\n`,
+    `keyless ${packageVersion()} serving on ${gateway.url} (config: ${source}, identity: ${loaded.config.identity.type}, store: ${gateway.store.where}, budgets: ${budgets})\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {
@@ -79,6 +81,15 @@ async function main(argv: string[]): Promise<void> {
       if (sub !== "check" || !file) fail(USAGE);
       const loaded = loadOrExit(file);
       process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${loaded.config.grants.length} grants)\n`);
+      return;
+    }
+    case "db": {
+      const code = await runDbCommand(rest, {
+        out: (t) => process.stdout.write(t),
+        err: (t) => process.stderr.write(t),
+        database: (path) => (path ? loadOrExit(path) : parseConfigText(DEFAULT_CONFIG_TEXT)).config.database,
+      });
+      if (code !== 0) process.exit(code);
       return;
     }
     case "policy": {

@@ -3,8 +3,10 @@ import { type ServerType, serve } from "@hono/node-server";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
-import { type GatewayModule, createApp } from "./app.js";
+import { createApp } from "./app.js";
+import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
+import { parseListen } from "./config/listen.js";
 import { LiveConfig } from "./config/live.js";
 import type { Config } from "./config/schema.js";
 import { createCiModule } from "./github/index.js";
@@ -20,17 +22,18 @@ import { budgetAlertsPlugin } from "./quotas/alerts.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
-import { QUOTAS_SCHEMA } from "./quotas/store.js";
-import { type Db, openDatabase } from "./store/db.js";
-import { REQUESTS_SCHEMA, RequestLog } from "./store/requests.js";
-import { CI_SESSIONS_SCHEMA } from "./store/sessions.js";
-import { CONFIG_AUDIT_SCHEMA, ConfigAudit } from "./store/config-audit.js";
-import { OUTBOX_SCHEMA } from "./store/outbox.js";
-import { TOOL_CALLS_SCHEMA } from "./store/tool-calls.js";
+import { hostname as hostName } from "node:os";
+import { randomBytes } from "node:crypto";
+import { type Store, openStore } from "./store/db.js";
+import { takeLease } from "./store/leases.js";
+import { RequestLog } from "./store/requests.js";
+import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
+
+const RETENTION_EVERY_MS = 3600_000;
 
 export interface GatewayOptions {
   readonly loaded: LoadedConfig;
@@ -49,7 +52,9 @@ export interface GatewayOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
-  readonly db: Db;
+  readonly store: Store;
+  /** This replica's name in claims and leases. */
+  readonly replica: string;
   readonly requestLog: RequestLog;
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
@@ -58,12 +63,6 @@ export interface RunningGateway {
   reloadConfig(): { readonly ok: boolean; readonly problems: readonly string[] };
   /** Stops accepting, waits for in-flight requests (up to `graceMs`), flushes the log, closes the store. */
   close(graceMs?: number): Promise<void>;
-}
-
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen address "${listen}" is not HOST:PORT`);
-  return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port: Number(m[3]) };
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -76,16 +75,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   if (listenRefused) throw new Error(listenRefused);
   const listenAdvice = listenWarning(config.identity, hostname);
   if (listenAdvice) say(`keyless: ${listenAdvice}`);
-  const db = openDatabase(config.database.path, [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, OUTBOX_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA, CONFIG_AUDIT_SCHEMA]);
+  const store = await openStore(config.database);
+  const replica = `${hostName()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   let buckets: BucketStore;
   try {
-    buckets = await openBucketStore(config.quota_store, { db, onError: onModuleError });
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError });
   } catch (err) {
-    db.close();
+    await store.close();
     throw err;
   }
-  const requestLog = new RequestLog(db, {
+  const requestLog = new RequestLog(store, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
@@ -96,7 +96,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const ci = createCiModule({
     getConfig,
-    db,
+    store,
+    replica,
     balance: async (bucket, quota) => {
       const def = getConfig().quotas[quota];
       return def ? (await buckets.peek({ bucket, quota, def })).balance : null;
@@ -105,23 +106,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err, context) => say(`keyless: ${context}: ${String(err)}`),
   });
   const pricer = createPricer(config.prices);
-  const quotas = createQuotaModule({ store: buckets, pricer, getConfig, sessionFor: ci.sessionFor });
-  const audit = new ConfigAudit(db);
+  const quotas = createQuotaModule({ store: buckets, pricer, sessionFor: ci.sessionFor });
+  const audit = new ConfigAudit(store, (err) => onModuleError(err, "config audit"));
   const live = options.configPath
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ db, getConfig, onError: onModuleError });
-  const hooks = createHooksModule({ db, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const tools = createToolsModule({ store, onError: onModuleError });
+  const hooks = createHooksModule({ store, replica, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
   // Quotas run last: they reserve for the body as pre_request hooks leave it.
   const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
   const alerts: GatewayModule = {
     name: "budget-alerts",
-    plugin: budgetAlertsPlugin({ db, store: buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
+    plugin: budgetAlertsPlugin({ store, buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
   };
   const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
-  const routing = createRoutingModule({ db, registry: metrics.registry, getConfig });
-  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, websocket, configApi, createUiModule({ getConfig, db, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const routing = createRoutingModule({ store, registry: metrics.registry, getConfig });
+  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, websocket, configApi, createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor })];
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -152,13 +153,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   const retention = config.database.retention;
-  const purge = () => {
+  // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
+  const purge = async () => {
     if (retention === "") return;
-    const purged = requestLog.purgeCaptures(Date.now() - retention);
+    const now = Date.now();
+    if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
+    const purged = await requestLog.purgeCaptures(now - retention);
+    const dead = await hooks.outbox.purgeDead(now - retention);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${config.database.retention}`);
+    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${config.database.retention}`);
   };
-  purge();
-  const purgeTimer = setInterval(purge, 3600_000).unref();
+  const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
+  runPurge();
+  const purgeTimer = setInterval(runPurge, RETENTION_EVERY_MS).unref();
   ci.start();
   live?.watch();
   hooks.start();
@@ -166,7 +173,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
-    db,
+    store,
+    replica,
     requestLog,
     config: getConfig,
     reloadConfig() {
@@ -194,7 +202,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.
       await buckets.close();
-      db.close();
+      await store.close();
     },
     replaceConfig(next) {
       loaded = next;

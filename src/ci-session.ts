@@ -147,6 +147,8 @@ export const SessionSummary = z.object({
   markdown: z.string(),
 });
 export type SessionSummary = z.infer<typeof SessionSummary>;
+/** A session summary before its markdown is rendered. */
+export type ReportData = Omit<SessionSummary, "markdown">;
 
 /** `GET /api/prs/:owner/:repo/:number`: every session of one PR, summed. */
 export const PrSummary = z.object({

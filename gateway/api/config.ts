@@ -5,12 +5,12 @@ import { z } from "zod";
 import type { LiveConfig, ConfigRefusal } from "../config/live.js";
 import type { Config } from "../config/schema.js";
 import { literalSecrets } from "../config/text.js";
-import type { GatewayEnv } from "../env.js";
-import { accessUnder } from "../policy/grants.js";
+import type { GatewayEnv } from "../http/env.js";
+import { accessUnder } from "../access/grants.js";
 import type { ConfigAudit } from "../store/config-audit.js";
-import { requireRole } from "./auth.js";
-import { readJson } from "./body.js";
-import { apiError, zodMessage } from "./errors.js";
+import { requireRole } from "../http/require-role.js";
+import { readJson } from "../http/body-limit.js";
+import { apiError, zodMessage } from "../http/api-error.js";
 
 export interface ConfigApiDeps {
   /** Null when the gateway was started without a config file: every route then says so. */
@@ -33,9 +33,7 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
       : `the change would remove your own admin role (${c.var.identity.principal}); grant it in the new config or the tailnet policy first`;
 
   // Hono's "/api/config/*" also matches "/api/config" itself.
-  app.use("/api/config/*", async (c, next) => {
-    const denied = requireRole(c, deps.getConfig(), "admin");
-    if (denied) return denied;
+  app.use("/api/config/*", requireRole("admin"), async (c, next) => {
     if (!deps.live) return apiError(c, 404, "no_config_file", "this gateway was started without a config file; the config API needs one");
     await next();
   });
@@ -78,8 +76,8 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
 
   app.get("/api/config/status", (c) => c.json(deps.live!.status()));
 
-  app.get("/api/config/history", (c) => {
+  app.get("/api/config/history", async (c) => {
     const limit = Number(c.req.query("limit") ?? 50);
-    return c.json({ changes: deps.audit.list(Number.isFinite(limit) ? limit : 50) });
+    return c.json({ changes: await deps.audit.list(Number.isFinite(limit) ? limit : 50) });
   });
 }

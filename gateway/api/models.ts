@@ -1,7 +1,6 @@
 // GET /v1/models and /v1beta/models: the models the caller may use, in the client's own API format.
-import type { Config } from "../config/schema.js";
-import { accessUnder, allowsModel, modelKey } from "../policy/grants.js";
-import type { Identity } from "../identity/types.js";
+import type { Caller } from "../access/caller.js";
+import { allowsModel, modelKey } from "../access/grants.js";
 import type { ModelCatalog } from "../pricing/catalog.js";
 
 export interface ListedModel {
@@ -10,8 +9,7 @@ export interface ListedModel {
   readonly id: string;
 }
 
-export function grantedModels(config: Config, identity: Identity, catalog: ModelCatalog): ListedModel[] {
-  const access = accessUnder(identity, config);
+export function grantedModels({ config, access }: Caller, catalog: ModelCatalog): ListedModel[] {
   if (access.role === null) return [];
   const seen = new Set<string>();
   const out: ListedModel[] = [];

@@ -2,16 +2,16 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
-import type { WireEvent } from "../formats/codec.js";
+import type { GatewayEnv } from "../http/env.js";
+import type { WireEvent } from "../stream/framing.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
 import { ROUTES } from "../proxy/routes.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
-import { requireRole } from "./auth.js";
-import { apiError, zodMessage } from "./errors.js";
+import { requireRole } from "../http/require-role.js";
+import { apiError, zodMessage } from "../http/api-error.js";
 import { TimeParam } from "./query.js";
 
 const RequestQuery = z.strictObject({
@@ -76,25 +76,19 @@ export function captureView(row: RequestRow, capture: Capture, config: Config) {
 }
 
 export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
-  app.get("/api/requests", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/requests", requireRole("admin"), async (c) => {
     const q = RequestQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
-    return c.json({ requests: log.list(q.data) });
+    return c.json({ requests: await log.list(q.data) });
   });
-  app.get("/api/requests/:id", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
-    const found = log.get(c.req.param("id"));
+  app.get("/api/requests/:id", requireRole("admin"), async (c) => {
+    const found = await log.get(c.req.param("id"));
     if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
     return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture, getConfig()) });
   });
-  app.get("/api/usage", (c) => {
-    const denied = requireRole(c, getConfig(), "admin");
-    if (denied) return denied;
+  app.get("/api/usage", requireRole("admin"), async (c) => {
     const q = UsageQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
-    return c.json({ usage: log.usage(q.data) });
+    return c.json({ usage: await log.usage(q.data) });
   });
 }

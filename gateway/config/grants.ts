@@ -12,7 +12,10 @@ export const QuotaRef = z.strictObject({
   overdraft: z.array(z.string().min(1)).max(8).optional(),
 });
 
+export type QuotaRef = z.infer<typeof QuotaRef>;
+
 export const GuardrailAction = z.enum(["log", "flag", "block"]);
+export type GuardrailAction = z.infer<typeof GuardrailAction>;
 
 /** One value of the capability. Fields are independent; a grant may carry several values. */
 export const GrantValue = z.strictObject({

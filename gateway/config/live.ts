@@ -203,7 +203,7 @@ export class LiveConfig {
     this.loadedAt = this.now();
     this.options.apply(next);
     this.last = { at: new Date(this.loadedAt).toISOString(), source, ok: true, hash: next.hash, problems: [] };
-    this.options.audit.record({
+    void this.options.audit.record({
       ts: this.loadedAt,
       principal,
       source,

@@ -4,7 +4,6 @@ import { GitHubConfig } from "./github.js";
 import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
-import { TRUSTED_PROXIES } from "../identity/tailscale.js";
 import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
@@ -13,6 +12,10 @@ import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
 import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { Duration, Size } from "./units.js";
 
+/** Local reverse proxies whose forwarded caller address keyless may trust (opt-in). */
+export const TrustedProxy = z.enum(["tailscale-serve"]);
+export type TrustedProxy = z.infer<typeof TrustedProxy>;
+
 export const IdentityConfig = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("tailscale"),
@@ -20,19 +23,29 @@ export const IdentityConfig = z.discriminatedUnion("type", [
     /** How long to wait for tailscaled's LocalAPI answer. */
     timeout: Duration.default(2000),
     /** Opt-in: identify loopback requests by the X-Forwarded-For tailscaled's serve proxy sets (docs/security.md). */
-    trusted_proxy: z.enum(TRUSTED_PROXIES).optional(),
+    trusted_proxy: TrustedProxy.optional(),
   }),
   z.strictObject({ type: z.literal("local") }),
 ]);
 export type IdentityConfig = z.infer<typeof IdentityConfig>;
 
-export const DatabaseConfig = z.strictObject({
-  path: z.string().default("keyless.db"),
-  /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
-  retention: z.union([z.literal(""), Duration]).default(""),
-  /** Each captured body is cut at this size before it is compressed and stored. */
-  capture_limit: Size.default(1024 * 1024),
-});
+export const DatabaseConfig = z
+  .strictObject({
+    /** "sqlite": one file on this machine (default). "postgres": one database every replica shares. */
+    type: z.enum(["sqlite", "postgres"]).default("sqlite"),
+    /** The SQLite file (type sqlite). */
+    path: z.string().default("keyless.db"),
+    /** postgres://user:password@host:5432/database (type postgres); write it as "${KEYLESS_DATABASE_URL}". */
+    url: z.string().regex(/^postgres(ql)?:\/\/./, 'expected a PostgreSQL URL such as "postgres://keyless@db:5432/keyless"').optional(),
+    /** Connections each replica keeps (type postgres). */
+    pool_size: z.number().int().min(1).max(200).default(10),
+    /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
+    retention: z.union([z.literal(""), Duration]).default(""),
+    /** Each captured body is cut at this size before it is compressed and stored. */
+    capture_limit: Size.default(1024 * 1024),
+  })
+  .refine((d) => d.type !== "postgres" || d.url !== undefined, { message: 'database type "postgres" needs a url', path: ["url"] });
+export type DatabaseConfig = z.infer<typeof DatabaseConfig>;
 
 export const LimitsConfig = z.strictObject({
   /** Largest request body the gateway accepts (413 beyond it). */
@@ -70,7 +83,7 @@ export const Config = z.strictObject({
   /** Ordered fallback targets per model, across providers and keys (docs/routing.md). */
   routes: RoutesConfig.default({}),
   routing: RoutingConfig.default(DEFAULT_ROUTING),
-  database: DatabaseConfig.default({ path: "keyless.db", retention: "", capture_limit: 1024 * 1024 }),
+  database: DatabaseConfig.default({ type: "sqlite", path: "keyless.db", pool_size: 10, retention: "", capture_limit: 1024 * 1024 }),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
   prices: z.record(z.string(), PriceOverride).default({}),

@@ -4,7 +4,7 @@ import { App, Octokit } from "octokit";
 import pg from "pg";
 import type { Config } from "../config/schema.js";
 import { describePostgresUrl } from "../config/quota-store.js";
-import { parseListen } from "../server.js";
+import { parseListen } from "../config/listen.js";
 import { adapterFor } from "../providers/registry.js";
 import { localApiGet } from "../identity/tailscale.js";
 import { type LocalStatus, LocalStatus as LocalStatusSchema } from "./localapi.js";

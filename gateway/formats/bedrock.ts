@@ -1,6 +1,7 @@
 // What Bedrock's two APIs (InvokeModel and Converse) share: AWS REST-JSON errors and event-stream exceptions.
 import { exceptionEvent } from "../stream/eventstream.js";
-import { type GatewayError, type WireEvent, isRecord, jsonResponse, statusOf, str } from "./codec.js";
+import { type GatewayError, isRecord, jsonResponse, statusOf, str } from "./codec.js";
+import type { WireEvent } from "../stream/framing.js";
 
 const ERROR_TYPES: Record<GatewayError["kind"], string> = {
   invalid_request: "ValidationException",

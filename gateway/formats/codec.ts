@@ -1,4 +1,5 @@
 // The contract every wire format implements: how to read a request, a response and a stream, and how to refuse.
+import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary, ToolResult } from "./types.js";
 
 export type FormatId = "anthropic-messages" | "openai-chat" | "openai-responses" | "gemini" | "bedrock-converse" | "bedrock-invoke";
@@ -37,11 +38,6 @@ export interface GatewayError {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** One framed event of a response stream: an SSE event, or an AWS event-stream message rendered as JSON text. */
-export interface WireEvent {
-  readonly name?: string;
-  readonly data: string;
-}
 
 /** Accumulates a streamed response event by event; `finish` assembles what the stream said. */
 export interface StreamAccumulator {

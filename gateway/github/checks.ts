@@ -1,6 +1,8 @@
 // The gateway as a GitHub App (check runs, PR lookups; installation found per repository), and the loop that keeps
 // each session's check run current: throttled while the session changes, completed at finish or after an idle timeout,
-// retried with backoff from a durable pending record so a GitHub outage only delays the final state.
+// retried with backoff (and jitter) from a durable pending record so a GitHub outage only delays the final state. A
+// replica writes a session's check run only while it holds the pending record's claim (store/sessions.ts), so replicas
+// sharing a store never race on one check run.
 // octokit's own retry and throttling are off: failures surface at once and the loop retries.
 import { App, Octokit } from "octokit";
 import type { SessionRecord, SessionStore } from "../store/sessions.js";
@@ -175,10 +177,11 @@ export interface CheckSyncDeps {
   /** Null while no GitHub App is configured: sessions still close when idle, nothing is written. */
   readonly github: () => GitHubClient | null;
   /** Activity markers (they change whenever a session's report would) and last activity times, per session. */
-  readonly activity: (ids: readonly string[]) => ReadonlyMap<string, { marker: string; lastAt: number }>;
+  readonly activity: (ids: readonly string[]) => Promise<ReadonlyMap<string, { marker: string; lastAt: number }>>;
   readonly view: (session: SessionRecord) => CheckRunView | Promise<CheckRunView>;
   readonly settings: () => CheckSyncSettings;
   readonly now?: () => number;
+  readonly random?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
 }
 
@@ -196,15 +199,19 @@ const BACKOFF_MAX_MS = 600_000;
 const GIVE_UP_MS = 3 * 86_400_000;
 /** A finished session keeps being watched this long: late-logged requests, or an idle-closed job that was only slow. */
 const WATCH_AFTER_FINISH_MS = 86_400_000;
+/** A write claim lasts this long: more than a write takes (GitHub calls time out after 15 s). */
+const CLAIM_LEASE_MS = 60_000;
 
 export class CheckRunSync {
   private readonly now: () => number;
+  private readonly random: () => number;
   private readonly inflight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
 
   constructor(private readonly deps: CheckSyncDeps) {
     this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
   }
 
   /** Runs `tick` every `everyMs` until stop(). The timer does not keep the process alive. */
@@ -228,7 +235,7 @@ export class CheckRunSync {
   /** Writes one session's check run now (session start and finish), waiting at most `timeoutMs`. */
   async flush(sessionId: string, timeoutMs: number): Promise<void> {
     if (!this.deps.github()) return;
-    this.deps.store.expedite(sessionId, this.now());
+    await this.deps.store.expedite(sessionId, this.now());
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([this.write(sessionId), timeout]);
@@ -241,26 +248,27 @@ export class CheckRunSync {
     const now = this.now();
     const writing = this.deps.github() !== null;
     try {
-      const live = store.live(now - WATCH_AFTER_FINISH_MS);
-      const activity = this.deps.activity(live.map((s) => s.id));
+      const live = await store.live(now - WATCH_AFTER_FINISH_MS);
+      const activity = await this.deps.activity(live.map((s) => s.id));
       for (const s of live) {
         const act = activity.get(s.id);
         const lastAt = Math.max(act?.lastAt ?? 0, s.started_at);
         if (s.finished_at === null && now - lastAt >= settings.idleTimeoutMs) {
-          store.finish(s.id, "idle", now);
-          if (writing) store.expedite(s.id, now);
+          await store.finish(s.id, "idle", now);
+          if (writing) await store.expedite(s.id, now);
           continue;
         }
         if (!writing) continue;
         const marker = act?.marker ?? "";
         const finishedUnwritten = s.finished_at !== null && s.check_completed === 0;
-        if (s.check_run_id === null || finishedUnwritten) store.markPending(s.id, now, now);
-        else if (marker !== s.check_marker) store.markPending(s.id, Math.max(now, (s.check_sent_at ?? 0) + settings.updateIntervalMs), now);
+        if (s.check_run_id === null || finishedUnwritten) await store.markPending(s.id, now, now);
+        else if (marker !== s.check_marker) await store.markPending(s.id, Math.max(now, (s.check_sent_at ?? 0) + settings.updateIntervalMs), now);
       }
+      if (!writing) return;
+      for (const p of await store.claimDue(now, CLAIM_LEASE_MS)) await this.write(p.session_id);
     } catch (err) {
       this.deps.onError?.(err, "check runs: scanning sessions");
     }
-    for (const p of store.duePending(now)) await this.write(p.session_id);
   }
 
   /** Writes a session's check run; one write per session at a time. */
@@ -275,11 +283,14 @@ export class CheckRunSync {
   private async attempt(sessionId: string): Promise<void> {
     const { store } = this.deps;
     const github = this.deps.github();
-    const s = store.get(sessionId);
-    const pending = store.pending(sessionId);
-    if (!s || !pending || !github) return;
-    const settings = this.deps.settings();
+    if (!github) return;
     const now = this.now();
+    // Another replica is writing this check run: it will write the newest state.
+    if (!(await store.claim(sessionId, now, CLAIM_LEASE_MS))) return;
+    const s = await store.get(sessionId);
+    const pending = await store.pending(sessionId);
+    if (!s || !pending) return;
+    const settings = this.deps.settings();
     const view = await this.deps.view(s);
     const done = s.finished_at !== null;
     const repo = { owner: s.repository.split("/")[0] ?? s.owner, repo: s.repository.split("/")[1] ?? "" };
@@ -302,23 +313,24 @@ export class CheckRunSync {
           ...(done ? final : { status: "in_progress" as const }),
           output,
         });
-        store.setCheckRun(s.id, created.id, created.url || null);
+        await store.setCheckRun(s.id, created.id, created.url || null);
       } else {
         await github.updateCheckRun(repo, s.check_run_id, { ...final, output });
       }
-      store.checkSent(s.id, view.marker, now, done);
-      store.pendingDone(s.id);
+      await store.checkSent(s.id, view.marker, now, done);
+      await store.pendingDone(s.id);
     } catch (err) {
       const attempts = pending.attempts + 1;
       if (now - pending.since > GIVE_UP_MS) {
         // Recorded as written so the scan stops asking; new activity asks again.
-        store.checkSent(s.id, view.marker, now, done);
-        store.pendingDone(s.id);
+        await store.checkSent(s.id, view.marker, now, done);
+        await store.pendingDone(s.id);
         this.deps.onError?.(err, `check run for session ${s.id}: giving up after ${attempts} attempts`);
         return;
       }
-      const delay = Math.min(BACKOFF_BASE_MS * 2 ** (attempts - 1), BACKOFF_MAX_MS);
-      store.pendingFailed(s.id, now + delay, err instanceof Error ? err.message : String(err));
+      // ±20% so replicas and sessions failing together do not retry in lockstep.
+      const delay = Math.round(Math.min(BACKOFF_BASE_MS * 2 ** (attempts - 1), BACKOFF_MAX_MS) * (0.8 + 0.4 * this.random()));
+      await store.pendingFailed(s.id, now + delay, err instanceof Error ? err.message : String(err));
       this.deps.onError?.(err, `check run for session ${s.id} (attempt ${attempts}, next in ${delay / 1000}s)`);
     }
   }

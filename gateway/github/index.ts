@@ -1,23 +1,29 @@
 // Wires CI sessions into the gateway: the session store, the GitHub App client, the check-run loop and the routes.
 import type { Hono } from "hono";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { SessionSummary } from "../../src/ci-session.js";
-import { mountCiApi, mountCiPublicApi } from "../api/ci.js";
+import { mountCiApi, mountCiPublicApi } from "./api.js";
 import type { GitHubConfig } from "../config/github.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { Identity } from "../identity/types.js";
 import { type BucketBalanceReader, prTotals, sessionActivity, sessionReportReading } from "../store/session-report.js";
 import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
-import { type ReportData, isFlagged, renderMarkdown, renderTitle } from "./render.js";
+import type { ReportData } from "../../src/ci-session.js";
+import { isFlagged, renderMarkdown, renderTitle } from "./render.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { SessionService } from "./sessions.js";
 import { tokenFromRequest } from "./tokens.js";
 
+/** How often each replica re-reads the sessions with live tokens. */
+const TOKEN_REFRESH_MS = 1_000;
+
 export interface CiModuleDeps {
   readonly getConfig: () => Config;
-  readonly db: Db;
+  readonly store: Store;
+  /** This replica, as written in its check-run write claims. */
+  readonly replica?: string;
   /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
   readonly balance?: BucketBalanceReader;
   readonly flushLog?: () => Promise<void>;
@@ -44,7 +50,7 @@ export interface CiModule {
 
 export function createCiModule(deps: CiModuleDeps): CiModule {
   const github = () => deps.getConfig().github;
-  const store = new SessionStore(deps.db);
+  const store = new SessionStore(deps.store, deps.replica);
   let client: { key: string; client: GitHubClient } | null = null;
   const githubClient = (): GitHubClient | null => {
     const cfg = github();
@@ -60,7 +66,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     cfg?.public_url ? `${cfg.public_url}/ci/sessions/${id}` : undefined;
 
   const balance = deps.balance ?? (async () => null);
-  const report = async (s: SessionRecord): Promise<ReportData> => ({ session: toWire(s), ...(await sessionReportReading(deps.db, s, balance)) });
+  const report = async (s: SessionRecord): Promise<ReportData> => ({ session: toWire(s), ...(await sessionReportReading(deps.store, s, balance)) });
   const summarize = async (s: SessionRecord): Promise<SessionSummary> => {
     const data = await report(s);
     return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }) };
@@ -69,11 +75,11 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
   const sync = new CheckRunSync({
     store,
     github: githubClient,
-    activity: (ids) => sessionActivity(deps.db, ids),
+    activity: (ids) => sessionActivity(deps.store, ids),
     view: async (s) => {
       const data = await report(s);
       return {
-        marker: sessionActivity(deps.db, [s.id]).get(s.id)?.marker ?? "",
+        marker: (await sessionActivity(deps.store, [s.id])).get(s.id)?.marker ?? "",
         title: renderTitle(data),
         summary: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }),
         flagged: isFlagged(data),
@@ -102,6 +108,11 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     ...(deps.now ? { now: deps.now } : {}),
   });
 
+  const onError = deps.onError ?? (() => undefined);
+  /** Session tokens are checked synchronously (identity comes first); this keeps every replica's token index fresh. */
+  let tokenTimer: NodeJS.Timeout | null = null;
+  const refreshTokens = () => void service.refreshTokens().catch((err: unknown) => onError(err, "CI session tokens refresh"));
+
   return {
     name: "ci",
     service,
@@ -116,15 +127,25 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     start() {
       const interval = github()?.checks.update_interval ?? 30_000;
       sync.start(Math.min(2_000, Math.max(20, Math.floor(interval / 5))));
+      refreshTokens();
+      tokenTimer = setInterval(refreshTokens, TOKEN_REFRESH_MS).unref();
     },
-    stop: () => sync.stop(),
+    stop: () => {
+      if (tokenTimer) clearInterval(tokenTimer);
+      return sync.stop();
+    },
     mount(app) {
+      // The per-request session lookup is synchronous; read the caller's node from the store first (cached briefly).
+      app.use("*", async (c, next) => {
+        if (github()) await service.warm(c.var.identity).catch((err: unknown) => onError(err, "CI session lookup"));
+        await next();
+      });
       mountCiApi(app, {
         getConfig: deps.getConfig,
         service,
         store,
         summarize,
-        prTotals: (repositoryId, prNumber) => prTotals(deps.db, repositoryId, prNumber),
+        prTotals: (repositoryId, prNumber) => prTotals(deps.store, repositoryId, prNumber),
       });
     },
   };

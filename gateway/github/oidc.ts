@@ -27,7 +27,7 @@ export type ActionsClaims = z.infer<typeof ActionsClaims>;
 
 /** Remembers token ids until they expire. `claim` returns false when the id was seen before. */
 export interface JtiLedger {
-  claim(jti: string, expiresAtMs: number): boolean;
+  claim(jti: string, expiresAtMs: number): Promise<boolean>;
 }
 
 export interface OidcVerifierOptions {
@@ -87,7 +87,7 @@ export function createOidcVerifier(opts: OidcVerifierOptions): OidcVerifier {
       return fail("oidc_claims", `oidc_token lacks GitHub Actions claims or has malformed ones: ${fields}`);
     }
     // Single use: keep the id until its expiry (plus leeway), after which the token is refused anyway.
-    if (!opts.ledger.claim(parsed.data.jti, parsed.data.exp * 1000 + opts.clockToleranceMs)) {
+    if (!(await opts.ledger.claim(parsed.data.jti, parsed.data.exp * 1000 + opts.clockToleranceMs))) {
       return fail("oidc_replay", `oidc_token was already used (jti ${parsed.data.jti}); request a fresh token`);
     }
     return { ok: true, claims: parsed.data };

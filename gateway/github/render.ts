@@ -1,9 +1,7 @@
 // Renders a session's report as the check run's title and Markdown summary (also the Action's job summary),
 // within GitHub's limits: output.summary and output.text hold at most 65535 characters.
-import type { SessionSummary } from "../../src/ci-session.js";
+import type { ReportData } from "../../src/ci-session.js";
 import { formatDollars } from "../config/units.js";
-
-export type ReportData = Omit<SessionSummary, "markdown">;
 
 /** GitHub's limit for output.summary and output.text. String length (UTF-16 units) never undercounts characters. */
 export const SUMMARY_LIMIT = 65_535;

@@ -33,13 +33,20 @@ export interface SessionServiceDeps {
 const PULL_REQUEST_REF = /^refs\/pull\/(\d+)\/merge$/;
 /** Events whose job runs on the base branch, so the token's sha says nothing about the PR's head. */
 const RUNS_ON_BASE = new Set(["issue_comment", "pull_request_target", "workflow_run"]);
-const LOOKUP_TTL_MS = 2_000;
+/**
+ * How long a node's session lookup is reused. Replicas sharing a store see each other's starts and finishes within
+ * this (the CI module refreshes a node's entry before its request, see warm()).
+ */
+const LOOKUP_TTL_MS = 1_000;
 
 export class SessionService {
   private readonly now: () => number;
   private verifier: { key: string; verify: OidcVerifier } | null = null;
   /** Per-node lookups are on every request; cache them briefly (start and finish invalidate). */
   private readonly lookups = new Map<string, { ref: SessionRef | null; at: number }>();
+  /** Sessions with a live token, by token hash: session tokens are checked before a request has any async step. */
+  private tokens: { byHash: Map<string, SessionRecord>; at: number } = { byHash: new Map(), at: 0 };
+  private refreshingTokens: Promise<void> | null = null;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -70,12 +77,12 @@ export class SessionService {
     if (!admitted.ok) return admitted;
     const { claims, pr } = admitted.value;
     const nodeId = who.nodeId!; // checkRepository refuses callers without a node
-    const existing = this.deps.store.openForJob(nodeId, claims.repository_id, claims.run_id, claims.run_attempt);
+    const existing = await this.deps.store.openForJob(nodeId, claims.repository_id, claims.run_id, claims.run_attempt);
     if (existing) return { ok: true, value: { session: toWire(existing), resumed: true } };
     const id = newSessionId();
     await this.create(id, claims, pr, req, { node_id: nodeId, token_hash: null, token_expires_at: null });
     this.lookups.delete(nodeId);
-    return { ok: true, value: { session: toWire(this.deps.store.get(id)!), resumed: false } };
+    return { ok: true, value: { session: toWire((await this.deps.store.get(id))!), resumed: false } };
   }
 
   /**
@@ -96,14 +103,16 @@ export class SessionService {
     const startedAt = this.now();
     const expires = startedAt + config.session_token_ttl;
     await this.create(id, claims, pr, req, { node_id: `token:${id}`, token_hash: hashToken(token), token_expires_at: expires }, startedAt);
-    const session = toWire(this.deps.store.get(id)!);
+    const created = (await this.deps.store.get(id))!;
+    this.tokens.byHash.set(created.token_hash ?? "", created);
+    const session = toWire(created);
     return { ok: true, value: { session, resumed: false, session_token: token, session_token_expires_at: new Date(expires).toISOString() } };
   }
 
   /** The identity a session token stands for, while its session is open and its mapping still allows tokens. */
   identityForToken(token: string, addr: string): Identity | null {
     const config = this.deps.config();
-    const s = config ? this.deps.store.byTokenHash(hashToken(token)) : null;
+    const s = config ? (this.tokens.byHash.get(hashToken(token)) ?? null) : null;
     if (!config || !s || s.token_expires_at === null || s.token_expires_at <= this.now()) return null;
     const match = findMapping(config.repos, s.repository, s.repository_id);
     if (!match?.mapping.session_tokens) return null;
@@ -144,7 +153,7 @@ export class SessionService {
     binding: Pick<NewSession, "node_id" | "token_hash" | "token_expires_at">,
     startedAt = this.now(),
   ): Promise<void> {
-    this.deps.store.insert({
+    await this.deps.store.insert({
       id,
       ...binding,
       repository: claims.repository,
@@ -223,18 +232,19 @@ export class SessionService {
 
   /** POST /v1/ci/sessions/:id/finish, by the session's own node (or an admin). */
   async finish(id: string, who: Identity, isAdmin: boolean): Promise<Result<Session>> {
-    const found = this.owned(id, who, isAdmin);
+    const found = await this.owned(id, who, isAdmin);
     if (!found.ok) return found;
-    this.deps.store.finish(id, "finished", this.now());
+    await this.deps.store.finish(id, "finished", this.now());
     this.lookups.delete(found.value.node_id);
+    if (found.value.token_hash) this.tokens.byHash.delete(found.value.token_hash);
     await this.deps.flushLog?.();
     await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
-    return { ok: true, value: toWire(this.deps.store.get(id)!) };
+    return { ok: true, value: toWire((await this.deps.store.get(id))!) };
   }
 
   /** A session readable by `who`: its own node or an admin. */
-  owned(id: string, who: Identity, isAdmin: boolean): Result<SessionRecord> {
-    const s = this.deps.store.get(id);
+  async owned(id: string, who: Identity, isAdmin: boolean): Promise<Result<SessionRecord>> {
+    const s = await this.deps.store.get(id);
     if (!s) return refuse(404, "session_not_found", `no CI session ${id}`);
     if (!isAdmin && s.node_id !== who.nodeId) {
       return refuse(403, "session_not_yours", `session ${id} belongs to another node; only that node or an admin may use it`);
@@ -242,17 +252,31 @@ export class SessionService {
     return { ok: true, value: s };
   }
 
-  /** The session a caller's requests belong to (per request; cached briefly). */
+  /** The session a caller's requests belong to (per request, from the cache warm() keeps). */
   lookup(who: Identity): SessionRef | null {
     if (who.nodeId === null) return null;
+    return this.lookups.get(who.nodeId)?.ref ?? null;
+  }
+
+  /** Reads a node's session into the lookup cache unless it was read within the TTL (before each request). */
+  async warm(who: Identity): Promise<void> {
+    if (who.nodeId === null) return;
     const now = this.now();
     const hit = this.lookups.get(who.nodeId);
-    if (hit && now - hit.at < LOOKUP_TTL_MS) return hit.ref;
-    const s = this.deps.store.forNode(who.nodeId);
-    const ref = s ? sessionRef(s) : null;
+    if (hit && now - hit.at < LOOKUP_TTL_MS) return;
+    const s = await this.deps.store.forNode(who.nodeId);
     if (this.lookups.size > 10_000) this.lookups.clear();
-    this.lookups.set(who.nodeId, { ref, at: now });
-    return ref;
+    this.lookups.set(who.nodeId, { ref: s ? sessionRef(s) : null, at: now });
+  }
+
+  /** Re-reads the sessions with live tokens (every replica, so a token issued by another one is honoured). */
+  refreshTokens(): Promise<void> {
+    this.refreshingTokens ??= (async () => {
+      const now = this.now();
+      const rows = await this.deps.store.tokenSessions(now);
+      this.tokens = { byHash: new Map(rows.map((r) => [r.token_hash ?? "", r])), at: now };
+    })().finally(() => (this.refreshingTokens = null));
+    return this.refreshingTokens;
   }
 }
 

@@ -4,7 +4,8 @@ import { classifyToolCall, type ClassifyOptions } from "./classify.js";
 import type { CompiledRules } from "./rules/compile.js";
 import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
 import { analyzeShell, DEFAULT_LIMITS, type WalkLimits } from "./shell/index.js";
-import type { ClassifiedToolCall, Finding } from "./types.js";
+import type { Finding } from "./rules/types.js";
+import type { ClassifiedToolCall } from "./types.js";
 
 export interface AnalyzeOptions extends ClassifyOptions {
   readonly limits?: WalkLimits;

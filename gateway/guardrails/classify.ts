@@ -76,13 +76,19 @@ function escalation(obj: Obj): Pick<ClassifiedToolCall, "sandboxEscalation"> {
   return {};
 }
 
-export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): ClassifiedToolCall {
-  const base = { name: call.name, callId: call.id };
-  const input = call.input;
-  const obj: Obj = isObj(input) ? input : {};
-  const unparsed = isObj(input) && typeof input._unparsed === "string";
-  const action = isObj(obj.action) ? obj.action : undefined;
+/** A call's input, looked at the ways the classifiers need. */
+interface CallView {
+  readonly base: { readonly name: string; readonly callId: string };
+  readonly input: unknown;
+  readonly obj: Obj;
+  readonly unparsed: boolean;
+  readonly action: Obj | undefined;
+  /** Set when the input could not be parsed. */
+  readonly unknown: { readonly unknownArgs?: true };
+}
 
+/** Calls recognised by their wire shape: provider-side tools, Responses built-ins, MCP namespaces and names. */
+function byShape(call: ToolCall, { base, input, obj, unparsed, action }: CallView, opts: ClassifyOptions): ClassifiedToolCall | undefined {
   // Calls that run at the provider.
   if (call.shape === "mcp_tool_use" || call.shape === "mcp_call") {
     return { ...base, kind: "mcp", mcpServer: call.namespace ?? "", mcpTool: call.name, args: input, remote: true };
@@ -120,8 +126,11 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
     const { server, tool, ambiguous } = splitGeminiMcp(call.name.slice(4), opts.mcpServers);
     return withMcpShell({ ...base, kind: "mcp", mcpServer: server, mcpTool: tool, args: input, ...(ambiguous ? { mcpNameAmbiguous: true } : {}) });
   }
+  return undefined;
+}
 
-  const unknown = unparsed ? { unknownArgs: true } : {};
+/** Calls recognised by the agents' tool names. */
+function byName(call: ToolCall, { base, input, obj, unparsed, action, unknown }: CallView, opts: ClassifyOptions): ClassifiedToolCall | undefined {
   switch (call.name) {
     // Codex code mode: JavaScript calling nested tools.
     case "exec":
@@ -181,7 +190,24 @@ export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): Cl
       break;
     }
   }
+  return undefined;
+}
 
+export function classifyToolCall(call: ToolCall, opts: ClassifyOptions = {}): ClassifiedToolCall {
+  const input = call.input;
+  const obj: Obj = isObj(input) ? input : {};
+  const unparsed = isObj(input) && typeof input._unparsed === "string";
+  const view: CallView = {
+    base: { name: call.name, callId: call.id },
+    input,
+    obj,
+    unparsed,
+    action: isObj(obj.action) ? obj.action : undefined,
+    unknown: unparsed ? { unknownArgs: true } : {},
+  };
+  const known = byShape(call, view, opts) ?? byName(call, view, opts);
+  if (known) return known;
+  const { base, unknown } = view;
   const generic = isObj(input) ? genericShell(input) : undefined;
   if (generic) return shell(base, generic, unknown);
   return { ...base, kind: "function", args: input, ...unknown };

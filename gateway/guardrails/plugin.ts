@@ -1,21 +1,21 @@
 // The tools module: classifies and analyses every tool call a model asks for, blocks per the caller's guardrails
 // (rewriting the response the client sees), stores one row per call with its request, links later results.
 import type { Hono } from "hono";
-import type { GatewayModule } from "../app.js";
-import { mountToolCallApi } from "../api/tool-calls.js";
-import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayModule } from "../proxy/feature.js";
+import { mountToolCallApi } from "./api.js";
+import type { GatewayEnv } from "../http/env.js";
 import type { ToolCall } from "../formats/types.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
-import { BLOCKERS, type Verdict } from "./block/index.js";
-import { GuardrailPolicy, strongest } from "./policy.js";
-import type { Action, ClassifiedToolCall, Finding } from "./types.js";
+import { BLOCKERS, type Verdict } from "../dialects/index.js";
+import { GuardrailPolicy, strongest } from "./actions.js";
+import type { Action, Finding } from "./rules/types.js";
+import type { ClassifiedToolCall } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
@@ -44,8 +44,7 @@ interface ToolsState {
 }
 
 export interface ToolsModuleDeps {
-  readonly db: Db;
-  readonly getConfig: () => Config;
+  readonly store: Store;
   readonly onError: (err: unknown, context: string) => void;
 }
 
@@ -105,44 +104,48 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
   };
 }
 
-export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
-  const stateOf = (ex: Exchange): ToolsState => {
-    let state = ex.state.get("tools") as ToolsState | undefined;
-    if (!state) {
-      const { guardrails } = deps.getConfig();
-      state = {
-        policy: GuardrailPolicy.for(guardrails, ex.access, ex.modelKey),
-        mcpServers: guardrails.mcp_servers,
-        analysed: new Map(),
-        blocked: new Set(),
-        analysisMs: 0,
-      };
-      ex.state.set("tools", state);
-    }
-    return state;
-  };
+type OnError = ToolsModuleDeps["onError"];
 
-  const analyse = (state: ToolsState, call: ToolCall): Analysed => {
-    const cached = state.analysed.get(call.id);
-    if (cached) return cached;
-    const started = performance.now();
-    const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-    const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
-    state.analysisMs += performance.now() - started;
-    if (error !== undefined) deps.onError(error, `tool call analysis (call ${call.id})`);
-    const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
-    const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
-    state.analysed.set(call.id, analysed);
-    return analysed;
-  };
+/** The exchange's guardrail state: the caller's actions for this model, and what was analysed and blocked so far. */
+function stateOf(ex: Exchange): ToolsState {
+  let state = ex.state.get("tools") as ToolsState | undefined;
+  if (!state) {
+    const { guardrails } = ex.caller.config;
+    state = {
+      policy: GuardrailPolicy.for(guardrails, ex.entitlement),
+      mcpServers: guardrails.mcp_servers,
+      analysed: new Map(),
+      blocked: new Set(),
+      analysisMs: 0,
+    };
+    ex.state.set("tools", state);
+  }
+  return state;
+}
 
-  const verdictFor = (ex: Exchange, state: ToolsState): Verdict => (call) => {
+/** Analyses a call once per exchange, within the exchange's analysis time budget. */
+function analyse(state: ToolsState, call: ToolCall, onError: OnError): Analysed {
+  const cached = state.analysed.get(call.id);
+  if (cached) return cached;
+  const started = performance.now();
+  const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
+  const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+  state.analysisMs += performance.now() - started;
+  if (error !== undefined) onError(error, `tool call analysis (call ${call.id})`);
+  const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
+  const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
+  state.analysed.set(call.id, analysed);
+  return analysed;
+}
+
+function verdictFor(ex: Exchange, state: ToolsState, onError: OnError): Verdict {
+  return (call) => {
     let a: Analysed;
     try {
-      a = analyse(state, call);
+      a = analyse(state, call, onError);
     } catch (err) {
       // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
-      deps.onError(err, `tool call analysis ${ex.id}`);
+      onError(err, `tool call analysis ${ex.id}`);
       return null;
     }
     if (a.action !== "block") return null;
@@ -150,7 +153,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     if (!ex.flags.includes(GUARDRAIL_BLOCKED)) ex.flags.push(GUARDRAIL_BLOCKED);
     return refusalText(a);
   };
+}
 
+export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   /** The format's blocker, when this caller's guardrails can block at all (else the response passes untouched). */
   const blockerFor = (ex: Exchange) => {
     const blocker = BLOCKERS[ex.format.id];
@@ -160,7 +165,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
   const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
     const state = stateOf(ex);
     state.records ??= outcome.toolCalls.map((call) => {
-      const a = analyse(state, call);
+      const a = analyse(state, call, deps.onError);
       return toRecord(a.classified, a.findings, a.classified.callId ?? call.id, call.input, a.action, state.blocked.has(call.id));
     });
     if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
@@ -171,11 +176,11 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     name: "tools",
     streamRewriter(ex) {
       const blocker = blockerFor(ex);
-      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex)));
+      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex), deps.onError));
     },
     rewriteResponse(ex, body) {
       const blocker = blockerFor(ex);
-      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex)));
+      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex), deps.onError));
     },
     after(ex, outcome): RowExtension | void {
       let calls: readonly ToolCallRecord[] = [];
@@ -193,9 +198,9 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         clientSession: clientSession(ex.clientHeaders),
       };
       return {
-        write(db, requestId) {
-          if (results.length > 0) applyToolResults(db, ctx.principal, requestId, ctx.ts, results);
-          if (calls.length > 0) insertToolCalls(db, requestId, ctx, calls);
+        async write(trx, requestId) {
+          if (results.length > 0) await applyToolResults(trx, ctx.principal, requestId, ctx.ts, results);
+          if (calls.length > 0) await insertToolCalls(trx, requestId, ctx, calls);
         },
       };
     },
@@ -206,7 +211,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     plugin,
     records,
     mount(app: Hono<GatewayEnv>) {
-      mountToolCallApi(app, deps.getConfig, deps.db);
+      mountToolCallApi(app, deps.store);
     },
   };
 }

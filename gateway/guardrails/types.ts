@@ -1,24 +1,4 @@
-// Output types of tool-call classification and guardrail analysis.
-
-export const CATEGORIES = [
-  "destructive_fs",
-  "git_history_loss",
-  "download_exec",
-  "reverse_shell",
-  "credential_access",
-  "exfiltration",
-  "privilege_persistence",
-  "infra_destruction",
-  "sandbox_tampering",
-  "obfuscation",
-] as const;
-export type Category = (typeof CATEGORIES)[number];
-
-export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-export const ACTIONS = ["log", "flag", "block"] as const;
-export type Action = (typeof ACTIONS)[number];
+// What tool-call classification outputs: a tool call independent of the agent and wire shape it came in.
 
 export type ToolKind = "shell" | "mcp" | "file_edit" | "function";
 
@@ -51,15 +31,4 @@ export interface ClassifiedToolCall {
   readonly args?: unknown;
   /** Codex code mode: the tool calls made inside the `exec` JavaScript. */
   readonly nested?: readonly ClassifiedToolCall[];
-}
-
-export interface Finding {
-  readonly ruleId: string;
-  readonly category: Category;
-  readonly severity: Severity;
-  readonly action: Action;
-  readonly message: string;
-  /** The simple command (or path, MCP call, SQL) that matched. */
-  readonly command: string;
-  readonly callId?: string;
 }

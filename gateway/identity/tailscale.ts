@@ -12,6 +12,7 @@ import {
   forwarding,
   isLoopback,
 } from "./types.js";
+import type { TrustedProxy } from "../config/schema.js";
 
 /** The subset of apitype.WhoIsResponse keyless reads. Node and UserProfile are never null on success. */
 export const WhoIsResponse = z.object({
@@ -105,9 +106,6 @@ const UNPLACED =
 
 const bareAddress = (address: string) => address.replace(/^::ffff:/, "").toLowerCase();
 
-export const TRUSTED_PROXIES = ["tailscale-serve"] as const;
-export type TrustedProxy = (typeof TRUSTED_PROXIES)[number];
-
 export interface TailscaleResolverOptions {
   readonly socket: string;
   readonly timeoutMs: number;
@@ -117,31 +115,33 @@ export interface TailscaleResolverOptions {
 
 const STATUS_TTL_MS = 5 * 60_000;
 
-export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: TailscaleResolverOptions): IdentityResolver {
-  /** WhoIs of an address ("ip:port" for a connection, a bare IP for a forwarded caller). */
-  async function whois(addr: string, remote: RemoteAddress, unknown: string): Promise<IdentityResult> {
-    let answer: LocalApiAnswer;
-    try {
-      answer = await localApiGet(socket, `/localapi/v0/whois?addr=${encodeURIComponent(addr)}`, timeoutMs);
-    } catch (err) {
-      return { ok: false, status: 503, message: `cannot identify caller: tailscaled LocalAPI unreachable (${(err as Error).message})` };
-    }
-    if (answer.status === 404) return { ok: false, status: 403, message: unknown };
-    if (answer.status !== 200) {
-      return { ok: false, status: 503, message: `cannot identify caller: tailscaled WhoIs answered ${answer.status}` };
-    }
-    let parsed: WhoIsResponse;
-    try {
-      parsed = WhoIsResponse.parse(JSON.parse(answer.body));
-    } catch {
-      return { ok: false, status: 503, message: "cannot identify caller: tailscaled WhoIs answer is malformed" };
-    }
-    // A peer whose key expired still answers WhoIs (tailscaled keeps its tunnel up); its identity is no longer vouched for.
-    if (parsed.Node.Expired) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} is a tailnet node whose key has expired` };
-    const identity = identityFromWhoIs(parsed, remote);
-    if (!identity) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} has neither a user nor tags` };
-    return { ok: true, identity };
+/** WhoIs of an address ("ip:port" for a connection, a bare IP for a forwarded caller). */
+async function whoisAt(socket: string, timeoutMs: number, addr: string, remote: RemoteAddress, unknown: string): Promise<IdentityResult> {
+  let answer: LocalApiAnswer;
+  try {
+    answer = await localApiGet(socket, `/localapi/v0/whois?addr=${encodeURIComponent(addr)}`, timeoutMs);
+  } catch (err) {
+    return { ok: false, status: 503, message: `cannot identify caller: tailscaled LocalAPI unreachable (${(err as Error).message})` };
   }
+  if (answer.status === 404) return { ok: false, status: 403, message: unknown };
+  if (answer.status !== 200) {
+    return { ok: false, status: 503, message: `cannot identify caller: tailscaled WhoIs answered ${answer.status}` };
+  }
+  let parsed: WhoIsResponse;
+  try {
+    parsed = WhoIsResponse.parse(JSON.parse(answer.body));
+  } catch {
+    return { ok: false, status: 503, message: "cannot identify caller: tailscaled WhoIs answer is malformed" };
+  }
+  // A peer whose key expired still answers WhoIs (tailscaled keeps its tunnel up); its identity is no longer vouched for.
+  if (parsed.Node.Expired) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} is a tailnet node whose key has expired` };
+  const identity = identityFromWhoIs(parsed, remote);
+  if (!identity) return { ok: false, status: 403, message: `caller ${formatAddr(remote)} has neither a user nor tags` };
+  return { ok: true, identity };
+}
+
+export function tailscaleResolver({ socket, timeoutMs, trustedProxy }: TailscaleResolverOptions): IdentityResolver {
+  const whois = (addr: string, remote: RemoteAddress, unknown: string) => whoisAt(socket, timeoutMs, addr, remote, unknown);
 
   let status: { value: TailnetStatus; at: number } | null = null;
   /** This node's tailnet (cached; only a known answer is kept, so "unknown" asks again next time). */

@@ -1,7 +1,7 @@
 // Concrete model ids behind a provider's model globs, for model listings: literal entries as written, and for globs
 // the matching ids the price table knows for that provider type.
 import { findProvider } from "@pydantic/genai-prices";
-import { globMatch } from "../policy/glob.js";
+import { globMatch } from "../config/glob.js";
 
 export interface ModelCatalog {
   expand(providerType: string, globs: readonly string[]): string[];

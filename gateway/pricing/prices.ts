@@ -3,7 +3,7 @@
 import { calcPrice } from "@pydantic/genai-prices";
 import type { PriceOverride } from "../config/schema.js";
 import { NANOS_PER_DOLLAR } from "../config/units.js";
-import { globMatch } from "../policy/glob.js";
+import { globMatch } from "../config/glob.js";
 import type { Usage } from "../formats/types.js";
 
 export interface PriceQuery {

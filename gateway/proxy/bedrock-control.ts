@@ -5,15 +5,15 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv } from "../env.js";
+import type { GatewayEnv } from "../http/env.js";
 import { bedrockError } from "../formats/bedrock.js";
 import { isRecord, str } from "../formats/codec.js";
-import { type Access, accessUnder, allowsModel, modelKey } from "../policy/grants.js";
-import { globMatch } from "../policy/glob.js";
+import { type Access, accessUnder, allowsModel, modelKey } from "../access/grants.js";
+import { globMatch } from "../config/glob.js";
 import type { BedrockAdapter, BedrockConfig } from "../providers/bedrock.js";
 import { PROVIDERS } from "../providers/registry.js";
 import { ProviderAuthError } from "../providers/types.js";
-import { asBodyInit } from "./body.js";
+import { asBodyInit } from "../http/read-body.js";
 import { clientResponseHeaders, scrubbedHeaders } from "./headers.js";
 import { scrubberFor } from "./scrub.js";
 

@@ -3,7 +3,7 @@ import type { ProviderConfig } from "../config/providers.js";
 import type { EventRewriter, FormatCodec, GatewayError, RequestInfo } from "../formats/codec.js";
 import type { ResponseSummary, ToolCall, ToolResult } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
-import type { Access } from "../policy/grants.js";
+import type { Caller, Entitlement } from "../access/caller.js";
 import type { ProviderAdapter } from "../providers/types.js";
 import type { RowExtension } from "../store/requests.js";
 import type { RouteDef } from "./routes.js";
@@ -29,8 +29,11 @@ export interface Exchange {
   /** Epoch milliseconds when the request arrived. */
   readonly startedAt: number;
   readonly identity: Identity;
+  /** Who asked, under which config; features read the config from here, never from the running gateway. */
+  readonly caller: Caller;
+  /** What the caller's grants allow for this model: quota lines, guardrail actions, hooks, extra headers. */
+  readonly entitlement: Entitlement;
   readonly session: SessionRef | null;
-  readonly access: Access;
   readonly route: RouteDef;
   readonly format: FormatCodec;
   readonly provider: ResolvedProvider;

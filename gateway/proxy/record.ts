@@ -5,7 +5,7 @@ import { ZERO_USAGE } from "../formats/types.js";
 import type { Identity } from "../identity/types.js";
 import type { Capture, RequestRow, RowExtension } from "../store/requests.js";
 import type { Denial, Exchange, Outcome } from "./exchange.js";
-import type { ProxyDeps } from "./handler.js";
+import type { ProxyDeps } from "./deps.js";
 import { redactedHeaders } from "./headers.js";
 import type { RouteDef } from "./routes.js";
 
@@ -17,6 +17,8 @@ export interface RequestBase {
   readonly started: number;
   readonly identity: Identity;
   readonly route: RouteDef;
+  /** The route's path match (model and mode segments). */
+  readonly match: RegExpExecArray;
   readonly path: string;
   readonly method: string;
   readonly clientHeaders: Headers;

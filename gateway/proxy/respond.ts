@@ -3,13 +3,15 @@
 // what is recorded (tool calls, errors, captures) are scrubbed too. Recording waits for the end.
 import type { EventRewriter } from "../formats/codec.js";
 import type { ResponseSummary } from "../formats/types.js";
+import type { Capture } from "../store/requests.js";
+import type { Framing } from "../stream/framing.js";
 import { framingFor } from "../stream/index.js";
-import { asBodyInit } from "./body.js";
+import { asBodyInit } from "../http/read-body.js";
 import type { Exchange } from "./exchange.js";
-import type { ProxyDeps } from "./handler.js";
+import type { ProxyDeps } from "./deps.js";
 import { clientResponseHeaders, redactedHeaders, scrubbedHeaders } from "./headers.js";
 import { type RequestBase, recordExchange, refuseExchange } from "./record.js";
-import { scrubSummary, scrubberFor } from "./scrub.js";
+import { type Scrubber, scrubSummary, scrubberFor } from "./scrub.js";
 import { scrubbedSource } from "./scrub-stream.js";
 import { type TapResult, tapStream } from "./tap.js";
 import { type UpstreamResponse, describeUpstreamError } from "./upstream.js";
@@ -34,50 +36,64 @@ function baseType(contentType: string | null): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
-export async function respond({ deps, base, ex, req, upstream, rewriters, requestBytes, headersAt }: RespondInput): Promise<Response> {
+/** What the log's capture holds, given the response body as the client got it. */
+type CaptureOf = (responseBody: Uint8Array | null, truncated: boolean) => Capture;
+
+export async function respond(input: RespondInput): Promise<Response> {
+  const { deps, ex, req, upstream, requestBytes } = input;
   const scrubber = scrubberFor(ex.provider.adapter.secrets(ex.provider.config));
   const upstreamHeaders = scrubbedHeaders(upstream.headers, scrubber);
   const responseHeaders = clientResponseHeaders(upstreamHeaders);
   responseHeaders.set("x-keyless-request-id", ex.id);
-  const capture = (responseBody: Uint8Array | null, truncated: boolean) => ({
+  const limit = deps.config.database.capture_limit;
+  const capture: CaptureOf = (responseBody, truncated) => ({
     requestHeaders: redactedHeaders(req.headers),
-    requestBody: requestBytes.subarray(0, deps.config.database.capture_limit),
-    requestTruncated: requestBytes.byteLength > deps.config.database.capture_limit,
+    requestBody: requestBytes.subarray(0, limit),
+    requestTruncated: requestBytes.byteLength > limit,
     responseHeaders: redactedHeaders(upstreamHeaders),
     responseBody,
     responseTruncated: truncated,
   });
 
   const contentType = upstream.headers.get("content-type");
-  const framing = framingFor(contentType, deps.framings, deps.config.database.capture_limit * 4);
   const ok = upstream.status >= 200 && upstream.status < 300;
   if (ok && (ex.stream || deps.framings.has(baseType(contentType)))) {
-    const stream = tapStream(scrubbedSource(upstream.body, scrubber, framing), {
-      framing,
-      accumulator: ex.format.accumulator(),
-      rewriters,
-      captureLimit: deps.config.database.capture_limit,
-      streamError: ex.format.streamError,
-      onDone: (result: TapResult) => {
-        // The tap read scrubbed bytes; what its parser made of them is scrubbed again once decoded.
-        const summary = scrubSummary(result.summary, scrubber);
-        const failure = result.failure === undefined ? undefined : scrubber.text(result.failure);
-        setImmediate(() =>
-          recordExchange(deps, base, ex, {
-            status: upstream.status,
-            durationMs: performance.now() - base.started,
-            firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
-            summary,
-            streamed: true,
-            error: failure ?? summary.error,
-            capture: capture(result.captured, result.truncated),
-          }),
-        );
-      },
-    });
-    return new Response(stream, { status: upstream.status, headers: responseHeaders });
+    const framing = framingFor(contentType, deps.framings, limit * 4);
+    return new Response(streamed(input, scrubber, framing, capture), { status: upstream.status, headers: responseHeaders });
   }
+  return whole(input, scrubber, responseHeaders, capture);
+}
 
+/** A stream (or a body in a framing keyless reads event by event): tapped on its way to the client. */
+function streamed({ deps, base, ex, upstream, rewriters, headersAt }: RespondInput, scrubber: Scrubber, framing: Framing, capture: CaptureOf): ReadableStream<Uint8Array> {
+  return tapStream(scrubbedSource(upstream.body, scrubber, framing), {
+    framing,
+    accumulator: ex.format.accumulator(),
+    rewriters,
+    captureLimit: deps.config.database.capture_limit,
+    streamError: ex.format.streamError,
+    onDone: (result: TapResult) => {
+      // The tap read scrubbed bytes; what its parser made of them is scrubbed again once decoded.
+      const summary = scrubSummary(result.summary, scrubber);
+      const failure = result.failure === undefined ? undefined : scrubber.text(result.failure);
+      setImmediate(() =>
+        recordExchange(deps, base, ex, {
+          status: upstream.status,
+          durationMs: performance.now() - base.started,
+          firstByteMs: result.firstByteMs === null ? null : result.firstByteMs + headersAt,
+          summary,
+          streamed: true,
+          error: failure ?? summary.error,
+          capture: capture(result.captured, result.truncated),
+        }),
+      );
+    },
+  });
+}
+
+/** A whole body: read, scrubbed, parsed, offered to the plugins' rewriteResponse, then sent. */
+async function whole({ deps, base, ex, upstream, requestBytes, headersAt }: RespondInput, scrubber: Scrubber, responseHeaders: Headers, capture: CaptureOf): Promise<Response> {
+  const ok = upstream.status >= 200 && upstream.status < 300;
   let raw: Uint8Array;
   try {
     const chunks: Buffer[] = [];
@@ -106,6 +122,7 @@ export async function respond({ deps, base, ex, req, upstream, rewriters, reques
   }
   responseHeaders.delete("content-length");
   const durationMs = performance.now() - base.started;
+  const limit = deps.config.database.capture_limit;
   setImmediate(() =>
     recordExchange(deps, base, ex, {
       status: upstream.status,
@@ -114,7 +131,7 @@ export async function respond({ deps, base, ex, req, upstream, rewriters, reques
       summary,
       streamed: false,
       error: ok ? summary.error : (summary.error ?? `upstream status ${upstream.status}`),
-      capture: capture(responseBytes.subarray(0, deps.config.database.capture_limit), responseBytes.byteLength > deps.config.database.capture_limit),
+      capture: capture(responseBytes.subarray(0, limit), responseBytes.byteLength > limit),
     }),
   );
   return new Response(upstream.status === 204 || upstream.status === 304 ? null : asBodyInit(responseBytes), {

@@ -2,13 +2,13 @@
 // parts, so path tricks in the client's URL (.., encoded slashes, absolute URLs) can never choose the destination.
 import type { ProviderType } from "../config/providers.js";
 import type { FormatCodec } from "../formats/codec.js";
-import { anthropicMessages } from "../formats/anthropic.js";
-import { bedrockConverse } from "../formats/bedrock-converse.js";
-import { bedrockInvoke } from "../formats/bedrock-invoke.js";
-import { gemini } from "../formats/gemini.js";
-import { openaiChat } from "../formats/openai-chat.js";
-import { openaiResponses } from "../formats/openai-responses.js";
-import { vertexAnthropic } from "../formats/vertex.js";
+import { anthropicMessages } from "../dialects/anthropic/codec.js";
+import { bedrockConverse } from "../dialects/bedrock-converse/codec.js";
+import { bedrockInvoke } from "../dialects/bedrock-invoke/codec.js";
+import { gemini } from "../dialects/gemini/codec.js";
+import { openaiChat } from "../dialects/openai-chat/codec.js";
+import { openaiResponses } from "../dialects/openai-responses/codec.js";
+import { vertexAnthropic } from "../dialects/vertex-anthropic/codec.js";
 
 export interface RouteDef {
   readonly id: string;

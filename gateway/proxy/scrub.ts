@@ -139,6 +139,69 @@ export interface Scrubber {
   stream(): StreamScrubber;
 }
 
+/** The encoded secrets by the byte they can start with, and the fixed strings (base64 cores) to find with indexOf. */
+interface Needles {
+  readonly byStart: ReadonlyMap<number, readonly Encoded[]>;
+  readonly literals: readonly Buffer[];
+}
+
+/** Where the secrets are in `buf`; streaming, also where one may start that the next chunk would finish. */
+function scan({ byStart, literals }: Needles, buf: Uint8Array, streaming: boolean): Scan {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const hits: [number, number][] = [];
+  /** Where a secret cut off by the end of `buf` may start. */
+  const partials: number[] = [];
+  for (const [b, candidates] of byStart) {
+    for (let p = view.indexOf(b); p !== -1; p = view.indexOf(b, p + 1)) {
+      // A match never starts inside a run of backslashes: it would leave half an escape behind.
+      if (b === BACKSLASH && p > 0 && view[p - 1] === BACKSLASH) continue;
+      let end = MISMATCH;
+      for (const chars of candidates) {
+        const m = matchEncoded(view, p, chars);
+        if (m === PARTIAL) partials.push(p);
+        else if (m > end) end = m;
+      }
+      if (end < 0) continue;
+      // A secret right after an odd run of backslashes (`\n` + key starting with "n") takes the escape with it.
+      let run = 0;
+      while (p - run - 1 >= 0 && view[p - run - 1] === BACKSLASH) run++;
+      hits.push([run % 2 === 1 && b !== BACKSLASH ? p - 1 : p, end]);
+      p = end - 1;
+    }
+  }
+  for (const needle of literals) {
+    for (let at = view.indexOf(needle); at !== -1; at = view.indexOf(needle, at + needle.length)) hits.push([at, at + needle.length]);
+    if (!streaming) continue;
+    // A tail that is the start of the needle.
+    for (let at = Math.max(0, view.length - needle.length + 1); at < view.length; at++) {
+      if (view[at] === needle[0] && matchBytes(view, at, needle, false) === PARTIAL) partials.push(at);
+    }
+  }
+  hits.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
+  // Overlapping hits merge; a possible secret inside a hit is no secret in waiting.
+  const merged: [number, number][] = [];
+  for (const hit of hits) {
+    const last = merged[merged.length - 1];
+    if (last && hit[0] < last[1]) last[1] = Math.max(last[1], hit[1]);
+    else merged.push([hit[0], hit[1]]);
+  }
+  const hold = Math.min(...partials.filter((at) => !merged.some(([start, end]) => start <= at && at < end)));
+  if (!streaming || hold === Infinity) return { hits: merged, partialFrom: null };
+  return { hits: merged.filter(([start]) => start < hold), partialFrom: hold };
+}
+
+function replace(buf: Uint8Array, hits: Scan["hits"], upTo: number): Uint8Array {
+  if (hits.length === 0) return upTo === buf.length ? buf : buf.subarray(0, upTo);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const [start, end] of hits) {
+    parts.push(buf.subarray(from, start), REDACTED_BYTES);
+    from = end;
+  }
+  parts.push(buf.subarray(from, upTo));
+  return Buffer.concat(parts);
+}
+
 function buildScrubber(secrets: readonly string[]): Scrubber {
   const encoded: Encoded[] = [];
   /** Fixed strings (the base64 cores), found with Buffer.indexOf. */
@@ -158,69 +221,14 @@ function buildScrubber(secrets: readonly string[]): Scrubber {
     for (const b of new Set([first.literal[0]!, BACKSLASH, ...(first.pct ? [PERCENT] : [])])) byStart.set(b, [...(byStart.get(b) ?? []), chars]);
   }
 
-  const scan = (buf: Uint8Array, streaming: boolean): Scan => {
-    const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    const hits: [number, number][] = [];
-    /** Where a secret cut off by the end of `buf` may start. */
-    const partials: number[] = [];
-    for (const [b, candidates] of byStart) {
-      for (let p = view.indexOf(b); p !== -1; p = view.indexOf(b, p + 1)) {
-        // A match never starts inside a run of backslashes: it would leave half an escape behind.
-        if (b === BACKSLASH && p > 0 && view[p - 1] === BACKSLASH) continue;
-        let end = MISMATCH;
-        for (const chars of candidates) {
-          const m = matchEncoded(view, p, chars);
-          if (m === PARTIAL) partials.push(p);
-          else if (m > end) end = m;
-        }
-        if (end < 0) continue;
-        // A secret right after an odd run of backslashes (`\n` + key starting with "n") takes the escape with it.
-        let run = 0;
-        while (p - run - 1 >= 0 && view[p - run - 1] === BACKSLASH) run++;
-        hits.push([run % 2 === 1 && b !== BACKSLASH ? p - 1 : p, end]);
-        p = end - 1;
-      }
-    }
-    for (const needle of literals) {
-      for (let at = view.indexOf(needle); at !== -1; at = view.indexOf(needle, at + needle.length)) hits.push([at, at + needle.length]);
-      if (!streaming) continue;
-      // A tail that is the start of the needle.
-      for (let at = Math.max(0, view.length - needle.length + 1); at < view.length; at++) {
-        if (view[at] === needle[0] && matchBytes(view, at, needle, false) === PARTIAL) partials.push(at);
-      }
-    }
-    hits.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
-    // Overlapping hits merge; a possible secret inside a hit is no secret in waiting.
-    const merged: [number, number][] = [];
-    for (const hit of hits) {
-      const last = merged[merged.length - 1];
-      if (last && hit[0] < last[1]) last[1] = Math.max(last[1], hit[1]);
-      else merged.push([hit[0], hit[1]]);
-    }
-    const hold = Math.min(...partials.filter((at) => !merged.some(([start, end]) => start <= at && at < end)));
-    if (!streaming || hold === Infinity) return { hits: merged, partialFrom: null };
-    return { hits: merged.filter(([start]) => start < hold), partialFrom: hold };
-  };
-
-  const replace = (buf: Uint8Array, hits: Scan["hits"], upTo: number): Uint8Array => {
-    if (hits.length === 0) return upTo === buf.length ? buf : buf.subarray(0, upTo);
-    const parts: Uint8Array[] = [];
-    let from = 0;
-    for (const [start, end] of hits) {
-      parts.push(buf.subarray(from, start), REDACTED_BYTES);
-      from = end;
-    }
-    parts.push(buf.subarray(from, upTo));
-    return Buffer.concat(parts);
-  };
-
+  const needles: Needles = { byStart, literals };
   const empty = encoded.length === 0;
-  const bytes = (buf: Uint8Array): Uint8Array => (empty ? buf : replace(buf, scan(buf, false).hits, buf.length));
+  const bytes = (buf: Uint8Array): Uint8Array => (empty ? buf : replace(buf, scan(needles, buf, false).hits, buf.length));
 
   return {
     empty: empty,
     maxHold: Math.max(0, longest - 1),
-    found: (buf) => !empty && scan(buf, false).hits.length > 0,
+    found: (buf) => !empty && scan(needles, buf, false).hits.length > 0,
     bytes,
     text(s) {
       if (empty) return s;
@@ -234,7 +242,7 @@ function buildScrubber(secrets: readonly string[]): Scrubber {
         push(chunk) {
           if (empty) return chunk;
           const buf = tail ? Buffer.concat([tail, chunk]) : chunk;
-          const { hits, partialFrom } = scan(buf, true);
+          const { hits, partialFrom } = scan(needles, buf, true);
           const upTo = partialFrom ?? buf.length;
           // Copied: the upstream's chunk may be reused once this returns.
           tail = upTo < buf.length ? Uint8Array.prototype.slice.call(buf, upTo) : null;

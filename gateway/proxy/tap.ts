@@ -1,8 +1,9 @@
 // Passes a response body to the client chunk by chunk while a parser reads a copy, so usage and tool calls are
 // known at the end without buffering the stream. With rewriters, the client gets re-serialized events instead.
-import type { EventRewriter, StreamAccumulator, WireEvent } from "../formats/codec.js";
+import type { EventRewriter, StreamAccumulator } from "../formats/codec.js";
+import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary } from "../formats/types.js";
-import type { Framing } from "../stream/framing.js";
+import type { FrameParser, Framing } from "../stream/framing.js";
 
 /** The longest event held back waiting for its end. */
 const MAX_PARTIAL_EVENT = 1024 * 1024;
@@ -35,120 +36,177 @@ export interface ByteSource extends AsyncIterable<Uint8Array> {
   destroy(error?: Error): void;
 }
 
-export function tapStream(body: ByteSource, options: TapOptions): ReadableStream<Uint8Array> {
-  const { framing, accumulator, rewriters, captureLimit, onDone } = options;
-  const now = options.now ?? (() => performance.now());
-  const started = now();
-  let firstByteMs: number | null = null;
-  const capture: Uint8Array[] = [];
-  let capturedBytes = 0;
-  let truncated = false;
-  let bytes = 0;
-  let done = false;
-  let out: ReadableStreamDefaultController<Uint8Array> | null = null;
-  /** The start of an event whose end has not arrived yet (passthrough only). */
-  let partial: Uint8Array | null = null;
+/** Keeps the first `limit` bytes of a body, and whether it was cut. */
+class ByteCapture {
+  private readonly chunks: Uint8Array[] = [];
+  private size = 0;
+  truncated = false;
 
-  /** Chunks handed to the client so far: a pull must not return before it hands one over or ends the stream. */
-  let sent = 0;
-  const send = (bytes: Uint8Array) => {
-    out?.enqueue(bytes);
-    sent++;
-  };
-  const emitToClient = (event: WireEvent) => send(framing.serialize(event));
-  const rewriteChain = (event: WireEvent, index: number): void => {
-    const rewriter = rewriters[index];
-    if (!rewriter) return emitToClient(event);
-    rewriter.rewrite(event, (e) => rewriteChain(e, index + 1));
-  };
-  const parser = framing.parser((event) => {
-    try {
-      accumulator.push(event);
-    } catch {
-      // A parser bug must never break the client's stream; the summary just misses this event.
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Uint8Array): void {
+    if (this.size >= this.limit) {
+      this.truncated = true;
+      return;
     }
-    if (rewriters.length > 0) rewriteChain(event, 0);
-  });
+    const piece = chunk.byteLength <= this.limit - this.size ? chunk : chunk.subarray(0, this.limit - this.size);
+    this.chunks.push(piece);
+    this.size += piece.byteLength;
+    if (piece !== chunk) this.truncated = true;
+  }
 
-  const finish = (failure?: string) => {
-    if (done) return;
-    done = true;
+  bytes(): Uint8Array {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/**
+ * Whole events only (passthrough without rewriters): an event's bytes wait until its end arrives, which a client
+ * needs anyway. An upstream that never ends an event must not make the gateway buffer its stream: past
+ * MAX_PARTIAL_EVENT it is passed on as it is.
+ */
+class WholeEvents {
+  private partial: Uint8Array | null = null;
+
+  constructor(private readonly framing: Framing) {}
+
+  /** The bytes that complete events, or null when the chunk completes none. */
+  push(chunk: Uint8Array): Uint8Array | null {
+    const pending = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
+    const complete = pending.byteLength > MAX_PARTIAL_EVENT ? pending.byteLength : this.framing.completePrefix(pending);
+    this.partial = complete < pending.byteLength ? pending.subarray(complete) : null;
+    if (complete === 0) return null;
+    return complete === pending.byteLength ? pending : pending.subarray(0, complete);
+  }
+
+  /** What is left at the end: a body that ends without a final blank line still reaches the client whole. */
+  rest(): Uint8Array | null {
+    const rest = this.partial;
+    this.partial = null;
+    return rest;
+  }
+
+  /** A torn event is dropped: the client's stream ends with whole events and then the error. */
+  drop(): void {
+    this.partial = null;
+  }
+}
+
+/** One tapped response: the client's stream, the parser's copy, the capture, and the summary at the end. */
+class Tap {
+  private readonly now: () => number;
+  private readonly started: number;
+  private firstByteMs: number | null = null;
+  private readonly capture: ByteCapture;
+  private readonly whole: WholeEvents;
+  private readonly parser: FrameParser;
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private bytes = 0;
+  private done = false;
+  private out: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** Chunks handed to the client so far: a pull must not return before it hands one over or ends the stream. */
+  private sent = 0;
+
+  constructor(
+    private readonly body: ByteSource,
+    private readonly options: TapOptions,
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.started = this.now();
+    this.capture = new ByteCapture(options.captureLimit);
+    this.whole = new WholeEvents(options.framing);
+    this.iterator = body[Symbol.asyncIterator]();
+    this.parser = options.framing.parser((event) => {
+      try {
+        options.accumulator.push(event);
+      } catch {
+        // A parser bug must never break the client's stream; the summary just misses this event.
+      }
+      if (options.rewriters.length > 0) this.rewriteChain(event, 0);
+    });
+  }
+
+  stream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.out = controller;
+        },
+        pull: async (controller) => {
+          // A chunk that completes no event gives the client nothing; a pull that returned then would never be repeated.
+          const before = this.sent;
+          while (this.sent === before && !this.done) await this.step(controller);
+        },
+        cancel: (reason) => {
+          this.finish(`client disconnected${reason instanceof Error ? `: ${reason.message}` : ""}`);
+          this.body.destroy();
+        },
+      },
+      // No read-ahead beyond what the client takes: backpressure reaches the upstream socket.
+      { highWaterMark: 0 },
+    );
+  }
+
+  private send(bytes: Uint8Array): void {
+    this.out?.enqueue(bytes);
+    this.sent++;
+  }
+
+  private rewriteChain(event: WireEvent, index: number): void {
+    const rewriter = this.options.rewriters[index];
+    if (!rewriter) return this.send(this.options.framing.serialize(event));
+    rewriter.rewrite(event, (e) => this.rewriteChain(e, index + 1));
+  }
+
+  private finish(failure?: string): void {
+    if (this.done) return;
+    this.done = true;
     let summary: ResponseSummary;
     try {
-      parser.end();
-      summary = accumulator.finish();
+      this.parser.end();
+      summary = this.options.accumulator.finish();
     } catch (err) {
       summary = { usage: null, toolCalls: [], error: `could not parse stream: ${(err as Error).message}` };
     }
-    const captured = Buffer.concat(capture);
-    onDone({ summary, firstByteMs, captured, truncated, bytes, ...(failure ? { failure } : {}) });
-  };
+    const { firstByteMs, bytes } = this;
+    this.options.onDone({ summary, firstByteMs, captured: this.capture.bytes(), truncated: this.capture.truncated, bytes, ...(failure ? { failure } : {}) });
+  }
 
-  const iterator = body[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        out = controller;
-      },
-      async pull(controller) {
-        // A chunk that completes no event gives the client nothing; a pull that returned then would never be repeated.
-        const before = sent;
-        while (sent === before && !done) await step(controller);
-      },
-      cancel(reason) {
-        finish(`client disconnected${reason instanceof Error ? `: ${reason.message}` : ""}`);
-        body.destroy();
-      },
-    },
-    // No read-ahead beyond what the client takes: backpressure reaches the upstream socket.
-    { highWaterMark: 0 },
-  );
-
-  async function step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  private async step(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     let result: IteratorResult<Uint8Array>;
     try {
-      result = await iterator.next();
+      result = await this.iterator.next();
     } catch (err) {
-      // The torn event is dropped: the client's stream ends with whole events and then the error.
-      partial = null;
+      this.whole.drop();
       const message = `upstream stream broke: ${(err as Error).message}`;
-      const event = options.streamError(message);
-      if (event) send(framing.serialize(event));
+      const event = this.options.streamError(message);
+      if (event) this.send(this.options.framing.serialize(event));
       controller.close();
-      finish(message);
+      this.finish(message);
       return;
     }
-    if (result.done) {
-      // A body that ends without a final blank line still reaches the client whole.
-      if (partial) send(partial);
-      partial = null;
-      if (rewriters.length > 0) {
-        for (const [i, r] of rewriters.entries()) r.flush?.((e) => rewriteChain(e, i + 1));
-      }
-      controller.close();
-      finish();
-      return;
-    }
+    if (result.done) return this.end(controller);
     const chunk = result.value;
-    firstByteMs ??= now() - started;
-    bytes += chunk.byteLength;
-    if (rewriters.length === 0) {
-      // Whole events only: an event's bytes wait here until its end arrives, which a client needs anyway.
-      const pending = partial ? Buffer.concat([partial, chunk]) : chunk;
-      // An upstream that never ends an event must not make the gateway buffer its stream: pass it on as it is.
-      const complete = pending.byteLength > MAX_PARTIAL_EVENT ? pending.byteLength : framing.completePrefix(pending);
-      if (complete > 0) send(complete === pending.byteLength ? pending : pending.subarray(0, complete));
-      partial = complete < pending.byteLength ? pending.subarray(complete) : null;
+    this.firstByteMs ??= this.now() - this.started;
+    this.bytes += chunk.byteLength;
+    if (this.options.rewriters.length === 0) {
+      const complete = this.whole.push(chunk);
+      if (complete) this.send(complete);
     }
-    if (capturedBytes < captureLimit) {
-      const room = captureLimit - capturedBytes;
-      const piece = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
-      capture.push(piece);
-      capturedBytes += piece.byteLength;
-      if (piece !== chunk) truncated = true;
-    } else {
-      truncated = true;
-    }
-    parser.feed(chunk);
+    this.capture.add(chunk);
+    this.parser.feed(chunk);
   }
+
+  private end(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    const rest = this.whole.rest();
+    if (rest) this.send(rest);
+    const { rewriters } = this.options;
+    for (const [i, r] of rewriters.entries()) r.flush?.((e) => this.rewriteChain(e, i + 1));
+    controller.close();
+    this.finish();
+  }
+}
+
+export function tapStream(body: ByteSource, options: TapOptions): ReadableStream<Uint8Array> {
+  return new Tap(body, options).stream();
 }

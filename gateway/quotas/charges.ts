@@ -3,7 +3,7 @@
 // `overdraft` is one line, a chain; lines are charged in parallel, each distinct line once.
 import type { QuotasConfig } from "../config/quotas.js";
 import type { Identity } from "../identity/types.js";
-import { type Access, type GrantSource, applicableValues } from "../policy/grants.js";
+import type { QuotaGrant } from "../access/caller.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { expandBucket, templateValues } from "./buckets.js";
 import type { Charge, Line } from "./bucket-store.js";
@@ -16,31 +16,25 @@ export interface ResolvedCharges {
   readonly undefinedRefs: readonly string[];
 }
 
-export function chargesFrom(values: readonly GrantSource[], identity: Identity, session: SessionRef | null, quotas: QuotasConfig): ResolvedCharges {
+/** The lines for quota references (an entitlement's, or every one a caller holds). */
+export function chargesFrom(grants: readonly QuotaGrant[], identity: Identity, session: SessionRef | null, quotas: QuotasConfig): ResolvedCharges {
   const expansions = templateValues(identity, session);
   const lines = new Map<string, Line>();
   const undefinedRefs: string[] = [];
-  for (const { origin, value } of values) {
-    for (const ref of value.quotas ?? []) {
-      const names = [ref.bucket, ...(ref.overdraft ?? [])];
-      const missing = names.filter((n) => quotas[n] === undefined);
-      if (missing.length > 0) {
-        undefinedRefs.push(...missing.map((n) => `${origin}: ${n}`));
-        continue;
-      }
-      const line = names.map((quota): Charge => ({ bucket: expandBucket(quota, expansions), quota, def: quotas[quota]! }));
-      // A chain naming one bucket twice would lend to itself.
-      const unique = line.filter((c, i) => line.findIndex((d) => d.bucket === c.bucket) === i);
-      const key = unique.map((c) => c.bucket).join("\u0000");
-      if (!lines.has(key)) lines.set(key, unique);
+  for (const { origin, ref } of grants) {
+    const names = [ref.bucket, ...(ref.overdraft ?? [])];
+    const missing = names.filter((n) => quotas[n] === undefined);
+    if (missing.length > 0) {
+      undefinedRefs.push(...missing.map((n) => `${origin}: ${n}`));
+      continue;
     }
+    const line = names.map((quota): Charge => ({ bucket: expandBucket(quota, expansions), quota, def: quotas[quota]! }));
+    // A chain naming one bucket twice would lend to itself.
+    const unique = line.filter((c, i) => line.findIndex((d) => d.bucket === c.bucket) === i);
+    const key = unique.map((c) => c.bucket).join("\u0000");
+    if (!lines.has(key)) lines.set(key, unique);
   }
   const charges = new Map<string, Charge>();
   for (const line of lines.values()) for (const c of line) if (!charges.has(c.bucket)) charges.set(c.bucket, c);
   return { lines: [...lines.values()], charges: [...charges.values()], undefinedRefs };
-}
-
-/** The buckets a request for `modelKey` is charged to. */
-export function chargesFor(access: Access, modelKey: string, identity: Identity, session: SessionRef | null, quotas: QuotasConfig): ResolvedCharges {
-  return chargesFrom(applicableValues(access, modelKey), identity, session, quotas);
 }

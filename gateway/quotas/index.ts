@@ -1,34 +1,38 @@
 // Budgets as a gateway module: the reserve-then-settle plugin and the /api/quotas routes over one bucket store, in the
 // gateway's SQLite file or in PostgreSQL shared by replicas (config `quota_store`).
-import type { GatewayModule } from "../app.js";
-import { mountQuotaApi } from "../api/quotas.js";
+import type { GatewayModule } from "../proxy/feature.js";
+import { mountQuotaApi } from "./api.js";
 import type { QuotaStoreConfig } from "../config/quota-store.js";
-import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import type { Pricer } from "../pricing/prices.js";
 import type { SessionRef } from "../proxy/exchange.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { BucketStore } from "./bucket-store.js";
 import { quotaPlugin } from "./plugin.js";
 import { PostgresBucketStore } from "./postgres-store.js";
 import { QuotaStore } from "./store.js";
 
 export interface BucketStoreDeps {
-  readonly db: Db;
+  readonly store: Store;
+  /** The store's PostgreSQL URL and pool size when it is PostgreSQL: budgets then live there. */
+  readonly database?: { readonly url?: string; readonly pool_size: number };
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
 }
 
 /** Opens the configured store; a shared store that cannot be reached is an error (the gateway does not start). */
 export async function openBucketStore(config: QuotaStoreConfig, deps: BucketStoreDeps): Promise<BucketStore> {
-  if (config.type === "sqlite") return new QuotaStore(deps.db, deps.now);
-  return PostgresBucketStore.open({ config, db: deps.db, now: deps.now, onError: deps.onError });
+  const { store } = deps;
+  if (config.type === "postgres") return PostgresBucketStore.open({ config, store, now: deps.now, onError: deps.onError });
+  if (store.engine === "sqlite") return new QuotaStore(store, deps.now);
+  // Everything is in PostgreSQL: budgets use the row-locking store on the same database.
+  const shared = { type: "postgres" as const, url: deps.database?.url ?? "", pool_size: deps.database?.pool_size ?? 10, timeout: 5000 };
+  return PostgresBucketStore.open({ config: shared, store, now: deps.now, onError: deps.onError });
 }
 
 export interface QuotaModuleDeps {
   readonly store: BucketStore;
   readonly pricer: Pricer;
-  readonly getConfig: () => Config;
   readonly sessionFor?: (identity: Identity) => SessionRef | null;
 }
 
@@ -41,7 +45,7 @@ export function createQuotaModule(deps: QuotaModuleDeps): QuotaModule {
   return {
     name: "quotas",
     store,
-    plugin: quotaPlugin({ store, pricer: deps.pricer, getConfig: deps.getConfig }),
-    mount: (app) => mountQuotaApi(app, { store, getConfig: deps.getConfig, sessionFor: deps.sessionFor ?? (() => null) }),
+    plugin: quotaPlugin({ store, pricer: deps.pricer }),
+    mount: (app) => mountQuotaApi(app, { store, sessionFor: deps.sessionFor ?? (() => null) }),
   };
 }

@@ -4,12 +4,11 @@
 // durable entry written there (shared store). Concurrent requests can then overspend a bucket by at most their
 // estimation error, never by the number in flight. A store that cannot be reached refuses with a 503: budgets that
 // cannot be checked are not bypassed.
-import type { Config } from "../config/schema.js";
 import { formatDollars } from "../config/units.js";
 import type { Pricer } from "../pricing/prices.js";
 import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
-import { chargesFor } from "./charges.js";
+import { chargesFrom } from "./charges.js";
 import { type Charging, type Estimate, budgetCost, estimateCost } from "./estimate.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
@@ -23,7 +22,6 @@ const MAX_SDK_RETRY_SECONDS = 60;
 export interface QuotaPluginDeps {
   readonly store: BucketStore;
   readonly pricer: Pricer;
-  readonly getConfig: () => Config;
 }
 
 interface Reservation {
@@ -80,13 +78,13 @@ export function settlement(estimate: Charging, outcome: Outcome): { charged: num
   return { charged: cost, atReservation: false };
 }
 
-export function quotaPlugin({ store, pricer, getConfig }: QuotaPluginDeps): ExchangePlugin {
+export function quotaPlugin({ store, pricer }: QuotaPluginDeps): ExchangePlugin {
   return {
     name: QUOTA_PLUGIN,
     async before(ex: Exchange): Promise<Denial | void> {
       if (!ex.route.billable) return;
-      const config = getConfig();
-      const { lines, undefinedRefs } = chargesFor(ex.access, ex.modelKey, ex.identity, ex.session, config.quotas);
+      const { config } = ex.caller;
+      const { lines, undefinedRefs } = chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, config.quotas);
       if (undefinedRefs.length > 0) {
         // A grant pointing at a quota the gateway does not define: fail closed, and say which.
         return { kind: "permission", category: "quota", message: `access denied: grant references undefined quota (${undefinedRefs.join(", ")})` };

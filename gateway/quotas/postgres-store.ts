@@ -6,7 +6,7 @@
 // by an idempotent transaction keyed by the request id.
 import pg from "pg";
 import { type PostgresQuotaStoreConfig, describePostgresUrl } from "../config/quota-store.js";
-import type { Db } from "../store/db.js";
+import { openStore, type Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import {
   type BucketStore,
@@ -24,39 +24,6 @@ import {
 } from "./bucket-store.js";
 import { type BucketState, adjust, freshBucket, refill } from "./buckets.js";
 import { type PendingSettlement, type SettledCharge, SettlementQueue } from "./settlements.js";
-
-export const POSTGRES_SCHEMA = `
-CREATE TABLE IF NOT EXISTS quota_buckets (
-  bucket TEXT PRIMARY KEY,
-  quota TEXT NOT NULL,
-  balance_nanos BIGINT NOT NULL,
-  carry BIGINT NOT NULL DEFAULT 0,
-  updated_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quota_charges (
-  request_id TEXT NOT NULL,
-  bucket TEXT NOT NULL,
-  quota TEXT NOT NULL,
-  ts BIGINT NOT NULL,
-  reserved_nanos BIGINT NOT NULL,
-  charged_nanos BIGINT NOT NULL,
-  at_reservation BOOLEAN NOT NULL,
-  PRIMARY KEY (request_id, bucket)
-);
-CREATE INDEX IF NOT EXISTS quota_charges_bucket_ts ON quota_charges (bucket, ts);
-CREATE TABLE IF NOT EXISTS quota_refills (
-  id BIGSERIAL PRIMARY KEY,
-  ts BIGINT NOT NULL,
-  principal TEXT NOT NULL,
-  bucket TEXT NOT NULL,
-  amount_nanos BIGINT NOT NULL,
-  balance_before BIGINT NOT NULL,
-  balance_after BIGINT NOT NULL
-);
-`;
-
-/** Serializes schema creation when several replicas start at once (CREATE TABLE IF NOT EXISTS races otherwise). */
-const SCHEMA_LOCK = 0x6b65796c; // "keyl"
 
 interface Row {
   bucket: string;
@@ -78,8 +45,8 @@ function causeOf(err: unknown): string {
 
 export interface PostgresBucketStoreOptions {
   readonly config: PostgresQuotaStoreConfig;
-  /** The gateway's SQLite database: pending settlements and the local quota_charges rows reports join. */
-  readonly db: Db;
+  /** The gateway's store: pending settlements and the quota_charges rows reports join (the same database when it is PostgreSQL). */
+  readonly store: Store;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
   /** How often pending settlements are retried while the database is unreachable. */
@@ -99,7 +66,7 @@ export class PostgresBucketStore implements BucketStore {
     this.description = `postgres ${describePostgresUrl(options.config.url)}`;
     this.now = options.now ?? Date.now;
     this.queue = new SettlementQueue({
-      db: options.db,
+      store: options.store,
       settle: (p) => this.settle(p),
       settled: (charges) => this.inFlight.settled(charges),
       onError: options.onError ?? (() => undefined),
@@ -126,11 +93,9 @@ export class PostgresBucketStore implements BucketStore {
     pool.on("error", (err) => options.onError?.(err, "quota store connection"));
     const store = new PostgresBucketStore(pool, options);
     try {
-      await store.transaction(async (client) => {
-        await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-        await client.query(POSTGRES_SCHEMA);
-        return { value: undefined, commit: true };
-      });
+      // The same migrations as the gateway's store (a no-op when it is this database).
+      if (options.store.engine !== "postgres") await (await openStore({ type: "postgres", url: config.url, pool_size: 1, path: "" })).close();
+      await store.query("SELECT 1", []);
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new Error(`quota_store: cannot use PostgreSQL at ${describePostgresUrl(config.url)}: ${causeOf(err instanceof BucketStoreUnavailable ? err.cause : err)}`);
@@ -234,8 +199,8 @@ export class PostgresBucketStore implements BucketStore {
       const value = plan.charges.map((t) => ({ bucket: t.charge.bucket, quota: t.charge.quota, ts: now, reserved: t.reserved, charged: t.charged }));
       await client.query(
         `INSERT INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos, at_reservation)
-         SELECT $1, b, q, $2, r, c, $6 FROM unnest($3::text[], $4::text[], $5::bigint[], $7::bigint[]) AS u(b, q, r, c)`,
-        [requestId, now, value.map((v) => v.bucket), value.map((v) => v.quota), value.map((v) => v.reserved), atReservation, value.map((v) => v.charged)],
+         SELECT $1, b, q, $2, r, c, $6::bigint FROM unnest($3::text[], $4::text[], $5::bigint[], $7::bigint[]) AS u(b, q, r, c)`,
+        [requestId, now, value.map((v) => v.bucket), value.map((v) => v.quota), value.map((v) => v.reserved), atReservation ? 1 : 0, value.map((v) => v.charged)],
       );
       return { value, commit: true };
     });

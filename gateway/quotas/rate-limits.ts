@@ -7,7 +7,7 @@ import type { RateLimitDefinition } from "../config/rate-limits.js";
 import type { Config } from "../config/schema.js";
 import type { QuotaDefinition } from "../config/quotas.js";
 import type { Pricer } from "../pricing/prices.js";
-import { applicableValues } from "../policy/grants.js";
+import { applicableValues } from "../access/grants.js";
 import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
 import { expandBucket, templateValues } from "./buckets.js";
@@ -108,7 +108,7 @@ export function rateLimitPlugin({ store, pricer, getConfig, now = Date.now, onEr
     async before(ex: Exchange): Promise<Denial | void> {
       if (!ex.route.billable) return;
       const config = getConfig();
-      const refs = applicableValues(ex.access, ex.modelKey).flatMap(({ origin, value }) => (value.rate_limits ?? []).map((r) => ({ origin, name: r.bucket })));
+      const refs = applicableValues(ex.caller.access, ex.modelKey).flatMap(({ origin, value }) => (value.rate_limits ?? []).map((r) => ({ origin, name: r.bucket })));
       if (refs.length === 0) return;
       const missing = refs.filter((r) => config.rate_limits[r.name] === undefined);
       if (missing.length > 0) {

@@ -1,21 +1,13 @@
-// Settlements for a shared bucket store, made durable in the gateway's own SQLite file. A finished request's
+// Settlements for a shared bucket store, made durable in the gateway's own store. A finished request's
 // settlement is written with its log row (one local transaction, as with the SQLite store), then applied to the shared
 // store off the response path, retried until it is; only then is its quota_charges row written locally, where the
 // reports join it with the request log. An entry survives a crash or a database outage and is settled at the next
 // start or once the database is back; the shared store applies each request at most once.
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
 import type { SettleLine } from "./bucket-store.js";
-
-export const SETTLEMENTS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS quota_settlements_pending (
-  request_id TEXT PRIMARY KEY,
-  lines TEXT NOT NULL,
-  charged_nanos INTEGER NOT NULL,
-  at_reservation INTEGER NOT NULL,
-  ts INTEGER NOT NULL
-);
-`;
+import type { Selectable } from "kysely";
+import type { QuotaSettlementsPendingTable } from "../store/schema.js";
 
 export interface PendingSettlement {
   readonly requestId: string;
@@ -35,7 +27,7 @@ export interface SettledCharge {
 }
 
 export interface SettlementQueueDeps {
-  readonly db: Db;
+  readonly store: Store;
   /** Applies a settlement (idempotent); throws while the shared store is unreachable. */
   readonly settle: (p: PendingSettlement) => Promise<SettledCharge[]>;
   readonly settled: (charges: readonly SettledCharge[]) => void;
@@ -46,44 +38,25 @@ export interface SettlementQueueDeps {
 /** Settlements applied at once. Small: they share the pool with reservations, which are on the request path. */
 const BATCH = 16;
 
-interface PendingRow {
-  request_id: string;
-  lines: string;
-  charged_nanos: number;
-  at_reservation: number;
-}
-
 export class SettlementQueue {
-  private readonly insert;
-  private readonly due;
-  private readonly record;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private outage = false;
 
-  constructor(private readonly deps: SettlementQueueDeps) {
-    deps.db.exec(SETTLEMENTS_SCHEMA);
-    this.insert = deps.db.prepare(`INSERT OR IGNORE INTO quota_settlements_pending (request_id, lines, charged_nanos, at_reservation, ts)
-      VALUES (?, ?, ?, ?, ?)`);
-    this.due = deps.db.prepare("SELECT request_id, lines, charged_nanos, at_reservation FROM quota_settlements_pending ORDER BY ts LIMIT ?");
-    const charge = deps.db.prepare(`INSERT OR REPLACE INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos, at_reservation)
-      VALUES (@requestId, @bucket, @quota, @ts, @reserved, @charged, @atReservation)`);
-    const done = deps.db.prepare("DELETE FROM quota_settlements_pending WHERE request_id = ?");
-    this.record = deps.db.transaction((p: PendingSettlement, charges: readonly SettledCharge[]) => {
-      for (const c of charges) charge.run({ requestId: p.requestId, ...c, atReservation: p.atReservation ? 1 : 0 });
-      done.run(p.requestId);
-    });
-  }
+  constructor(private readonly deps: SettlementQueueDeps) {}
 
   /** The entry to write with the request's log row; once that commits, the queue is drained. */
   entry(lines: readonly SettleLine[], charged: number, atReservation: boolean): RowExtension {
     return {
-      write: (_db, requestId) => {
-        this.insert.run(requestId, JSON.stringify(lines), charged, atReservation ? 1 : 0, Date.now());
-        // Runs after the log's transaction has committed (better-sqlite3 is synchronous).
-        setImmediate(() => void this.drain());
+      write: async (trx, requestId) => {
+        await trx
+          .insertInto("quota_settlements_pending")
+          .values({ request_id: requestId, lines: JSON.stringify(lines), charged_nanos: charged, at_reservation: atReservation ? 1 : 0, ts: Date.now() })
+          .onConflict((oc) => oc.column("request_id").doNothing())
+          .execute();
       },
+      committed: () => void this.drain(),
     };
   }
 
@@ -98,12 +71,16 @@ export class SettlementQueue {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.drain();
-    const left = this.pending();
+    const left = await this.pending().catch(() => 0);
     if (left > 0) this.deps.onError(new Error(`${left} quota settlements pending`), "quota store closing (they are applied at the next start)");
   }
 
-  pending(): number {
-    return (this.deps.db.prepare("SELECT COUNT(*) AS n FROM quota_settlements_pending").get() as { n: number }).n;
+  async pending(): Promise<number> {
+    const row = await this.deps.store.db
+      .selectFrom("quota_settlements_pending")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
   /** Applies every pending settlement; one pass at a time, another pass if entries arrived meanwhile. */
@@ -123,13 +100,13 @@ export class SettlementQueue {
 
   private async pass(): Promise<void> {
     for (;;) {
-      const rows = this.due.all(BATCH) as PendingRow[];
+      const rows = await this.deps.store.db.selectFrom("quota_settlements_pending").selectAll().orderBy("ts").limit(BATCH).execute();
       if (rows.length === 0) return;
       const results = await Promise.allSettled(rows.map((r) => this.apply(r)));
       const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
       if (errors.length === rows.length) {
         // Nothing went through: the store is down. Say so once, retry on the next tick.
-        if (!this.outage) this.deps.onError(errors[0], `quota settlements wait for the shared store (${this.pending()} pending)`);
+        if (!this.outage) this.deps.onError(errors[0], `quota settlements wait for the shared store (${await this.pending().catch(() => "?")} pending)`);
         this.outage = true;
         return;
       }
@@ -139,7 +116,7 @@ export class SettlementQueue {
     }
   }
 
-  private async apply(row: PendingRow): Promise<void> {
+  private async apply(row: Selectable<QuotaSettlementsPendingTable>): Promise<void> {
     const p: PendingSettlement = {
       requestId: row.request_id,
       lines: JSON.parse(row.lines) as SettleLine[],
@@ -147,7 +124,17 @@ export class SettlementQueue {
       atReservation: row.at_reservation === 1,
     };
     const charges = await this.deps.settle(p);
-    this.record(p, charges);
+    await this.deps.store.db.transaction().execute(async (trx) => {
+      for (const c of charges) {
+        const row = { quota: c.quota, ts: c.ts, reserved_nanos: c.reserved, charged_nanos: c.charged, at_reservation: p.atReservation ? 1 : 0 };
+        await trx
+          .insertInto("quota_charges")
+          .values({ request_id: p.requestId, bucket: c.bucket, ...row })
+          .onConflict((oc) => oc.columns(["request_id", "bucket"]).doUpdateSet(row))
+          .execute();
+      }
+      await trx.deleteFrom("quota_settlements_pending").where("request_id", "=", p.requestId).execute();
+    });
     this.deps.settled(charges);
   }
 }

@@ -1,8 +1,10 @@
-// Bucket balances in SQLite, so they survive restarts. A reservation checks and debits every bucket of a request in
-// one BEGIN IMMEDIATE transaction: better-sqlite3 is synchronous, so within a process nothing interleaves, and
-// IMMEDIATE takes SQLite's write lock up front, so processes sharing the file on one host serialize too.
-import type { Db } from "../store/db.js";
+// Bucket balances in the gateway's SQLite store, so they survive restarts. A reservation checks and debits every bucket
+// of a request in one BEGIN IMMEDIATE transaction: it takes SQLite's write lock up front, so processes sharing the file
+// on one host serialize, and Kysely's single SQLite connection serializes this process's transactions.
+import { sql } from "kysely";
+import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
+import type { BucketRecord, Executor } from "../store/schema.js";
 import {
   type BucketStore,
   type Charge,
@@ -20,132 +22,125 @@ import { type BucketState, adjust, freshBucket, refill } from "./buckets.js";
 
 export type { Charge } from "./bucket-store.js";
 
-export const QUOTAS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS quota_buckets (
-  bucket TEXT PRIMARY KEY,
-  quota TEXT NOT NULL,
-  balance_nanos INTEGER NOT NULL,
-  carry INTEGER NOT NULL DEFAULT 0,
-  updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quota_charges (
-  request_id TEXT NOT NULL,
-  bucket TEXT NOT NULL,
-  quota TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  reserved_nanos INTEGER NOT NULL,
-  charged_nanos INTEGER NOT NULL,
-  at_reservation INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (request_id, bucket)
-);
-CREATE INDEX IF NOT EXISTS quota_charges_bucket_ts ON quota_charges (bucket, ts);
-CREATE TABLE IF NOT EXISTS quota_refills (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts INTEGER NOT NULL,
-  principal TEXT NOT NULL,
-  bucket TEXT NOT NULL,
-  amount_nanos INTEGER NOT NULL,
-  balance_before INTEGER NOT NULL,
-  balance_after INTEGER NOT NULL
-);
-`;
+const toState = (r: BucketRecord): BucketState => ({ balance: r.balance_nanos, carry: r.carry, updatedMs: r.updated_ms });
 
-interface Row {
-  bucket: string;
-  quota: string;
-  balance_nanos: number;
-  carry: number;
-  updated_ms: number;
+/** Runs `work` in a BEGIN IMMEDIATE transaction on the store's one SQLite connection. */
+export async function immediate<T>(store: Store, work: (trx: Executor) => Promise<T>): Promise<T> {
+  return store.db.connection().execute(async (conn) => {
+    await sql`BEGIN IMMEDIATE`.execute(conn);
+    try {
+      const value = await work(conn);
+      await sql`COMMIT`.execute(conn);
+      return value;
+    } catch (err) {
+      await sql`ROLLBACK`.execute(conn);
+      throw err;
+    }
+  });
 }
-
-const toState = (r: Row): BucketState => ({ balance: r.balance_nanos, carry: r.carry, updatedMs: r.updated_ms });
 
 export class QuotaStore implements BucketStore {
   readonly description = "sqlite";
-  private readonly select;
-  private readonly upsert;
-  private readonly insertCharge;
   private readonly inFlight = new InFlight();
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     private readonly now: () => number = Date.now,
-  ) {
-    this.select = db.prepare("SELECT * FROM quota_buckets WHERE bucket = ?");
-    this.upsert = db.prepare(`INSERT INTO quota_buckets (bucket, quota, balance_nanos, carry, updated_ms)
-      VALUES (@bucket, @quota, @balance, @carry, @updatedMs)
-      ON CONFLICT (bucket) DO UPDATE SET quota = @quota, balance_nanos = @balance, carry = @carry, updated_ms = @updatedMs`);
-    this.insertCharge = db.prepare(`INSERT OR REPLACE INTO quota_charges
-      (request_id, bucket, quota, ts, reserved_nanos, charged_nanos, at_reservation)
-      VALUES (@requestId, @bucket, @quota, @ts, @reserved, @charged, @atReservation)`);
-  }
+  ) {}
 
-  private current(charge: Charge, now: number): BucketState {
-    const row = this.select.get(charge.bucket) as Row | undefined;
+  private async current(db: Executor, charge: Charge, now: number): Promise<BucketState> {
+    const row = await db.selectFrom("quota_buckets").selectAll().where("bucket", "=", charge.bucket).executeTakeFirst();
     return refill(row ? toState(row) : freshBucket(charge.def, now), charge.def, now);
   }
 
-  private write(charge: Charge, state: BucketState): void {
-    this.upsert.run({ bucket: charge.bucket, quota: charge.quota, balance: state.balance, carry: state.carry, updatedMs: state.updatedMs });
+  /** Every line's bucket, refilled to `now`. */
+  private async states(db: Executor, charges: readonly Charge[], now: number): Promise<Map<string, BucketState>> {
+    const out = new Map<string, BucketState>();
+    for (const c of charges) out.set(c.bucket, await this.current(db, c, now));
+    return out;
   }
 
-  reserve(lines: readonly Line[], nanos: number): ReserveResult {
-    const run = this.db.transaction((): ReserveResult => {
+  private async write(db: Executor, charge: Charge, state: BucketState): Promise<void> {
+    const values = { quota: charge.quota, balance_nanos: state.balance, carry: state.carry, updated_ms: state.updatedMs };
+    await db
+      .insertInto("quota_buckets")
+      .values({ bucket: charge.bucket, ...values })
+      .onConflict((oc) => oc.column("bucket").doUpdateSet(values))
+      .execute();
+  }
+
+  async reserve(lines: readonly Line[], nanos: number): Promise<ReserveResult> {
+    const result = await immediate(this.store, async (db) => {
       const now = this.now();
-      const { result, states } = planReservation(lines, nanos, (c) => this.current(c, now));
-      if (result.ok) for (const c of chargesOf(lines)) this.write(c, states.get(c.bucket)!);
+      const current = await this.states(db, chargesOf(lines), now);
+      const { result, states } = planReservation(lines, nanos, (c) => current.get(c.bucket)!);
+      if (result.ok) for (const c of chargesOf(lines)) await this.write(db, c, states.get(c.bucket)!);
       return result;
     });
-    const result = run.immediate();
     if (result.ok) this.inFlight.reserved(lines, result.portions);
     return result;
   }
 
   /** Runs inside the request log's transaction, so the request row and its charges commit together. */
   settlement(lines: readonly SettleLine[], charged: number, atReservation: boolean): RowExtension {
-    return { write: (_db, requestId) => this.settle(requestId, lines, charged, atReservation) };
+    let settled: { bucket: string; reserved: number }[] = [];
+    return {
+      write: async (trx, requestId) => {
+        settled = await this.settleIn(trx, requestId, lines, charged, atReservation);
+      },
+      committed: () => this.inFlight.settled(settled),
+    };
   }
 
-  /** Replaces each line's reservation by `charged` and records the charge per bucket. */
-  settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): void {
-    const run = this.db.transaction(() => {
-      const now = this.now();
-      const { states, charges } = planSettlement(lines, charged, (c) => this.current(c, now));
-      for (const { charge, reserved, charged: spent } of charges) {
-        this.write(charge, states.get(charge.bucket)!);
-        this.insertCharge.run({ requestId, bucket: charge.bucket, quota: charge.quota, ts: now, reserved, charged: spent, atReservation: atReservation ? 1 : 0 });
-      }
-      return charges;
-    });
-    this.inFlight.settled(run().map((t) => ({ bucket: t.charge.bucket, reserved: t.reserved })));
+  /** Settles on its own (outside a request log transaction). */
+  async settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<void> {
+    this.inFlight.settled(await immediate(this.store, (db) => this.settleIn(db, requestId, lines, charged, atReservation)));
   }
 
-  peek(charge: Charge): BucketState {
-    return this.current(charge, this.now());
+  /** Replaces each line's reservation by `charged` and records the charge per bucket (inside the caller's transaction). */
+  private async settleIn(db: Executor, requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<{ bucket: string; reserved: number }[]> {
+    const now = this.now();
+    const current = await this.states(db, chargesOf(lines.map((l) => l.line)), now);
+    const { states, charges } = planSettlement(lines, charged, (c) => current.get(c.bucket)!);
+    for (const { charge, reserved, charged: spent } of charges) {
+      await this.write(db, charge, states.get(charge.bucket)!);
+      const row = { quota: charge.quota, ts: now, reserved_nanos: reserved, charged_nanos: spent, at_reservation: atReservation ? 1 : 0 };
+      await db
+        .insertInto("quota_charges")
+        .values({ request_id: requestId, bucket: charge.bucket, ...row })
+        .onConflict((oc) => oc.columns(["request_id", "bucket"]).doUpdateSet(row))
+        .execute();
+    }
+    return charges.map((t) => ({ bucket: t.charge.bucket, reserved: t.reserved }));
+  }
+
+  peek(charge: Charge): Promise<BucketState> {
+    return this.current(this.store.db, charge, this.now());
   }
 
   reserved(bucket: string): number {
     return this.inFlight.get(bucket);
   }
 
-  list(): StoredBucket[] {
-    return (this.db.prepare("SELECT * FROM quota_buckets ORDER BY bucket").all() as Row[]).map((r) => ({ bucket: r.bucket, quota: r.quota, ...toState(r) }));
+  async list(): Promise<StoredBucket[]> {
+    const rows = await this.store.db.selectFrom("quota_buckets").selectAll().orderBy("bucket").execute();
+    return rows.map((r) => ({ bucket: r.bucket, quota: r.quota, ...toState(r) }));
   }
 
-  refill(charge: Charge, amount: number | null, principal: string): RefillResult {
-    const run = this.db.transaction(() => {
+  refill(charge: Charge, amount: number | null, principal: string): Promise<RefillResult> {
+    return immediate(this.store, async (db) => {
       const now = this.now();
-      const before = this.current(charge, now);
+      const before = await this.current(db, charge, now);
       const after = adjust(before, charge.def, amount ?? Math.max(0, charge.def.capacity - before.balance));
-      this.write(charge, after);
-      this.db
-        .prepare("INSERT INTO quota_refills (ts, principal, bucket, amount_nanos, balance_before, balance_after) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(now, principal, charge.bucket, after.balance - before.balance, before.balance, after.balance);
+      await this.write(db, charge, after);
+      await db
+        .insertInto("quota_refills")
+        .values({ ts: now, principal, bucket: charge.bucket, amount_nanos: after.balance - before.balance, balance_before: before.balance, balance_after: after.balance })
+        .execute();
       return { before, after };
     });
-    return run.immediate();
   }
 
-  /** The database belongs to the gateway, which closes it. */
+  /** The store belongs to the gateway, which closes it. */
   close(): void {}
 }

@@ -1,9 +1,10 @@
 // Collects rows in memory and writes them in transactions off the response path. Rows wait at most `intervalMs`, so
 // a SIGKILL loses at most that much; a tick writes at most `slice` rows per transaction and yields to the event loop
-// between slices, so a busy tick never stalls the streams in flight for more than a few milliseconds.
+// between slices, so a busy tick never stalls the streams in flight for more than a few milliseconds. Writes are
+// asynchronous (a PostgreSQL round trip), one at a time, so rows commit in the order they were queued.
 
 export interface BatchWriterOptions<T> {
-  readonly write: (rows: readonly T[]) => void;
+  readonly write: (rows: readonly T[]) => Promise<void>;
   readonly intervalMs?: number;
   /** Rows per transaction. */
   readonly slice?: number;
@@ -15,7 +16,8 @@ export interface BatchWriterOptions<T> {
 export class BatchWriter<T> {
   private rows: T[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private draining = false;
+  private draining: Promise<void> | null = null;
+  private failing = false;
   private readonly intervalMs: number;
   private readonly slice: number;
   private readonly maxPending: number;
@@ -28,17 +30,18 @@ export class BatchWriter<T> {
 
   add(row: T): void {
     this.rows.push(row);
-    if (!this.draining) this.timer ??= setTimeout(() => this.drain(), this.intervalMs);
+    if (!this.draining) this.timer ??= setTimeout(() => void this.drain(), this.intervalMs);
   }
 
   get pending(): number {
     return this.rows.length;
   }
 
-  /** Writes everything queued now, synchronously (shutdown, tests). */
-  flush(): void {
+  /** Writes everything queued now (shutdown, tests); rows the store refuses stay queued for a later tick. */
+  async flush(): Promise<void> {
     this.clearTimer();
-    while (this.rows.length > 0 && this.writeSlice()) {
+    if (this.draining) await this.draining;
+    while (this.rows.length > 0 && (await this.writeSlice())) {
       // keep writing
     }
   }
@@ -49,29 +52,35 @@ export class BatchWriter<T> {
   }
 
   /** One slice per turn of the event loop until the queue is empty. */
-  private drain(): void {
+  private drain(): Promise<void> {
     this.clearTimer();
-    if (this.rows.length === 0 || !this.writeSlice()) {
-      this.draining = false;
-      return;
-    }
-    this.draining = this.rows.length > 0;
-    if (this.draining) setImmediate(() => this.drain());
+    this.draining ??= (async () => {
+      try {
+        while (this.rows.length > 0) {
+          if (!(await this.writeSlice())) return;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        this.draining = null;
+      }
+    })();
+    return this.draining;
   }
 
   /** Writes one slice; on failure keeps the rows and retries later. Returns whether the write succeeded. */
-  private writeSlice(): boolean {
+  private async writeSlice(): Promise<boolean> {
     const rows = this.rows.splice(0, this.slice);
     try {
-      this.options.write(rows);
+      await this.options.write(rows);
+      this.failing = false;
       return true;
     } catch (err) {
-      // A locked or briefly unavailable database: keep the rows for a later tick, bounded so memory stays flat.
-      this.options.onError?.(err, rows);
+      // A locked or unavailable database: keep the rows for a later tick, bounded so memory stays flat.
+      if (!this.failing) this.options.onError?.(err, rows);
+      this.failing = true;
       this.rows.unshift(...rows);
       if (this.rows.length > this.maxPending) this.rows.splice(0, this.rows.length - this.maxPending);
-      this.draining = false;
-      this.timer ??= setTimeout(() => this.drain(), this.intervalMs * 5);
+      this.timer ??= setTimeout(() => void this.drain(), this.intervalMs * 5);
       return false;
     }
   }

@@ -1,11 +1,49 @@
-// One SQLite file in WAL mode. Each store module contributes its own CREATE statements.
+// The gateway's store: one Kysely over either an embedded SQLite file (WAL mode; the default, one machine, no setup) or
+// a PostgreSQL database shared by every replica. Opening runs the pending migrations (migrate.ts) first.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import type { DatabaseConfig } from "../config/schema.js";
+import { describePostgresUrl } from "../config/quota-store.js";
+import { migrateToLatest } from "./migrate.js";
+import type { Engine, Kdb } from "./schema.js";
+export type { Engine } from "./schema.js";
 import { Database } from "./sqlite.js";
 
-export type Db = Database;
+export interface Store {
+  readonly engine: Engine;
+  readonly db: Kdb;
+  /** Where it is, without credentials (logs, `keyless db status`). */
+  readonly where: string;
+  close(): Promise<void>;
+}
 
-export function openDatabase(path: string, schemas: readonly string[]): Db {
+export type StoreLocation = Pick<DatabaseConfig, "type" | "path" | "url" | "pool_size">;
+
+// BIGINT (int8) and NUMERIC (what SUM over BIGINT returns) arrive from pg as strings; every value keyless stores
+// (epoch milliseconds, nanodollars, token counts) is far below 2^53, so numbers are exact.
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as "text");
+  },
+} as pg.CustomTypesConfig;
+
+export function postgresPool(url: string, size: number, timeoutMs = 5000): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: size,
+    types: pgTypes,
+    connectionTimeoutMillis: timeoutMs,
+    statement_timeout: timeoutMs * 2,
+  });
+  // An idle connection the server dropped (restart): the pool replaces it; the next query reports the outage.
+  pool.on("error", () => undefined);
+  return pool;
+}
+
+function openSqlite(path: string): Kdb {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
@@ -13,6 +51,33 @@ export function openDatabase(path: string, schemas: readonly string[]): Db {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
-  for (const sql of schemas) db.exec(sql);
-  return db;
+  return new Kysely({ dialect: new SqliteDialect({ database: db }) });
+}
+
+/** Opens the store without migrating (for `keyless db status`). */
+export function connectStore(location: StoreLocation): Store {
+  if (location.type === "postgres") {
+    const url = location.url ?? "";
+    const db = new Kysely({ dialect: new PostgresDialect({ pool: postgresPool(url, location.pool_size) }) }) as Kdb;
+    return { engine: "postgres", db, where: `postgres ${describePostgresUrl(url)}`, close: () => db.destroy() };
+  }
+  const db = openSqlite(location.path) as Kdb;
+  return { engine: "sqlite", db, where: `sqlite ${location.path}`, close: () => db.destroy() };
+}
+
+/** Opens the store and brings its schema up to date (under the migration lock, so replicas starting at once agree). */
+export async function openStore(location: StoreLocation): Promise<Store> {
+  const store = connectStore(location);
+  try {
+    await migrateToLatest(store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/** The engine a connection or transaction talks to, for the few statements that differ. */
+export function isPostgres(store: Pick<Store, "engine">): boolean {
+  return store.engine === "postgres";
 }

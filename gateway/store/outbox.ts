@@ -1,22 +1,11 @@
 // The webhook outbox: asynchronous hook events are written in the same transaction as their request and deleted
-// once the receiver took them, so a receiver that is down (or a gateway restart) loses nothing.
-import type { Db } from "./db.js";
-
-export const OUTBOX_SCHEMA = `
-CREATE TABLE IF NOT EXISTS hook_outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  msg_id TEXT NOT NULL UNIQUE,
-  hook TEXT NOT NULL,
-  event TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  due_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  last_status INTEGER,
-  last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS hook_outbox_due ON hook_outbox (due_at);
-`;
+// once the receiver took them, so a receiver that is down (or a gateway restart) loses nothing. Replicas sharing the
+// store claim due messages for a lease (FOR UPDATE SKIP LOCKED on PostgreSQL: two claimers never wait on or take the
+// same row), so each message has one delivery in flight at a time; a replica that dies mid-delivery leaves a claim
+// that lapses and another replica delivers it.
+import { sql } from "kysely";
+import type { Store } from "./db.js";
+import type { Executor, OutboxRecord } from "./schema.js";
 
 export interface OutboxMessage {
   /** Standard Webhooks message id: the same on every retry, so receivers can deduplicate. */
@@ -33,69 +22,141 @@ export interface OutboxRow extends OutboxMessage {
   readonly attempts: number;
 }
 
-interface DbOutboxRow {
-  id: number;
-  msg_id: string;
-  hook: string;
-  event: string;
-  payload: string;
-  created_at: number;
-  due_at: number;
-  attempts: number;
+/** A message given up on, as the API shows it (without its payload). */
+export interface DeadLetter {
+  readonly id: number;
+  readonly msg_id: string;
+  readonly hook: string;
+  readonly event: string;
+  readonly created_at: number;
+  readonly dead_at: number;
+  readonly attempts: number;
+  readonly last_status: number | null;
+  readonly last_error: string | null;
 }
 
+const toRow = (r: OutboxRecord): OutboxRow => ({
+  id: r.id,
+  msgId: r.msg_id,
+  hook: r.hook,
+  event: r.event,
+  payload: r.payload,
+  createdAt: r.created_at,
+  dueAt: r.due_at,
+  attempts: r.attempts,
+});
+
 export class Outbox {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly store: Store,
+    /** This replica, as written in its claims. */
+    private readonly owner: string,
+  ) {}
 
   /** Queues messages; call inside the request's transaction (RowExtension.write) or on its own. */
-  enqueue(messages: readonly OutboxMessage[], now: number, db: Db = this.db): void {
-    const insert = db.prepare(`INSERT OR IGNORE INTO hook_outbox (msg_id, hook, event, payload, created_at, due_at)
-      VALUES (?, ?, ?, ?, ?, ?)`);
-    for (const m of messages) insert.run(m.msgId, m.hook, m.event, m.payload, now, now);
+  async enqueue(messages: readonly OutboxMessage[], now: number, db: Executor = this.store.db): Promise<void> {
+    if (messages.length === 0) return;
+    await db
+      .insertInto("hook_outbox")
+      .values(messages.map((m) => ({ msg_id: m.msgId, hook: m.hook, event: m.event, payload: m.payload, created_at: now, due_at: now })))
+      .onConflict((oc) => oc.column("msg_id").doNothing())
+      .execute();
   }
 
-  /** Messages due at `now`, oldest first, skipping ids already being delivered. */
-  due(now: number, limit: number, skip: ReadonlySet<number>): OutboxRow[] {
-    const rows = this.db
-      .prepare("SELECT * FROM hook_outbox WHERE due_at <= ? ORDER BY due_at, id LIMIT ?")
-      .all(now, limit + skip.size) as DbOutboxRow[];
-    return rows
-      .filter((r) => !skip.has(r.id))
-      .slice(0, limit)
-      .map((r) => ({
-        id: r.id,
-        msgId: r.msg_id,
-        hook: r.hook,
-        event: r.event,
-        payload: r.payload,
-        createdAt: r.created_at,
-        dueAt: r.due_at,
-        attempts: r.attempts,
-      }));
+  /** Claims up to `limit` messages due at `now` for `leaseMs`, oldest first; messages claimed elsewhere are skipped. */
+  async claim(now: number, limit: number, leaseMs: number): Promise<OutboxRow[]> {
+    const pg = this.store.engine === "postgres";
+    const rows = await this.store.db
+      .updateTable("hook_outbox")
+      .set({ claimed_by: this.owner, claimed_until: now + leaseMs })
+      .where("id", "in", (eb) =>
+        eb
+          .selectFrom("hook_outbox")
+          .select("id")
+          .where("due_at", "<=", now)
+          .where("dead_at", "is", null)
+          .where((w) => w.or([w("claimed_until", "is", null), w("claimed_until", "<", now)]))
+          .orderBy("due_at")
+          .orderBy("id")
+          .limit(limit)
+          .$if(pg, (q) => q.forUpdate().skipLocked()),
+      )
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => a.due_at - b.due_at || a.id - b.id).map(toRow);
   }
 
-  /** When the next message falls due (epoch ms), or null when the outbox is empty. */
-  nextDue(): number | null {
-    const row = this.db.prepare("SELECT MIN(due_at) AS due FROM hook_outbox").get() as { due: number | null };
-    return row.due;
+  /** When the next message falls due or its claim lapses (epoch ms), or null when nothing is waiting. */
+  async nextDue(): Promise<number | null> {
+    const row = await this.store.db
+      .selectFrom("hook_outbox")
+      .select(sql<number | null>`MIN(CASE WHEN claimed_until IS NOT NULL AND claimed_until > due_at THEN claimed_until ELSE due_at END)`.as("due"))
+      .where("dead_at", "is", null)
+      .executeTakeFirst();
+    return row?.due ?? null;
   }
 
-  delivered(id: number): void {
-    this.db.prepare("DELETE FROM hook_outbox WHERE id = ?").run(id);
+  async delivered(id: number): Promise<void> {
+    await this.store.db.deleteFrom("hook_outbox").where("id", "=", id).where("claimed_by", "=", this.owner).execute();
   }
 
-  retryAt(id: number, dueAt: number, status: number | null, error: string): void {
-    this.db
-      .prepare("UPDATE hook_outbox SET attempts = attempts + 1, due_at = ?, last_status = ?, last_error = ? WHERE id = ?")
-      .run(dueAt, status, error.slice(0, 500), id);
+  async retryAt(id: number, dueAt: number, status: number | null, error: string): Promise<void> {
+    await this.store.db
+      .updateTable("hook_outbox")
+      .set((eb) => ({
+        attempts: eb("attempts", "+", 1),
+        due_at: dueAt,
+        last_status: status,
+        last_error: error.slice(0, 500),
+        claimed_by: null,
+        claimed_until: null,
+      }))
+      .where("id", "=", id)
+      .where("claimed_by", "=", this.owner)
+      .execute();
   }
 
-  /** Gives a message up (expired, or its hook is gone from the config). */
-  drop(id: number): void {
-    this.db.prepare("DELETE FROM hook_outbox WHERE id = ?").run(id);
+  /** Gives a message up (expired, or its hook is gone from the config): it stays as a dead letter. */
+  async dead(id: number, now: number, failure: { attempted: boolean; status: number | null; error: string }): Promise<void> {
+    const { status, error } = failure;
+    await this.store.db
+      .updateTable("hook_outbox")
+      .set((eb) => ({
+        attempts: failure.attempted ? eb("attempts", "+", 1) : eb.ref("attempts"),
+        dead_at: now,
+        last_status: status,
+        last_error: error.slice(0, 500),
+        claimed_by: null,
+        claimed_until: null,
+      }))
+      .where("id", "=", id)
+      .execute();
   }
 
-  pending(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n;
+  /** Messages still to deliver (dead letters excluded). */
+  async pending(): Promise<number> {
+    const row = await this.store.db
+      .selectFrom("hook_outbox")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("dead_at", "is", null)
+      .executeTakeFirstOrThrow();
+    return row.n;
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const rows = await this.store.db
+      .selectFrom("hook_outbox")
+      .select(["id", "msg_id", "hook", "event", "created_at", "dead_at", "attempts", "last_status", "last_error"])
+      .where("dead_at", "is not", null)
+      .orderBy("dead_at", "desc")
+      .limit(Math.min(Math.max(limit, 1), 1000))
+      .execute();
+    return rows.map((r) => ({ ...r, dead_at: r.dead_at ?? 0 }));
+  }
+
+  /** Deletes dead letters older than `before`; returns how many. */
+  async purgeDead(before: number): Promise<number> {
+    const result = await this.store.db.deleteFrom("hook_outbox").where("dead_at", "<", before).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

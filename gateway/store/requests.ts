@@ -1,88 +1,16 @@
 // The request log: one row per request with identity, usage and cost; captures (headers and bodies) apart so
 // retention can purge them while the accounting stays.
 import { gunzipSync, gzipSync } from "node:zlib";
-import type { Db } from "./db.js";
+import { type Expression, type SqlBool, sql } from "kysely";
 import { BatchWriter } from "./batch-writer.js";
+import type { Store } from "./db.js";
+import type { CapturesTable, Executor, RequestRecord } from "./schema.js";
+import type { Insertable } from "kysely";
 
-export const REQUESTS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS requests (
-  id TEXT PRIMARY KEY,
-  ts INTEGER NOT NULL,
-  principal TEXT NOT NULL,
-  login TEXT,
-  node_id TEXT,
-  node_name TEXT,
-  tags TEXT NOT NULL DEFAULT '[]',
-  session_id TEXT,
-  client_session TEXT,
-  user_agent TEXT,
-  provider TEXT,
-  model TEXT,
-  route TEXT NOT NULL,
-  method TEXT NOT NULL,
-  path TEXT NOT NULL,
-  status INTEGER NOT NULL,
-  duration_ms REAL NOT NULL,
-  ttfb_ms REAL,
-  streamed INTEGER NOT NULL DEFAULT 0,
-  input_tokens INTEGER NOT NULL DEFAULT 0,
-  cache_read_tokens INTEGER NOT NULL DEFAULT 0,
-  cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-  output_tokens INTEGER NOT NULL DEFAULT 0,
-  reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_nanos INTEGER,
-  tool_calls INTEGER NOT NULL DEFAULT 0,
-  denial TEXT,
-  error TEXT,
-  flags TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
-CREATE INDEX IF NOT EXISTS requests_principal_ts ON requests (principal, ts);
-CREATE INDEX IF NOT EXISTS requests_session ON requests (session_id) WHERE session_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS captures (
-  request_id TEXT PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
-  ts INTEGER NOT NULL,
-  request_headers TEXT NOT NULL,
-  request_body BLOB,
-  request_truncated INTEGER NOT NULL DEFAULT 0,
-  response_headers TEXT NOT NULL,
-  response_body BLOB,
-  response_truncated INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS captures_ts ON captures (ts);
-`;
-
-export interface RequestRow {
-  readonly id: string;
-  readonly ts: number;
-  readonly principal: string;
-  readonly login: string | null;
-  readonly node_id: string | null;
-  readonly node_name: string | null;
-  readonly tags: readonly string[];
-  readonly session_id: string | null;
-  readonly client_session: string | null;
-  readonly user_agent: string | null;
-  readonly provider: string | null;
-  readonly model: string | null;
-  readonly route: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly duration_ms: number;
-  readonly ttfb_ms: number | null;
-  readonly streamed: boolean;
-  readonly input_tokens: number;
-  readonly cache_read_tokens: number;
-  readonly cache_write_tokens: number;
-  readonly output_tokens: number;
-  readonly reasoning_tokens: number;
-  readonly cost_nanos: number | null;
-  readonly tool_calls: number;
-  readonly denial: string | null;
-  readonly error: string | null;
-  readonly flags: readonly string[];
-}
+/** A request as the gateway uses it: the stored row with its JSON and 0/1 columns decoded. */
+export type RequestRow = Readonly<
+  Omit<RequestRecord, "tags" | "flags" | "streamed"> & { tags: readonly string[]; flags: readonly string[]; streamed: boolean }
+>;
 
 export interface Capture {
   readonly requestHeaders: Readonly<Record<string, string>>;
@@ -93,18 +21,13 @@ export interface Capture {
   readonly responseTruncated: boolean;
 }
 
-interface PreparedCapture {
-  readonly request_headers: string;
-  readonly request_body: Buffer | null;
-  readonly request_truncated: number;
-  readonly response_headers: string;
-  readonly response_body: Buffer | null;
-  readonly response_truncated: number;
-}
+type PreparedCapture = Omit<Insertable<CapturesTable>, "request_id" | "ts">;
 
 /** Extra rows other modules write in the same transaction as the request (tool calls, quota ledger…). */
 export interface RowExtension {
-  write(db: Db, requestId: string): void;
+  write(trx: Executor, requestId: string): Promise<void>;
+  /** Runs once the transaction has committed (work that must see the rows, such as delivering them). */
+  committed?(): void;
 }
 
 interface PendingEntry {
@@ -155,48 +78,49 @@ export interface UsageGroup {
   readonly unpriced_requests: number;
 }
 
-type DbRequestRow = Omit<RequestRow, "tags" | "flags" | "streamed"> & { tags: string; flags: string; streamed: number };
-
-function fromDb(row: DbRequestRow): RequestRow {
+function fromDb(row: RequestRecord): RequestRow {
   return { ...row, tags: JSON.parse(row.tags) as string[], flags: JSON.parse(row.flags) as string[], streamed: row.streamed === 1 };
 }
 
+type Where = Expression<SqlBool>;
+
 export class RequestLog {
   private readonly writer: BatchWriter<PendingEntry>;
-  private readonly insertRow;
-  private readonly insertCapture;
+  private readonly db;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Store,
     options: { intervalMs?: number; onError?: (err: unknown) => void } = {},
   ) {
-    this.insertRow = db.prepare(`INSERT OR REPLACE INTO requests (id, ts, principal, login, node_id, node_name, tags,
-      session_id, client_session, user_agent, provider, model, route, method, path, status, duration_ms, ttfb_ms, streamed,
-      input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, tool_calls,
-      denial, error, flags) VALUES (@id, @ts, @principal, @login, @node_id, @node_name, @tags, @session_id, @client_session,
-      @user_agent, @provider, @model, @route, @method, @path, @status, @duration_ms, @ttfb_ms, @streamed, @input_tokens,
-      @cache_read_tokens, @cache_write_tokens, @output_tokens, @reasoning_tokens, @cost_nanos, @tool_calls, @denial,
-      @error, @flags)`);
-    this.insertCapture = db.prepare(`INSERT OR REPLACE INTO captures (request_id, ts, request_headers, request_body,
-      request_truncated, response_headers, response_body, response_truncated) VALUES (@request_id, @ts, @request_headers,
-      @request_body, @request_truncated, @response_headers, @response_body, @response_truncated)`);
-    const writeAll = db.transaction((entries: readonly PendingEntry[]) => {
-      for (const { row, capture, extensions } of entries) {
-        this.insertRow.run({
-          ...row,
-          tags: JSON.stringify(row.tags),
-          flags: JSON.stringify(row.flags),
-          streamed: row.streamed ? 1 : 0,
-        });
-        if (capture) this.insertCapture.run({ request_id: row.id, ts: row.ts, ...prepareCapture(capture) });
-        for (const ext of extensions) ext.write(db, row.id);
-      }
-    });
+    this.db = store.db;
     this.writer = new BatchWriter({
-      write: writeAll,
+      write: (entries) => this.write(entries),
       intervalMs: options.intervalMs ?? 200,
       onError: (err) => options.onError?.(err),
     });
+  }
+
+  private async write(entries: readonly PendingEntry[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const { row, capture, extensions } of entries) {
+        const values = { ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 };
+        await trx
+          .insertInto("requests")
+          .values(values)
+          .onConflict((oc) => oc.column("id").doUpdateSet(values))
+          .execute();
+        if (capture) {
+          const prepared = prepareCapture(capture);
+          await trx
+            .insertInto("captures")
+            .values({ request_id: row.id, ts: row.ts, ...prepared })
+            .onConflict((oc) => oc.column("request_id").doUpdateSet(prepared))
+            .execute();
+        }
+        for (const ext of extensions) await ext.write(trx, row.id);
+      }
+    });
+    for (const { extensions } of entries) for (const ext of extensions) ext.committed?.();
   }
 
   /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
@@ -205,37 +129,46 @@ export class RequestLog {
   }
 
   /** Writes everything queued. */
-  async flush(): Promise<void> {
-    this.writer.flush();
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
-  list(filter: RequestFilter): RequestRow[] {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    if (filter.principal) (where.push("principal = @principal"), (params.principal = filter.principal));
-    if (filter.model) (where.push("model = @model"), (params.model = filter.model));
-    if (filter.provider) (where.push("provider = @provider"), (params.provider = filter.provider));
-    if (filter.session) (where.push("session_id = @session"), (params.session = filter.session));
-    if (filter.since !== undefined) (where.push("ts >= @since"), (params.since = filter.since));
-    if (filter.until !== undefined) (where.push("ts < @until"), (params.until = filter.until));
-    if (filter.status === "denied") where.push("denial IS NOT NULL");
-    else if (filter.status) (where.push("status / 100 = @status_class"), (params.status_class = Number(filter.status[0])));
-    if (filter.before) {
-      where.push("(ts < @before_ts OR (ts = @before_ts AND id < @before_id))");
-      params.before_ts = filter.before.ts;
-      params.before_id = String(filter.before.id);
-    }
-    params.limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-    const sql = `SELECT * FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ts DESC, id DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as DbRequestRow[]).map(fromDb);
+  /** Rows queued and not yet written. */
+  get pending(): number {
+    return this.writer.pending;
   }
 
-  get(id: string): { row: RequestRow; capture: Capture | null } | null {
-    const row = this.db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as DbRequestRow | undefined;
+  async list(filter: RequestFilter): Promise<RequestRow[]> {
+    const rows = await this.db
+      .selectFrom("requests")
+      .selectAll()
+      .where(({ eb, and }) => {
+        const where: Where[] = [];
+        if (filter.principal) where.push(eb("principal", "=", filter.principal));
+        if (filter.model) where.push(eb("model", "=", filter.model));
+        if (filter.provider) where.push(eb("provider", "=", filter.provider));
+        if (filter.session) where.push(eb("session_id", "=", filter.session));
+        if (filter.since !== undefined) where.push(eb("ts", ">=", filter.since));
+        if (filter.until !== undefined) where.push(eb("ts", "<", filter.until));
+        if (filter.status === "denied") where.push(eb("denial", "is not", null));
+        else if (filter.status) where.push(eb(sql<number>`status / 100`, "=", Number(filter.status[0])));
+        if (filter.before) {
+          const { ts, id } = filter.before;
+          where.push(eb.or([eb("ts", "<", ts), eb.and([eb("ts", "=", ts), eb("id", "<", String(id))])]));
+        }
+        return and(where);
+      })
+      .orderBy("ts", "desc")
+      .orderBy("id", "desc")
+      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
+      .execute();
+    return rows.map(fromDb);
+  }
+
+  async get(id: string): Promise<{ row: RequestRow; capture: Capture | null } | null> {
+    const row = await this.db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) return null;
-    const cap = this.db.prepare("SELECT * FROM captures WHERE request_id = ?").get(id) as
-      | (PreparedCapture & { request_id: string })
-      | undefined;
+    const cap = await this.db.selectFrom("captures").selectAll().where("request_id", "=", id).executeTakeFirst();
     return {
       row: fromDb(row),
       capture: cap
@@ -251,39 +184,63 @@ export class RequestLog {
     };
   }
 
-  usage(filter: Pick<RequestFilter, "principal" | "since" | "until">): UsageGroup[] {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    if (filter.principal) (where.push("principal = @principal"), (params.principal = filter.principal));
-    if (filter.since !== undefined) (where.push("ts >= @since"), (params.since = filter.since));
-    if (filter.until !== undefined) (where.push("ts < @until"), (params.until = filter.until));
-    const sql = `SELECT date(ts / 1000, 'unixepoch') AS day, principal, provider, model, COUNT(*) AS requests,
-      SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
-      SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
-      SUM(reasoning_tokens) AS reasoning_tokens, COALESCE(SUM(cost_nanos), 0) AS cost_nanos,
-      SUM(CASE WHEN cost_nanos IS NULL AND status < 400 THEN 1 ELSE 0 END) AS unpriced_requests
-      FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      GROUP BY day, principal, provider, model ORDER BY day DESC, cost_nanos DESC`;
-    return this.db.prepare(sql).all(params) as UsageGroup[];
+  async usage(filter: Pick<RequestFilter, "principal" | "since" | "until">): Promise<UsageGroup[]> {
+    const day =
+      this.store.engine === "postgres"
+        ? sql<string>`to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+        : sql<string>`date(ts / 1000, 'unixepoch')`;
+    return this.db
+      .selectFrom("requests")
+      .select((eb) => [
+        day.as("day"),
+        "principal",
+        "provider",
+        "model",
+        eb.fn.countAll<number>().as("requests"),
+        eb.fn.sum<number>("input_tokens").as("input_tokens"),
+        eb.fn.sum<number>("cache_read_tokens").as("cache_read_tokens"),
+        eb.fn.sum<number>("cache_write_tokens").as("cache_write_tokens"),
+        eb.fn.sum<number>("output_tokens").as("output_tokens"),
+        eb.fn.sum<number>("reasoning_tokens").as("reasoning_tokens"),
+        eb.fn.coalesce(eb.fn.sum<number>("cost_nanos"), sql<number>`0`).as("cost_nanos"),
+        sql<number>`SUM(CASE WHEN cost_nanos IS NULL AND status < 400 THEN 1 ELSE 0 END)`.as("unpriced_requests"),
+      ])
+      .where(({ eb, and }) => {
+        const where: Where[] = [];
+        if (filter.principal) where.push(eb("principal", "=", filter.principal));
+        if (filter.since !== undefined) where.push(eb("ts", ">=", filter.since));
+        if (filter.until !== undefined) where.push(eb("ts", "<", filter.until));
+        return and(where);
+      })
+      .groupBy([day, "principal", "provider", "model"])
+      .orderBy(sql`1`, "desc")
+      .orderBy(sql`11`, "desc")
+      .execute();
   }
 
   /** Requests, errors and denials, counted as the session report counts them. */
-  counts(filter: Pick<RequestFilter, "principal" | "since">): RequestCounts {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    if (filter.principal) (where.push("principal = @principal"), (params.principal = filter.principal));
-    if (filter.since !== undefined) (where.push("ts >= @since"), (params.since = filter.since));
-    return this.db
-      .prepare(`SELECT COUNT(*) AS requests,
-        COALESCE(SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END), 0) AS errors,
-        COALESCE(SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END), 0) AS denials
-        FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`)
-      .get(params) as RequestCounts;
+  async counts(filter: Pick<RequestFilter, "principal" | "since">): Promise<RequestCounts> {
+    const row = await this.db
+      .selectFrom("requests")
+      .select((eb) => [
+        eb.fn.countAll<number>().as("requests"),
+        sql<number>`COALESCE(SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END), 0)`.as("errors"),
+        sql<number>`COALESCE(SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END), 0)`.as("denials"),
+      ])
+      .where(({ eb, and }) => {
+        const where: Where[] = [];
+        if (filter.principal) where.push(eb("principal", "=", filter.principal));
+        if (filter.since !== undefined) where.push(eb("ts", ">=", filter.since));
+        return and(where);
+      })
+      .executeTakeFirstOrThrow();
+    return row;
   }
 
   /** Deletes captures older than `before` (epoch ms); accounting rows stay. Returns how many were purged. */
-  purgeCaptures(before: number): number {
-    return this.db.prepare("DELETE FROM captures WHERE ts < ?").run(before).changes;
+  async purgeCaptures(before: number): Promise<number> {
+    const result = await this.db.deleteFrom("captures").where("ts", "<", before).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 

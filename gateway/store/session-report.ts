@@ -1,9 +1,8 @@
 // What a CI session did, read from the store: requests (totals, models, refusals, errors), tool_calls (commands, MCP,
 // guardrail findings), quota_charges (budgets), and the PR's running total.
-import type { Db } from "./db.js";
-import type { ModelTotals, PrTotals, Totals } from "../../src/ci-session.js";
-import { sessionAlerts } from "../quotas/alerts.js";
-import type { ReportData } from "../github/render.js";
+import { sql } from "kysely";
+import type { Store } from "./db.js";
+import type { BudgetAlert, ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
 import type { SessionRecord } from "./sessions.js";
 
 
@@ -14,16 +13,21 @@ export interface Activity {
 }
 
 /** Request count, newest request and token sum per session: cheap, indexed on requests.session_id. */
-export function sessionActivity(db: Db, ids: readonly string[]): Map<string, Activity> {
+export async function sessionActivity(store: Store, ids: readonly string[]): Promise<Map<string, Activity>> {
   const out = new Map<string, Activity>();
   if (ids.length === 0) return out;
-  const rows = db
-    .prepare(
-      `SELECT session_id, COUNT(*) AS n, MAX(ts) AS last, SUM(input_tokens + output_tokens) AS tokens
-       FROM requests WHERE session_id IN (${ids.map(() => "?").join(",")}) GROUP BY session_id`,
-    )
-    .all(...ids) as { session_id: string; n: number; last: number; tokens: number }[];
-  for (const r of rows) out.set(r.session_id, { marker: `${r.n}:${r.last}:${r.tokens}`, lastAt: r.last });
+  const rows = await store.db
+    .selectFrom("requests")
+    .select((eb) => [
+      "session_id",
+      eb.fn.countAll<number>().as("n"),
+      eb.fn.max("ts").as("last"),
+      eb.fn.sum<number>(eb("input_tokens", "+", eb.ref("output_tokens"))).as("tokens"),
+    ])
+    .where("session_id", "in", [...ids])
+    .groupBy("session_id")
+    .execute();
+  for (const r of rows) out.set(r.session_id ?? "", { marker: `${r.n}:${r.last}:${r.tokens}`, lastAt: r.last });
   return out;
 }
 
@@ -34,42 +38,73 @@ export type BucketBalance = (bucket: string, quota: string) => number | null;
 /** The same from a bucket store that may be a database over the network (quota_store postgres). */
 export type BucketBalanceReader = (bucket: string, quota: string) => Promise<number | null>;
 
+const count = sql<number>`COUNT(*)`;
+
 /** The report of one session; `session` is left to the caller (it renders the wire form). */
-export function sessionReport(db: Db, s: SessionRecord, balance: BucketBalance = () => null): Omit<ReportData, "session"> {
-  const t = db
-    .prepare(
-      `SELECT COUNT(*) AS requests,
-         SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END) AS errors,
-         SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END) AS denials,
-         SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
-         SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
-         SUM(COALESCE(cost_nanos, 0)) AS cost_nanos,
-         SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END) AS unpriced_requests,
-         SUM(tool_calls) AS tool_calls
-       FROM requests WHERE session_id = ?`,
-    )
-    .get(s.id) as Record<keyof Totals, number | null>;
+export async function sessionReport(store: Store, s: SessionRecord, balance: BucketBalance = () => null): Promise<Omit<ReportData, "session">> {
+  const { db } = store;
+  const t = await db
+    .selectFrom("requests")
+    .select([
+      count.as("requests"),
+      sql<number | null>`SUM(CASE WHEN denial IS NULL AND (status >= 400 OR error IS NOT NULL) THEN 1 ELSE 0 END)`.as("errors"),
+      sql<number | null>`SUM(CASE WHEN denial IS NOT NULL THEN 1 ELSE 0 END)`.as("denials"),
+      sql<number | null>`SUM(input_tokens)`.as("input_tokens"),
+      sql<number | null>`SUM(cache_read_tokens)`.as("cache_read_tokens"),
+      sql<number | null>`SUM(cache_write_tokens)`.as("cache_write_tokens"),
+      sql<number | null>`SUM(output_tokens)`.as("output_tokens"),
+      sql<number | null>`SUM(COALESCE(cost_nanos, 0))`.as("cost_nanos"),
+      sql<number | null>`SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END)`.as("unpriced_requests"),
+      sql<number | null>`SUM(tool_calls)`.as("tool_calls"),
+    ])
+    .where("session_id", "=", s.id)
+    .executeTakeFirstOrThrow();
   const totals = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v ?? 0])) as Totals;
 
-  const by_model = db
-    .prepare(
-      `SELECT provider, model, COUNT(*) AS requests, SUM(input_tokens) AS input_tokens,
-         SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,
-         SUM(output_tokens) AS output_tokens, SUM(cost_nanos) AS cost_nanos
-       FROM requests WHERE session_id = ? AND provider IS NOT NULL AND model IS NOT NULL
-       GROUP BY provider, model ORDER BY SUM(COALESCE(cost_nanos, 0)) DESC, provider, model`,
-    )
-    .all(s.id) as ModelTotals[];
+  const by_model: ModelTotals[] = (
+    await db
+      .selectFrom("requests")
+      .select([
+        "provider",
+        "model",
+        count.as("requests"),
+        sql<number>`SUM(input_tokens)`.as("input_tokens"),
+        sql<number>`SUM(cache_read_tokens)`.as("cache_read_tokens"),
+        sql<number>`SUM(cache_write_tokens)`.as("cache_write_tokens"),
+        sql<number>`SUM(output_tokens)`.as("output_tokens"),
+        sql<number | null>`SUM(cost_nanos)`.as("cost_nanos"),
+      ])
+      .where("session_id", "=", s.id)
+      .where("provider", "is not", null)
+      .where("model", "is not", null)
+      .groupBy(["provider", "model"])
+      .orderBy(sql`SUM(COALESCE(cost_nanos, 0))`, "desc")
+      .orderBy("provider")
+      .orderBy("model")
+      .execute()
+  ).map((r) => ({ ...r, provider: r.provider ?? "", model: r.model ?? "" }));
 
-  // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status.
-  const denials = db
-    .prepare(`SELECT denial AS reason, COUNT(*) AS count FROM requests WHERE session_id = ? AND denial IS NOT NULL
-      GROUP BY denial ORDER BY COUNT(*) DESC`)
-    .all(s.id) as { reason: string; count: number }[];
-  const errors = db
-    .prepare(`SELECT COALESCE(error, 'HTTP ' || status) AS reason, COUNT(*) AS count FROM requests
-      WHERE session_id = ? AND denial IS NULL AND (status >= 400 OR error IS NOT NULL) GROUP BY 1 ORDER BY COUNT(*) DESC`)
-    .all(s.id) as { reason: string; count: number }[];
+  // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status. Most frequent
+  // first, ties in the order they first happened (both engines then agree).
+  const denials = await db
+    .selectFrom("requests")
+    .select([sql<string>`denial`.as("reason"), count.as("count")])
+    .where("session_id", "=", s.id)
+    .where("denial", "is not", null)
+    .groupBy("denial")
+    .orderBy(count, "desc")
+    .orderBy(sql`MIN(ts)`)
+    .execute();
+  const errors = await db
+    .selectFrom("requests")
+    .select([sql<string>`COALESCE(error, 'HTTP ' || status)`.as("reason"), count.as("count")])
+    .where("session_id", "=", s.id)
+    .where("denial", "is", null)
+    .where((eb) => eb.or([eb("status", ">=", 400), eb("error", "is not", null)]))
+    .groupBy(sql`COALESCE(error, 'HTTP ' || status)`)
+    .orderBy(count, "desc")
+    .orderBy(sql`MIN(ts)`)
+    .execute();
   const problems = [
     ...denials.map((d) => {
       const m = /^([a-z_]+): (.*)$/s.exec(d.reason);
@@ -82,10 +117,10 @@ export function sessionReport(db: Db, s: SessionRecord, balance: BucketBalance =
     totals,
     by_model,
     problems,
-    ...toolCalls(db, s.id),
-    budgets: budgets(db, s.id, balance),
-    budget_alerts: sessionAlerts(db, s.id),
-    pr: s.pr_number === null ? null : prTotals(db, s.repository_id, s.pr_number),
+    ...(await toolCalls(store, s.id)),
+    budgets: await budgets(store, s.id, balance),
+    budget_alerts: await sessionAlerts(store, s.id),
+    pr: s.pr_number === null ? null : await prTotals(store, s.repository_id, s.pr_number),
   };
 }
 
@@ -96,30 +131,48 @@ const SEVERITIES = ["low", "medium", "high", "critical"] as const;
 
 type ToolPart = Pick<ReportData, "tool_calls_by_kind" | "commands" | "commands_omitted" | "mcp" | "findings">;
 
-/** What the session's tool calls were (store/tool-calls.ts rows, nested code-mode calls included). */
-function toolCalls(db: Db, sessionId: string): ToolPart {
-  const tool_calls_by_kind = db
-    .prepare(`SELECT kind, COUNT(*) AS count FROM tool_calls WHERE session_id = ? GROUP BY kind ORDER BY COUNT(*) DESC, kind`)
-    .all(sessionId) as { kind: string; count: number }[];
-  const shellCount = (db.prepare(`SELECT COUNT(*) AS n FROM tool_calls WHERE session_id = ? AND kind = 'shell' AND command IS NOT NULL`).get(sessionId) as { n: number }).n;
-  const commands = (
-    db
-      .prepare(`SELECT ts, command, action FROM tool_calls WHERE session_id = ? AND kind = 'shell' AND command IS NOT NULL
-        ORDER BY ts DESC, id DESC LIMIT ?`)
-      .all(sessionId, COMMAND_LIMIT) as { ts: number; command: string; action: string }[]
-  ).map((r) => ({ at: new Date(r.ts).toISOString(), command: r.command, blocked: r.action === "block" }));
-  const mcp = db
-    .prepare(`SELECT mcp_server AS server, mcp_tool AS tool, COUNT(*) AS count FROM tool_calls
-      WHERE session_id = ? AND kind = 'mcp' GROUP BY mcp_server, mcp_tool ORDER BY COUNT(*) DESC, mcp_server, mcp_tool`)
-    .all(sessionId) as { server: string | null; tool: string | null; count: number }[];
-  const findings = (
-    db
-      .prepare(`SELECT t.ts AS ts, json_extract(f.value, '$.severity') AS severity, json_extract(f.value, '$.ruleId') AS rule,
+interface FindingRow {
+  ts: number;
+  severity: string | null;
+  rule: string | null;
+  action: string | null;
+  command: string | null;
+}
+
+/** Each finding of a session's tool calls, newest first: json_each on SQLite, jsonb on PostgreSQL. */
+function findingsOf(store: Store, sessionId: string) {
+  const q =
+    store.engine === "postgres"
+      ? sql<FindingRow>`SELECT t.ts AS ts, f->>'severity' AS severity, f->>'ruleId' AS rule, f->>'action' AS action,
+          COALESCE(f->>'command', t.command, t.name) AS command
+        FROM tool_calls t, jsonb_array_elements(t.findings::jsonb) f WHERE t.session_id = ${sessionId} AND t.findings != '[]'
+        ORDER BY t.ts DESC, t.id DESC LIMIT ${FINDING_LIMIT}`
+      : sql<FindingRow>`SELECT t.ts AS ts, json_extract(f.value, '$.severity') AS severity, json_extract(f.value, '$.ruleId') AS rule,
           json_extract(f.value, '$.action') AS action, COALESCE(json_extract(f.value, '$.command'), t.command, t.name) AS command
-        FROM tool_calls t, json_each(t.findings) f WHERE t.session_id = ? AND t.findings != '[]'
-        ORDER BY t.ts DESC, t.id DESC LIMIT ?`)
-      .all(sessionId, FINDING_LIMIT) as { ts: number; severity: string; rule: string; action: string; command: string }[]
-  ).map((f) => ({
+        FROM tool_calls t, json_each(t.findings) f WHERE t.session_id = ${sessionId} AND t.findings != '[]'
+        ORDER BY t.ts DESC, t.id DESC LIMIT ${FINDING_LIMIT}`;
+  return q.execute(store.db);
+}
+
+/** What the session's tool calls were (store/tool-calls.ts rows, nested code-mode calls included). */
+async function toolCalls(store: Store, sessionId: string): Promise<ToolPart> {
+  const { db } = store;
+  const calls = db.selectFrom("tool_calls").where("session_id", "=", sessionId);
+  const tool_calls_by_kind = await calls.select(["kind", count.as("count")]).groupBy("kind").orderBy(count, "desc").orderBy("kind").execute();
+  const shell = calls.where("kind", "=", "shell").where("command", "is not", null);
+  const { n: shellCount } = await shell.select(count.as("n")).executeTakeFirstOrThrow();
+  const commands = (
+    await shell.select(["ts", "command", "action"]).orderBy("ts", "desc").orderBy("id", "desc").limit(COMMAND_LIMIT).execute()
+  ).map((r) => ({ at: new Date(r.ts).toISOString(), command: r.command ?? "", blocked: r.action === "block" }));
+  const mcp = await calls
+    .where("kind", "=", "mcp")
+    .select(["mcp_server", "mcp_tool", count.as("count")])
+    .groupBy(["mcp_server", "mcp_tool"])
+    .orderBy(count, "desc")
+    .orderBy("mcp_server")
+    .orderBy("mcp_tool")
+    .execute();
+  const findings = (await findingsOf(store, sessionId)).rows.map((f) => ({
     at: new Date(f.ts).toISOString(),
     severity: SEVERITIES.find((s) => s === f.severity) ?? "low",
     rule: String(f.rule),
@@ -130,41 +183,59 @@ function toolCalls(db: Db, sessionId: string): ToolPart {
     tool_calls_by_kind,
     commands,
     commands_omitted: shellCount - commands.length,
-    mcp: mcp.map((m) => ({ server: m.server ?? "(unknown)", tool: m.tool ?? "(unknown)", count: m.count })),
+    mcp: mcp.map((m) => ({ server: m.mcp_server ?? "(unknown)", tool: m.mcp_tool ?? "(unknown)", count: m.count })),
     findings,
   };
 }
 
 /** The report with each budget's balance read first; a store that cannot be read leaves it null (unknown). */
-export async function sessionReportReading(db: Db, s: SessionRecord, read: BucketBalanceReader): Promise<Omit<ReportData, "session">> {
-  const charged = db
-    .prepare(`SELECT DISTINCT c.bucket AS bucket, c.quota AS quota FROM quota_charges c JOIN requests r ON r.id = c.request_id WHERE r.session_id = ?`)
-    .all(s.id) as { bucket: string; quota: string }[];
+export async function sessionReportReading(store: Store, s: SessionRecord, read: BucketBalanceReader): Promise<Omit<ReportData, "session">> {
+  const charged = await store.db
+    .selectFrom("quota_charges as c")
+    .innerJoin("requests as r", "r.id", "c.request_id")
+    .select(["c.bucket", "c.quota"])
+    .distinct()
+    .where("r.session_id", "=", s.id)
+    .execute();
   const balances = new Map(await Promise.all(charged.map(async (b) => [b.bucket, await read(b.bucket, b.quota).catch(() => null)] as const)));
-  return sessionReport(db, s, (bucket) => balances.get(bucket) ?? null);
+  return sessionReport(store, s, (bucket) => balances.get(bucket) ?? null);
 }
 
 /** Buckets the session's requests were charged to (quotas/store.ts quota_charges), with what is left in each now. */
-function budgets(db: Db, sessionId: string, balance: BucketBalance): ReportData["budgets"] {
-  const rows = db
-    .prepare(`SELECT c.bucket AS bucket, c.quota AS quota, SUM(c.charged_nanos) AS spent FROM quota_charges c
-      JOIN requests r ON r.id = c.request_id WHERE r.session_id = ? GROUP BY c.bucket, c.quota ORDER BY c.bucket`)
-    .all(sessionId) as { bucket: string; quota: string; spent: number }[];
+async function budgets(store: Store, sessionId: string, balance: BucketBalance): Promise<ReportData["budgets"]> {
+  const rows = await store.db
+    .selectFrom("quota_charges as c")
+    .innerJoin("requests as r", "r.id", "c.request_id")
+    .select(["c.bucket", "c.quota", sql<number>`SUM(c.charged_nanos)`.as("spent")])
+    .where("r.session_id", "=", sessionId)
+    .groupBy(["c.bucket", "c.quota"])
+    .orderBy("c.bucket")
+    .execute();
   return rows.map((r) => ({ bucket: r.bucket, spent_nanos: r.spent, remaining_nanos: balance(r.bucket, r.quota) }));
 }
 
 /** Every session of one PR (across runs and attempts), summed. */
-export function prTotals(db: Db, repositoryId: string, prNumber: number): PrTotals {
-  const r = db
-    .prepare(
-      `SELECT (SELECT COUNT(*) FROM ci_sessions WHERE repository_id = @repo AND pr_number = @pr) AS sessions,
-         COUNT(r.id) AS requests, COALESCE(SUM(r.input_tokens), 0) AS input_tokens,
-         COALESCE(SUM(r.output_tokens), 0) AS output_tokens, COALESCE(SUM(r.cost_nanos), 0) AS cost_nanos
-       FROM ci_sessions s JOIN requests r ON r.session_id = s.id
-       WHERE s.repository_id = @repo AND s.pr_number = @pr`,
-    )
-    .get({ repo: repositoryId, pr: prNumber });
-  return r as PrTotals;
+export async function prTotals(store: Store, repositoryId: string, prNumber: number): Promise<PrTotals> {
+  const { db } = store;
+  return db
+    .selectFrom("ci_sessions as s")
+    .innerJoin("requests as r", "r.session_id", "s.id")
+    .select([
+      db
+        .selectFrom("ci_sessions")
+        .select(count.as("n"))
+        .where("repository_id", "=", repositoryId)
+        .where("pr_number", "=", prNumber)
+        .as("sessions"),
+      sql<number>`COUNT(r.id)`.as("requests"),
+      sql<number>`COALESCE(SUM(r.input_tokens), 0)`.as("input_tokens"),
+      sql<number>`COALESCE(SUM(r.output_tokens), 0)`.as("output_tokens"),
+      sql<number>`COALESCE(SUM(r.cost_nanos), 0)`.as("cost_nanos"),
+    ])
+    .where("s.repository_id", "=", repositoryId)
+    .where("s.pr_number", "=", prNumber)
+    .executeTakeFirstOrThrow()
+    .then((r) => ({ ...r, sessions: r.sessions ?? 0 }));
 }
 
 export interface SessionListRow {
@@ -177,25 +248,39 @@ export interface SessionListRow {
   readonly flagged_tool_calls: number;
 }
 
-type ListTotals = Record<"n_requests" | "n_input" | "n_output" | "n_cost" | "n_denials" | "n_flagged", number>;
-
 /**
  * Sessions newest first with their request totals. With `principal`, only sessions that principal made requests in,
  * totalled over that principal's requests alone.
  */
-export function sessionList(db: Db, filter: { readonly principal?: string; readonly limit: number }): SessionListRow[] {
-  const rows = db
-    .prepare(
-      `SELECT s.*, COUNT(r.id) AS n_requests, COALESCE(SUM(r.input_tokens), 0) AS n_input,
-         COALESCE(SUM(r.output_tokens), 0) AS n_output, COALESCE(SUM(r.cost_nanos), 0) AS n_cost,
-         COALESCE(SUM(r.denial IS NOT NULL), 0) AS n_denials,
-         (SELECT COUNT(*) FROM tool_calls t WHERE t.session_id = s.id AND t.action != 'log'
-           AND (@principal IS NULL OR t.principal = @principal)) AS n_flagged
-       FROM ci_sessions s LEFT JOIN requests r ON r.session_id = s.id AND (@principal IS NULL OR r.principal = @principal)
-       GROUP BY s.id HAVING @principal IS NULL OR COUNT(r.id) > 0
-       ORDER BY s.started_at DESC, s.id DESC LIMIT @limit`,
-    )
-    .all({ principal: filter.principal ?? null, limit: filter.limit }) as (SessionRecord & ListTotals)[];
+export async function sessionList(store: Store, filter: { readonly principal?: string; readonly limit: number }): Promise<SessionListRow[]> {
+  const { principal } = filter;
+  const rows = await store.db
+    .selectFrom("ci_sessions as s")
+    .leftJoin("requests as r", (join) => {
+      const on = join.onRef("r.session_id", "=", "s.id");
+      return principal === undefined ? on : on.on("r.principal", "=", principal);
+    })
+    .selectAll("s")
+    .select((eb) => [
+      sql<number>`COUNT(r.id)`.as("n_requests"),
+      sql<number>`COALESCE(SUM(r.input_tokens), 0)`.as("n_input"),
+      sql<number>`COALESCE(SUM(r.output_tokens), 0)`.as("n_output"),
+      sql<number>`COALESCE(SUM(r.cost_nanos), 0)`.as("n_cost"),
+      sql<number>`COALESCE(SUM(CASE WHEN r.denial IS NOT NULL THEN 1 ELSE 0 END), 0)`.as("n_denials"),
+      eb
+        .selectFrom("tool_calls as t")
+        .select(count.as("n"))
+        .whereRef("t.session_id", "=", "s.id")
+        .where("t.action", "!=", "log")
+        .$if(principal !== undefined, (q) => q.where("t.principal", "=", principal ?? ""))
+        .as("n_flagged"),
+    ])
+    .groupBy("s.id")
+    .$if(principal !== undefined, (q) => q.having(sql`COUNT(r.id)`, ">", 0))
+    .orderBy("s.started_at", "desc")
+    .orderBy("s.id", "desc")
+    .limit(filter.limit)
+    .execute();
   return rows.map(({ n_requests, n_input, n_output, n_cost, n_denials, n_flagged, ...session }) => ({
     session,
     requests: n_requests,
@@ -203,6 +288,18 @@ export function sessionList(db: Db, filter: { readonly principal?: string; reado
     output_tokens: n_output,
     cost_nanos: n_cost,
     denials: n_denials,
-    flagged_tool_calls: n_flagged,
+    flagged_tool_calls: n_flagged ?? 0,
   }));
+}
+
+/** Alert thresholds the session's requests crossed (quotas/alerts.ts), oldest first. */
+async function sessionAlerts(store: Store, sessionId: string): Promise<BudgetAlert[]> {
+  const rows = await store.db
+    .selectFrom("budget_alerts")
+    .select(["bucket", "threshold", "spent_nanos", "capacity_nanos", "ts"])
+    .where("session_id", "=", sessionId)
+    .orderBy("ts")
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => ({ bucket: r.bucket, threshold_percent: r.threshold, spent_nanos: r.spent_nanos, capacity_nanos: r.capacity_nanos, at: new Date(r.ts).toISOString() }));
 }

@@ -1,38 +1,9 @@
 // Tool calls: one row per call a model asked for (nested code-mode calls as child rows), written in the same
 // transaction as their request; the result columns are filled in when a later request reports the outcome.
-import type { Db } from "./db.js";
+import { type Expression, type SqlBool, sql } from "kysely";
+import type { Store } from "./db.js";
 import type { RowCursor } from "./requests.js";
-
-export const TOOL_CALLS_SCHEMA = `
-CREATE TABLE IF NOT EXISTS tool_calls (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
-  parent_id INTEGER REFERENCES tool_calls (id) ON DELETE CASCADE,
-  position INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  principal TEXT NOT NULL,
-  session_id TEXT,
-  client_session TEXT,
-  call_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  mcp_server TEXT,
-  mcp_tool TEXT,
-  command TEXT,
-  paths TEXT,
-  arguments TEXT,
-  findings TEXT NOT NULL DEFAULT '[]',
-  action TEXT NOT NULL,
-  result_request_id TEXT,
-  result_ts INTEGER,
-  result_error INTEGER,
-  result_text TEXT
-);
-CREATE INDEX IF NOT EXISTS tool_calls_request ON tool_calls (request_id);
-CREATE INDEX IF NOT EXISTS tool_calls_ts ON tool_calls (ts);
-CREATE INDEX IF NOT EXISTS tool_calls_principal_call ON tool_calls (principal, call_id);
-CREATE INDEX IF NOT EXISTS tool_calls_session ON tool_calls (session_id) WHERE session_id IS NOT NULL;
-`;
+import type { Executor, ToolCallRecordRow } from "./schema.js";
 
 /** Stored argument JSON is cut at this many characters (kept as a JSON string with a marker when cut). */
 export const MAX_ARGUMENTS_CHARS = 16 * 1024;
@@ -80,37 +51,16 @@ export interface ToolResultUpdate {
   readonly output: string;
 }
 
-export interface ToolCallRow {
-  readonly id: number;
-  readonly request_id: string;
-  readonly parent_id: number | null;
-  readonly position: number;
-  readonly ts: number;
-  readonly principal: string;
-  readonly session_id: string | null;
-  readonly client_session: string | null;
-  readonly call_id: string;
-  readonly name: string;
-  readonly kind: string;
-  readonly mcp_server: string | null;
-  readonly mcp_tool: string | null;
-  readonly command: string | null;
-  readonly paths: readonly string[] | null;
-  readonly arguments: unknown;
-  readonly findings: readonly StoredFinding[];
-  readonly action: ToolCallAction;
-  readonly result: { readonly request_id: string; readonly ts: number; readonly is_error: boolean; readonly text: string | null } | null;
-}
-
-type DbToolCallRow = Omit<ToolCallRow, "paths" | "arguments" | "findings" | "result"> & {
-  paths: string | null;
-  arguments: string | null;
-  findings: string;
-  result_request_id: string | null;
-  result_ts: number | null;
-  result_error: number | null;
-  result_text: string | null;
-};
+/** A stored call with its JSON columns decoded and its result (if reported) grouped. */
+export type ToolCallRow = Readonly<
+  Omit<ToolCallRecordRow, "paths" | "arguments" | "findings" | "action" | "result_request_id" | "result_ts" | "result_error" | "result_text"> & {
+    paths: readonly string[] | null;
+    arguments: unknown;
+    findings: readonly StoredFinding[];
+    action: ToolCallAction;
+    result: { readonly request_id: string; readonly ts: number; readonly is_error: boolean; readonly text: string | null } | null;
+  }
+>;
 
 export function cappedJson(value: unknown, max = MAX_ARGUMENTS_CHARS): string {
   const text = JSON.stringify(value ?? null) ?? "null";
@@ -118,10 +68,11 @@ export function cappedJson(value: unknown, max = MAX_ARGUMENTS_CHARS): string {
   return JSON.stringify({ _truncated: true, text: text.slice(0, max), more_chars: text.length - max });
 }
 
-function fromDb(row: DbToolCallRow): ToolCallRow {
+function fromDb(row: ToolCallRecordRow): ToolCallRow {
   const { result_request_id, result_ts, result_error, result_text, ...rest } = row;
   return {
     ...rest,
+    action: row.action as ToolCallAction,
     paths: row.paths === null ? null : (JSON.parse(row.paths) as string[]),
     arguments: row.arguments === null ? null : (JSON.parse(row.arguments) as unknown),
     findings: JSON.parse(row.findings) as StoredFinding[],
@@ -133,37 +84,36 @@ function fromDb(row: DbToolCallRow): ToolCallRow {
 }
 
 /** Inserts the calls of one request (call it inside the request's transaction). Returns the rows' ids, parents first. */
-export function insertToolCalls(db: Db, requestId: string, ctx: ToolCallContext, records: readonly ToolCallRecord[]): number[] {
-  const insert = db.prepare(`INSERT INTO tool_calls (request_id, parent_id, position, ts, principal, session_id, client_session,
-    call_id, name, kind, mcp_server, mcp_tool, command, paths, arguments, findings, action)
-    VALUES (@request_id, @parent_id, @position, @ts, @principal, @session_id, @client_session, @call_id, @name, @kind,
-    @mcp_server, @mcp_tool, @command, @paths, @arguments, @findings, @action)`);
+export async function insertToolCalls(db: Executor, requestId: string, ctx: ToolCallContext, records: readonly ToolCallRecord[]): Promise<number[]> {
   const ids: number[] = [];
-  const write = (record: ToolCallRecord, position: number, parentId: number | null) => {
-    const { lastInsertRowid } = insert.run({
-      request_id: requestId,
-      parent_id: parentId,
-      position,
-      ts: ctx.ts,
-      principal: ctx.principal,
-      session_id: ctx.sessionId,
-      client_session: ctx.clientSession,
-      call_id: record.callId,
-      name: record.name,
-      kind: record.kind,
-      mcp_server: record.mcpServer,
-      mcp_tool: record.mcpTool,
-      command: record.command,
-      paths: record.paths ? JSON.stringify(record.paths) : null,
-      arguments: cappedJson(record.args),
-      findings: JSON.stringify(record.findings),
-      action: record.action,
-    });
-    const id = Number(lastInsertRowid);
+  const write = async (record: ToolCallRecord, position: number, parentId: number | null) => {
+    const { id } = await db
+      .insertInto("tool_calls")
+      .values({
+        request_id: requestId,
+        parent_id: parentId,
+        position,
+        ts: ctx.ts,
+        principal: ctx.principal,
+        session_id: ctx.sessionId,
+        client_session: ctx.clientSession,
+        call_id: record.callId,
+        name: record.name,
+        kind: record.kind,
+        mcp_server: record.mcpServer,
+        mcp_tool: record.mcpTool,
+        command: record.command,
+        paths: record.paths ? JSON.stringify(record.paths) : null,
+        arguments: cappedJson(record.args),
+        findings: JSON.stringify(record.findings),
+        action: record.action,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     ids.push(id);
-    record.nested.forEach((child, i) => write(child, i, id));
+    for (const [i, child] of record.nested.entries()) await write(child, i, id);
   };
-  records.forEach((r, i) => write(r, i, null));
+  for (const [i, r] of records.entries()) await write(r, i, null);
   return ids;
 }
 
@@ -172,30 +122,44 @@ export function insertToolCalls(db: Db, requestId: string, ctx: ToolCallContext,
  * and no result yet; Gemini results without a matching id fall back to the newest open call of that name).
  * Returns the results that matched no row.
  */
-export function applyToolResults(
-  db: Db,
+export async function applyToolResults(
+  db: Executor,
   principal: string,
   resultRequestId: string,
   ts: number,
   results: readonly ToolResultUpdate[],
-): ToolResultUpdate[] {
-  const byId = db.prepare(`SELECT id FROM tool_calls WHERE principal = ? AND call_id = ? AND parent_id IS NULL
-    AND result_request_id IS NULL AND request_id != ? ORDER BY id DESC LIMIT 1`);
-  // Only calls whose id keyless synthesized ("<response>#<n>") can be matched by name.
-  const byName = db.prepare(`SELECT id FROM tool_calls WHERE principal = ? AND name = ? AND parent_id IS NULL
-    AND call_id LIKE '%#%' AND result_request_id IS NULL AND request_id != ? AND ts >= ? ORDER BY ts DESC, position ASC LIMIT 1`);
-  const update = db.prepare(`UPDATE tool_calls SET result_request_id = ?, result_ts = ?, result_error = ?, result_text = ?
-    WHERE id = ?`);
+): Promise<ToolResultUpdate[]> {
+  const open = db
+    .selectFrom("tool_calls")
+    .select("id")
+    .where("principal", "=", principal)
+    .where("parent_id", "is", null)
+    .where("result_request_id", "is", null)
+    .where("request_id", "!=", resultRequestId);
   const unmatched: ToolResultUpdate[] = [];
   for (const result of results) {
-    let row = result.callId ? (byId.get(principal, result.callId, resultRequestId) as { id: number } | undefined) : undefined;
+    let row = result.callId ? await open.where("call_id", "=", result.callId).orderBy("id", "desc").limit(1).executeTakeFirst() : undefined;
     // A day is plenty for a tool round trip; beyond it a name match is more likely a different call.
-    if (!row && result.name) row = byName.get(principal, result.name, resultRequestId, ts - 86_400_000) as { id: number } | undefined;
+    // Only calls whose id keyless synthesized ("<response>#<n>") can be matched by name.
+    if (!row && result.name) {
+      row = await open
+        .where("name", "=", result.name)
+        .where("call_id", "like", "%#%")
+        .where("ts", ">=", ts - 86_400_000)
+        .orderBy("ts", "desc")
+        .orderBy("position", "asc")
+        .limit(1)
+        .executeTakeFirst();
+    }
     if (!row) {
       unmatched.push(result);
       continue;
     }
-    update.run(resultRequestId, ts, result.isError ? 1 : 0, result.output.slice(0, MAX_RESULT_CHARS), row.id);
+    await db
+      .updateTable("tool_calls")
+      .set({ result_request_id: resultRequestId, result_ts: ts, result_error: result.isError ? 1 : 0, result_text: result.output.slice(0, MAX_RESULT_CHARS) })
+      .where("id", "=", row.id)
+      .execute();
   }
   return unmatched;
 }
@@ -218,39 +182,39 @@ export interface ToolCallFilter {
   readonly limit?: number;
 }
 
-function where(filter: ToolCallFilter): { sql: string; params: Record<string, string | number> } {
-  const clauses: string[] = [];
-  const params: Record<string, string | number> = {};
-  const add = (clause: string, key: string, value: string | number | undefined) => {
-    if (value === undefined || value === "") return;
-    clauses.push(clause);
-    params[key] = value;
-  };
-  add("principal = @principal", "principal", filter.principal);
-  add("kind = @kind", "kind", filter.kind);
-  add("name = @name", "name", filter.name);
-  add("action = @action", "action", filter.action);
-  add("request_id = @request_id", "request_id", filter.requestId);
-  add("(session_id = @session OR client_session = @session)", "session", filter.session);
-  add("ts >= @since", "since", filter.since);
-  add("ts < @until", "until", filter.until);
-  if (filter.before) {
-    clauses.push("(ts < @before_ts OR (ts = @before_ts AND id < @before_id))");
-    params.before_ts = filter.before.ts;
-    params.before_id = Number(filter.before.id);
-  }
-  add(
-    "EXISTS (SELECT 1 FROM json_each(tool_calls.findings) f WHERE json_extract(f.value, '$.ruleId') = @finding OR json_extract(f.value, '$.category') = @finding)",
-    "finding",
-    filter.finding,
-  );
-  return { sql: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
+/** A finding (rule id or category) in the findings JSON column: json_each on SQLite, jsonb on PostgreSQL. */
+function hasFinding(store: Store, finding: string) {
+  return store.engine === "postgres"
+    ? sql<SqlBool>`EXISTS (SELECT 1 FROM jsonb_array_elements(tool_calls.findings::jsonb) f WHERE f->>'ruleId' = ${finding} OR f->>'category' = ${finding})`
+    : sql<SqlBool>`EXISTS (SELECT 1 FROM json_each(tool_calls.findings) f WHERE json_extract(f.value, '$.ruleId') = ${finding} OR json_extract(f.value, '$.category') = ${finding})`;
 }
 
-export function listToolCalls(db: Db, filter: ToolCallFilter): ToolCallRow[] {
-  const { sql, params } = where(filter);
+function filtered(store: Store, filter: ToolCallFilter) {
+  return store.db.selectFrom("tool_calls").where(({ eb, and, or }) => {
+    const where: Expression<SqlBool>[] = [];
+    const add = <V extends string | number>(column: "principal" | "kind" | "name" | "action" | "request_id", value: V | undefined) => {
+      if (value !== undefined && value !== "") where.push(eb(column, "=", String(value)));
+    };
+    add("principal", filter.principal);
+    add("kind", filter.kind);
+    add("name", filter.name);
+    add("action", filter.action);
+    add("request_id", filter.requestId);
+    if (filter.session) where.push(or([eb("session_id", "=", filter.session), eb("client_session", "=", filter.session)]));
+    if (filter.since !== undefined) where.push(eb("ts", ">=", filter.since));
+    if (filter.until !== undefined) where.push(eb("ts", "<", filter.until));
+    if (filter.before) {
+      const { ts, id } = filter.before;
+      where.push(or([eb("ts", "<", ts), and([eb("ts", "=", ts), eb("id", "<", Number(id))])]));
+    }
+    if (filter.finding) where.push(hasFinding(store, filter.finding));
+    return and(where);
+  });
+}
+
+export async function listToolCalls(store: Store, filter: ToolCallFilter): Promise<ToolCallRow[]> {
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-  const rows = db.prepare(`SELECT * FROM tool_calls ${sql} ORDER BY ts DESC, id DESC LIMIT ${limit}`).all(params) as DbToolCallRow[];
+  const rows = await filtered(store, filter).selectAll().orderBy("ts", "desc").orderBy("id", "desc").limit(limit).execute();
   return rows.map(fromDb);
 }
 
@@ -261,20 +225,29 @@ export interface ToolCallStats {
   readonly by_action: Readonly<Record<string, number>>;
 }
 
-export function toolCallStats(db: Db, filter: Omit<ToolCallFilter, "limit">): ToolCallStats {
-  const { sql, params } = where(filter);
-  const byKind = db
-    .prepare(`SELECT kind, COUNT(*) AS calls, SUM(action = 'flag') AS flagged, SUM(action = 'block') AS blocked
-      FROM tool_calls ${sql} GROUP BY kind ORDER BY calls DESC, kind`)
-    .all(params) as { kind: string; calls: number; flagged: number; blocked: number }[];
-  const byName = db
-    .prepare(`SELECT name, kind, COUNT(*) AS calls, SUM(COALESCE(result_error, 0)) AS errors
-      FROM tool_calls ${sql} GROUP BY name, kind ORDER BY calls DESC, name LIMIT 200`)
-    .all(params) as { name: string; kind: string; calls: number; errors: number }[];
-  const byAction = db.prepare(`SELECT action, COUNT(*) AS calls FROM tool_calls ${sql} GROUP BY action`).all(params) as {
-    action: string;
-    calls: number;
-  }[];
+export async function toolCallStats(store: Store, filter: Omit<ToolCallFilter, "limit">): Promise<ToolCallStats> {
+  const byKind = await filtered(store, filter)
+    .select((eb) => [
+      "kind",
+      eb.fn.countAll<number>().as("calls"),
+      sql<number>`SUM(CASE WHEN action = 'flag' THEN 1 ELSE 0 END)`.as("flagged"),
+      sql<number>`SUM(CASE WHEN action = 'block' THEN 1 ELSE 0 END)`.as("blocked"),
+    ])
+    .groupBy("kind")
+    .orderBy(sql`2`, "desc")
+    .orderBy("kind")
+    .execute();
+  const byName = await filtered(store, filter)
+    .select((eb) => ["name", "kind", eb.fn.countAll<number>().as("calls"), sql<number>`SUM(COALESCE(result_error, 0))`.as("errors")])
+    .groupBy(["name", "kind"])
+    .orderBy(sql`3`, "desc")
+    .orderBy("name")
+    .limit(200)
+    .execute();
+  const byAction = await filtered(store, filter)
+    .select((eb) => ["action", eb.fn.countAll<number>().as("calls")])
+    .groupBy("action")
+    .execute();
   return {
     total: byKind.reduce((sum, k) => sum + k.calls, 0),
     by_kind: byKind,

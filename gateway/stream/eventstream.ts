@@ -7,7 +7,7 @@
 //   error      → name = "error:" + :error-code, data = :error-message
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
-import type { WireEvent } from "../formats/codec.js";
+import type { WireEvent } from "./framing.js";
 import type { FrameParser, Framing } from "./framing.js";
 
 export const EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";

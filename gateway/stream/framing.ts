@@ -1,5 +1,10 @@
 // How a response body is cut into events. One implementation per framing; formats name the one they use.
-import type { WireEvent } from "../formats/codec.js";
+
+/** One framed event of a response stream: an SSE event, or an AWS event-stream message rendered as JSON text. */
+export interface WireEvent {
+  readonly name?: string;
+  readonly data: string;
+}
 
 export interface FrameParser {
   /** Feeds bytes as they arrive; calls back synchronously for every complete event. */

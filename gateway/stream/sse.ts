@@ -1,6 +1,6 @@
 // Server-sent events, parsed incrementally with eventsource-parser.
 import { createParser } from "eventsource-parser";
-import type { WireEvent } from "../formats/codec.js";
+import type { WireEvent } from "./framing.js";
 import type { FrameParser, Framing } from "./framing.js";
 
 const encoder = new TextEncoder();

@@ -1,12 +1,11 @@
 // /ui/: spend and tokens today and over the last 7 days (UTC days) by day, model and — for admins — principal;
 // requests, errors and denials; the budget buckets the viewer may see.
 import { html } from "hono/html";
-import { type BucketView, visibleBuckets } from "../api/quotas.js";
-import type { Access } from "../policy/grants.js";
-import type { Identity } from "../identity/types.js";
+import { type BucketView, visibleBuckets } from "../quotas/api.js";
+import type { Caller } from "../access/caller.js";
 import { BucketStoreUnavailable } from "../quotas/bucket-store.js";
 import type { RequestCounts, UsageGroup } from "../store/requests.js";
-import type { UiDeps } from "./index.js";
+import type { UiDeps } from "./deps.js";
 import { type Html, type Page, type Viewer, dollars, href, num } from "./layout.js";
 
 const DAY_MS = 86_400_000;
@@ -76,19 +75,20 @@ ${list.map((b) => html`<tr><td><code>${b.bucket}</code></td><td>${b.quota}${b.de
 <td>${b.rate ?? ""}</td><td class="n">${dollars(b.reserved_nanos)}</td></tr>`)}</table>`;
 }
 
-export async function dashboardPage(deps: UiDeps, access: Access, identity: Identity, viewer: Viewer, now = Date.now()): Promise<Page> {
+export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer, now = Date.now()): Promise<Page> {
   const todayStart = now - (now % DAY_MS);
   const weekStart = todayStart - 6 * DAY_MS;
   const today = new Date(todayStart).toISOString().slice(0, 10);
   const principal = viewer.admin ? undefined : viewer.principal;
-  const usage = deps.log.usage({ principal, since: weekStart });
+  const usage = await deps.log.usage({ principal, since: weekStart });
+  const [todayCounts, weekCounts] = await Promise.all([deps.log.counts({ principal, since: todayStart }), deps.log.counts({ principal, since: weekStart })]);
   const sum = (rows: readonly UsageGroup[]) => rows.reduce((s, u) => (add(s, u), s), empty());
   const byDay = grouped(usage, today, (u) => u.day).sort((a, b) => b[0].localeCompare(a[0]));
   const byModel = grouped(usage, today, (u) => `${u.provider ?? "?"}/${u.model ?? "?"}`);
   const byPrincipal = viewer.admin ? grouped(usage, today, (u) => u.principal) : [];
   let bucketList: BucketView[] | string;
   try {
-    bucketList = await visibleBuckets({ store: deps.buckets, getConfig: deps.getConfig, sessionFor: deps.sessionFor }, deps.getConfig(), access, identity);
+    bucketList = await visibleBuckets({ store: deps.buckets, sessionFor: deps.sessionFor }, caller);
   } catch (err) {
     if (!(err instanceof BucketStoreUnavailable)) throw err;
     bucketList = `The budget store cannot be reached: ${err.message}`;
@@ -100,8 +100,8 @@ export async function dashboardPage(deps: UiDeps, access: Access, identity: Iden
   };
   return {
     title: viewer.admin ? "Dashboard" : `Dashboard · ${viewer.principal}`,
-    body: html`${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), deps.log.counts({ principal, since: todayStart }))}
-${cards("Last 7 days", sum(usage), deps.log.counts({ principal, since: weekStart }))}
+    body: html`${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), todayCounts)}
+${cards("Last 7 days", sum(usage), weekCounts)}
 ${table("By day", "day", byDay, (k) => html`${k}`)}
 ${table("By model", "provider/model", byModel, model)}
 ${table("By principal", "principal", byPrincipal, (k) => html`<a href="${href("/ui/requests", { principal: k })}">${k}</a>`)}

@@ -3,9 +3,9 @@
 import { html } from "hono/html";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
-import { zodMessage } from "../api/errors.js";
+import { zodMessage } from "../http/api-error.js";
 import { captureView } from "../api/requests.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import type { RequestFilter, RequestLog, RequestRow } from "../store/requests.js";
 import { listToolCalls } from "../store/tool-calls.js";
 import {
@@ -49,13 +49,13 @@ export function statusCell(r: Pick<RequestRow, "status" | "denial" | "error">): 
   return html`<span class="${bad ? "bad" : ""}">${r.status}</span>${r.denial ? html`<br><span class="bad">${r.denial}</span>` : ""}${r.error ? html`<br><span class="bad">${r.error}</span>` : ""}`;
 }
 
-export function requestsPage(log: RequestLog, query: Record<string, string>, viewer: Viewer): Page {
+export async function requestsPage(log: RequestLog, query: Record<string, string>, viewer: Viewer): Promise<Page> {
   const q = ListQuery.safeParse(query);
   if (!q.success) return errorPage(400, "Bad filter", zodMessage(q.error));
   const principal = ownPrincipal(viewer, q.data.principal);
   if (typeof principal === "object") return principal;
   const filter: RequestFilter = { ...q.data, principal, limit: PAGE_SIZE + 1 };
-  const rows = log.list(filter);
+  const rows = await log.list(filter);
   const page = rows.slice(0, PAGE_SIZE);
   const last = page.at(-1);
   const { model, provider, session, status, before } = query;
@@ -87,13 +87,13 @@ function headerTable(headers: Readonly<Record<string, string>>): Html {
   return html`<table>${entries.map(([k, v]) => html`<tr><th>${k}</th><td><code>${v}</code></td></tr>`)}</table>`;
 }
 
-export function requestPage(log: RequestLog, db: Db, config: Config, id: string, viewer: Viewer): Page {
-  const found = log.get(id);
+export async function requestPage(log: RequestLog, store: Store, config: Config, id: string, viewer: Viewer): Promise<Page> {
+  const found = await log.get(id);
   // Another principal's request is "not found" for a user: existence is not disclosed either.
   if (!found || (!viewer.admin && found.row.principal !== viewer.principal)) return errorPage(404, "Not found", `No request ${id}.`);
   const r = found.row;
   const capture = found.capture && captureView(r, found.capture, config);
-  const calls = listToolCalls(db, { requestId: r.id, limit: 1000 });
+  const calls = await listToolCalls(store, { requestId: r.id, limit: 1000 });
   const field = (name: string, value: Html | string | number | null) => html`<dt>${name}</dt><dd>${value ?? ""}</dd>`;
   const filter = (key: string, value: string | null) => filterLink(PATH, {}, key, value);
   return {

@@ -1,7 +1,7 @@
 // /ui/sessions: CI sessions newest first with repository, PR, status and cost, linked to their report (/ci/sessions/:id)
 // and their requests. Users see the sessions they made requests in, totalled over their own requests.
 import { html } from "hono/html";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import { sessionList } from "../store/session-report.js";
 import type { SessionRecord } from "../store/sessions.js";
 import { type Page, type Viewer, dollars, href, num, time } from "./layout.js";
@@ -13,8 +13,8 @@ function status(s: SessionRecord) {
   return html`${s.finish_reason === "idle" ? "idle, closed" : "finished"} <span class="muted">${time(s.finished_at)}</span>`;
 }
 
-export function sessionsPage(db: Db, viewer: Viewer): Page {
-  const rows = sessionList(db, { principal: viewer.admin ? undefined : viewer.principal, limit: LIMIT });
+export async function sessionsPage(store: Store, viewer: Viewer): Promise<Page> {
+  const rows = await sessionList(store, { principal: viewer.admin ? undefined : viewer.principal, limit: LIMIT });
   return {
     title: "CI sessions",
     body: rows.length === 0

@@ -2,8 +2,8 @@
 // finding (rule id or category) and action, paged by a `before` cursor.
 import { html } from "hono/html";
 import { z } from "zod";
-import { zodMessage } from "../api/errors.js";
-import type { Db } from "../store/db.js";
+import { zodMessage } from "../http/api-error.js";
+import type { Store } from "../store/db.js";
 import { type ToolCallRow, listToolCalls } from "../store/tool-calls.js";
 import {
   type Html,
@@ -70,12 +70,12 @@ ${calls.map((t) => html`<tr><td>${time(t.ts)}</td>${viewer.admin ? html`<td>${fi
 <td>${result(t)}</td><td><a href="${`/ui/requests/${encodeURIComponent(t.request_id)}`}">${t.request_id.slice(0, 12)}</a></td></tr>`)}</table>`;
 }
 
-export function toolCallsPage(db: Db, query: Record<string, string>, viewer: Viewer): Page {
+export async function toolCallsPage(store: Store, query: Record<string, string>, viewer: Viewer): Promise<Page> {
   const q = Query.safeParse(query);
   if (!q.success) return errorPage(400, "Bad filter", zodMessage(q.error));
   const principal = ownPrincipal(viewer, q.data.principal);
   if (typeof principal === "object") return principal;
-  const rows = listToolCalls(db, { ...q.data, principal, limit: PAGE_SIZE + 1 });
+  const rows = await listToolCalls(store, { ...q.data, principal, limit: PAGE_SIZE + 1 });
   const page = rows.slice(0, PAGE_SIZE);
   const last = page.at(-1);
   const { kind, finding, action, session, before } = query;

@@ -1,5 +1,6 @@
-// Delivers the outbox: due messages are sent with a bounded concurrency; a failure is retried with exponential
-// backoff (with jitter) until it is older than the hook's give_up_after. Runs off the response path entirely.
+// Delivers the outbox: due messages are claimed (outbox.ts: one replica per message at a time) and sent with a
+// bounded concurrency; a failure is retried with exponential backoff (with jitter) until it is older than the hook's
+// give_up_after, then kept as a dead letter. Runs off the response path entirely.
 import type { HooksConfig } from "../config/hooks.js";
 import type { Outbox, OutboxRow } from "../store/outbox.js";
 import { sendHook } from "./send.js";
@@ -15,6 +16,8 @@ export interface DelivererDeps {
   readonly pollMs?: number;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** How long a claim holds; longer than any hook's timeout, so a live delivery is never taken over. */
+  readonly leaseMs?: number;
 }
 
 export function backoffMs(attempts: number, initial: number, max: number, random: () => number): number {
@@ -25,8 +28,8 @@ export function backoffMs(attempts: number, initial: number, max: number, random
 
 export class HookDeliverer {
   private readonly inFlight = new Map<number, Promise<void>>();
+  private scanning: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private scanning = false;
   private rescan = false;
   private stopped = true;
   /** Set once stop() returned: the store may be closed, late replies must not touch it. */
@@ -35,12 +38,14 @@ export class HookDeliverer {
   private readonly random: () => number;
   private readonly concurrency: number;
   private readonly pollMs: number;
+  private readonly leaseMs: number;
 
   constructor(private readonly deps: DelivererDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.concurrency = deps.concurrency ?? 8;
     this.pollMs = deps.pollMs ?? 5000;
+    this.leaseMs = deps.leaseMs ?? 60_000;
   }
 
   start(): void {
@@ -55,18 +60,17 @@ export class HookDeliverer {
       this.rescan = true;
       return;
     }
-    this.scanning = true;
-    try {
-      do {
-        this.rescan = false;
-        this.scan();
-      } while (this.rescan);
-    } catch (err) {
-      this.deps.onError(err, "hook outbox scan");
-    } finally {
-      this.scanning = false;
-    }
-    this.schedule();
+    this.scanning = (async () => {
+      try {
+        do {
+          this.rescan = false;
+          await this.scan();
+        } while (this.rescan && !this.stopped);
+      } catch (err) {
+        this.deps.onError(err, "hook outbox scan");
+      }
+      await this.schedule().catch((err: unknown) => this.deps.onError(err, "hook outbox scan"));
+    })().finally(() => (this.scanning = null));
   }
 
   /** Stops scanning and waits (up to `graceMs`) for deliveries in flight; undelivered messages stay in the outbox. */
@@ -74,15 +78,17 @@ export class HookDeliverer {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    await this.scanning;
+    if (this.timer) clearTimeout(this.timer);
     const pending = Promise.all([...this.inFlight.values()]);
     await Promise.race([pending, new Promise((r) => setTimeout(r, graceMs).unref())]);
     this.closed = true;
   }
 
-  private scan(): void {
+  private async scan(): Promise<void> {
     const room = this.concurrency - this.inFlight.size;
     if (room <= 0) return;
-    for (const row of this.deps.outbox.due(this.now(), room, new Set(this.inFlight.keys()))) {
+    for (const row of await this.deps.outbox.claim(this.now(), room, this.leaseMs)) {
       const job = this.deliver(row)
         .catch((err) => this.deps.onError(err, `hook ${row.hook} delivery`))
         .finally(() => {
@@ -93,10 +99,11 @@ export class HookDeliverer {
     }
   }
 
-  private schedule(): void {
+  private async schedule(): Promise<void> {
+    if (this.stopped) return;
+    const next = await this.deps.outbox.nextDue();
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    const next = this.deps.outbox.nextDue();
     const wait = next === null ? this.pollMs : Math.min(this.pollMs, Math.max(25, next - this.now()));
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -109,22 +116,23 @@ export class HookDeliverer {
     const { outbox } = this.deps;
     const hook = this.deps.hooks()[row.hook];
     if (!hook || hook.disabled) {
-      outbox.drop(row.id);
-      this.deps.onError(new Error(`hook "${row.hook}" is ${hook ? "disabled" : "no longer configured"}`), `dropped ${row.event} event ${row.msgId}`);
+      const reason = `hook "${row.hook}" is ${hook ? "disabled" : "no longer configured"}`;
+      await outbox.dead(row.id, this.now(), { attempted: false, status: null, error: reason });
+      this.deps.onError(new Error(reason), `dead letter: ${row.event} event ${row.msgId}`);
       return;
     }
     const result = await sendHook(hook, row.msgId, row.payload, this.deps);
     if (this.closed) return;
     if (result.ok) {
-      outbox.delivered(row.id);
+      await outbox.delivered(row.id);
       return;
     }
     const now = this.now();
     if (now - row.createdAt >= hook.retry.give_up_after) {
-      outbox.drop(row.id);
-      this.deps.onError(new Error(result.error), `hook ${row.hook}: gave up on ${row.event} event ${row.msgId} after ${row.attempts + 1} attempts`);
+      await outbox.dead(row.id, now, { attempted: true, status: result.status, error: result.error ?? "failed" });
+      this.deps.onError(new Error(result.error), `hook ${row.hook}: gave up on ${row.event} event ${row.msgId} after ${row.attempts + 1} attempts (dead letter)`);
       return;
     }
-    outbox.retryAt(row.id, now + backoffMs(row.attempts, hook.retry.initial, hook.retry.max, this.random), result.status, result.error ?? "failed");
+    await outbox.retryAt(row.id, now + backoffMs(row.attempts, hook.retry.initial, hook.retry.max, this.random), result.status, result.error ?? "failed");
   }
 }

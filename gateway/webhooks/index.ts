@@ -1,9 +1,10 @@
 // The hooks module: pre_request in the request path, entire_request and tool_call through the durable outbox
 // (written in the request's own transaction, delivered in the background).
-import type { GatewayModule } from "../app.js";
+import type { GatewayModule } from "../proxy/feature.js";
+import { requireRole } from "../http/require-role.js";
 import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
 import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
-import type { Db } from "../store/db.js";
+import type { Store } from "../store/db.js";
 import { Outbox, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
 import { HookDeliverer } from "./deliver.js";
@@ -12,15 +13,18 @@ import { runPreRequest } from "./pre-request.js";
 import { hooksFor } from "./select.js";
 
 export interface HooksModuleDeps {
-  readonly db: Db;
+  readonly store: Store;
+  /** This replica's name in outbox claims. */
+  readonly replica: string;
   readonly hooks: () => HooksConfig;
   readonly fetch?: typeof fetch;
   readonly userAgent: string;
   /** The analysed tool calls of an exchange (from the tools module). */
   readonly toolCalls: (ex: Exchange, outcome: Outcome) => readonly ToolCallRecord[];
   readonly onError: (err: unknown, context: string) => void;
-  /** Outbox scan interval; tests shorten it. */
+  /** Outbox scan interval and claim lease; tests shorten them. */
   readonly pollMs?: number;
+  readonly leaseMs?: number;
 }
 
 export interface HooksModule extends GatewayModule {
@@ -32,9 +36,9 @@ export interface HooksModule extends GatewayModule {
 }
 
 export function createHooksModule(deps: HooksModuleDeps): HooksModule {
-  const outbox = new Outbox(deps.db);
+  const outbox = new Outbox(deps.store, deps.replica);
   const fetchImpl = deps.fetch ?? fetch;
-  const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs });
+  const deliverer = new HookDeliverer({ outbox, hooks: deps.hooks, fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, pollMs: deps.pollMs, leaseMs: deps.leaseMs });
 
   const toolCallsOf = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
     try {
@@ -48,13 +52,13 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
 
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before: (ex) => runPreRequest(ex, deps.hooks(), { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    before: (ex) => runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
     after(ex, outcome) {
-      const hooks = deps.hooks();
+      const { hooks } = ex.caller.config;
       const messages: OutboxMessage[] = [];
       for (const event of ASYNC_HOOK_EVENTS) {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
-        const selected = hooksFor(ex.access, ex.modelKey, hooks, event);
+        const selected = hooksFor(ex.entitlement, hooks, event);
         if (selected.length === 0) continue;
         const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
         for (const { name, hook } of selected) {
@@ -67,11 +71,8 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
       }
       if (messages.length === 0) return;
       return {
-        write(db) {
-          outbox.enqueue(messages, Date.now(), db);
-          // After the transaction commits; a rolled-back write leaves nothing to find.
-          setImmediate(() => deliverer.kick());
-        },
+        write: (trx) => outbox.enqueue(messages, Date.now(), trx),
+        committed: () => deliverer.kick(),
       };
     },
   };
@@ -81,6 +82,13 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     plugin,
     outbox,
     kick: () => deliverer.kick(),
+    mount(app) {
+      // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
+      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {
+        const limit = Number(c.req.query("limit") ?? 100);
+        return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
+      });
+    },
     start: () => deliverer.start(),
     stop: () => deliverer.stop(),
   };

@@ -64,7 +64,7 @@ function decide(name: string, text: string, ex: Exchange): Decision | { readonly
 }
 
 export async function runPreRequest(ex: Exchange, hooks: HooksConfig, deps: PreRequestDeps): Promise<Denial | void> {
-  for (const { name, hook } of hooksFor(ex.access, ex.modelKey, hooks, "pre_request")) {
+  for (const { name, hook } of hooksFor(ex.entitlement, hooks, "pre_request")) {
     if (!hook) return { kind: "unavailable", message: `pre_request hook "${name}" named in a grant is not defined on the gateway`, category: "hook" };
     const delivery = await sendHook(hook, `${ex.id}.pre_request.${name}`, JSON.stringify(preRequestPayload(ex)), deps);
     const decision = delivery.ok ? decide(name, delivery.body, ex) : { error: delivery.error ?? "failed" };

@@ -1,7 +1,7 @@
 // Which hooks fire for a request: the union of `send_hooks` over the caller's grant values that apply to the model
 // (a hook named in several grants fires once), highest preference first, then by name.
 import { type HookConfig, type HookEvent, type HooksConfig, requestedEvents } from "../config/hooks.js";
-import { type Access, applicableValues } from "../policy/grants.js";
+import type { Entitlement } from "../access/caller.js";
 
 export interface SelectedHook {
   readonly name: string;
@@ -9,13 +9,9 @@ export interface SelectedHook {
   readonly hook: HookConfig | undefined;
 }
 
-export function hooksFor(access: Access, modelKey: string, hooks: HooksConfig, event: HookEvent): SelectedHook[] {
+export function hooksFor(entitlement: Entitlement, hooks: HooksConfig, event: HookEvent): SelectedHook[] {
   const names = new Set<string>();
-  for (const { value } of applicableValues(access, modelKey)) {
-    for (const entry of value.send_hooks ?? []) {
-      if (requestedEvents(entry.events).includes(event)) names.add(entry.name);
-    }
-  }
+  for (const entry of entitlement.hooks) if (requestedEvents(entry.events).includes(event)) names.add(entry.name);
   return [...names]
     .map((name) => ({ name, hook: hooks[name] }))
     .filter(({ hook }) => !hook?.disabled)

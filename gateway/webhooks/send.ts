@@ -2,7 +2,7 @@
 // "<id>.<timestamp>.<body>" with HMAC-SHA256). Never throws: failures come back as a reason.
 import { Webhook } from "standardwebhooks";
 import type { HookConfig } from "../config/hooks.js";
-import { readBody } from "../proxy/body.js";
+import { readBody } from "../http/read-body.js";
 
 export interface Delivery {
   readonly ok: boolean;

@@ -5,9 +5,9 @@
 import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import type { GatewayModule } from "../app.js";
+import type { GatewayModule } from "../proxy/feature.js";
 import type { Config } from "../config/schema.js";
-import type { GatewayEnv, WebSocketAccept } from "../env.js";
+import type { GatewayEnv, WebSocketAccept } from "../http/env.js";
 import { serveResponsesSocket } from "./responses.js";
 
 type AppEnv = GatewayEnv["Bindings"];

@@ -18,7 +18,7 @@ export interface TestGateway {
   /** The session as the gateway reports it to an admin (GET /api/sessions/:id). */
   summary(id: string): Promise<SessionSummary>;
   /** Rows of the gateway's request log attributed to a session. */
-  requests(sessionId: string): Promise<ReturnType<Harness["gateway"]["requestLog"]["list"]>>;
+  requests(sessionId: string): ReturnType<Harness["gateway"]["requestLog"]["list"]>;
   close(): Promise<void>;
 }
 

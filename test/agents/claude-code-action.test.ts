@@ -36,7 +36,7 @@ const RECIPES: Record<"anthropic" | "bedrock" | "vertex", ClaudeActionInputs> = 
 
 describe("anthropics/claude-code-action after keyless", () => {
   for (const [mode, inputs] of Object.entries(RECIPES) as [keyof typeof RECIPES, ClaudeActionInputs][]) {
-    it(`${mode}: the recipe's environment passes its env validation, and its classifier gets no key`, () => {
+    it(`${mode}: the recipe's environment passes its env validation, and its classifier gets no key`, async () => {
       const step = claudeActionRunEnv(exported(mode), inputs);
       assert.deepEqual(claudeActionEnvErrors(step), []);
       assert.equal(step.ANTHROPIC_API_KEY, PLACEHOLDER_KEY, "the key falls back to the job's placeholder");
@@ -44,7 +44,7 @@ describe("anthropics/claude-code-action after keyless", () => {
     });
   }
 
-  it("the provider inputs matter: without use_bedrock the job's CLAUDE_CODE_USE_BEDROCK is blanked; without the token Bedrock is refused", () => {
+  it("the provider inputs matter: without use_bedrock the job's CLAUDE_CODE_USE_BEDROCK is blanked; without the token Bedrock is refused", async () => {
     assert.equal(claudeActionRunEnv(exported("bedrock"), {}).CLAUDE_CODE_USE_BEDROCK, "");
     const { AWS_BEARER_TOKEN_BEDROCK: _, ...before } = exported("bedrock");
     assert.deepEqual(claudeActionEnvErrors(claudeActionRunEnv(before, RECIPES.bedrock)), [
@@ -95,7 +95,7 @@ describe("anthropics/claude-code-action after keyless", () => {
       assert.equal(final?.result, FINAL_TEXT);
 
       await h.gateway.requestLog.flush();
-      const rows = h.gateway.requestLog.list({ principal: CI_PRINCIPAL, since }).reverse();
+      const rows = (await h.gateway.requestLog.list({ principal: CI_PRINCIPAL, since })).reverse();
       for (const row of rows) assert.equal(row.node_id, CI_NODE);
       for (const secret of [AWS.secretAccessKey, AWS.sessionToken, ...Object.values(KEYS)]) {
         assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), "a provider secret in the CLI's output");

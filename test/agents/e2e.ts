@@ -59,8 +59,8 @@ export function plantSentinel(job: Job): string {
 /** The gateway's log rows for the CI node since `since` (ms), once at least `count` are written; oldest first. */
 export async function ciRows(h: Harness, since: number, count: number): Promise<RequestRow[]> {
   await h.gateway.requestLog.flush();
-  const rows = await waitFor(() => {
-    const list = h.gateway.requestLog.list({ principal: CI_PRINCIPAL, since });
+  const rows = await waitFor(async () => {
+    const list = (await h.gateway.requestLog.list({ principal: CI_PRINCIPAL, since }));
     return list.length >= count ? list : undefined;
   }, 3000, `${count} request rows`);
   return rows.reverse();

@@ -75,13 +75,13 @@ describe("a full CI session", () => {
     assert.equal(fin.status, 200);
 
     await h.gateway.requestLog.flush();
-    const rows = h.gateway.requestLog.list({ session: session.id, limit: 10 });
+    const rows = (await h.gateway.requestLog.list({ session: session.id, limit: 10 }));
     assert.equal(rows.length, 2);
     const cost = rows.reduce((a, r) => a + (r.cost_nanos ?? 0), 0);
     assert.ok(cost > 0);
 
     // Finish answers at once; the check run is completed by the background sync, which may lag under load.
-    const run = await waitFor(() => {
+    const run = await waitFor(async () => {
       const r = gh.checkRuns.get(session.check_run_id!);
       return r?.status === "completed" ? r : undefined;
     }, 5000, "completed check run");

@@ -5,7 +5,7 @@ import { eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc
 
 function memoryLedger(): JtiLedger {
   const seen = new Set<string>();
-  return { claim: (jti) => (seen.has(jti) ? false : (seen.add(jti), true)) };
+  return { claim: async (jti) => (seen.has(jti) ? false : (seen.add(jti), true)) };
 }
 
 describe("OIDC verification", () => {

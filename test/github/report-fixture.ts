@@ -1,6 +1,6 @@
 // Plain report data for renderer tests (no store involved).
 import type { Session } from "../../src/ci-session.js";
-import type { ReportData } from "../../gateway/github/render.js";
+import type { ReportData } from "../../src/ci-session.js";
 
 export function session(over: Partial<Session> = {}): Session {
   return {

@@ -1,14 +1,15 @@
 // A session's report from the store tables the request path writes (requests, tool_calls), rendered into a check run
 // body that GitHub's schema accepts.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
-import { isFlagged, renderMarkdown, renderTitle, type ReportData } from "../../gateway/github/render.js";
-import { openDatabase } from "../../gateway/store/db.js";
-import { REQUESTS_SCHEMA, RequestLog, type RequestRow } from "../../gateway/store/requests.js";
+import { after, before, describe, it } from "node:test";
+import type { ReportData } from "../../src/ci-session.js";
+import { isFlagged, renderMarkdown, renderTitle } from "../../gateway/github/render.js";
+import { RequestLog, type RequestRow } from "../../gateway/store/requests.js";
+import type { Executor } from "../../gateway/store/schema.js";
 import { prTotals, sessionActivity, sessionReport } from "../../gateway/store/session-report.js";
-import { CI_SESSIONS_SCHEMA, SessionStore, toWire } from "../../gateway/store/sessions.js";
-import { TOOL_CALLS_SCHEMA, type ToolCallRecord, insertToolCalls } from "../../gateway/store/tool-calls.js";
-import { QUOTAS_SCHEMA } from "../../gateway/quotas/store.js";
+import { SessionStore, toWire } from "../../gateway/store/sessions.js";
+import { type ToolCallRecord, insertToolCalls } from "../../gateway/store/tool-calls.js";
+import { type TestStore, all, openTestStore } from "../helpers/store.js";
 import { validateRequest } from "../fakes/github.js";
 
 const T0 = Date.parse("2026-11-20T10:00:00Z");
@@ -29,16 +30,19 @@ const shell = (callId: string, command: string, action: ToolCallRecord["action"]
 
 describe("session report from the store", () => {
   let data: ReportData;
-  const db = openDatabase(":memory:", [REQUESTS_SCHEMA, TOOL_CALLS_SCHEMA, CI_SESSIONS_SCHEMA, QUOTAS_SCHEMA]);
-  const store = new SessionStore(db);
+  let db: TestStore;
+  let store: SessionStore;
+  after(() => db.dispose());
 
   before(async () => {
+    db = await openTestStore();
+    store = new SessionStore(db);
     const base = { node_id: "nRUNNER", repository: "acme/api", repository_id: "812345678", owner: "acme", owner_id: "1", head_sha: "1".repeat(40), sha: "2".repeat(40), run_attempt: "1", workflow: "AI", job: null, actor: "octocat", event: "pull_request", ref: "refs/pull/42/merge", token_hash: null, token_expires_at: null };
-    store.insert({ ...base, id: "s1", pr_number: 42, run_id: "1", started_at: T0 });
-    store.insert({ ...base, id: "s0", pr_number: 42, run_id: "0", started_at: T0 - 86_400_000, node_id: "nOLD" });
+    await store.insert({ ...base, id: "s1", pr_number: 42, run_id: "1", started_at: T0 });
+    await store.insert({ ...base, id: "s0", pr_number: 42, run_id: "0", started_at: T0 - 86_400_000, node_id: "nOLD" });
     const log = new RequestLog(db, { intervalMs: 5 });
     const calls = (id: string, at: number, records: ToolCallRecord[]) => ({
-      write: (d: typeof db, requestId: string) => void insertToolCalls(d, requestId, { ts: at, principal: "tag:ci,tag:ci-acme-api", sessionId: id, clientSession: null }, records),
+      write: async (d: Executor, requestId: string) => void (await insertToolCalls(d, requestId, { ts: at, principal: "tag:ci,tag:ci-acme-api", sessionId: id, clientSession: null }, records)),
     });
     log.record(row("r1", "s1", T0 + 1000, { tool_calls: 2 }), null, [calls("s1", T0 + 1000, [shell("c1", "npm ci"), shell("c2", "npm test -- --grep 'a|b'")])]);
     const finding = { ruleId: "destructive_fs.rm_home", category: "destructive_fs", severity: "high", action: "block" as const, message: "deletes the home directory", command: "rm -rf ~" };
@@ -53,14 +57,14 @@ describe("session report from the store", () => {
     log.record(row("r0", "s0", T0 - 80_000_000), null);
     await log.flush();
     // Charges as the quota plugin settles them (quotas/store.ts), one bucket shared with another session.
-    const charge = db.prepare(`INSERT INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos) VALUES (?, ?, ?, 0, ?, ?)`);
-    charge.run("r1", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
-    charge.run("r2", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
-    charge.run("r2", "daily:tag:ci", "daily:<user>", 9_000_000, 6_500_000);
-    charge.run("r0", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
-    const s = store.get("s1")!;
+    const charge = (...v: unknown[]) => all(db, `INSERT INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos) VALUES (?, ?, ?, 0, ?, ?)`, ...v);
+    await charge("r1", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
+    await charge("r2", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
+    await charge("r2", "daily:tag:ci", "daily:<user>", 9_000_000, 6_500_000);
+    await charge("r0", "repo:acme/api", "repo:<repo>", 9_000_000, 6_500_000);
+    const s = (await store.get("s1"))!;
     const balances: Record<string, number> = { "repo:acme/api": 4_980_500_000 };
-    data = { session: toWire(s), ...sessionReport(db, s, (bucket) => balances[bucket] ?? null) };
+    data = { session: toWire(s), ...(await sessionReport(db, s, (bucket) => balances[bucket] ?? null)) };
   });
 
   it("totals tokens, cost, errors and denials of the session only", () => {
@@ -102,19 +106,19 @@ describe("session report from the store", () => {
     ]);
   });
 
-  it("sums the PR over all its sessions", () => {
+  it("sums the PR over all its sessions", async () => {
     assert.deepEqual(data.pr, { sessions: 2, requests: 7, input_tokens: 4000, output_tokens: 800, cost_nanos: 19_500_000 });
-    assert.deepEqual(prTotals(db, "812345678", 7), { sessions: 0, requests: 0, input_tokens: 0, output_tokens: 0, cost_nanos: 0 });
+    assert.deepEqual(await prTotals(db, "812345678", 7), { sessions: 0, requests: 0, input_tokens: 0, output_tokens: 0, cost_nanos: 0 });
   });
 
   it("gives an activity marker that changes with new requests", async () => {
-    const before = sessionActivity(db, ["s1", "s0", "nothing"]);
+    const before = await sessionActivity(db, ["s1", "s0", "nothing"]);
     assert.equal(before.size, 2);
     assert.equal(before.get("s1")?.lastAt, T0 + 6000);
     const log = new RequestLog(db, { intervalMs: 5 });
     log.record(row("r8", "s1", T0 + 8000), null);
     await log.flush();
-    assert.notEqual(sessionActivity(db, ["s1"]).get("s1")?.marker, before.get("s1")?.marker);
+    assert.notEqual((await sessionActivity(db, ["s1"])).get("s1")?.marker, before.get("s1")?.marker);
   });
 
   it("renders a final check run body GitHub's schema accepts, with cost, commands and the finding", () => {

@@ -10,6 +10,7 @@ import { startFakeGitHub, type FakeGitHub } from "../fakes/github.js";
 import { HEAD_SHA, eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../fakes/oidc-issuer.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { appKeyPair } from "./app-key.js";
+import { one, all } from "../helpers/store.js";
 
 const OFF_TAILNET = "127.0.0.7";
 const CAP = "keyless.dev/cap/gateway";
@@ -54,7 +55,7 @@ describe("session tokens", () => {
   const claude = (apiKey: string) => new Anthropic({ apiKey, baseURL: h.gateway.url, fetch: h.fetchFrom(OFF_TAILNET), maxRetries: 0 });
   const params = { model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user" as const, content: "hi" }] };
 
-  it("finds the token wherever an SDK puts its key", () => {
+  it("finds the token wherever an SDK puts its key", async () => {
     const t = "kls_abc";
     const url = "http://gw/v1/messages";
     assert.equal(tokenFromRequest(new Headers({ "x-api-key": t }), url), t);
@@ -96,14 +97,14 @@ describe("session tokens", () => {
     const reply = await claude(token).messages.create(params);
     assert.equal(reply.type, "message");
     await h.gateway.requestLog.flush();
-    const row = h.gateway.requestLog.list({ session: created.session.id, limit: 5 })[0];
+    const row = (await h.gateway.requestLog.list({ session: created.session.id, limit: 5 }))[0];
     assert.ok(row, "request attributed to the session");
     assert.equal(row.principal, "tag:ci-acme-api");
     assert.equal(row.node_id, `token:${created.session.id}`);
     assert.ok(!JSON.stringify(h.upstream.requests.at(-1)?.headers).includes(token), "the token never reaches the provider");
-    const stored = h.gateway.db.prepare("SELECT token_hash FROM ci_sessions WHERE id = ?").get(created.session.id) as { token_hash: string };
+    const stored = (await one(h.gateway.store, "SELECT token_hash FROM ci_sessions WHERE id = ?", created.session.id)) as { token_hash: string };
     assert.match(stored.token_hash, /^[0-9a-f]{64}$/);
-    assert.ok(!JSON.stringify(h.gateway.db.prepare("SELECT * FROM ci_sessions").all()).includes(token), "only the hash is stored");
+    assert.ok(!JSON.stringify((await all(h.gateway.store, "SELECT * FROM ci_sessions"))).includes(token), "only the hash is stored");
 
     const fin = await post(`/v1/ci/sessions/${created.session.id}/finish`, undefined, { "x-api-key": token });
     assert.equal(fin.status, 200);

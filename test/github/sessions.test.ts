@@ -118,7 +118,7 @@ describe("CI sessions through the gateway", () => {
     await claude(RUNNER).messages.stream(params).finalMessage();
     await claude(ADMIN).messages.create(params);
     await h.gateway.requestLog.flush();
-    const rows = h.gateway.requestLog.list({ limit: 10 });
+    const rows = (await h.gateway.requestLog.list({ limit: 10 }));
     const runnerRows = rows.filter((r) => r.node_id === "nRUNNER1");
     assert.equal(runnerRows.length, 2);
     assert.ok(runnerRows.every((r) => r.session_id === sessionId));
@@ -127,7 +127,7 @@ describe("CI sessions through the gateway", () => {
 
   it("updates the running check run with the session's usage", async () => {
     const session = (await (await call(RUNNER, `/v1/ci/sessions/${sessionId}/summary`)).json()) as SessionSummary;
-    const run = await waitFor(() => {
+    const run = await waitFor(async () => {
       const r = gh.checkRuns.get(session.session.check_run_id!);
       return (r?.output as { title?: string } | undefined)?.title?.includes("2 requests") && r;
     }, 3000, "check run update");
@@ -135,15 +135,15 @@ describe("CI sessions through the gateway", () => {
   });
 
   /** The session's rows in the request log: what every total must add up to. */
-  const logged = () => {
-    const rows = h.gateway.requestLog.list({ session: sessionId, limit: 100 });
+  const logged = async () => {
+    const rows = (await h.gateway.requestLog.list({ session: sessionId, limit: 100 }));
     const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
     return { requests: rows.length, input: sum((r) => r.input_tokens), output: sum((r) => r.output_tokens), cost: sum((r) => r.cost_nanos ?? 0) };
   };
 
   it("serves the summary as JSON and as Markdown to the session's node", async () => {
     const json = SessionSummary.parse(await (await call(RUNNER, `/v1/ci/sessions/${sessionId}/summary`)).json());
-    const expected = logged();
+    const expected = await logged();
     assert.equal(expected.requests, 2);
     assert.ok(expected.cost > 0 && expected.input > 0);
     assert.equal(json.totals.requests, 2);
@@ -189,7 +189,7 @@ describe("CI sessions through the gateway", () => {
     assert.equal(run.status, "completed");
     assert.equal(run.conclusion, "neutral");
     const output = run.output as { title: string; summary: string };
-    const e = logged();
+    const e = await logged();
     const dollars = (nanos: number, digits: number) => `$${(nanos / 1e9).toFixed(digits)}`;
     assert.equal(output.title, `${dollars(e.cost, 4)} · ${e.input + e.output} tokens · 2 requests`);
     const exact = `$0.${String(e.cost).padStart(9, "0").replace(/0+$/, "")}`;
@@ -205,7 +205,7 @@ describe("CI sessions through the gateway", () => {
     const pr = PrSummary.parse(await (await call(ADMIN, "/api/prs/acme/api/42")).json());
     assert.equal(pr.totals.sessions, 1);
     assert.equal(pr.totals.requests, 2);
-    assert.equal(pr.totals.cost_nanos, logged().cost);
+    assert.equal(pr.totals.cost_nanos, (await logged()).cost);
     const one = SessionSummary.parse(await (await call(ADMIN, `/api/sessions/${sessionId}`)).json());
     assert.equal(one.session.id, sessionId);
     assert.equal(one.totals.requests, 2);
@@ -291,7 +291,7 @@ describe("CI sessions through the gateway", () => {
     assert.ok(Date.now() - t0 < 6000);
     assert.notEqual(gh.checkRuns.get(session.check_run_id!)?.status, "completed");
     gh.outage = 0;
-    const run = await waitFor(() => gh.checkRuns.get(session.check_run_id!)?.status === "completed" && gh.checkRuns.get(session.check_run_id!), 15_000, "final write after the outage");
+    const run = await waitFor(async () => gh.checkRuns.get(session.check_run_id!)?.status === "completed" && gh.checkRuns.get(session.check_run_id!), 15_000, "final write after the outage");
     assert.match((run.output as { title: string }).title, /1 request/);
     assert.deepEqual(gh.violations, []);
   });

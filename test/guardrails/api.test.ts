@@ -6,6 +6,7 @@ import type { ToolCallRow, ToolCallStats } from "../../gateway/store/tool-calls.
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicMessage, json } from "./responses.js";
+import { one } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2";
@@ -44,7 +45,7 @@ describe("tool-call API", () => {
     ]);
     await turn(BOB, "s-bob", [{ id: "toolu_b1", name: "Bash", input: { command: "rm -rf ~" } }]);
     await h.gateway.requestLog.flush();
-    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM tool_calls").get() as { n: number }).n === 3, 3000, "3 rows");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM tool_calls")) as { n: number }).n === 3, 3000, "3 rows");
   });
   after(() => h.close());
 

@@ -63,7 +63,7 @@ describe("blocking on Bedrock", () => {
   const blockedRow = (callId: string) =>
     waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return listToolCalls(h.gateway.db, { principal: "alice@example.com" }).find((r) => r.call_id === callId);
+      return (await listToolCalls(h.gateway.store, { principal: "alice@example.com" })).find((r) => r.call_id === callId);
     }, 3000, `row ${callId}`);
 
   it("InvokeModelWithResponseStream (Anthropic's Bedrock SDK): the Bash block becomes text, end_turn", async () => {

@@ -64,12 +64,12 @@ describe("blocking tool calls", () => {
 
   const rowsOf = async (requestId: string, count: number): Promise<ToolCallRow[]> => {
     await h.gateway.requestLog.flush();
-    return waitFor(() => {
-      const rows = listToolCalls(h.gateway.db, { requestId }).sort((a, b) => a.id - b.id);
+    return waitFor(async () => {
+      const rows = (await listToolCalls(h.gateway.store, { requestId })).sort((a, b) => a.id - b.id);
       return rows.length >= count ? rows : undefined;
     }, 3000, `${count} tool-call rows`);
   };
-  const flagsOf = async (requestId: string) => (await waitFor(() => h.gateway.requestLog.get(requestId)?.row, 3000, "row")).flags;
+  const flagsOf = async (requestId: string) => (await waitFor(async () => (await h.gateway.requestLog.get(requestId))?.row, 3000, "row")).flags;
   const assertRefusal = (text: string | undefined | null) => {
     assert.match(text ?? "", /keyless guardrails blocked the tool call "\w+" \(rm -rf ~\); it was not run/);
     assert.match(text ?? "", /fs\.rm-root-or-home \(destructive_fs, critical\)/);
@@ -194,7 +194,7 @@ describe("blocking tool calls", () => {
     }
     assert.deepEqual(calls, ["ls"]);
     assertRefusal(texts.join(""));
-    const streamed = await waitFor(() => listToolCalls(h.gateway.db, { principal: "alice@example.com", name: "run_shell_command" }).filter((r) => r.action === "block")[0], 3000, "blocked gemini row");
+    const streamed = await waitFor(async () => (await listToolCalls(h.gateway.store, { principal: "alice@example.com", name: "run_shell_command" })).filter((r) => r.action === "block")[0], 3000, "blocked gemini row");
     assert.equal(streamed.call_id, "resp_gemini_script#1", "the blocked call is recorded under the id the log derives");
 
     h.upstream.once(/:generateContent$/, () => json(geminiChunk("gemini-3.8-flash", [{ name: "run_shell_command", args: { command: RM }, id: "fc_1" }])));
@@ -262,7 +262,7 @@ describe("guardrails.enforce: the catalog blocks, a grant can relax it", () => {
     const msg = await create(BOB);
     assert.equal(msg.content[0]?.type, "tool_use");
     await h.gateway.requestLog.flush();
-    const row = await waitFor(() => listToolCalls(h.gateway.db, { principal: "bob@example.com" })[0], 3000, "bob row");
+    const row = await waitFor(async () => (await listToolCalls(h.gateway.store, { principal: "bob@example.com" }))[0], 3000, "bob row");
     assert.equal(row.action, "log");
     assert.ok(row.findings.length > 0 && row.findings.every((f) => f.action === "log"));
   });

@@ -4,12 +4,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { GrantValue } from "../../gateway/config/grants.js";
-import type { Access } from "../../gateway/policy/grants.js";
+import type { Access } from "../../gateway/access/grants.js";
+import { entitlementFor } from "../../gateway/access/caller.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
-import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/policy.js";
+import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/actions.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/guardrails/shell/index.js";
-import type { Action } from "../../gateway/guardrails/types.js";
+import type { Action } from "../../gateway/guardrails/rules/types.js";
 
 const rules = loadRules(defaultCatalog());
 /** The 207-byte call from the security review: 2^28 characters if expanded. */
@@ -97,7 +98,7 @@ describe("what an unknown script gets", () => {
     invalid: [],
   });
   const policy = (enforce: boolean, guardrails?: Record<string, Action>) =>
-    new GuardrailPolicy(rules, rules.metas, enforce, access(guardrails), "anthropic/claude-sonnet-4-6");
+    new GuardrailPolicy(rules, rules.metas, enforce, entitlementFor(access(guardrails), "anthropic/claude-sonnet-4-6").guardrails);
   const limit = { ruleId: ANALYSIS_LIMIT, category: "obfuscation", action: "block" as const };
 
   test("flagged where nothing blocks, even if a grant logs everything", () => {

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
-import { CATEGORIES, type Category } from "../../gateway/guardrails/types.js";
+import { CATEGORIES, type Category } from "../../gateway/guardrails/rules/types.js";
 
 interface Entry {
   cmd: string;

@@ -60,13 +60,13 @@ describe("tool-call rows from every agent shape", () => {
   /** The rows of one request, parents first then children, once the log has written them. */
   const rowsOf = async (requestId: string, count: number): Promise<ToolCallRow[]> => {
     await h.gateway.requestLog.flush();
-    return waitFor(() => {
-      const rows = listToolCalls(h.gateway.db, { requestId }).sort((a, b) => a.id - b.id);
+    return waitFor(async () => {
+      const rows = (await listToolCalls(h.gateway.store, { requestId })).sort((a, b) => a.id - b.id);
       return rows.length >= count ? rows : undefined;
     }, 3000, `${count} tool-call rows for ${requestId}`);
   };
-  const requestRow = (id: string) => waitFor(() => h.gateway.requestLog.get(id)?.row, 3000, `row ${id}`);
-  const rowById = (id: number) => listToolCalls(h.gateway.db, { limit: 1000 }).find((r) => r.id === id)!;
+  const requestRow = (id: string) => waitFor(async () => (await h.gateway.requestLog.get(id))?.row, 3000, `row ${id}`);
+  const rowById = async (id: number) => (await listToolCalls(h.gateway.store, { limit: 1000 })).find((r) => r.id === id)!;
 
   it("Claude Code (stream): Bash and an MCP tool, results linked by tool_use_id; the stream passes untouched", async () => {
     const calls = [
@@ -136,11 +136,11 @@ describe("tool-call rows from every agent shape", () => {
       .finalMessage();
     assert.equal(final.stop_reason, "end_turn");
     await h.gateway.requestLog.flush();
-    const linkedBash = await waitFor(() => rowById(bash!.id).result ?? undefined, 3000, "bash result");
+    const linkedBash = await waitFor(async () => (await rowById(bash!.id)).result ?? undefined, 3000, "bash result");
     assert.equal(linkedBash.is_error, false);
     assert.equal(linkedBash.text, "hello-from-fake\n");
     assert.notEqual(linkedBash.request_id, first);
-    const linkedMcp = rowById(mcp!.id).result!;
+    const linkedMcp = (await rowById(mcp!.id)).result!;
     assert.equal(linkedMcp.is_error, true);
     assert.equal(linkedMcp.text, "permission denied for DROP");
   });
@@ -168,7 +168,7 @@ describe("tool-call rows from every agent shape", () => {
     });
     await h.gateway.requestLog.flush();
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(rowById(write!.id).result, null);
+    assert.equal((await rowById(write!.id)).result, null);
   });
 
   it("Codex (Responses stream): exec_command and an MCP namespace call; function_call_output links with exit codes", async () => {
@@ -203,10 +203,10 @@ describe("tool-call rows from every agent shape", () => {
       ],
     });
     await h.gateway.requestLog.flush();
-    const execResult = await waitFor(() => rowById(exec!.id).result ?? undefined, 3000, "exec result");
+    const execResult = await waitFor(async () => (await rowById(exec!.id)).result ?? undefined, 3000, "exec result");
     assert.equal(execResult.is_error, true, "a non-zero exit code is an error");
     assert.match(execResult.text ?? "", /not a git repository/);
-    assert.deepEqual(rowById(mcp!.id).result && { e: rowById(mcp!.id).result!.is_error, t: rowById(mcp!.id).result!.text }, { e: false, t: "[[1]]" });
+    assert.deepEqual((await rowById(mcp!.id)).result && { e: (await rowById(mcp!.id)).result!.is_error, t: (await rowById(mcp!.id)).result!.text }, { e: false, t: "[[1]]" });
   });
 
   it("Codex code mode: the exec call is a parent row, each nested tool call its own row", async () => {
@@ -245,7 +245,7 @@ describe("tool-call rows from every agent shape", () => {
       ],
     });
     await h.gateway.requestLog.flush();
-    const result = await waitFor(() => rowById(parent!.id).result ?? undefined, 3000, "code-mode result");
+    const result = await waitFor(async () => (await rowById(parent!.id)).result ?? undefined, 3000, "code-mode result");
     assert.equal(result.is_error, false);
     assert.match(result.text ?? "", /hello-from-fake/);
   });
@@ -279,7 +279,7 @@ describe("tool-call rows from every agent shape", () => {
       for (const call of chunk.functionCalls ?? []) names.push(call.name ?? "");
     }
     assert.deepEqual(names, ["run_shell_command", "mcp_fakedb_run_query"]);
-    const requestId = (await waitFor(() => h.gateway.requestLog.list({ principal: "gina@example.com", limit: 1 })[0], 3000, "row")).id;
+    const requestId = (await waitFor(async () => (await h.gateway.requestLog.list({ principal: "gina@example.com", limit: 1 }))[0], 3000, "row")).id;
     const [shell, mcp] = await rowsOf(requestId, 2);
     assert.deepEqual([shell!.kind, shell!.command, shell!.call_id], ["shell", "echo hello-from-fake", "resp_gemini_script#0"]);
     assert.deepEqual([mcp!.kind, mcp!.mcp_server, mcp!.mcp_tool], ["mcp", "fakedb", "run_query"]);
@@ -307,9 +307,9 @@ describe("tool-call rows from every agent shape", () => {
       ],
     });
     await h.gateway.requestLog.flush();
-    const shellResult = await waitFor(() => rowById(shell!.id).result ?? undefined, 3000, "gemini shell result");
+    const shellResult = await waitFor(async () => (await rowById(shell!.id)).result ?? undefined, 3000, "gemini shell result");
     assert.equal(shellResult.is_error, false);
     assert.match(shellResult.text ?? "", /hello-from-fake/);
-    assert.equal(rowById(mcp!.id).result?.is_error, true);
+    assert.equal((await rowById(mcp!.id)).result?.is_error, true);
   });
 });

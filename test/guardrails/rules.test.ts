@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import type { ToolCall } from "../../gateway/formats/types.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { Catalog, defaultCatalog, loadRules, type CompiledRules } from "../../gateway/guardrails/rules/index.js";
-import { CATEGORIES } from "../../gateway/guardrails/types.js";
+import { CATEGORIES } from "../../gateway/guardrails/rules/types.js";
 
 const bash = (command: string): ToolCall => ({ id: "toolu_1", name: "Bash", shape: "tool_use", input: { command }, index: 0 });
 const ids = (rules: CompiledRules, call: ToolCall): string[] => analyzeToolCall(call, rules).findings.map((f) => f.ruleId);

@@ -8,6 +8,7 @@ import { parseConfigText } from "../../gateway/config/load.js";
 import { type RunningGateway, startGateway } from "../../gateway/server.js";
 import { type FakeTailscaled, type PeerSpec, startFakeTailscaled } from "../fakes/tailscaled.js";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
+import { testDatabaseConfig } from "./store.js";
 
 /** Canary provider keys: tests assert they never show up anywhere a client or an operator can see. */
 export const KEYS = {
@@ -65,12 +66,13 @@ export function defaultProviders(upstreamUrl: string): Record<string, unknown> {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startFakeUpstream({ keys: KEYS });
   const tailscaled = await startFakeTailscaled(options.peers ?? {}, options.selfIps ? { selfIps: options.selfIps } : {});
-  const dbPath = join(mkdtempSync(join(tmpdir(), "keyless-db-")), "keyless.db");
+  const database = await testDatabaseConfig();
+  const { dbPath } = database;
   const config = {
     identity: { type: "tailscale", socket: tailscaled.socketPath },
     providers: defaultProviders(upstream.url),
     grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
-    database: { path: dbPath },
+    database: database.config,
     ...options.config?.(upstream.url, tailscaled.socketPath),
   };
   const text = JSON.stringify(config, null, 2);
@@ -95,6 +97,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await Promise.all(agents.map((a) => a.close()));
       await upstream.close();
       await tailscaled.close();
+      await database.drop();
     },
   };
 }

@@ -19,7 +19,7 @@ describe("identity per connection", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 5, messages: [{ role: "user", content: "x" }] }),
     }).then(async (r) => (await r.arrayBuffer(), r.headers.get("x-keyless-request-id")!));
-  const nodeOf = async (id: string) => (await waitFor(() => h.gateway.requestLog.get(id)?.row, 3000, id)).node_id;
+  const nodeOf = async (id: string) => (await waitFor(async () => (await h.gateway.requestLog.get(id))?.row, 3000, id)).node_id;
 
   it("asks WhoIs once per connection, and a new node on a reused address is a new identity", async () => {
     const first = h.fetchFrom(IP);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { anthropicUsage } from "../../gateway/formats/anthropic.js";
-import { chatUsage } from "../../gateway/formats/openai-chat.js";
-import { geminiUsage } from "../../gateway/formats/gemini.js";
-import { responsesUsage } from "../../gateway/formats/openai-responses.js";
+import { anthropicUsage } from "../../gateway/dialects/anthropic/codec.js";
+import { chatUsage } from "../../gateway/dialects/openai-chat/codec.js";
+import { geminiUsage } from "../../gateway/dialects/gemini/codec.js";
+import { responsesUsage } from "../../gateway/dialects/openai-responses/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 
 const q = (model: string, priceProvider = "anthropic", provider = "anthropic") => ({ provider, priceProvider, model });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { all } from "../helpers/store.js";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import AnthropicBedrock from "@anthropic-ai/bedrock-sdk";
@@ -76,9 +77,9 @@ describe("Amazon Bedrock through the gateway", () => {
     });
   const lastUpstream = (): CloudRecord => cloud.requests.at(-1)!;
   const rowFor = (pred: (r: RequestRow) => boolean, what: string) =>
-    waitFor(() => h.gateway.requestLog.list({ limit: 100 }).find(pred), 3000, what);
-  const toolRows = (requestId: string) =>
-    h.gateway.db.prepare("SELECT call_id, name, command, arguments FROM tool_calls WHERE request_id = ? ORDER BY position").all(requestId) as {
+    waitFor(async () => (await h.gateway.requestLog.list({ limit: 100 })).find(pred), 3000, what);
+  const toolRows = async (requestId: string) =>
+    (await all(h.gateway.store, "SELECT call_id, name, command, arguments FROM tool_calls WHERE request_id = ? ORDER BY position", requestId)) as {
       call_id: string;
       name: string;
       command: string | null;
@@ -122,7 +123,7 @@ describe("Amazon Bedrock through the gateway", () => {
     assert.equal(row.tool_calls, 1);
     // us. profiles are priced as regional (+10%): $3.3 / $16.5 per Mtok.
     assert.equal(row.cost_nanos, 12 * 3300 + 7 * 16500);
-    const [call] = toolRows(row.id);
+    const [call] = await toolRows(row.id);
     assert.equal(call?.call_id, "tooluse_fake01");
     assert.equal(call?.name, "bash");
     assert.equal(call?.command, "echo hello");
@@ -165,7 +166,7 @@ describe("Amazon Bedrock through the gateway", () => {
     assert.equal(row.output_tokens, 7);
     assert.equal(row.tool_calls, 1);
     assert.equal(row.cost_nanos, 12 * 3300 + 7 * 16500);
-    const [call] = toolRows(row.id);
+    const [call] = await toolRows(row.id);
     assert.equal(call?.name, "Bash");
     assert.equal(call?.command, "echo hello");
   });
@@ -361,8 +362,8 @@ describe("Amazon Bedrock through the gateway", () => {
 
   it("never lets the AWS secrets out", async () => {
     await h.gateway.requestLog.flush();
-    for (const row of h.gateway.requestLog.list({ limit: 100 })) {
-      const full = h.gateway.requestLog.get(row.id)!;
+    for (const row of (await h.gateway.requestLog.list({ limit: 100 }))) {
+      const full = (await h.gateway.requestLog.get(row.id))!;
       const text =
         JSON.stringify(full.row) +
         Buffer.from(full.capture?.requestBody ?? []).toString() +

@@ -12,6 +12,7 @@ import { type CloudRecord, type FakeCloud, startFakeCloud } from "../fakes/cloud
 import { capture, captureJson } from "../fakes/fixtures.js";
 import { type Harness, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { all } from "../helpers/store.js";
 
 const CLIENT_EMAIL = "keyless@cfg-proj.iam.gserviceaccount.com";
 const EXPRESS_KEY = "CANARY-vertex-express-0123456789abcdef";
@@ -76,7 +77,7 @@ describe("Vertex AI through the gateway", () => {
     new GoogleGenAI({ vertexai: true, project: "client-proj", location: "us-central1", httpOptions: { baseUrl: h.gateway.url }, googleAuthOptions: { authClient: clientAuth() } });
   const lastUpstream = (): CloudRecord => cloud.requests.at(-1)!;
   const rowFor = (pred: (r: RequestRow) => boolean, what: string) =>
-    waitFor(() => h.gateway.requestLog.list({ limit: 100 }).find(pred), 3000, what);
+    waitFor(async () => (await h.gateway.requestLog.list({ limit: 100 })).find(pred), 3000, what);
 
   /** The upstream got a token the fake's token endpoint issued, and nothing of the client's credentials. */
   function assertGatewayToken(rec: CloudRecord): void {
@@ -115,7 +116,7 @@ describe("Vertex AI through the gateway", () => {
     assert.equal(row.tool_calls, 1);
     // Priced under Google's table: claude-sonnet-4-6 at $3 / $15 per Mtok.
     assert.equal(row.cost_nanos, 12 * 3000 + 7 * 15000);
-    const [call] = h.gateway.db.prepare("SELECT name, command FROM tool_calls WHERE request_id = ?").all(row.id) as { name: string; command: string }[];
+    const [call] = (await all(h.gateway.store, "SELECT name, command FROM tool_calls WHERE request_id = ?", row.id)) as { name: string; command: string }[];
     assert.deepEqual(call, { name: "Bash", command: "echo hello" });
   });
 
@@ -233,8 +234,8 @@ describe("Vertex AI through the gateway", () => {
   it("never lets the service account's key, tokens or the express key out", async () => {
     await h.gateway.requestLog.flush();
     const keyLine = privateKey.split("\n")[5]!;
-    for (const row of h.gateway.requestLog.list({ limit: 100 })) {
-      const full = h.gateway.requestLog.get(row.id)!;
+    for (const row of (await h.gateway.requestLog.list({ limit: 100 }))) {
+      const full = (await h.gateway.requestLog.get(row.id))!;
       const text =
         JSON.stringify(full.row) +
         Buffer.from(full.capture?.requestBody ?? []).toString() +

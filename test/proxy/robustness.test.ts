@@ -154,7 +154,7 @@ describe("robustness", () => {
     const client = new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(PEER), maxRetries: 0 });
     const stream = client.messages.stream({ model: "claude-sonnet-4-6", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
     await assert.rejects(stream.finalMessage(), /upstream stream broke/);
-    const row = await waitFor(() => h.gateway.requestLog.list({ limit: 5 }).find((r) => r.error?.includes("upstream stream broke")), 3000, "row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ limit: 5 })).find((r) => r.error?.includes("upstream stream broke")), 3000, "row");
     assert.equal(row.input_tokens, 12, "usage seen before the reset is kept");
   });
 
@@ -177,8 +177,8 @@ describe("robustness", () => {
     await reader.read();
     controller.abort();
     await reader.cancel();
-    await waitFor(() => upstreamCancelled, 3000, "upstream cancel");
-    await waitFor(() => h.gateway.requestLog.list({ limit: 5 }).find((r) => r.error?.startsWith("client disconnected")), 3000, "row");
+    await waitFor(async () => upstreamCancelled, 3000, "upstream cancel");
+    await waitFor(async () => (await h.gateway.requestLog.list({ limit: 5 })).find((r) => r.error?.startsWith("client disconnected")), 3000, "row");
   });
 
   it("an unreachable upstream → 502 in the provider's shape, naming the provider", async () => {

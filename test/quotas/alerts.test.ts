@@ -83,7 +83,7 @@ describe("budget alerts", () => {
     let outcome: string = "ok";
     for (let i = 0; i < 80 && outcome === "ok"; i++) outcome = await ask(ALICE);
     await h.gateway.requestLog.flush();
-    const costs = h.gateway.requestLog.list({ principal: "alice@example.com", limit: 3 }).map((r) => r.cost_nanos);
+    const costs = (await h.gateway.requestLog.list({ principal: "alice@example.com", limit: 3 })).map((r) => r.cost_nanos);
     assert.equal(outcome, "refused", `the quota ran out (last costs ${costs.join(", ")})`);
     await waitFor(() => events("alice@example.com").length >= 3, 5000, "three alerts");
     await ask(ALICE);
@@ -101,20 +101,20 @@ describe("budget alerts", () => {
   it("a threshold fires again only once its refill period has passed", async () => {
     const def = h.gateway.config().quotas["fast:<user>"]!;
     const charge = { bucket: "fast:bob@example.com", quota: "fast:<user>", def };
-    const drain = () => {
-      const store = new QuotaStore(h.gateway.db);
-      assert.ok(store.reserve([[charge]], store.peek(charge).balance).ok);
+    const drain = async () => {
+      const store = new QuotaStore(h.gateway.store);
+      assert.ok((await store.reserve([[charge]], (await store.peek(charge)).balance)).ok);
     };
     // Whether the request itself is refused depends on the refill since the drain; the spend is over 50 % either way.
-    drain();
+    await drain();
     await ask(BOB);
     await waitFor(() => events("bob@example.com").length === 1, 5000, "the first alert");
-    drain();
+    await drain();
     await ask(BOB);
     await settle();
     assert.equal(events("bob@example.com").length, 1, "not again within the refill period");
     await new Promise((r) => setTimeout(r, 2100));
-    drain();
+    await drain();
     await ask(BOB);
     await waitFor(() => events("bob@example.com").length === 2, 5000, "the alert of the next period");
   });

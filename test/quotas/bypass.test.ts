@@ -7,6 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { one, all } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const DOCS = "127.0.0.2";
@@ -37,15 +38,18 @@ describe("estimate bypasses through the gateway (issue 11, hole 3)", { concurren
   /** What the provider billed this caller, by the gateway's own log (every request that reached it). */
   const spent = async (login: string) => {
     await h.gateway.requestLog.flush();
-    return (h.gateway.db.prepare("SELECT coalesce(sum(cost_nanos), 0) AS s FROM requests WHERE login = ?").get(login) as { s: number }).s;
+    return ((await one(h.gateway.store, "SELECT coalesce(sum(cost_nanos), 0) AS s FROM requests WHERE login = ?", login)) as { s: number }).s;
   };
   const forwarded = (path: RegExp) => h.upstream.requests.filter((r) => path.test(r.path)).length;
 
   const charge = async (requestId: string) => {
     await h.gateway.requestLog.flush();
-    const rows = () => h.gateway.db.prepare("SELECT reserved_nanos, charged_nanos FROM quota_charges WHERE request_id = ?").all(requestId) as { reserved_nanos: number; charged_nanos: number }[];
-    const [row] = await waitFor(() => (rows().length > 0 ? rows() : undefined), 3000, "the settlement");
-    return { ...row!, cost: h.gateway.requestLog.get(requestId)!.row.cost_nanos! };
+    const rows = async () => (await all(h.gateway.store, "SELECT reserved_nanos, charged_nanos FROM quota_charges WHERE request_id = ?", requestId)) as { reserved_nanos: number; charged_nanos: number }[];
+    const [row] = await waitFor(async () => {
+      const found = await rows();
+      return found.length > 0 ? found : undefined;
+    }, 3000, "the settlement");
+    return { ...row!, cost: (await h.gateway.requestLog.get(requestId))!.row.cost_nanos! };
   };
 
   it("charges server-tool fees per call the provider ran: one Anthropic search of two allowed, none for a Codex-style request", async () => {

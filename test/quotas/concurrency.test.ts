@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
 import { formatDollars } from "../../gateway/config/units.js";
-import { anthropicMessages } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { capture, withModel } from "../fakes/fixtures.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { one } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const N = 100;
@@ -98,12 +99,12 @@ describe("budgets under concurrency", () => {
     const ids = admitted.map((r) => r.headers.get("x-keyless-request-id")!);
     const rows = await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      const found = ids.map((id) => h.gateway.requestLog.get(id)?.row);
+      const found = await Promise.all(ids.map(async (id) => (await h.gateway.requestLog.get(id))?.row));
       return found.every((r) => r !== undefined) ? found.map((r) => r!) : undefined;
     }, 5000, "every admitted request's row");
     const spent = rows.reduce((sum, r) => sum + r.cost_nanos!, 0);
     assert.ok(rows.every((r) => r.streamed && r.cost_nanos! > 0), "every stream was priced");
-    const charged = h.gateway.db.prepare("SELECT COUNT(*) AS n, SUM(charged_nanos) AS total, MAX(reserved_nanos) AS reserved FROM quota_charges WHERE bucket = 'team-daily'").get() as {
+    const charged = (await one(h.gateway.store, "SELECT COUNT(*) AS n, SUM(charged_nanos) AS total, MAX(reserved_nanos) AS reserved FROM quota_charges WHERE bucket = 'team-daily'")) as {
       n: number;
       total: number;
       reserved: number;
@@ -111,7 +112,7 @@ describe("budgets under concurrency", () => {
     assert.equal(charged.n, admitted.length);
     assert.equal(charged.total, spent, "the bucket was charged exactly what the log says was spent");
     assert.equal(charged.reserved, estimate);
-    const balance = (h.gateway.db.prepare("SELECT balance_nanos FROM quota_buckets WHERE bucket = 'team-daily'").get() as { balance_nanos: number }).balance_nanos;
+    const balance = ((await one(h.gateway.store, "SELECT balance_nanos FROM quota_buckets WHERE bucket = 'team-daily'")) as { balance_nanos: number }).balance_nanos;
     assert.equal(balance, capacity - spent);
     assert.ok(balance >= 0, "no overspend: every reservation was an upper bound");
     t.diagnostic(

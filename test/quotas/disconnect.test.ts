@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { boundAfterDisconnect, neverSent, outliveClient } from "../../gateway/proxy/upstream.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { all } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const MALLORY = "127.0.0.2";
@@ -67,9 +68,7 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
   };
   const chargesOf = async (login: string) => {
     await h.gateway.requestLog.flush();
-    return h.gateway.db
-      .prepare("SELECT reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE bucket = ? ORDER BY rowid")
-      .all(`small:${login}`) as { reserved_nanos: number; charged_nanos: number; at_reservation: number }[];
+    return (await all(h.gateway.store, "SELECT reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE bucket = ? ORDER BY rowid", `small:${login}`)) as { reserved_nanos: number; charged_nanos: number; at_reservation: number }[];
   };
 
   it("an answer that does not complete within read_after_disconnect is charged the reservation", async () => {
@@ -86,14 +85,14 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
     const abort = new AbortController();
     const sent = h.upstream.requests.length;
     const call = client(SLOW).messages.create(params, { signal: abort.signal }).catch((err: unknown) => err);
-    await waitFor(() => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
+    await waitFor(async () => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
     abort.abort();
     assert.ok((await call) instanceof Anthropic.APIUserAbortError);
     const [charge] = await waitFor(async () => ((await chargesOf("slow@example.com")).length > 0 ? chargesOf("slow@example.com") : undefined), 5000, "the settlement");
     assert.equal(charge!.at_reservation, 1);
     assert.equal(charge!.charged_nanos, charge!.reserved_nanos);
     assert.ok(charge!.charged_nanos > 15_000_000);
-    const row = h.gateway.requestLog.list({ limit: 20 }).find((r) => r.login === "slow@example.com");
+    const row = (await h.gateway.requestLog.list({ limit: 20 })).find((r) => r.login === "slow@example.com");
     assert.equal(row?.error, "upstream anthropic broke off its response: client disconnected; upstream answer not complete 1000 ms later");
     assert.ok(row?.flags.includes("quota_settled_at_reservation"));
     assert.equal((await bucket(SLOW)).balance_nanos, BUCKET - charge!.reserved_nanos);
@@ -109,14 +108,14 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
     const login = "slow@example.com";
     const before = (await chargesOf(login)).length;
     const call = client(SLOW).messages.create(params, { signal: abort.signal }).catch((err: unknown) => err);
-    await waitFor(() => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
+    await waitFor(async () => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
     abort.abort();
     assert.ok((await call) instanceof Anthropic.APIUserAbortError);
     const charges = await waitFor(async () => ((await chargesOf(login)).length > before ? chargesOf(login) : undefined), 5000, "the settlement");
     const charge = charges[charges.length - 1]!;
     assert.equal(charge.at_reservation, 1);
     assert.equal(charge.charged_nanos, charge.reserved_nanos);
-    const row = h.gateway.requestLog.list({ limit: 20 }).find((r) => r.login === login);
+    const row = (await h.gateway.requestLog.list({ limit: 20 })).find((r) => r.login === login);
     assert.equal(row?.error, "upstream anthropic failed: client disconnected; upstream answer not complete 1000 ms later");
   });
 
@@ -130,7 +129,7 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
     const abort = new AbortController();
     const sent = h.upstream.requests.length;
     const call = client(STREAMER).messages.create({ ...params, stream: true }, { signal: abort.signal }).catch((err: unknown) => err);
-    await waitFor(() => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
+    await waitFor(async () => h.upstream.requests.length > sent, 5000, "the upstream to get the request");
     abort.abort();
     assert.ok((await call) instanceof Anthropic.APIUserAbortError);
     const [charge] = await waitFor(async () => ((await chargesOf("streamer@example.com")).length > 0 ? chargesOf("streamer@example.com") : undefined), 5000, "the settlement");
@@ -164,7 +163,7 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
         () => "answered",
         (err: unknown) => (err instanceof Anthropic.RateLimitError ? "refused" : "aborted"),
       );
-      const first = await Promise.race([call, waitFor(() => received > before, 5000, "the upstream to get the request").then(() => "sent")]);
+      const first = await Promise.race([call, waitFor(async () => received > before, 5000, "the upstream to get the request").then(() => "sent")]);
       if (first === "refused") {
         refused++;
         continue;
@@ -215,7 +214,7 @@ describe("reading an answer after its client left: the bounds", () => {
     assert.match(String((upstream.reason as Error).message), /client disconnected; upstream answer not complete 100 ms later/);
   });
 
-  it("calls a request never sent only when no connection existed", () => {
+  it("calls a request never sent only when no connection existed", async () => {
     assert.equal(neverSent(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })), true);
     assert.equal(neverSent({ cause: { code: "ENOTFOUND" } }), true);
     assert.equal(neverSent(Object.assign(new Error("timeout"), { code: "UND_ERR_CONNECT_TIMEOUT" })), true);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { all } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2";
@@ -69,8 +70,8 @@ describe("quotas through the gateway", () => {
     return ((await res.json()) as { buckets: BucketView[] }).buckets;
   };
   const balance = async (bucket: string, from = ALICE) => (await buckets(from)).find((b) => b.bucket === bucket)?.balance_nanos;
-  const charges = (requestId: string) =>
-    h.gateway.db.prepare("SELECT bucket, reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE request_id = ? ORDER BY bucket").all(requestId) as {
+  const charges = async (requestId: string) =>
+    (await all(h.gateway.store, "SELECT bucket, reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE request_id = ? ORDER BY bucket", requestId)) as {
       bucket: string;
       reserved_nanos: number;
       charged_nanos: number;
@@ -78,7 +79,10 @@ describe("quotas through the gateway", () => {
     }[];
   const settled = async (requestId: string) => {
     await h.gateway.requestLog.flush();
-    return waitFor(() => (charges(requestId).length > 0 ? charges(requestId) : undefined), 3000, `charges of ${requestId}`);
+    return waitFor(async () => {
+      const rows = await charges(requestId);
+      return rows.length > 0 ? rows : undefined;
+    }, 3000, `charges of ${requestId}`);
   };
   const params = { model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
 
@@ -86,7 +90,7 @@ describe("quotas through the gateway", () => {
     const { response } = await client().messages.create(params).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
     const rows = await settled(id);
-    const cost = h.gateway.requestLog.get(id)!.row.cost_nanos!;
+    const cost = (await h.gateway.requestLog.get(id))!.row.cost_nanos!;
     assert.ok(cost > 0);
     assert.deepEqual(
       rows.map((r) => [r.bucket, r.charged_nanos, r.at_reservation]),
@@ -136,7 +140,7 @@ describe("quotas through the gateway", () => {
     assert.equal(rows[0]!.charged_nanos, expected);
     assert.equal(rows[0]!.at_reservation, 1);
     assert.equal(await balance("daily:alice@example.com"), before! - expected);
-    const row = h.gateway.requestLog.get(id)!.row;
+    const row = (await h.gateway.requestLog.get(id))!.row;
     assert.ok(row.flags.includes("quota_settled_at_reservation"), row.flags.join());
     assert.ok(row.flags.includes("quota_estimate_unpriced"), row.flags.join());
   });
@@ -192,7 +196,7 @@ describe("quotas through the gateway", () => {
     const { response } = await client(CAROL).messages.create(params).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
     const rows = await settled(id);
-    const cost = h.gateway.requestLog.get(id)!.row.cost_nanos!;
+    const cost = (await h.gateway.requestLog.get(id))!.row.cost_nanos!;
     const [pool, tiny] = rows;
     assert.equal(tiny!.bucket, "tiny:carol@example.com");
     assert.equal(tiny!.reserved_nanos, 1_000_000, "the primary lent all it had");

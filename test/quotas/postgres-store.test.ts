@@ -2,13 +2,17 @@
 // serialized across connection pools, no deadlock on overlapping buckets, idempotent settlement, durable pending
 // settlements, restarts and audited refills, and a clear error when the database cannot be reached.
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { QuotaDefinition } from "../../gateway/config/quotas.js";
 import type { PostgresQuotaStoreConfig } from "../../gateway/config/quota-store.js";
 import type { Charge, Line } from "../../gateway/quotas/bucket-store.js";
 import { PostgresBucketStore } from "../../gateway/quotas/postgres-store.js";
-import { QUOTAS_SCHEMA, QuotaStore } from "../../gateway/quotas/store.js";
-import { openDatabase } from "../../gateway/store/db.js";
+import { QuotaStore } from "../../gateway/quotas/store.js";
+import { openStore } from "../../gateway/store/db.js";
+import { all, one } from "../helpers/store.js";
 import { type TestDatabase, createTestDatabase, startTcpRelay } from "../helpers/postgres.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -19,13 +23,16 @@ function charge(bucket: string, capacity = "$10.00", rate = "$5.00/day"): Charge
   return { bucket, quota: bucket.replace(/:.*/, ":<user>"), def: QuotaDefinition.parse({ capacity, rate }) };
 }
 
+/** The gateway's own store beside a quota_store of its own: SQLite, as before `database: postgres` existed. */
+const localStore = () => openStore({ type: "sqlite", path: join(mkdtempSync(join(tmpdir(), "keyless-local-")), "k.db"), pool_size: 1 });
+
 const pgConfig = (url: string): PostgresQuotaStoreConfig => ({ type: "postgres", url, pool_size: 10, timeout: 5000 });
 
 describe("PostgreSQL bucket store", () => {
   let pgdb: TestDatabase;
   const opened: PostgresBucketStore[] = [];
   const open = async (now?: () => number, url = pgdb.url) => {
-    const store = await PostgresBucketStore.open({ config: pgConfig(url), db: openDatabase(":memory:", [QUOTAS_SCHEMA]), now, retryMs: 50 });
+    const store = await PostgresBucketStore.open({ config: pgConfig(url), store: await localStore(), now, retryMs: 50 });
     opened.push(store);
     return store;
   };
@@ -44,7 +51,7 @@ describe("PostgreSQL bucket store", () => {
 
   it("computes exactly what the SQLite store computes, step by step (reserve, refuse, settle, refill, chains)", async () => {
     let now = 1_000;
-    const sqlite = new QuotaStore(openDatabase(":memory:", [QUOTAS_SCHEMA]), () => now);
+    const sqlite = new QuotaStore(await localStore(), () => now);
     const shared = await open(() => now);
     const alice = charge("eq:alice", "$1.00", "$2.40/day");
     const team = charge("eq-team", "$3.00", "$0/day");
@@ -59,29 +66,29 @@ describe("PostgreSQL bucket store", () => {
     const outcomes = { admitted: 0, refused: 0, overdrawn: 0 };
     for (let round = 0; round < 4; round++) {
       for (const [i, { lines, nanos, cost }] of plans.entries()) {
-        const a = sqlite.reserve(lines, nanos);
+        const a = (await sqlite.reserve(lines, nanos));
         const b = await shared.reserve(lines, nanos);
         assert.deepEqual(b, a, `round ${round}, plan ${i}: reservation`);
         now += 3_333_333;
         outcomes[a.ok ? "admitted" : "refused"]++;
         if (a.ok) {
           const settle = lines.map((line, j) => ({ line, portions: a.portions[j]! }));
-          sqlite.settle(`r${round}-${i}`, settle, cost, false);
+          await sqlite.settle(`r${round}-${i}`, settle, cost, false);
           await shared.settle({ requestId: `r${round}-${i}`, lines: settle, charged: cost, atReservation: false });
         }
         for (const c of [alice, team, overflow]) {
           const state = await shared.peek(c);
-          assert.deepEqual(state, sqlite.peek(c), `round ${round}, plan ${i}: ${c.bucket}`);
+          assert.deepEqual(state, (await sqlite.peek(c)), `round ${round}, plan ${i}: ${c.bucket}`);
           if (state.balance < 0) outcomes.overdrawn++;
         }
       }
       now += Math.floor(DAY / 7);
-      const before = sqlite.refill(team, 250_000_000, "admin");
+      const before = (await sqlite.refill(team, 250_000_000, "admin"));
       assert.deepEqual(await shared.refill(team, 250_000_000, "admin"), before);
     }
     assert.deepEqual(
       (await shared.list()).filter((b) => b.bucket.startsWith("eq")),
-      sqlite.list(),
+      (await sqlite.list()),
     );
     assert.ok(outcomes.admitted > 0 && outcomes.refused > 0 && outcomes.overdrawn > 0, JSON.stringify(outcomes));
   });
@@ -124,8 +131,8 @@ describe("PostgreSQL bucket store", () => {
 
   it("keeps a settlement in the local database while PostgreSQL is away, and applies it when it is back", async () => {
     const relay = await startTcpRelay("127.0.0.1", Number(new URL(pgdb.url).port || 5432));
-    const local = openDatabase(":memory:", [QUOTAS_SCHEMA]);
-    const store = await PostgresBucketStore.open({ config: pgConfig(pgdb.urlVia("127.0.0.1", relay.port)), db: local, retryMs: 50 });
+    const local = await localStore();
+    const store = await PostgresBucketStore.open({ config: pgConfig(pgdb.urlVia("127.0.0.1", relay.port)), store: local, retryMs: 50 });
     opened.push(store);
     const a = charge("outage", "$1.00", "$0/day");
     const r = await store.reserve([[a]], 600_000_000);
@@ -133,15 +140,17 @@ describe("PostgreSQL bucket store", () => {
     await relay.stop();
     await assert.rejects(store.reserve([[a]], 1), (err: Error) => err.name === "BucketStoreUnavailable" && /ECONNREFUSED/.test(err.message));
     // As the request log does: the entry is written with the request's row.
-    local.transaction(() => store.settlement([{ line: [a], portions: r.portions[0]! }], 250_000_000, false).write(local, "req_outage"))();
+    const entry = store.settlement([{ line: [a], portions: r.portions[0]! }], 250_000_000, false);
+    await local.db.transaction().execute((trx) => entry.write(trx, "req_outage"));
+    entry.committed?.();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const pending = () => (local.prepare("SELECT COUNT(*) AS n FROM quota_settlements_pending").get() as { n: number }).n;
-    assert.equal(pending(), 1, "still pending: the database is away");
-    assert.deepEqual(local.prepare("SELECT COUNT(*) AS n FROM quota_charges").get(), { n: 0 });
+    const pending = async () => (await one<{ n: number }>(local, "SELECT COUNT(*) AS n FROM quota_settlements_pending"))?.n;
+    assert.equal(await pending(), 1, "still pending: the database is away");
+    assert.deepEqual(await one(local, "SELECT COUNT(*) AS n FROM quota_charges"), { n: 0 });
     await relay.start();
-    await waitFor(() => pending() === 0, 5000, "the pending settlement to be applied");
+    await waitFor(async () => (await pending()) === 0, 5000, "the pending settlement to be applied");
     assert.equal((await store.peek(a)).balance, 750_000_000);
-    assert.deepEqual(local.prepare("SELECT request_id, bucket, reserved_nanos, charged_nanos FROM quota_charges").all(), [
+    assert.deepEqual(await all(local, "SELECT request_id, bucket, reserved_nanos, charged_nanos FROM quota_charges"), [
       { request_id: "req_outage", bucket: "outage", reserved_nanos: 600_000_000, charged_nanos: 250_000_000 },
     ]);
     assert.equal(store.reserved("outage"), 0);
@@ -171,7 +180,7 @@ describe("PostgreSQL bucket store", () => {
     const port = relay.port;
     await relay.stop();
     await assert.rejects(
-      PostgresBucketStore.open({ config: pgConfig(`postgres://keyless:hunter2@127.0.0.1:${port}/budgets`), db: openDatabase(":memory:", [QUOTAS_SCHEMA]) }),
+      PostgresBucketStore.open({ config: pgConfig(`postgres://keyless:hunter2@127.0.0.1:${port}/budgets`), store: await localStore() }),
       (err: Error) => {
         assert.match(err.message, new RegExp(`^quota_store: cannot use PostgreSQL at 127\\.0\\.0\\.1:${port}/budgets: .*ECONNREFUSED`));
         assert.doesNotMatch(err.message, /hunter2/);

@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { parseConfigText } from "../../gateway/config/load.js";
 import { DEFAULT_QUOTA_ESTIMATE } from "../../gateway/config/quotas.js";
 import { formatDollars } from "../../gateway/config/units.js";
-import { anthropicMessages } from "../../gateway/formats/anthropic.js";
+import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
@@ -19,6 +19,7 @@ import { startGateway } from "../../gateway/server.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { type TcpRelay, type TestDatabase, createTestDatabase, startTcpRelay, terminateConnections } from "../helpers/postgres.js";
 import { waitFor } from "../helpers/wait.js";
+import { one } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const N = 100;
@@ -76,9 +77,9 @@ async function replica(bucket: string, capacity: number, store: Record<string, u
   return startHarness({ peers, config: gatewayConfig(bucket, capacity, store) });
 }
 
-const pending = (h: Harness) => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM quota_settlements_pending").get() as { n: number } | undefined)?.n ?? 0;
-const localCharges = (h: Harness, bucket: string) =>
-  h.gateway.db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(charged_nanos), 0) AS total FROM quota_charges WHERE bucket = ?").get(bucket) as { n: number; total: number };
+const pending = async (h: Harness) => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM quota_settlements_pending")) as { n: number } | undefined)?.n ?? 0;
+const localCharges = async (h: Harness, bucket: string) =>
+  (await one(h.gateway.store, "SELECT COUNT(*) AS n, COALESCE(SUM(charged_nanos), 0) AS total FROM quota_charges WHERE bucket = ?", bucket)) as { n: number; total: number };
 
 async function pgBalance(db: TestDatabase, bucket: string): Promise<number> {
   const { rows } = await db.pool.query<{ balance: string }>("SELECT balance_nanos AS balance FROM quota_buckets WHERE bucket = $1", [bucket]);
@@ -89,7 +90,7 @@ async function pgBalance(db: TestDatabase, bucket: string): Promise<number> {
 async function spentOn(h: Harness, ids: readonly string[]): Promise<number> {
   const rows = await waitFor(async () => {
     await h.gateway.requestLog.flush();
-    const found = ids.map((id) => h.gateway.requestLog.get(id)?.row);
+    const found = await Promise.all(ids.map(async (id) => (await h.gateway.requestLog.get(id))?.row));
     return found.every((r) => r !== undefined) ? found.map((r) => r!) : undefined;
   }, 10_000, "every admitted request's row");
   assert.ok(rows.every((r) => r.streamed && r.cost_nanos! > 0), "every stream was priced");
@@ -169,14 +170,14 @@ describe("budgets across replicas (PostgreSQL bucket store)", () => {
     const { admitted, perGateway, spent } = await burst([a, b]);
     assert.equal(admitted, Math.floor(capacity / estimate), `admitted ${perGateway.join(" + ")}`);
     assert.ok(perGateway.every((n) => n > 0), `both gateways admitted some: ${perGateway.join(" + ")}`);
-    await waitFor(() => pending(a) === 0 && pending(b) === 0 && localCharges(a, bucket).n + localCharges(b, bucket).n === admitted, 10_000, "every settlement applied");
+    await waitFor(async () => (await pending(a)) === 0 && (await pending(b)) === 0 && (await localCharges(a, bucket)).n + (await localCharges(b, bucket)).n === admitted, 10_000, "every settlement applied");
     const balance = await pgBalance(pgdb, bucket);
     assert.equal(balance, capacity - spent, "the shared bucket was charged exactly what both logs say was spent");
     assert.ok(balance >= 0, "no overspend: every reservation was an upper bound");
     assert.ok(capacity - spent < estimate, "and the budget was used: less than one more request's worth is left");
     const { rows } = await pgdb.pool.query<{ n: string; total: string }>("SELECT COUNT(*) AS n, SUM(charged_nanos) AS total FROM quota_charges WHERE bucket = $1", [bucket]);
     assert.deepEqual({ n: Number(rows[0]!.n), total: Number(rows[0]!.total) }, { n: admitted, total: spent });
-    assert.equal(localCharges(a, bucket).total + localCharges(b, bucket).total, spent, "each gateway's reports see its own requests' charges");
+    assert.equal((await localCharges(a, bucket)).total + (await localCharges(b, bucket)).total, spent, "each gateway's reports see its own requests' charges");
     t.diagnostic(`postgres: estimate ${formatDollars(estimate)}, bucket ${formatDollars(capacity)}: admitted ${perGateway.join(" + ")} = ${admitted}/${N}, spent ${formatDollars(spent)}, balance ${formatDollars(balance)}`);
   });
 
@@ -189,9 +190,9 @@ describe("budgets across replicas (PostgreSQL bucket store)", () => {
     assert.equal(admitted, 2 * fit);
     assert.ok(spent > capacity, `spent ${formatDollars(spent)} of a ${formatDollars(capacity)} budget`);
     // Each gateway believes it held the budget.
-    const local = (h: Harness) => (h.gateway.db.prepare("SELECT balance_nanos AS b FROM quota_buckets WHERE bucket = ?").get(bucket) as { b: number }).b;
-    await waitFor(() => localCharges(a, bucket).n + localCharges(b, bucket).n === admitted, 5000, "settlements");
-    assert.ok(local(a) >= 0 && local(b) >= 0);
+    const local = async (h: Harness) => ((await one(h.gateway.store, "SELECT balance_nanos AS b FROM quota_buckets WHERE bucket = ?", bucket)) as { b: number }).b;
+    await waitFor(async () => (await localCharges(a, bucket)).n + (await localCharges(b, bucket)).n === admitted, 5000, "settlements");
+    assert.ok((await local(a)) >= 0 && (await local(b)) >= 0);
     t.diagnostic(`sqlite ×2: admitted ${perGateway.join(" + ")} = ${admitted}/${N}, spent ${formatDollars(spent)} of ${formatDollars(capacity)} (overspent ${formatDollars(spent - capacity)})`);
   });
 
@@ -223,7 +224,7 @@ describe("budgets across replicas (PostgreSQL bucket store)", () => {
     assert.equal(api.status, 503);
     assert.equal(api.body.error.code, "quota_store_unavailable");
     await h.gateway.requestLog.flush();
-    const denied = h.gateway.requestLog.list({ limit: 2 });
+    const denied = (await h.gateway.requestLog.list({ limit: 2 }));
     assert.ok(denied.every((r) => r.status === 503 && r.denial?.startsWith("quota: budget check failed")), JSON.stringify(denied.map((r) => r.denial)));
 
     // The request admitted before the outage ends now: its settlement waits in the gateway's own database.
@@ -231,13 +232,13 @@ describe("budgets across replicas (PostgreSQL bucket store)", () => {
     const id = inFlight.headers.get("x-keyless-request-id")!;
     await inFlight.text();
     const cost = await spentOn(h, [id]);
-    await waitFor(() => pending(h) === 1, 5000, "the settlement to be queued");
+    await waitFor(async () => (await pending(h)) === 1, 5000, "the settlement to be queued");
     assert.equal(await pgBalance(pgdb, bucket), 5 * estimate - estimate, "still reserved, not settled");
 
     await relay.start();
-    await waitFor(() => pending(h) === 0, 10_000, "the queued settlement to be applied");
+    await waitFor(async () => (await pending(h)) === 0, 10_000, "the queued settlement to be applied");
     assert.equal(await pgBalance(pgdb, bucket), 5 * estimate - cost);
-    assert.equal(localCharges(h, bucket).total, cost);
+    assert.equal((await localCharges(h, bucket)).total, cost);
     const again = await call(h, PEERS[1]!, "POST", "/v1/messages", { model: MODEL, max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(again.status, 200, "admitted again once the store is back");
   });
@@ -267,8 +268,8 @@ describe("budgets across replicas (PostgreSQL bucket store)", () => {
     const bucket = "restart";
     const first = await start(bucket, pgStore());
     assert.equal((await call(first, PEERS[0]!, "POST", "/v1/messages", { model: MODEL, max_tokens: 100, messages: [{ role: "user", content: "hi" }] })).status, 200);
-    await waitFor(() => localCharges(first, bucket).n === 1, 5000, "the settlement");
-    const spent = localCharges(first, bucket).total;
+    await waitFor(async () => (await localCharges(first, bucket)).n === 1, 5000, "the settlement");
+    const spent = (await localCharges(first, bucket)).total;
     await first.close();
     started.splice(started.indexOf(first), 1);
 

@@ -24,28 +24,28 @@ describe("over quota: provider-native 429s", () => {
       config: () => ({
         quotas: {
           "hourly:<user>": { capacity: "$1.00", rate: "$1.00/hour" },
-          "fast:<user>": { capacity: "$1.00", rate: "$1.00/min" },
+          "fast:<user>": { capacity: "$1.00", rate: "$0.20/min" },
           "slow:<user>": { capacity: "$1.00", rate: "$0.01/day" },
         },
         grants: [grant("alice@example.com", "hourly:<user>"), grant("bob@example.com", "fast:<user>"), grant("carol@example.com", "slow:<user>")],
       }),
     });
-    drain("hourly:<user>", "alice");
-    drain("slow:<user>", "carol");
+    await drain("hourly:<user>", "alice");
+    await drain("slow:<user>", "carol");
   });
   after(() => h.close());
 
   /** Spends a bucket down to zero, as earlier requests would have. */
-  const drain = (template: string, user: string) => {
+  const drain = async (template: string, user: string) => {
     const def = h.gateway.config().quotas[template]!;
     const bucket = template.replace("<user>", `${user}@example.com`);
-    const store = new QuotaStore(h.gateway.db);
-    assert.ok(store.reserve([[{ bucket, quota: template, def }]], store.peek({ bucket, quota: template, def }).balance).ok);
+    const store = new QuotaStore(h.gateway.store);
+    assert.ok((await store.reserve([[{ bucket, quota: template, def }]], (await store.peek({ bucket, quota: template, def })).balance)).ok);
   };
 
   const denials = async (principal: string) => {
     await h.gateway.requestLog.flush();
-    return h.gateway.requestLog.list({ principal, limit: 100 }).filter((r) => r.denial?.startsWith("quota:"));
+    return (await h.gateway.requestLog.list({ principal, limit: 100 })).filter((r) => r.denial?.startsWith("quota:"));
   };
   const retryAfter = (headers: Headers | undefined) => Number(headers?.get("retry-after"));
 
@@ -94,11 +94,12 @@ describe("over quota: provider-native 429s", () => {
 
   it("SDK retries wait for Retry-After, and succeed once the refill covers the request", async () => {
     const client = new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(BOB), maxRetries: 1 });
-    drain("fast:<user>", "bob");
+    await drain("fast:<user>", "bob");
     const started = Date.now();
     const message = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(message.type, "message");
-    // $1/min refills the ≈ $0.0015 reservation in 0.1 s; Retry-After is whole seconds.
+    // $0.20/min refills the ≈ $0.0015 reservation in about 0.45 s (time enough for the first attempt to be refused);
+    // Retry-After is whole seconds.
     assert.ok(Date.now() - started >= 1000, "the SDK waited the Retry-After second");
     assert.equal((await denials("bob@example.com")).length, 1);
   });

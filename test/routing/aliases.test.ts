@@ -41,7 +41,7 @@ describe("model aliases", () => {
     assert.equal(message.model, "claude-sonnet-4-6");
     assert.equal(lastUpstreamModel(), "claude-sonnet-4-6");
     await h.gateway.requestLog.flush();
-    const [row] = h.gateway.requestLog.list({ principal: "alias@example.com", limit: 1 });
+    const [row] = await h.gateway.requestLog.list({ principal: "alias@example.com", limit: 1 });
     assert.equal(row!.model, "claude-sonnet-4-6");
     assert.ok(row!.flags.includes("alias:claude-sonnet"), String(row!.flags));
     assert.ok(row!.cost_nanos !== null && row!.cost_nanos > 0, "priced at the resolved model");

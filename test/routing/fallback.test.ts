@@ -69,7 +69,7 @@ describe("fallback targets before the first byte", () => {
   const askStream = (model = "claude-sonnet-4-6") => client().messages.create({ model, max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
   const rowOf = async (id: string) => {
     await h.gateway.requestLog.flush();
-    return h.gateway.requestLog.get(id)!.row;
+    return (await h.gateway.requestLog.get(id))!.row;
   };
   const attemptsOf = async (id: string) => {
     await h.gateway.requestLog.flush();

@@ -78,7 +78,7 @@ describe("several keys per provider", () => {
     assert.deepEqual(attempts.attempts.map((a) => [a.outcome, a.status]), [["failed", 429], ["answered", 200]]);
     assert.notEqual(attempts.attempts[0]!.key_name, attempts.attempts[1]!.key_name);
     assert.match(attempts.attempts[0]!.reason, /^429 rate_limit_error: This request would exceed/);
-    const [row] = h.gateway.requestLog.list({ limit: 1 });
+    const [row] = await h.gateway.requestLog.list({ limit: 1 });
     assert.ok(row!.flags.includes("fallback"));
     await sleep(1100);
   });

@@ -48,22 +48,22 @@ describe("canary provider keys", () => {
     await record(await post("/v1/chat/completions", "not json"));
     for (const path of ["/metrics", "/api/requests?limit=1000", "/api/usage", "/v1/models", "/healthz"]) await record(await h.fetchFrom(PEER)(`${h.gateway.url}${path}`));
     await h.gateway.requestLog.flush();
-    for (const row of h.gateway.requestLog.list({ limit: 1000 })) {
-      const full = h.gateway.requestLog.get(row.id)!;
+    for (const row of (await h.gateway.requestLog.list({ limit: 1000 }))) {
+      const full = (await h.gateway.requestLog.get(row.id))!;
       seen.push(JSON.stringify(full.row), JSON.stringify(full.capture?.requestHeaders), JSON.stringify(full.capture?.responseHeaders));
       seen.push(Buffer.from(full.capture?.requestBody ?? []).toString(), Buffer.from(full.capture?.responseBody ?? []).toString());
     }
     assert.ok(seen.length > 30);
   });
 
-  it("finds no key anywhere", () => {
+  it("finds no key anywhere", async () => {
     const files = [h.dbPath, `${h.dbPath}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1"));
     for (const key of Object.values(KEYS)) {
       for (const text of [...seen, ...files]) assert.ok(!text.includes(key), `provider key found: …${text.slice(Math.max(0, text.indexOf(key) - 80), text.indexOf(key))}`);
     }
   });
 
-  it("sent the provider key upstream, and no client key", () => {
+  it("sent the provider key upstream, and no client key", async () => {
     const upstreamHeaders = h.upstream.requests.map((r) => JSON.stringify(r.headers) + r.query);
     assert.ok(upstreamHeaders.every((text) => !text.includes("client-key")), "a client credential reached the upstream");
     assert.ok(upstreamHeaders.some((text) => text.includes(KEYS.gemini)));

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parseConfigText } from "../../gateway/config/load.js";
 import { listenProblem } from "../../gateway/identity/index.js";
-import { parseListen } from "../../gateway/server.js";
+import { parseListen } from "../../gateway/config/listen.js";
 
 const dir = new URL("../../examples/", import.meta.url);
 const examples = readdirSync(dir).filter((f) => f.endsWith(".jsonc"));

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ROUTES } from "../../gateway/proxy/routes.js";
-import type { FormatCodec, WireEvent } from "../../gateway/formats/codec.js";
+import type { FormatCodec } from "../../gateway/formats/codec.js";
+import type { WireEvent } from "../../gateway/stream/framing.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { capture } from "../fakes/fixtures.js";

@@ -85,8 +85,8 @@ describe("input that froze or fooled the gateway", () => {
   }
 
   const rowsOf = (requestId: string, count: number) =>
-    waitFor(() => {
-      const rows = listToolCalls(h.gateway.db, { requestId });
+    waitFor(async () => {
+      const rows = (await listToolCalls(h.gateway.store, { requestId }));
       return rows.length >= count ? rows : undefined;
     }, 5000, `${count} tool-call rows`);
 
@@ -243,7 +243,7 @@ describe("input that froze or fooled the gateway", () => {
       // The log keeps writing: the next request's row arrives too.
       const next = await post(BOB, "/v1/messages", '{"model":"claude-haiku-4-5","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}');
       await h.gateway.requestLog.flush();
-      assert.ok(await waitFor(() => h.gateway.requestLog.get(next.id)?.row, 3000, "the next row"));
+      assert.ok(await waitFor(async () => (await h.gateway.requestLog.get(next.id))?.row, 3000, "the next row"));
     });
 
     it("an MCP call padded with arguments 100k deep is not waved through: its analysis failed, so it is blocked as unknown", async () => {

@@ -223,7 +223,7 @@ describe("an upstream that echoes the provider key", () => {
     for await (const event of await client.responses.create({ model: "gpt-5", input: "x", stream: true })) events.push(event);
     see("responses events", events);
     assert.equal(events.length, 3);
-    const row = await waitFor(() => h.gateway.requestLog.list({ limit: 20 }).find((r) => r.route === "openai.responses" && r.error), 3000, "failed responses row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ limit: 20 })).find((r) => r.route === "openai.responses" && r.error), 3000, "failed responses row");
     assert.match(row.error ?? "", /auth with \[redacted\] failed/);
   });
 
@@ -325,7 +325,7 @@ describe("an upstream that echoes the provider key", () => {
     for (const { id } of requests) {
       await get(`/api/requests/${id}`);
       await get(`/ui/requests/${id}`);
-      const full = h.gateway.requestLog.get(id)!;
+      const full = (await h.gateway.requestLog.get(id))!;
       see(`capture ${id}`, { row: full.row, capture: full.capture?.requestHeaders, response: full.capture?.responseHeaders });
       see(`capture body ${id}`, Buffer.from(full.capture?.responseBody ?? []).toString("latin1"));
     }

@@ -112,7 +112,7 @@ describe("opt-in trusted_proxy: tailscale-serve", () => {
   const principalOf = async (a: Answer) => {
     assert.equal(a.status, 200, a.message);
     await h.gateway.requestLog.flush();
-    return (await waitFor(() => h.gateway.requestLog.get(a.id!)?.row, 3000, a.id!)).principal;
+    return (await waitFor(async () => (await h.gateway.requestLog.get(a.id!))?.row, 3000, a.id!)).principal;
   };
   const post = (f: typeof fetch, headers: Record<string, string>) =>
     call(f, `${h.gateway.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(MESSAGE) });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { WireEvent } from "../../gateway/formats/codec.js";
+import type { WireEvent } from "../../gateway/stream/framing.js";
 import { DEFAULT_FRAMINGS, framingFor } from "../../gateway/stream/index.js";
 import { decodeMessage, eventStreamFraming, exceptionEvent } from "../../gateway/stream/eventstream.js";
 import { captureBytes } from "../fakes/fixtures.js";

@@ -17,6 +17,7 @@ import { type FakeOidcIssuer, startOidcIssuer } from "../fakes/oidc-issuer.js";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
 import { KEYS, defaultProviders } from "../helpers/gateway.js";
 import { Tailnet, type TailscaleNode, waitFor } from "./tailnet.js";
+import { one } from "../helpers/store.js";
 
 describe("the Action's tailscale up/logout against the real CLI", { timeout: 120_000 }, () => {
   let tailnet: Tailnet;
@@ -156,7 +157,7 @@ describe("the bundled Action's main and post on a runner whose traffic goes over
     assert.deepEqual(keyRequest && { ephemeral: keyRequest.ephemeral, preauthorized: keyRequest.preauthorized }, { ephemeral: true, preauthorized: true });
     // The gateway registered the job only after the real WhoIs showed the runner's node carrying the mapped tag.
     const sessionId = main.result.outputs["session-id"] ?? "";
-    const session = gateway.db.prepare("SELECT node_id, repository FROM ci_sessions WHERE id = ?").get(sessionId) as { node_id: string; repository: string } | undefined;
+    const session = (await one(gateway.store, "SELECT node_id, repository FROM ci_sessions WHERE id = ?", sessionId)) as { node_id: string; repository: string } | undefined;
     assert.deepEqual(session, { node_id: node.id, repository: "acme/api" }, main.result.log);
     for (const key of Object.values(KEYS)) assert.ok(!main.result.log.includes(key));
 

@@ -139,7 +139,7 @@ describe("keyless on a real tailnet (tailscaled userspace networking, testcontro
     const ciNodeId = (await tailnet.labNodes()).find((n) => n.hostname === "ci-acme-api-1")?.id;
     const rows = await waitFor("Claude Code's requests in the log", async () => {
       await gateway.requestLog.flush();
-      const found = gateway.requestLog.list({ limit: 50 }).filter((r) => r.ts >= since && r.principal === "tag:ci-acme-api");
+      const found = (await gateway.requestLog.list({ limit: 50 })).filter((r) => r.ts >= since && r.principal === "tag:ci-acme-api");
       return found.length >= 2 ? found : undefined;
     });
     assert.ok(rows.every((r) => r.status === 200 && r.node_id === ciNodeId), "every turn was the CI node's, identified by the real WhoIs");

@@ -223,7 +223,7 @@ describe("deployment shapes on a real tailnet", { timeout: 300_000 }, () => {
       // for want of a role, and the log shows who they were (serve sends no identity header for the tagged node).
       for (const node of [alice, ci]) assert.match((await post(node, trustedPort)).text, /no role granted/);
       await trusted.requestLog.flush();
-      const principals = trusted.requestLog.list({ limit: 10 }).map((r) => r.principal);
+      const principals = (await trusted.requestLog.list({ limit: 10 })).map((r) => r.principal);
       console.log(`# keyless behind serve with trusted_proxy: principals ${principals.join(" ")}`);
       assert.equal(principals.length, 2);
       assert.ok(principals.includes("tag:ci-acme-api"), "the CI node is its real tags");

@@ -8,6 +8,7 @@ import { HEAD_SHA, eventClaims, startOidcIssuer, type FakeOidcIssuer } from "../
 import { appKeyPair } from "../github/app-key.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { one } from "../helpers/store.js";
 
 const RUNNER = "127.0.0.3";
 const ADMIN = "127.0.0.2";
@@ -58,7 +59,7 @@ describe("web UI: CI sessions", () => {
     await claude(ALICE).messages.create({ model: "claude-opus-4-8", max_tokens: 10, messages: [{ role: "user", content: "x" }] });
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n === 2;
+      return ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM requests")) as { n: number }).n === 2;
     }, 3000, "2 request rows");
   });
   after(async () => {

@@ -8,6 +8,7 @@ import { SESSION_PAGE_HEADERS } from "../../gateway/api/session-page.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import { one, all } from "../helpers/store.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ALICE = "127.0.0.2";
@@ -59,7 +60,7 @@ describe("web UI", () => {
     assert.ok(bobErrorId);
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n === 4;
+      return ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM requests")) as { n: number }).n === 4;
     }, 3000, "4 request rows");
   });
   after(() => h.close());
@@ -191,7 +192,7 @@ describe("web UI", () => {
     for (let i = 0; i < 55; i++) await claude.messages.countTokens({ model: "claude-sonnet-4-6", messages: [{ role: "user", content: "x" }] });
     await waitFor(async () => {
       await h.gateway.requestLog.flush();
-      return (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n === 59;
+      return ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM requests")) as { n: number }).n === 59;
     }, 5000, "59 request rows");
     const seen: string[] = [];
     let path: string | null = "/ui/requests";
@@ -206,7 +207,7 @@ describe("web UI", () => {
     assert.equal(pages, 2);
     assert.equal(seen.length, 59);
     assert.equal(new Set(seen).size, 59);
-    const expected = (h.gateway.db.prepare("SELECT id FROM requests ORDER BY ts DESC, id DESC").all() as { id: string }[]).map((r) => r.id);
+    const expected = ((await all(h.gateway.store, "SELECT id FROM requests ORDER BY ts DESC, id DESC")) as { id: string }[]).map((r) => r.id);
     assert.deepEqual(seen, expected);
   });
 });

@@ -15,6 +15,7 @@ import { startFakeUpstream } from "../fakes/upstream.js";
 import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
+import { one, all } from "../helpers/store.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";
@@ -23,6 +24,7 @@ const ALICE = "127.0.0.2";
 const BOB = "127.0.0.5";
 const CAROL = "127.0.0.6";
 const DAVE = "127.0.0.7"; // only asynchronous events
+const ERIN = "127.0.0.8"; // an admin whose events go to a receiver that never takes them
 
 interface Received {
   readonly path: string;
@@ -96,13 +98,14 @@ describe("hooks", () => {
   before(async () => {
     await rx.start();
     h = await startHarness({
-      peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] } },
+      peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] }, [ERIN]: { login: "erin@example.com" } },
       config: () => ({
         hooks: {
           guard: { url: rx.url("/guard"), secret: SECRET, timeout: "300ms", fail_policy: "fail_closed", preference: 10 },
           second: { url: rx.url("/second"), secret: OTHER_SECRET },
           soft: { url: rx.url("/soft"), secret: SECRET, timeout: "300ms", fail_policy: "fail_open" },
           audit: { url: rx.url("/audit"), secret: SECRET, timeout: "1s", retry: { initial: "40ms", max: "150ms" } },
+          doomed: { url: rx.url("/doomed"), secret: SECRET, timeout: "1s", retry: { initial: "20ms", max: "40ms", give_up_after: "250ms" } },
         },
         grants: [
           {
@@ -117,6 +120,7 @@ describe("hooks", () => {
           },
           { src: ["bob@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "soft", events: ["pre_request"] }] }] } },
           { src: ["tag:ci"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "audit", events: [] }] }] } },
+          { src: ["erin@example.com"], app: { [CAP]: [{ role: "admin", models: "**", send_hooks: [{ name: "doomed", events: ["entire_request"] }] }] } },
           { src: ["carol@example.com"], app: { [CAP]: [{ role: "user", models: "**", send_hooks: [{ name: "missing", events: ["pre_request"] }] }] } },
         ],
       }),
@@ -165,7 +169,7 @@ describe("hooks", () => {
     });
     assert.equal(h.upstream.requests.length, sent);
     await h.gateway.requestLog.flush();
-    const row = await waitFor(() => h.gateway.requestLog.list({ principal: "alice@example.com", limit: 1 }).find((r) => r.status === 451), 3000, "denied row");
+    const row = await waitFor(async () => (await h.gateway.requestLog.list({ principal: "alice@example.com", limit: 1 })).find((r) => r.status === 451), 3000, "denied row");
     assert.match(row.denial ?? "", /^hook: prompts may not mention the launch/);
   });
 
@@ -207,7 +211,7 @@ describe("hooks", () => {
     );
     const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "drop" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
-    const events = await waitFor(() => {
+    const events = await waitFor(async () => {
       const got = rx.on("/audit").map((r) => verified(r) as { event: string; metadata: { request_id: string } }).filter((p) => p.metadata.request_id === id);
       return got.length >= 2 ? got : undefined;
     }, 5000, "both events");
@@ -243,7 +247,7 @@ describe("hooks", () => {
     };
     const { response } = await client(ALICE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
     const id = response.headers.get("x-keyless-request-id")!;
-    const attempts = await waitFor(() => {
+    const attempts = await waitFor(async () => {
       const got = rx.on("/audit").filter((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`);
       return got.length >= 4 ? got : undefined;
     }, 5000, "redelivery");
@@ -251,7 +255,7 @@ describe("hooks", () => {
     assert.ok(attempts.every((r) => verified(r)), "every attempt is signed");
     // 40 ms, 80 ms, then the 150 ms cap, each ±20%.
     assert.ok(attempts.at(-1)!.at - attempts[0]!.at >= 200, "retries back off");
-    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox drained");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox drained");
   });
 
   it("a receiver that is down for a while gets every event once it is back (events: [] = every async event)", async () => {
@@ -265,17 +269,35 @@ describe("hooks", () => {
     }
     assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
     await h.gateway.requestLog.flush();
-    const pending = await waitFor(() => {
-      const rows = h.gateway.db.prepare("SELECT msg_id, attempts FROM hook_outbox").all() as { msg_id: string; attempts: number }[];
+    const pending = await waitFor(async () => {
+      const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];
       return rows.length >= 8 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
     }, 3000, "failed attempts recorded");
     assert.deepEqual(pending.map((p) => p.msg_id).sort(), ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]).sort());
     await new Promise((r) => setTimeout(r, 300));
     await rx.start();
     const wanted = ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
-    await waitFor(() => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
+    await waitFor(async () => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
-    await waitFor(() => (h.gateway.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+  });
+
+  it("a message the receiver never takes becomes a dead letter, visible in the API and not retried", async () => {
+    rx.reply["/doomed"] = () => ({ status: 500, body: { error: "no" } });
+    const { response } = await client(ERIN).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "x" }] }).withResponse();
+    const msgId = `msg_${response.headers.get("x-keyless-request-id")}_entire_request_doomed`;
+    const api = (from: string) => h.fetchFrom(from)(`${h.gateway.url}/api/hooks/dead-letters`);
+    const dead = await waitFor(async () => {
+      const body = (await (await api(ERIN)).json()) as { dead_letters: { msg_id: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
+      return body.dead_letters.find((d) => d.msg_id === msgId);
+    }, 5000, "the dead letter");
+    assert.equal(dead.hook, "doomed");
+    assert.equal(dead.last_status, 500);
+    assert.ok(dead.attempts >= 2, `${dead.attempts} attempts before giving up`);
+    const delivered = rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length, delivered, "no attempts after it died");
+    assert.equal((await api(ALICE)).status, 403, "dead letters are for admins");
   });
 });
 
@@ -304,15 +326,15 @@ describe("the outbox across a gateway restart", () => {
     assert.equal(res.status, 200);
     const id = res.headers.get("x-keyless-request-id")!;
     await first.requestLog.flush();
-    await waitFor(() => ((first.db.prepare("SELECT attempts FROM hook_outbox").get() as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
+    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM hook_outbox")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
     await first.close(500);
 
     await rx.start();
     const second = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined });
     try {
-      const got = await waitFor(() => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
+      const got = await waitFor(async () => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
       assert.equal((verified(got) as { metadata: { request_id: string } }).metadata.request_id, id);
-      await waitFor(() => (second.db.prepare("SELECT COUNT(*) AS n FROM hook_outbox").get() as { n: number }).n === 0, 3000, "outbox empty");
+      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
     } finally {
       await second.close(500);
       await upstream.close();

@@ -1,6 +1,6 @@
 // Compiles a validated catalog into predicates, indexed by program name so a command only meets its own rules.
 import type { InlineCode, SimpleCommand } from "../shell/types.js";
-import type { Action, Category, Severity } from "../types.js";
+import type { Action, Category, Severity } from "./types.js";
 import { mergeCatalog, type Catalog, type CommandMatch, type Rule } from "./schema.js";
 
 export interface RuleMeta {

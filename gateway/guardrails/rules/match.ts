@@ -1,7 +1,7 @@
 // Applying compiled rules to the structured pieces of a tool call.
 import { normalizePath } from "../shell/effects.js";
 import type { SimpleCommand } from "../shell/types.js";
-import type { Finding } from "../types.js";
+import type { Finding } from "./types.js";
 import type { CompiledRules, RuleMeta } from "./compile.js";
 
 function finding(meta: RuleMeta, command: string, callId: string | undefined): Finding {

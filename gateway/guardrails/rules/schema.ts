@@ -2,7 +2,7 @@
 // Rules match structured data (a simple command's name, flags, positionals, redirections, pipeline neighbours;
 // a file path; SQL text; interpreter code; an MCP call; a call attribute), never the raw command string.
 import { z } from "zod";
-import { ACTIONS, CATEGORIES, SEVERITIES } from "../types.js";
+import { ACTIONS, CATEGORIES, SEVERITIES } from "./types.js";
 
 /** A regular expression source; `{{name}}` refers to an entry of the catalog's `patterns`. */
 const Regex = z.string().min(1);

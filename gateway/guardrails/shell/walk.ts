@@ -54,6 +54,18 @@ function bracketDepth(src: string): number {
   return max;
 }
 
+/** What is unusual about how a command's name was written (quoted, from a variable, an expansion trick, …). */
+function commandMarkers(inherited: Iterable<Marker>, ifs: boolean | undefined, head: Arg | undefined, path: string): Set<Marker> {
+  const markers = new Set<Marker>(inherited);
+  if (ifs) markers.add("ifs");
+  if (head?.ansiC) markers.add("ansi_c");
+  else if (head?.quoted && /^[\w.+-]+$/.test(path)) markers.add("quote_splice");
+  if (head?.fromVar) markers.add("variable_command");
+  if (head?.trick) markers.add("expansion_trick");
+  for (const m of head?.markers ?? []) markers.add(m);
+  return markers;
+}
+
 export class ShellWalker {
   readonly commands: SimpleCommand[] = [];
   /** Parse errors; bounds hit are the budget's (`Budget.notes`, `LimitExceeded`). */
@@ -316,13 +328,7 @@ export class ShellWalker {
     const name = head ? basename(path) : "";
     const args = argv.slice(1);
     const parsed = parseArgs(name, args.map((a) => a.value));
-    const markers = new Set<Marker>(ctx.markers);
-    if (ev.ifs) markers.add("ifs");
-    if (head?.ansiC) markers.add("ansi_c");
-    else if (head?.quoted && /^[\w.+-]+$/.test(path)) markers.add("quote_splice");
-    if (head?.fromVar) markers.add("variable_command");
-    if (head?.trick) markers.add("expansion_trick");
-    for (const m of head?.markers ?? []) markers.add(m);
+    const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
     const stdin = ev.stdin ?? ctx.stdin;
     const program = programOf(name, args, stdin?.value);
     const fx = effects(name, parsed, ev.redirects);

@@ -1,0 +1,136 @@
+// OpenAI Responses: a blocked call item becomes an assistant message item at the same output_index. In streams the
+// item's events are replaced by a message's events and every later sequence_number is renumbered.
+import type { EventRewriter } from "../../formats/codec.js";
+import type { WireEvent } from "../../stream/framing.js";
+import { isRecord, num, str } from "../../formats/codec.js";
+import { toolCallFromItem } from "./codec.js";
+import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
+
+/** Call items the client executes; hosted ones (mcp_call, web_search_call, …) already ran at the provider. */
+const CLIENT_CALLS = new Set(["function_call", "custom_tool_call", "local_shell_call", "shell_call", "apply_patch_call"]);
+
+function isClientCall(item: unknown): item is Record<string, unknown> {
+  return isRecord(item) && CLIENT_CALLS.has(str(item.type) ?? "");
+}
+
+function messageId(item: Record<string, unknown>, index: number): string {
+  const id = str(item.call_id) ?? str(item.id) ?? String(index);
+  return `msg_keyless_${id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
+
+function textPart(text: string) {
+  return { type: "output_text", text, annotations: [], logprobs: [] };
+}
+
+function messageItem(id: string, text: string) {
+  return { type: "message", id, status: "completed", role: "assistant", content: [textPart(text)] };
+}
+
+/** The refusal for a call item, or null to keep it. */
+function judge(item: Record<string, unknown>, index: number, verdict: Verdict): string | null {
+  const call = toolCallFromItem(item, index);
+  return call ? verdict(call) : null;
+}
+
+function rewriteOutput(output: unknown[], replace: (item: Record<string, unknown>, index: number) => unknown): { output: unknown[]; changed: boolean } {
+  let changed = false;
+  const next = output.map((item, index) => {
+    if (!isClientCall(item)) return item;
+    const replaced = replace(item, index);
+    if (replaced !== item) changed = true;
+    return replaced;
+  });
+  return { output: next, changed };
+}
+
+function rewriteBody(body: unknown, verdict: Verdict): unknown {
+  if (!isRecord(body) || !Array.isArray(body.output)) return undefined;
+  const { output, changed } = rewriteOutput(body.output, (item, index) => {
+    const text = judge(item, index, verdict);
+    return text === null ? item : messageItem(messageId(item, index), text);
+  });
+  return changed ? { ...body, output } : undefined;
+}
+
+interface Held {
+  readonly outputIndex: number;
+  readonly events: WireEvent[];
+}
+
+class ResponsesBlockRewriter implements EventRewriter {
+  private held: Held | null = null;
+  private nextSeq: number | null = null;
+  /** Replacement message items by the blocked item's call id (for the terminal response object). */
+  private readonly replaced = new Map<string, ReturnType<typeof messageItem>>();
+
+  constructor(private readonly verdict: Verdict) {}
+
+  rewrite(event: WireEvent, emit: (event: WireEvent) => void): void {
+    const e = eventObject(event);
+    if (this.held) {
+      this.held.events.push(event);
+      if (e?.type === "response.output_item.done" && num(e.output_index) === this.held.outputIndex && isRecord(e.item)) {
+        this.release(e.item, emit);
+      }
+      return;
+    }
+    if (e?.type === "response.output_item.added" && isClientCall(e.item)) {
+      this.held = { outputIndex: num(e.output_index), events: [event] };
+      return;
+    }
+    if (e && this.replaced.size > 0 && isRecord(e.response) && Array.isArray(e.response.output)) {
+      const { output } = rewriteOutput(e.response.output, (item) => this.replaced.get(str(item.call_id) ?? "") ?? item);
+      this.send(withData(event, { ...e, response: { ...e.response, output } }), emit);
+      return;
+    }
+    this.send(event, emit);
+  }
+
+  flush(emit: (event: WireEvent) => void): void {
+    for (const e of this.held?.events ?? []) this.send(e, emit);
+    this.held = null;
+  }
+
+  /** Emits with sequence_number continuing the numbering the client has seen so far. */
+  private send(event: WireEvent, emit: (event: WireEvent) => void): void {
+    const e = eventObject(event);
+    if (!e || typeof e.sequence_number !== "number") return emit(event);
+    this.nextSeq ??= e.sequence_number;
+    const seq = this.nextSeq++;
+    emit(seq === e.sequence_number ? event : withData(event, { ...e, sequence_number: seq }));
+  }
+
+  private release(item: Record<string, unknown>, emit: (event: WireEvent) => void): void {
+    const { outputIndex, events } = this.held!;
+    this.held = null;
+    const text = judge(item, outputIndex, this.verdict);
+    if (text === null) {
+      for (const e of events) this.send(e, emit);
+      return;
+    }
+    const id = messageId(item, outputIndex);
+    const done = messageItem(id, text);
+    this.replaced.set(str(item.call_id) ?? "", done);
+    const at = { output_index: outputIndex };
+    const part = { item_id: id, output_index: outputIndex, content_index: 0 };
+    const synthetic: Record<string, unknown>[] = [
+      { type: "response.output_item.added", ...at, item: { ...done, status: "in_progress", content: [] } },
+      { type: "response.content_part.added", ...part, part: textPart("") },
+      { type: "response.output_text.delta", ...part, delta: text, logprobs: [] },
+      { type: "response.output_text.done", ...part, text, logprobs: [] },
+      { type: "response.content_part.done", ...part, part: textPart(text) },
+      { type: "response.output_item.done", ...at, item: done },
+    ];
+    for (const s of synthetic) this.send({ name: String(s.type), data: JSON.stringify({ ...s, sequence_number: 0 }) }, emit);
+    // Events held alongside that belong to no output item keep their place after it.
+    for (const e of events) {
+      const held = eventObject(e);
+      if (held && held.output_index === undefined && held.item_id === undefined) this.send(e, emit);
+    }
+  }
+}
+
+export const responsesBlocker: Blocker = {
+  rewriteBody,
+  streamRewriter: (verdict) => new ResponsesBlockRewriter(verdict),
+};

@@ -1,6 +1,0 @@
-// Claude on Vertex AI: Anthropic's bodies and SSE, Google's error envelope. Gemini on Vertex is the Gemini codec as is.
-import { anthropicMessages } from "./anthropic.js";
-import type { FormatCodec } from "./codec.js";
-import { googleError } from "./gemini.js";
-
-export const vertexAnthropic: FormatCodec = { ...anthropicMessages, errorResponse: googleError };

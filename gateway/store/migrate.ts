@@ -1,0 +1,41 @@
+// Versioned, forward-only migrations. Kysely's Migrator records applied versions in kysely_migration and holds its
+// lock while it runs (pg_advisory_xact_lock on PostgreSQL, a lock row on SQLite), so replicas starting together apply
+// each version once. A database newer than this build is refused rather than guessed at.
+import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely";
+import { initial } from "./migrations/0001-initial.js";
+import { claims } from "./migrations/0002-claims.js";
+import { routing } from "./migrations/0003-routing.js";
+import type { Engine, Store } from "./db.js";
+
+function migrations(engine: Engine): Record<string, Migration> {
+  return { "0001-initial": initial(engine), "0002-claims": claims(engine), "0003-routing": routing(engine) };
+}
+
+function migrator(store: Store): Migrator {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(store.engine) };
+  return new Migrator({ db: store.db, provider });
+}
+
+function check(result: MigrationResultSet): string[] {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === "Error")?.migrationName;
+    const cause = result.error instanceof Error ? result.error.message : String(result.error);
+    // No migration named: the database could not be reached or locked, and the cause says so.
+    throw new Error(failed ? `database migration ${failed} failed: ${cause}` : cause, { cause: result.error });
+  }
+  return (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateToLatest(store: Store): Promise<string[]> {
+  return check(await migrator(store).migrateToLatest());
+}
+
+export interface MigrationStatus {
+  readonly name: string;
+  readonly executedAt: Date | null;
+}
+
+export async function migrationStatus(store: Store): Promise<MigrationStatus[]> {
+  return (await migrator(store).getMigrations()).map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
+}
