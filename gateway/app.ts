@@ -1,5 +1,6 @@
 // The gateway as a Hono app. Everything it needs is passed in; nothing here is global.
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { TrieRouter } from "hono/router/trie-router";
 import type { Config } from "./config/schema.js";
 import type { GatewayErrorKind } from "./formats/codec.js";
 import type { GatewayEnv } from "./http/env.js";
@@ -17,28 +18,17 @@ import { mountRequestApi } from "./api/requests.js";
 import { apiError } from "./http/api-error.js";
 import { API_BODY_LIMIT, type BodyPolicy, CONFIG_BODY_LIMIT, closing, hasBody, limitBodies } from "./http/body-limit.js";
 import { mountBedrockControl } from "./proxy/bedrock-control.js";
-import type { ExchangePlugin, SessionRef } from "./proxy/exchange.js";
+import type { SessionRef } from "./proxy/exchange.js";
+import type { GatewayModule } from "./proxy/feature.js";
 import type { ProxyDeps } from "./proxy/deps.js";
 import { handleProxy } from "./proxy/handler.js";
 import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
-import { type RouteDef, ROUTES, matchRoute } from "./proxy/routes.js";
+import type { RouteDef } from "./proxy/routes.js";
 import type { KeyPool } from "./proxy/key-pool.js";
+import { ROUTES } from "./dialects/index.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
-
-/** A feature that plugs into the gateway: request-path checks, extra API routes. */
-export interface GatewayModule {
-  readonly name: string;
-  readonly plugin?: ExchangePlugin;
-  /** Mounts routes that run after identity resolution (c.var.identity is set). */
-  mount?(app: Hono<GatewayEnv>): void;
-  /**
-   * Mounts routes that also run for callers the network refused (c.var.unidentified set, c.var.identity not): they
-   * authenticate by other means, answer, or call next() (which refuses unidentified callers).
-   */
-  mountPublic?(app: Hono<GatewayEnv>): void;
-}
 
 export interface AppDeps {
   readonly getConfig: () => Config;
@@ -50,7 +40,7 @@ export interface AppDeps {
   readonly metrics: GatewayMetrics;
   /** The provider-traffic client; fetch only serves rare control-plane reads. */
   readonly upstream: UpstreamClient;
-  /** Provider keys with their weights and rests (routing/keys.ts). */
+  /** Provider keys with their weights and rests (proxy/key-pool.ts). */
   readonly keys: KeyPool;
   readonly fetch?: typeof fetch;
   readonly modules?: readonly GatewayModule[];
@@ -74,37 +64,11 @@ function genericError(path: string, status: number, message: string): Response {
   return Response.json({ type: "error", error: { type: status === 404 ? "not_found_error" : "permission_error", message, code: null } }, { status });
 }
 
-export function createApp(deps: AppDeps): Hono<GatewayEnv> {
-  const app = new Hono<GatewayEnv>();
-  const modules = deps.modules ?? [];
-  const routes = deps.routes ?? ROUTES;
-  const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
-  const plugins = modules.flatMap((m) => (m.plugin ? [m.plugin] : []));
-  const framings = deps.framings ?? DEFAULT_FRAMINGS;
+type OnError = (err: unknown, context: string) => void;
+
+/** Checks every request passes before any route: host, cross-site, identity (the Caller), body limit. */
+function mountEdge(app: Hono<GatewayEnv>, deps: AppDeps, routes: readonly RouteDef[]): (c: Context<GatewayEnv>, status: 403 | 503, message: string) => Response {
   const callers = new CallerCache();
-  const proxyDeps = (config: Config): ProxyDeps => ({
-    config,
-    pricer: deps.pricer,
-    log: deps.log,
-    plugins,
-    framings,
-    upstream: deps.upstream,
-    metrics: deps.metrics,
-    routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
-    sessionFor: deps.sessionFor ?? (() => null),
-    onError,
-  });
-
-  app.onError((err, c) => {
-    onError(err, `${c.req.method} ${c.req.path}`);
-    // Never echo err.message: it may hold upstream details.
-    return genericError(c.req.path, 500, "internal gateway error");
-  });
-
-  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
-  // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
-  app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
-
   app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, () => deps.resolver.tailnetSuffix(), (path, message) => genericError(path, 403, message)));
   app.use("*", refuseCrossSite((path, message) => genericError(path, 403, message)));
   // Identity first, then the body limit, then the body: nobody unidentified makes the gateway read more than a small
@@ -114,38 +78,95 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     return hasBody(c.req.raw.headers) ? closing(res) : res;
   };
   app.use("*", identify(deps.resolver, (identity) => callers.get(identity, deps.getConfig()), refuseCaller, deps.credentialIdentity));
+  // The provider routes read their own bodies (up to limits.max_body); a router of the same shape as the app's decides.
+  const providerPaths = new TrieRouter<RouteDef>();
+  for (const route of routes) for (const path of route.paths) providerPaths.add(route.method, path, route);
   const bodyPolicy = (c: Context<GatewayEnv>): BodyPolicy => {
-    if (matchRoute(routes, c.req.method, new URL(c.req.url).pathname)) return { limit: deps.getConfig().limits.max_body, readsOwnBody: true };
+    if (providerPaths.match(c.req.method, c.req.path)[0].length > 0) return { limit: deps.getConfig().limits.max_body, readsOwnBody: true };
     return { limit: c.req.path.startsWith("/api/config") ? CONFIG_BODY_LIMIT : API_BODY_LIMIT, readsOwnBody: false };
   };
   app.use("*", limitBodies(bodyPolicy, (c, limit) => genericError(c.req.path, 413, `request body exceeds the gateway's limit of ${limit} bytes for ${c.req.method} ${c.req.path}`)));
-  for (const module of modules) module.mountPublic?.(app);
-  app.use("*", requireIdentity(refuseCaller));
+  return refuseCaller;
+}
 
+/** keyless's own routes for identified callers: metrics, model lists, the request log API, Bedrock's control plane. */
+function mountGatewayRoutes(app: Hono<GatewayEnv>, deps: AppDeps): void {
   app.get("/metrics", async (c) => {
     if (!c.var.caller.readsMetrics) {
       return apiError(c, 403, "forbidden", "access denied: metrics need role admin or read_metrics");
     }
     return c.body(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType });
   });
-
   app.get("/v1/models", (c) => {
     const models = grantedModels(c.var.caller, deps.catalog);
     // Anthropic clients send anthropic-version; everyone else gets OpenAI's list shape.
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
   app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(c.var.caller, deps.catalog))));
+  mountRequestApi(app, deps.log);
+  mountBedrockControl(app, deps.fetch ?? fetch);
+}
 
-  mountRequestApi(app, deps.getConfig, deps.log);
-  mountBedrockControl(app, deps.getConfig, deps.fetch ?? fetch);
-  for (const module of modules) module.mount?.(app);
-
-  app.all("*", async (c) => {
-    const pathname = new URL(c.req.url).pathname;
-    const matched = matchRoute(routes, c.req.method, pathname);
-    if (!matched) return genericError(pathname, 404, `keyless has no route for ${c.req.method} ${pathname}`);
-    return handleProxy(c.req.raw, c.var.caller, matched, proxyDeps(c.var.caller.config), c.env?.incoming);
+/**
+ * Each dialect's routes on Hono's router. The router dispatches on the path's shape; the route's own pattern, on the
+ * raw path, decides and names the model, else the next route sharing the shape is tried, then the 404.
+ */
+function mountProviderRoutes(app: Hono<GatewayEnv>, deps: AppDeps, routes: readonly RouteDef[], plugins: ProxyDeps["plugins"], onError: OnError): void {
+  const framings = deps.framings ?? DEFAULT_FRAMINGS;
+  const proxyDeps = (config: Config): ProxyDeps => ({
+    config,
+    pricer: deps.pricer,
+    log: deps.log,
+    plugins,
+    framings,
+    upstream: deps.upstream,
+    routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
+    metrics: deps.metrics,
+    sessionFor: deps.sessionFor ?? (() => null),
+    onError,
   });
+  const provider = (route: RouteDef): MiddlewareHandler<GatewayEnv> =>
+    async function providerRoute(c, next) {
+      const match = route.pattern.exec(new URL(c.req.url).pathname);
+      if (!match) return next();
+      return handleProxy(c.req.raw, c.var.caller, { route, match }, proxyDeps(c.var.caller.config), c.env?.incoming);
+    };
+  for (const route of routes) app.on(route.method, [...route.paths], provider(route));
+}
 
+/** A feature's routes as a sub-app of its own, mounted with app.route(). */
+function mountFeature(app: Hono<GatewayEnv>, mount: ((sub: Hono<GatewayEnv>) => void) | undefined): void {
+  if (!mount) return;
+  const sub = new Hono<GatewayEnv>();
+  mount(sub);
+  app.route("/", sub);
+}
+
+export function createApp(deps: AppDeps): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const modules = deps.modules ?? [];
+  const routes = deps.routes ?? ROUTES;
+  const onError = deps.onError ?? ((err, context) => console.error(`keyless: ${context}:`, err));
+
+  app.onError((err, c) => {
+    onError(err, `${c.req.method} ${c.req.path}`);
+    // Never echo err.message: it may hold upstream details.
+    return genericError(c.req.path, 500, "internal gateway error");
+  });
+  app.notFound((c) => {
+    const pathname = new URL(c.req.url).pathname;
+    return genericError(pathname, 404, `keyless has no route for ${c.req.method} ${pathname}`);
+  });
+  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
+  // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
+  app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
+
+  const refuseCaller = mountEdge(app, deps, routes);
+  for (const module of modules) mountFeature(app, module.mountPublic?.bind(module));
+  app.use("*", requireIdentity(refuseCaller));
+  mountGatewayRoutes(app, deps);
+  // Features in pipeline order (gateway/pipeline.ts): their routes, then their steps around every provider request.
+  for (const module of modules) mountFeature(app, module.mount?.bind(module));
+  mountProviderRoutes(app, deps, routes, modules.flatMap((m) => (m.plugin ? [m.plugin] : [])), onError);
   return app;
 }

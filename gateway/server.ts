@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
 import { createApp } from "./app.js";
+import { pipeline } from "./pipeline.js";
 import type { GatewayModule } from "./proxy/feature.js";
 import type { LoadedConfig } from "./config/load.js";
 import { parseListen } from "./config/listen.js";
@@ -56,6 +57,8 @@ export interface RunningGateway {
   /** This replica's name in claims and leases. */
   readonly replica: string;
   readonly requestLog: RequestLog;
+  /** Where budgets are reserved (the store itself, or quota_store). */
+  readonly buckets: BucketStore;
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
   replaceConfig(next: LoadedConfig): void;
@@ -98,6 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     getConfig,
     store,
     replica,
+    claimLeaseMs: config.database.claim_lease,
     balance: async (bucket, quota) => {
       const def = getConfig().quotas[quota];
       return def ? (await buckets.peek({ bucket, quota, def })).balance : null;
@@ -113,8 +117,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ store, onError: onModuleError });
-  const hooks = createHooksModule({ store, replica, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
-  // Quotas run last: they reserve for the body as pre_request hooks leave it.
+  const hooks = createHooksModule({ store, replica, leaseMs: config.database.claim_lease, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
   const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
   const alerts: GatewayModule = {
     name: "budget-alerts",
@@ -122,7 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
   const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
   const routing = createRoutingModule({ store, registry: metrics.registry, getConfig });
-  const modules: GatewayModule[] = [ci, hooks, tools, rateLimits, quotas, alerts, routing, websocket, configApi, createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor })];
+  const modules = pipeline({ ci, hooks, guardrails: tools, rateLimits, quotas, alerts, routing, websocket, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -176,6 +180,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     store,
     replica,
     requestLog,
+    buckets,
     config: getConfig,
     reloadConfig() {
       if (!live) return { ok: false, problems: ["the gateway was started without a config file"] };

@@ -6,7 +6,7 @@ import type { GatewayEnv } from "../http/env.js";
 import type { WireEvent } from "../stream/framing.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
-import { ROUTES } from "../proxy/routes.js";
+import { ROUTES } from "../dialects/index.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
 import { DEFAULT_FRAMINGS } from "../stream/index.js";
@@ -75,7 +75,7 @@ export function captureView(row: RequestRow, capture: Capture, config: Config) {
   };
 }
 
-export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, log: RequestLog): void {
+export function mountRequestApi(app: Hono<GatewayEnv>, log: RequestLog): void {
   app.get("/api/requests", requireRole("admin"), async (c) => {
     const q = RequestQuery.safeParse(c.req.query());
     if (!q.success) return apiError(c, 400, "invalid_query", zodMessage(q.error));
@@ -84,7 +84,7 @@ export function mountRequestApi(app: Hono<GatewayEnv>, getConfig: () => Config, 
   app.get("/api/requests/:id", requireRole("admin"), async (c) => {
     const found = await log.get(c.req.param("id"));
     if (!found) return apiError(c, 404, "not_found", `no request ${c.req.param("id")}`);
-    return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture, getConfig()) });
+    return c.json({ request: found.row, capture: found.capture && captureView(found.row, found.capture, c.var.caller.config) });
   });
   app.get("/api/usage", requireRole("admin"), async (c) => {
     const q = UsageQuery.safeParse(c.req.query());

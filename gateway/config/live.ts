@@ -4,11 +4,17 @@
 import { type FSWatcher, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import type { ConfigAudit, ConfigChangeSource } from "../store/config-audit.js";
 import { GrantValue } from "./grants.js";
 import { ConfigError, type Env, type LoadedConfig, hashConfigText, parseConfigText } from "./load.js";
 import type { Config } from "./schema.js";
 import { lineDiff, literalSecrets, redact } from "./text.js";
+
+export type ConfigChangeSource = "api" | "sighup" | "watch";
+
+/** Where applied changes are recorded (the store's config audit); config/ names the shape so it needs no store. */
+export interface ConfigAuditSink {
+  record(change: { ts: number; principal: string | null; source: ConfigChangeSource; old_hash: string; new_hash: string; diff: string }): Promise<void>;
+}
 
 /** Sections read once at startup: a reload changes them in the file only. */
 const RESTART_ONLY = ["listen", "identity", "database", "quota_store", "prices"] as const satisfies readonly (keyof Config)[];
@@ -43,7 +49,7 @@ export interface LiveConfigOptions {
   readonly path: string;
   readonly initial: LoadedConfig;
   readonly apply: (next: LoadedConfig) => void;
-  readonly audit: Pick<ConfigAudit, "record">;
+  readonly audit: ConfigAuditSink;
   readonly env?: Env;
   readonly log?: (message: string) => void;
   readonly debounceMs?: number;

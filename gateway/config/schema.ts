@@ -39,6 +39,11 @@ export const DatabaseConfig = z
     url: z.string().regex(/^postgres(ql)?:\/\/./, 'expected a PostgreSQL URL such as "postgres://keyless@db:5432/keyless"').optional(),
     /** Connections each replica keeps (type postgres). */
     pool_size: z.number().int().min(1).max(200).default(10),
+    /**
+     * How long a replica's claim on a webhook message or a check-run write holds: another replica takes the work over
+     * once a claim is this old (its replica died). Longer than any hook's timeout.
+     */
+    claim_lease: Duration.default(60_000),
     /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
     retention: z.union([z.literal(""), Duration]).default(""),
     /** Each captured body is cut at this size before it is compressed and stored. */
@@ -83,7 +88,7 @@ export const Config = z.strictObject({
   /** Ordered fallback targets per model, across providers and keys (docs/routing.md). */
   routes: RoutesConfig.default({}),
   routing: RoutingConfig.default(DEFAULT_ROUTING),
-  database: DatabaseConfig.default({ type: "sqlite", path: "keyless.db", pool_size: 10, retention: "", capture_limit: 1024 * 1024 }),
+  database: DatabaseConfig.default({ type: "sqlite", path: "keyless.db", pool_size: 10, claim_lease: 60_000, retention: "", capture_limit: 1024 * 1024 }),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
   prices: z.record(z.string(), PriceOverride).default({}),

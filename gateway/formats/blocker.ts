@@ -1,7 +1,7 @@
 // The one interface every wire format's blocker implements: replace blocked tool calls with a text answer that
 // ends the agent's turn normally, in a complete JSON response or in a stream the official SDKs still accept.
 import type { EventRewriter } from "./codec.js";
-import type { WireEvent } from "../stream/framing.js";
+import { type WireEvent, eventJson } from "../stream/framing.js";
 import { isRecord } from "./codec.js";
 import type { ToolCall } from "./types.js";
 
@@ -17,12 +17,8 @@ export interface Blocker {
 
 /** The event's JSON data as an object, or null (not JSON, or not an object). */
 export function eventObject(event: WireEvent): Record<string, unknown> | null {
-  try {
-    const parsed: unknown = JSON.parse(event.data);
-    return isRecord(parsed) ? parsed : null;
-  } catch {
-    return null;
-  }
+  const parsed = eventJson(event);
+  return isRecord(parsed) ? parsed : null;
 }
 
 export function withData(event: WireEvent, data: unknown): WireEvent {

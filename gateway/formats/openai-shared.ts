@@ -1,5 +1,25 @@
-// Pieces the two OpenAI formats (Chat Completions and Responses) share: the error envelope.
-import { type GatewayError, jsonResponse, statusOf } from "./codec.js";
+// Pieces the two OpenAI formats (Chat Completions and Responses) share: the usage object and the error envelope.
+import { type GatewayError, isRecord, jsonResponse, num, statusOf } from "./codec.js";
+import type { Usage } from "./types.js";
+
+/**
+ * OpenAI's usage object. Chat names its counts prompt/completion, Responses input/output; otherwise they agree:
+ * cached and cache-write tokens are part of the input count, reasoning tokens part of the output.
+ */
+export function openaiUsage(u: unknown, names: { readonly input: "prompt" | "input"; readonly output: "completion" | "output" }): Usage | null {
+  if (!isRecord(u)) return null;
+  const inDetails = u[`${names.input}_tokens_details`];
+  const outDetails = u[`${names.output}_tokens_details`];
+  const cacheRead = isRecord(inDetails) ? num(inDetails.cached_tokens) : 0;
+  const cacheWrite = isRecord(inDetails) ? num(inDetails.cache_write_tokens) : 0;
+  return {
+    input: Math.max(0, num(u[`${names.input}_tokens`]) - cacheRead - cacheWrite),
+    cacheRead,
+    cacheWrite,
+    output: num(u[`${names.output}_tokens`]),
+    reasoning: isRecord(outDetails) ? num(outDetails.reasoning_tokens) : 0,
+  };
+}
 
 const ERROR_TYPES: Record<GatewayError["kind"], { type: string; code: string | null }> = {
   invalid_request: { type: "invalid_request_error", code: null },

@@ -182,6 +182,8 @@ export interface CheckSyncDeps {
   readonly settings: () => CheckSyncSettings;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** A write claim lasts this long: more than a write takes (GitHub calls time out after 15 s). */
+  readonly claimLeaseMs?: number;
   readonly onError?: (err: unknown, context: string) => void;
 }
 
@@ -199,8 +201,6 @@ const BACKOFF_MAX_MS = 600_000;
 const GIVE_UP_MS = 3 * 86_400_000;
 /** A finished session keeps being watched this long: late-logged requests, or an idle-closed job that was only slow. */
 const WATCH_AFTER_FINISH_MS = 86_400_000;
-/** A write claim lasts this long: more than a write takes (GitHub calls time out after 15 s). */
-const CLAIM_LEASE_MS = 60_000;
 
 export class CheckRunSync {
   private readonly now: () => number;
@@ -265,7 +265,7 @@ export class CheckRunSync {
         else if (marker !== s.check_marker) await store.markPending(s.id, Math.max(now, (s.check_sent_at ?? 0) + settings.updateIntervalMs), now);
       }
       if (!writing) return;
-      for (const p of await store.claimDue(now, CLAIM_LEASE_MS)) await this.write(p.session_id);
+      for (const p of await store.claimDue(now, this.deps.claimLeaseMs ?? 60_000)) await this.write(p.session_id);
     } catch (err) {
       this.deps.onError?.(err, "check runs: scanning sessions");
     }
@@ -286,7 +286,7 @@ export class CheckRunSync {
     if (!github) return;
     const now = this.now();
     // Another replica is writing this check run: it will write the newest state.
-    if (!(await store.claim(sessionId, now, CLAIM_LEASE_MS))) return;
+    if (!(await store.claim(sessionId, now, this.deps.claimLeaseMs ?? 60_000))) return;
     const s = await store.get(sessionId);
     const pending = await store.pending(sessionId);
     if (!s || !pending) return;

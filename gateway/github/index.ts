@@ -22,8 +22,9 @@ const TOKEN_REFRESH_MS = 1_000;
 export interface CiModuleDeps {
   readonly getConfig: () => Config;
   readonly store: Store;
-  /** This replica, as written in its check-run write claims. */
+  /** This replica, as written in its check-run write claims, and how long a claim holds. */
   readonly replica?: string;
+  readonly claimLeaseMs?: number;
   /** What is left in a budget bucket now (from the quota store), for the report's budget section. */
   readonly balance?: BucketBalanceReader;
   readonly flushLog?: () => Promise<void>;
@@ -98,6 +99,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
     },
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
+    ...(deps.claimLeaseMs ? { claimLeaseMs: deps.claimLeaseMs } : {}),
   });
   const service = new SessionService({
     config: github,

@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../http/env.js";
 import { bedrockError } from "../formats/bedrock.js";
 import { isRecord, str } from "../formats/codec.js";
-import { type Access, accessUnder, allowsModel, modelKey } from "../access/grants.js";
+import { type Access, allowsModel, modelKey } from "../access/grants.js";
 import { globMatch } from "../config/glob.js";
 import type { BedrockAdapter, BedrockConfig } from "../providers/bedrock.js";
 import { PROVIDERS } from "../providers/registry.js";
@@ -40,7 +40,7 @@ function bedrockProviders(config: Config): Bedrock[] {
 
 const mayUse = (access: Access, p: Bedrock, id: string) => p.config.models.some((g) => globMatch(g, id)) && allowsModel(access, modelKey(p.name, id));
 
-export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Config, doFetch: typeof fetch): void {
+export function mountBedrockControl(app: Hono<GatewayEnv>, doFetch: typeof fetch): void {
   const adapter: BedrockAdapter = PROVIDERS.bedrock;
 
   const forward = async (p: Bedrock, path: string, query: URLSearchParams): Promise<{ res: Response; headers: Headers; body: Uint8Array } | Response> => {
@@ -57,8 +57,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
   };
 
   const callerAccess = (c: Context<GatewayEnv>): Access | Response => {
-    const config = getConfig();
-    const access = accessUnder(c.var.identity, config);
+    const { access } = c.var.caller;
     return access.role === null ? bedrockError({ kind: "permission", message: "access denied: no role granted" }) : access;
   };
 
@@ -67,7 +66,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
     if (access instanceof Response) return access;
     const parsed = ListQuery.safeParse(Object.fromEntries(new URL(c.req.url).searchParams));
     if (!parsed.success) return bedrockError({ kind: "invalid_request", message: "invalid inference-profiles query" });
-    const [p] = bedrockProviders(getConfig());
+    const [p] = bedrockProviders(c.var.caller.config);
     if (!p) return bedrockError({ kind: "not_found", message: "no Bedrock provider is configured on this gateway" });
     const query = new URLSearchParams(Object.entries(parsed.data).filter((e): e is [string, string] => e[1] !== undefined));
     const got = await forward(p, "/inference-profiles", query);
@@ -100,7 +99,7 @@ export function mountBedrockControl(app: Hono<GatewayEnv>, getConfig: () => Conf
     } catch {
       return bedrockError({ kind: "invalid_request", message: "inference profile id is not valid percent-encoding" });
     }
-    const p = bedrockProviders(getConfig()).find((b) => mayUse(access, b, id));
+    const p = bedrockProviders(c.var.caller.config).find((b) => mayUse(access, b, id));
     if (!p) return bedrockError({ kind: "not_found", message: `inference profile "${id.slice(0, 200)}" is not available to ${c.var.identity.principal}` });
     const got = await forward(p, `/inference-profiles/${encodeURIComponent(id)}`, new URLSearchParams());
     if (got instanceof Response) return got;

@@ -65,9 +65,10 @@ export function costOf(deps: ProxyDeps, ex: Exchange, status: number, usage: Usa
   return deps.pricer.cost({ provider: ex.provider.name, priceProvider: ex.provider.adapter.priceProvider, model: ex.model }, usage);
 }
 
+/** The after-steps, in reverse pipeline order: the feature whose before-step ran first sees everything the others did. */
 function runAfter(deps: ProxyDeps, ex: Exchange, outcome: Outcome): RowExtension[] {
   const extensions: RowExtension[] = [];
-  for (const plugin of deps.plugins) {
+  for (const plugin of [...deps.plugins].reverse()) {
     try {
       const ext = plugin.after?.(ex, outcome);
       if (ext) extensions.push(ext);

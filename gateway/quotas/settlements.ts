@@ -56,7 +56,7 @@ export class SettlementQueue {
           .onConflict((oc) => oc.column("request_id").doNothing())
           .execute();
       },
-      committed: () => void this.drain(),
+      committed: () => this.drain(),
     };
   }
 

@@ -5,13 +5,16 @@ import { type Migration, type MigrationProvider, type MigrationResultSet, Migrat
 import { initial } from "./migrations/0001-initial.js";
 import { claims } from "./migrations/0002-claims.js";
 import { routing } from "./migrations/0003-routing.js";
-import type { Engine, Store } from "./db.js";
+import type { Engine, Kdb } from "./schema.js";
+
+/** What migrating needs of an open store (db.ts's Store has it). */
+type Migratable = { readonly engine: Engine; readonly db: Kdb };
 
 function migrations(engine: Engine): Record<string, Migration> {
   return { "0001-initial": initial(engine), "0002-claims": claims(engine), "0003-routing": routing(engine) };
 }
 
-function migrator(store: Store): Migrator {
+function migrator(store: Migratable): Migrator {
   const provider: MigrationProvider = { getMigrations: async () => migrations(store.engine) };
   return new Migrator({ db: store.db, provider });
 }
@@ -27,7 +30,7 @@ function check(result: MigrationResultSet): string[] {
 }
 
 /** Applies every pending migration; returns the names applied now. */
-export async function migrateToLatest(store: Store): Promise<string[]> {
+export async function migrateToLatest(store: Migratable): Promise<string[]> {
   return check(await migrator(store).migrateToLatest());
 }
 
@@ -36,6 +39,6 @@ export interface MigrationStatus {
   readonly executedAt: Date | null;
 }
 
-export async function migrationStatus(store: Store): Promise<MigrationStatus[]> {
+export async function migrationStatus(store: Migratable): Promise<MigrationStatus[]> {
   return (await migrator(store).getMigrations()).map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
 }

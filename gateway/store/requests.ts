@@ -26,8 +26,11 @@ type PreparedCapture = Omit<Insertable<CapturesTable>, "request_id" | "ts">;
 /** Extra rows other modules write in the same transaction as the request (tool calls, quota ledger…). */
 export interface RowExtension {
   write(trx: Executor, requestId: string): Promise<void>;
-  /** Runs once the transaction has committed (work that must see the rows, such as delivering them). */
-  committed?(): void;
+  /**
+   * Runs once the transaction has committed (work that must see the rows, such as delivering them); flush() waits for
+   * the promise it returns.
+   */
+  committed?(): void | Promise<void>;
 }
 
 interface PendingEntry {
@@ -87,6 +90,8 @@ type Where = Expression<SqlBool>;
 export class RequestLog {
   private readonly writer: BatchWriter<PendingEntry>;
   private readonly db;
+  /** Work started by written rows (settlements against a shared bucket store) that flush() waits for. */
+  private readonly followUps = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -120,7 +125,12 @@ export class RequestLog {
         for (const ext of extensions) await ext.write(trx, row.id);
       }
     });
-    for (const { extensions } of entries) for (const ext of extensions) ext.committed?.();
+    for (const { extensions } of entries) {
+      for (const ext of extensions) {
+        const after = ext.committed?.();
+        if (after) this.followUps.add(after.finally(() => this.followUps.delete(after)));
+      }
+    }
   }
 
   /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
@@ -128,9 +138,10 @@ export class RequestLog {
     this.writer.add({ row, capture, extensions });
   }
 
-  /** Writes everything queued. */
-  flush(): Promise<void> {
-    return this.writer.flush();
+  /** Writes everything queued, and waits for the work the written rows started. */
+  async flush(): Promise<void> {
+    await this.writer.flush();
+    await Promise.allSettled([...this.followUps]);
   }
 
   /** Rows queued and not yet written. */

@@ -238,7 +238,7 @@ export interface Tables {
   budget_alerts: BudgetAlertsTable;
 }
 
-export type Engine = "sqlite" | "postgres";
+export type { Engine } from "./migrations/engine.js";
 export type Kdb = Kysely<Tables>;
 /** A connection or a transaction: what a write that may join a caller's transaction takes. */
 export type Executor = Kysely<Tables> | Transaction<Tables>;

@@ -6,6 +6,27 @@ export interface WireEvent {
   readonly data: string;
 }
 
+const parsedData = new WeakMap<WireEvent, { readonly value: unknown }>();
+
+/**
+ * The event's data as JSON, or undefined when it is not JSON. Parsed once per event: the accumulator and every
+ * rewriter of a stream read the same event object, and share the parsed value (which they must not modify).
+ */
+export function eventJson(event: WireEvent): unknown {
+  let entry = parsedData.get(event);
+  if (!entry) {
+    let value: unknown;
+    try {
+      value = JSON.parse(event.data);
+    } catch {
+      value = undefined;
+    }
+    entry = { value };
+    parsedData.set(event, entry);
+  }
+  return entry.value;
+}
+
 export interface FrameParser {
   /** Feeds bytes as they arrive; calls back synchronously for every complete event. */
   feed(chunk: Uint8Array): void;

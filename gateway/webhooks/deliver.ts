@@ -69,7 +69,7 @@ export class HookDeliverer {
       } catch (err) {
         this.deps.onError(err, "hook outbox scan");
       }
-      await this.schedule().catch((err: unknown) => this.deps.onError(err, "hook outbox scan"));
+      await this.schedule();
     })().finally(() => (this.scanning = null));
   }
 
@@ -99,9 +99,10 @@ export class HookDeliverer {
     }
   }
 
+  /** Sleeps until the next message is due (at most pollMs; a store that cannot be read is asked again then). */
   private async schedule(): Promise<void> {
     if (this.stopped) return;
-    const next = await this.deps.outbox.nextDue();
+    const next = await this.deps.outbox.nextDue().catch(() => null);
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     const wait = next === null ? this.pollMs : Math.min(this.pollMs, Math.max(25, next - this.now()));

@@ -121,7 +121,7 @@ describe("quota API", () => {
     const c = h.gateway.config();
     return {
       identity: { type: "tailscale", socket: (c.identity as { socket: string }).socket },
-      database: { path: c.database.path },
+      database: { type: c.database.type, path: c.database.path, url: c.database.url },
       providers: Object.fromEntries(Object.entries(c.providers).map(([k, p]) => [k, { type: p.type, baseurl: p.baseurl, apikey: "apikey" in p ? p.apikey : undefined, models: p.models }])),
     };
   }

@@ -68,7 +68,7 @@ describe("a client that disconnects is still charged (issue 11, hole 2)", { conc
   };
   const chargesOf = async (login: string) => {
     await h.gateway.requestLog.flush();
-    return (await all(h.gateway.store, "SELECT reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE bucket = ? ORDER BY rowid", `small:${login}`)) as { reserved_nanos: number; charged_nanos: number; at_reservation: number }[];
+    return (await all(h.gateway.store, "SELECT reserved_nanos, charged_nanos, at_reservation FROM quota_charges WHERE bucket = ? ORDER BY ts, request_id", `small:${login}`)) as { reserved_nanos: number; charged_nanos: number; at_reservation: number }[];
   };
 
   it("an answer that does not complete within read_after_disconnect is charged the reservation", async () => {

@@ -7,7 +7,6 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import { getGlobalDispatcher, setGlobalDispatcher } from "undici";
-import { QuotaStore } from "../../gateway/quotas/store.js";
 import { type Harness, sourceAgent, startHarness } from "../helpers/gateway.js";
 
 const CAP = "keyless.dev/cap/gateway";
@@ -39,7 +38,7 @@ describe("over quota: provider-native 429s", () => {
   const drain = async (template: string, user: string) => {
     const def = h.gateway.config().quotas[template]!;
     const bucket = template.replace("<user>", `${user}@example.com`);
-    const store = new QuotaStore(h.gateway.store);
+    const store = h.gateway.buckets;
     assert.ok((await store.reserve([[{ bucket, quota: template, def }]], (await store.peek({ bucket, quota: template, def })).balance)).ok);
   };
 

@@ -2,7 +2,7 @@
 // the HTTP surface. Failures print the seed and the input that broke.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ROUTES } from "../../gateway/proxy/routes.js";
+import { ROUTES } from "../../gateway/dialects/index.js";
 import type { FormatCodec } from "../../gateway/formats/codec.js";
 import type { WireEvent } from "../../gateway/stream/framing.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";

@@ -1,11 +1,10 @@
 // Anthropic Messages: a blocked tool_use block becomes a text block at the same index (so later indexes stay valid);
 // when no tool_use block is left, stop_reason "tool_use" becomes "end_turn".
-import type { EventRewriter } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import { anthropicToolCalls } from "./codec.js";
 import type { ToolCall } from "../../formats/types.js";
-import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
+import { type Blocker, type Verdict, withData } from "../../formats/blocker.js";
+import { type HoldDialect, HoldRelease } from "../../formats/hold-release.js";
 
 function callOf(block: Record<string, unknown>, index: number): ToolCall | null {
   const call = anthropicToolCalls([block])[0];
@@ -35,69 +34,36 @@ interface Held {
   readonly index: number;
   readonly block: Record<string, unknown>;
   json: string;
-  readonly events: WireEvent[];
 }
 
-class AnthropicBlockRewriter implements EventRewriter {
-  private held: Held | null = null;
-  private allowed = 0;
-  private blocked = 0;
+const BLOCK_EVENTS = new Set(["content_block_start", "content_block_delta", "content_block_stop"]);
 
-  constructor(private readonly verdict: Verdict) {}
-
-  rewrite(event: WireEvent, emit: (event: WireEvent) => void): void {
-    const e = eventObject(event);
-    if (this.held) {
-      this.held.events.push(event);
-      if (e?.type === "content_block_delta" && num(e.index) === this.held.index && isRecord(e.delta) && e.delta.type === "input_json_delta") {
-        this.held.json += str(e.delta.partial_json) ?? "";
-      } else if (e?.type === "content_block_stop" && num(e.index) === this.held.index) {
-        this.release(emit);
-      }
-      return;
+/** A tool_use block is held from its content_block_start to its content_block_stop; its input arrives as JSON deltas. */
+const anthropicHold = (): HoldDialect<Held> => ({
+  begin: (e) => (e?.type === "content_block_start" && isRecord(e.content_block) && e.content_block.type === "tool_use" ? { index: num(e.index), block: e.content_block, json: "" } : null),
+  take(held, e) {
+    if (e?.type === "content_block_delta" && num(e.index) === held.index && isRecord(e.delta) && e.delta.type === "input_json_delta") {
+      held.json += str(e.delta.partial_json) ?? "";
     }
-    if (e?.type === "content_block_start" && isRecord(e.content_block) && e.content_block.type === "tool_use") {
-      this.held = { index: num(e.index), block: e.content_block, json: "", events: [event] };
-      return;
+    return e?.type === "content_block_stop" && num(e.index) === held.index;
+  },
+  call: (held) => callOf({ ...held.block, input: held.json === "" ? (held.block.input ?? {}) : parseJsonArguments(held.json) }, held.index),
+  replacement: ({ index }, text) => [
+    { name: "content_block_start", data: JSON.stringify({ type: "content_block_start", index, content_block: { type: "text", text: "" } }) },
+    { name: "content_block_delta", data: JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }) },
+    { name: "content_block_stop", data: JSON.stringify({ type: "content_block_stop", index }) },
+  ],
+  // Events that arrived while the block was held and belong to no block (pings) keep their place after it.
+  keepsAfterReplacement: (e) => !BLOCK_EVENTS.has(String(e?.type)),
+  pass(e, event, { allowed, blocked }) {
+    if (e?.type === "message_delta" && isRecord(e.delta) && e.delta.stop_reason === "tool_use" && blocked > 0 && allowed === 0) {
+      return withData(event, { ...e, delta: { ...e.delta, stop_reason: "end_turn" } });
     }
-    if (e?.type === "message_delta" && isRecord(e.delta) && e.delta.stop_reason === "tool_use" && this.blocked > 0 && this.allowed === 0) {
-      emit(withData(event, { ...e, delta: { ...e.delta, stop_reason: "end_turn" } }));
-      return;
-    }
-    emit(event);
-  }
-
-  flush(emit: (event: WireEvent) => void): void {
-    // The stream ended inside a tool block: nothing complete to judge, pass it on as it came.
-    for (const e of this.held?.events ?? []) emit(e);
-    this.held = null;
-  }
-
-  private release(emit: (event: WireEvent) => void): void {
-    const held = this.held!;
-    this.held = null;
-    const input = held.json === "" ? (held.block.input ?? {}) : parseJsonArguments(held.json);
-    const call = callOf({ ...held.block, input }, held.index);
-    const text = call ? this.verdict(call) : null;
-    if (text === null) {
-      this.allowed++;
-      for (const e of held.events) emit(e);
-      return;
-    }
-    this.blocked++;
-    const index = held.index;
-    emit({ name: "content_block_start", data: JSON.stringify({ type: "content_block_start", index, content_block: { type: "text", text: "" } }) });
-    emit({ name: "content_block_delta", data: JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }) });
-    emit({ name: "content_block_stop", data: JSON.stringify({ type: "content_block_stop", index }) });
-    // Events that arrived while the block was held and belong to no block (pings) keep their place after it.
-    for (const e of held.events) {
-      const type = eventObject(e)?.type;
-      if (type !== "content_block_start" && type !== "content_block_delta" && type !== "content_block_stop") emit(e);
-    }
-  }
-}
+    return event;
+  },
+});
 
 export const anthropicBlocker: Blocker = {
   rewriteBody,
-  streamRewriter: (verdict) => new AnthropicBlockRewriter(verdict),
+  streamRewriter: (verdict) => new HoldRelease(anthropicHold(), verdict),
 };

@@ -1,7 +1,7 @@
 // Anthropic Messages (direct, Vertex rawPredict, Bedrock InvokeModel bodies).
 // Usage: input_tokens excludes cache; message_delta.usage is cumulative (replace, don't add).
 import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, count, isRecord, jsonResponse, num, parseJsonArguments, statusOf, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
 const ERROR_TYPES: Record<GatewayError["kind"], string> = {
@@ -179,12 +179,8 @@ export class AnthropicStreamState {
 class AnthropicAccumulator implements StreamAccumulator {
   readonly state = new AnthropicStreamState();
   push(event: WireEvent): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const parsed = eventJson(event);
+    if (parsed === undefined) return;
     if (isRecord(parsed)) this.state.pushObject(parsed);
   }
   finish(): ResponseSummary {

@@ -3,7 +3,7 @@
 // metadata); tool input arrives as JSON text fragments per contentBlockIndex.
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "../../formats/bedrock.js";
 import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function converseUsage(u: unknown): Usage | null {
@@ -70,12 +70,8 @@ class ConverseAccumulator implements StreamAccumulator {
       this.error = failure;
       return;
     }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const payload = eventJson(event);
+    if (payload === undefined) return;
     if (!isRecord(payload)) return;
     const index = num(payload.contentBlockIndex);
     switch (event.name) {

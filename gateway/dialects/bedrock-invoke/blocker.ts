@@ -2,8 +2,8 @@
 // events base64-wrapped in event-stream `chunk` payloads, so the Anthropic blocker runs on the unwrapped events.
 import type { EventRewriter } from "../../formats/codec.js";
 import type { WireEvent } from "../../stream/framing.js";
-import { isRecord, str } from "../../formats/codec.js";
 import { anthropicBlocker } from "../anthropic/blocker.js";
+import { innerEvent } from "./codec.js";
 import type { Blocker, Verdict } from "../../formats/blocker.js";
 
 class InvokeBlockRewriter implements EventRewriter {
@@ -16,7 +16,7 @@ class InvokeBlockRewriter implements EventRewriter {
   }
 
   rewrite(event: WireEvent, emit: (event: WireEvent) => void): void {
-    const inner = event.name === "chunk" ? unwrap(event) : null;
+    const inner = innerEvent(event);
     if (!inner) return emit(event);
     this.originals.set(inner, event);
     this.inner.rewrite(inner, (e) => emit(this.originals.get(e) ?? wrap(e)));
@@ -24,16 +24,6 @@ class InvokeBlockRewriter implements EventRewriter {
 
   flush(emit: (event: WireEvent) => void): void {
     this.inner.flush?.((e) => emit(this.originals.get(e) ?? wrap(e)));
-  }
-}
-
-function unwrap(event: WireEvent): WireEvent | null {
-  try {
-    const outer: unknown = JSON.parse(event.data);
-    const bytes = isRecord(outer) ? str(outer.bytes) : undefined;
-    return bytes === undefined ? null : { data: Buffer.from(bytes, "base64").toString("utf8") };
-  } catch {
-    return null;
   }
 }
 

@@ -4,7 +4,7 @@
 import { AnthropicStreamState, anthropicCostDrivers, anthropicToolResults, parseAnthropicMessage, rebuildAnthropicMessage } from "../anthropic/codec.js";
 import { awsErrorMessage, bedrockError, bedrockStreamError, streamFailure } from "../../formats/bedrock.js";
 import { type FormatCodec, type StreamAccumulator, isRecord, num, str } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import type { ResponseSummary, Usage } from "../../formats/types.js";
 
 function metricsUsage(m: Record<string, unknown>): Usage {
@@ -17,18 +17,29 @@ function metricsUsage(m: Record<string, unknown>): Usage {
   };
 }
 
-/** The Anthropic event inside a Bedrock `chunk` message, or undefined for anything else. */
-function chunkEvent(event: WireEvent): Record<string, unknown> | undefined {
-  if (event.name !== "chunk") return undefined;
-  try {
-    const outer: unknown = JSON.parse(event.data);
+const inner = new WeakMap<WireEvent, WireEvent | null>();
+
+/**
+ * The Anthropic event a Bedrock `chunk` message wraps (base64 in `bytes`), or null for anything else. One object per
+ * frame, so the accumulator and the blocker share its parsed JSON (eventJson).
+ */
+export function innerEvent(event: WireEvent): WireEvent | null {
+  if (event.name !== "chunk") return null;
+  let unwrapped = inner.get(event);
+  if (unwrapped === undefined) {
+    const outer = eventJson(event);
     const bytes = isRecord(outer) ? str(outer.bytes) : undefined;
-    if (bytes === undefined) return undefined;
-    const inner: unknown = JSON.parse(Buffer.from(bytes, "base64").toString("utf8"));
-    return isRecord(inner) ? inner : undefined;
-  } catch {
-    return undefined;
+    unwrapped = bytes === undefined ? null : { data: Buffer.from(bytes, "base64").toString("utf8") };
+    inner.set(event, unwrapped);
   }
+  return unwrapped;
+}
+
+/** The Anthropic event inside a Bedrock `chunk` message, parsed, or undefined for anything else. */
+function chunkEvent(event: WireEvent): Record<string, unknown> | undefined {
+  const unwrapped = innerEvent(event);
+  const value = unwrapped ? eventJson(unwrapped) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 class InvokeAccumulator implements StreamAccumulator {

@@ -1,7 +1,7 @@
 // Gemini: a functionCall part arrives whole in one chunk, so a blocked part is replaced by a text part in place,
 // chunk by chunk (nothing is held); the candidate's finishReason is STOP once no call is left in it.
 import type { EventRewriter } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
 import { type Blocker, type Verdict, withData } from "../../formats/blocker.js";
@@ -69,12 +69,8 @@ class GeminiBlockRewriter implements EventRewriter {
   constructor(private readonly verdict: Verdict) {}
 
   rewrite(event: WireEvent, emit: (event: WireEvent) => void): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(event.data);
-    } catch {
-      return emit(event);
-    }
+    const value = eventJson(event);
+    if (value === undefined) return emit(event);
     const rewritten = rewriteValue(value, this.counter, this.verdict);
     emit(rewritten === null ? event : withData(event, rewritten));
   }

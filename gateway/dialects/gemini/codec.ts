@@ -1,7 +1,7 @@
 // Gemini API (and Gemini on Vertex). promptTokenCount includes cached tokens; candidates exclude thoughts.
 // Streams: every chunk is a whole GenerateContentResponse; usage is the last chunk's.
 import { type CostDrivers, type FormatCodec, type GatewayError, type StreamAccumulator, isRecord, jsonResponse, maxCount, num, spellings, statusOf, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 const STATUS: Record<GatewayError["kind"], string> = {
@@ -90,12 +90,8 @@ class GeminiAccumulator implements StreamAccumulator {
   }
 
   push(event: WireEvent): void {
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const chunk = eventJson(event);
+    if (chunk === undefined) return;
     // Without alt=sse the stream is one JSON array of responses.
     for (const c of Array.isArray(chunk) ? chunk : [chunk]) if (isRecord(c)) this.pushObject(c);
   }
@@ -119,12 +115,8 @@ function rebuildGemini(events: readonly WireEvent[]): unknown {
   let last: Record<string, unknown> = {};
   let finishReason: unknown;
   for (const e of events) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(e.data);
-    } catch {
-      continue;
-    }
+    const parsed = eventJson(e);
+    if (parsed === undefined) continue;
     for (const chunk of (Array.isArray(parsed) ? parsed : [parsed]).filter(isRecord)) {
       last = { ...last, ...chunk };
       const candidate = Array.isArray(chunk.candidates) && isRecord(chunk.candidates[0]) ? chunk.candidates[0] : {};

@@ -1,22 +1,11 @@
 // OpenAI Chat Completions. Streams carry usage only with stream_options.include_usage (a final chunk with choices: []).
 import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
-import { openaiError } from "../../formats/openai-shared.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
+import { openaiError, openaiUsage } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function chatUsage(u: unknown): Usage | null {
-  if (!isRecord(u)) return null;
-  const prompt = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-  const completion = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
-  const cacheRead = num(prompt.cached_tokens);
-  const cacheWrite = num(prompt.cache_write_tokens);
-  return {
-    input: Math.max(0, num(u.prompt_tokens) - cacheRead - cacheWrite),
-    cacheRead,
-    cacheWrite,
-    output: num(u.completion_tokens),
-    reasoning: num(completion.reasoning_tokens),
-  };
+  return openaiUsage(u, { input: "prompt", output: "completion" });
 }
 
 function chatToolCall(tc: Record<string, unknown>, fallbackIndex: number): ToolCall {
@@ -79,12 +68,8 @@ class ChatAccumulator implements StreamAccumulator {
 
   push(event: WireEvent): void {
     if (event.data === "[DONE]") return;
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const chunk = eventJson(event);
+    if (chunk === undefined) return;
     if (!isRecord(chunk)) return;
     if (isRecord(chunk.error)) this.error = str(chunk.error.message) ?? "error";
     this.model ??= str(chunk.model);
@@ -143,12 +128,8 @@ function rebuildChatCompletion(events: readonly WireEvent[]): unknown {
   const choices = new Map<number, ChoiceState>();
   for (const e of events) {
     if (e.data === "[DONE]") continue;
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(e.data);
-    } catch {
-      continue;
-    }
+    const chunk = eventJson(e);
+    if (chunk === undefined) continue;
     if (!isRecord(chunk)) continue;
     if (!head.id) head = { id: chunk.id, created: chunk.created, model: chunk.model, system_fingerprint: chunk.system_fingerprint };
     if (isRecord(chunk.usage)) usage = chunk.usage;

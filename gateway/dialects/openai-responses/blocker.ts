@@ -1,10 +1,9 @@
 // OpenAI Responses: a blocked call item becomes an assistant message item at the same output_index. In streams the
 // item's events are replaced by a message's events and every later sequence_number is renumbered.
-import type { EventRewriter } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
 import { isRecord, num, str } from "../../formats/codec.js";
 import { toolCallFromItem } from "./codec.js";
 import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
+import { type HoldDialect, HoldRelease } from "../../formats/hold-release.js";
 
 /** Call items the client executes; hosted ones (mcp_call, web_search_call, …) already ran at the provider. */
 const CLIENT_CALLS = new Set(["function_call", "custom_tool_call", "local_shell_call", "shell_call", "apply_patch_call"]);
@@ -54,83 +53,60 @@ function rewriteBody(body: unknown, verdict: Verdict): unknown {
 
 interface Held {
   readonly outputIndex: number;
-  readonly events: WireEvent[];
+  item?: Record<string, unknown>;
 }
 
-class ResponsesBlockRewriter implements EventRewriter {
-  private held: Held | null = null;
-  private nextSeq: number | null = null;
+/**
+ * A client call item is held from response.output_item.added to its response.output_item.done (which carries the
+ * whole item). A blocked one becomes a message item at the same output index; the terminal response object lists the
+ * replacement too; sequence numbers stay consecutive.
+ */
+function responsesHold(): HoldDialect<Held> {
+  let nextSeq: number | null = null;
   /** Replacement message items by the blocked item's call id (for the terminal response object). */
-  private readonly replaced = new Map<string, ReturnType<typeof messageItem>>();
-
-  constructor(private readonly verdict: Verdict) {}
-
-  rewrite(event: WireEvent, emit: (event: WireEvent) => void): void {
-    const e = eventObject(event);
-    if (this.held) {
-      this.held.events.push(event);
-      if (e?.type === "response.output_item.done" && num(e.output_index) === this.held.outputIndex && isRecord(e.item)) {
-        this.release(e.item, emit);
-      }
-      return;
-    }
-    if (e?.type === "response.output_item.added" && isClientCall(e.item)) {
-      this.held = { outputIndex: num(e.output_index), events: [event] };
-      return;
-    }
-    if (e && this.replaced.size > 0 && isRecord(e.response) && Array.isArray(e.response.output)) {
-      const { output } = rewriteOutput(e.response.output, (item) => this.replaced.get(str(item.call_id) ?? "") ?? item);
-      this.send(withData(event, { ...e, response: { ...e.response, output } }), emit);
-      return;
-    }
-    this.send(event, emit);
-  }
-
-  flush(emit: (event: WireEvent) => void): void {
-    for (const e of this.held?.events ?? []) this.send(e, emit);
-    this.held = null;
-  }
-
-  /** Emits with sequence_number continuing the numbering the client has seen so far. */
-  private send(event: WireEvent, emit: (event: WireEvent) => void): void {
-    const e = eventObject(event);
-    if (!e || typeof e.sequence_number !== "number") return emit(event);
-    this.nextSeq ??= e.sequence_number;
-    const seq = this.nextSeq++;
-    emit(seq === e.sequence_number ? event : withData(event, { ...e, sequence_number: seq }));
-  }
-
-  private release(item: Record<string, unknown>, emit: (event: WireEvent) => void): void {
-    const { outputIndex, events } = this.held!;
-    this.held = null;
-    const text = judge(item, outputIndex, this.verdict);
-    if (text === null) {
-      for (const e of events) this.send(e, emit);
-      return;
-    }
-    const id = messageId(item, outputIndex);
-    const done = messageItem(id, text);
-    this.replaced.set(str(item.call_id) ?? "", done);
-    const at = { output_index: outputIndex };
-    const part = { item_id: id, output_index: outputIndex, content_index: 0 };
-    const synthetic: Record<string, unknown>[] = [
-      { type: "response.output_item.added", ...at, item: { ...done, status: "in_progress", content: [] } },
-      { type: "response.content_part.added", ...part, part: textPart("") },
-      { type: "response.output_text.delta", ...part, delta: text, logprobs: [] },
-      { type: "response.output_text.done", ...part, text, logprobs: [] },
-      { type: "response.content_part.done", ...part, part: textPart(text) },
-      { type: "response.output_item.done", ...at, item: done },
-    ];
-    for (const s of synthetic) this.send({ name: String(s.type), data: JSON.stringify({ ...s, sequence_number: 0 }) }, emit);
-    // Events held alongside that belong to no output item keep their place after it.
-    for (const e of events) {
-      const held = eventObject(e);
-      if (held && held.output_index === undefined && held.item_id === undefined) this.send(e, emit);
-    }
-  }
+  const replaced = new Map<string, ReturnType<typeof messageItem>>();
+  return {
+    begin: (e) => (e?.type === "response.output_item.added" && isClientCall(e.item) ? { outputIndex: num(e.output_index) } : null),
+    take(held, e) {
+      if (e?.type !== "response.output_item.done" || num(e.output_index) !== held.outputIndex || !isRecord(e.item)) return false;
+      held.item = e.item;
+      return true;
+    },
+    call: ({ item, outputIndex }) => (item ? toolCallFromItem(item, outputIndex) : null),
+    replacement({ item, outputIndex }, text) {
+      const id = messageId(item!, outputIndex);
+      const done = messageItem(id, text);
+      replaced.set(str(item!.call_id) ?? "", done);
+      const at = { output_index: outputIndex };
+      const part = { item_id: id, output_index: outputIndex, content_index: 0 };
+      const synthetic: Record<string, unknown>[] = [
+        { type: "response.output_item.added", ...at, item: { ...done, status: "in_progress", content: [] } },
+        { type: "response.content_part.added", ...part, part: textPart("") },
+        { type: "response.output_text.delta", ...part, delta: text, logprobs: [] },
+        { type: "response.output_text.done", ...part, text, logprobs: [] },
+        { type: "response.content_part.done", ...part, part: textPart(text) },
+        { type: "response.output_item.done", ...at, item: done },
+      ];
+      return synthetic.map((s) => ({ name: String(s.type), data: JSON.stringify({ ...s, sequence_number: 0 }) }));
+    },
+    keepsAfterReplacement: (e) => e !== null && e.output_index === undefined && e.item_id === undefined,
+    pass(e, event) {
+      if (!e || replaced.size === 0 || !isRecord(e.response) || !Array.isArray(e.response.output)) return event;
+      const { output } = rewriteOutput(e.response.output, (item) => replaced.get(str(item.call_id) ?? "") ?? item);
+      return withData(event, { ...e, response: { ...e.response, output } });
+    },
+    /** sequence_number continues the numbering the client has seen so far. */
+    out(event) {
+      const e = eventObject(event);
+      if (!e || typeof e.sequence_number !== "number") return event;
+      nextSeq ??= e.sequence_number;
+      const seq = nextSeq++;
+      return seq === e.sequence_number ? event : withData(event, { ...e, sequence_number: seq });
+    },
+  };
 }
 
 export const responsesBlocker: Blocker = {
   rewriteBody,
-  streamRewriter: (verdict) => new ResponsesBlockRewriter(verdict),
+  streamRewriter: (verdict) => new HoldRelease(responsesHold(), verdict),
 };

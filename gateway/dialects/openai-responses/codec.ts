@@ -1,22 +1,11 @@
 // OpenAI Responses. Tool calls are output items; usage lives only in the final response object.
 import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
-import type { WireEvent } from "../../stream/framing.js";
-import { openaiError } from "../../formats/openai-shared.js";
+import { type WireEvent, eventJson } from "../../stream/framing.js";
+import { openaiError, openaiUsage } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
 export function responsesUsage(u: unknown): Usage | null {
-  if (!isRecord(u)) return null;
-  const inDetails = isRecord(u.input_tokens_details) ? u.input_tokens_details : {};
-  const outDetails = isRecord(u.output_tokens_details) ? u.output_tokens_details : {};
-  const cacheRead = num(inDetails.cached_tokens);
-  const cacheWrite = num(inDetails.cache_write_tokens);
-  return {
-    input: Math.max(0, num(u.input_tokens) - cacheRead - cacheWrite),
-    cacheRead,
-    cacheWrite,
-    output: num(u.output_tokens),
-    reasoning: num(outDetails.reasoning_tokens),
-  };
+  return openaiUsage(u, { input: "input", output: "output" });
 }
 
 const CALL_ITEMS: Record<string, ToolCallShape> = {
@@ -112,12 +101,8 @@ class ResponsesAccumulator implements StreamAccumulator {
   private readonly items = new Map<number, ToolCall>();
 
   push(event: WireEvent): void {
-    let e: unknown;
-    try {
-      e = JSON.parse(event.data);
-    } catch {
-      return;
-    }
+    const e = eventJson(event);
+    if (e === undefined) return;
     if (!isRecord(e)) return;
     switch (e.type) {
       case "response.created":

@@ -3,7 +3,7 @@
 // nanodollars), ids BIGSERIAL, bodies BYTEA; the quota tables may exist already from `quota_store: postgres`, whose
 // at_reservation was a BOOLEAN.
 import { type ColumnDataType, type Kysely, type Migration, sql } from "kysely";
-import type { Engine } from "../schema.js";
+import type { Engine } from "./engine.js";
 
 // Every table is created through Kysely<unknown>: a migration describes the schema at its own version, not today's.
 export function initial(engine: Engine): Migration {

@@ -2,7 +2,7 @@
 // for a lease (claimed_by, claimed_until) so one replica works on each at a time and a dead replica's claims lapse;
 // a message given up on stays as a dead letter (dead_at) until retention; `leases` holds singleton jobs (retention).
 import { type Kysely, type Migration, sql } from "kysely";
-import type { Engine } from "../schema.js";
+import type { Engine } from "./engine.js";
 
 export function claims(engine: Engine): Migration {
   const int = engine === "postgres" ? "bigint" : "integer";

@@ -2,7 +2,7 @@
 // simply succeed at its first target (which target, which key, why it fell over or was skipped). `budget_alerts`: each
 // alert threshold a bucket crossed, once per refill period, with the request and CI session that crossed it.
 import { type Kysely, type Migration, sql } from "kysely";
-import type { Engine } from "../schema.js";
+import type { Engine } from "./engine.js";
 
 export function routing(engine: Engine): Migration {
   const int = engine === "postgres" ? "bigint" : "integer";
