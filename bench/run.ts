@@ -90,6 +90,8 @@ async function main(): Promise<void> {
       anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-sonnet-*"] },
       slow: { type: "anthropic", baseurl: slowUrl, apikey: "sk-bench", models: ["claude-haiku-*"] },
     },
+    // A model with a fallback target, whose first target answers: what routing costs when nothing fails.
+    routes: { "claude-opus-4-6": [{ provider: "anthropic" }, { provider: "slow" }] },
     grants: [{ src: ["(loopback)"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }],
     database: { path: join(dir, "bench.db") },
   }));
@@ -114,6 +116,12 @@ async function main(): Promise<void> {
     console.log(`  gateway  p50 ${fmt(pct(g1.total, 50))}  p99 ${fmt(pct(g1.total, 99))}`);
     console.log(`  added    p50 ${fmt(pct(g1.total, 50) - pct(d1.total, 50))}  p99 ${fmt(pct(g1.total, 99) - pct(d1.total, 99))}`);
 
+    const ROUTED_BODY = BODY.replace("claude-sonnet-4-6", "claude-opus-4-6");
+    const r1 = await sequential(pools.gateway, ROUTED_BODY, seqN);
+    const g1again = await sequential(pools.gateway, BODY, seqN);
+    console.log(`  routed (2 targets, the first answers) p50 ${fmt(pct(r1.total, 50))}  p99 ${fmt(pct(r1.total, 99))}`);
+    console.log(`  routing added vs one provider (measured again) p50 ${fmt(pct(r1.total, 50) - pct(g1again.total, 50))}  p99 ${fmt(pct(r1.total, 99) - pct(g1again.total, 99))}`);
+
     const streamN = 500;
     const ds = await sequential(pools.direct, STREAM_BODY, streamN);
     const gs = await sequential(pools.gateway, STREAM_BODY, streamN);
@@ -122,6 +130,8 @@ async function main(): Promise<void> {
     console.log(`  first byte gateway p50 ${fmt(pct(gs.ttfb, 50))}  p99 ${fmt(pct(gs.ttfb, 99))}`);
     console.log(`  first-byte overhead p50 ${fmt(pct(gs.ttfb, 50) - pct(ds.ttfb, 50))}  p99 ${fmt(pct(gs.ttfb, 99) - pct(ds.ttfb, 99))}`);
     console.log(`  whole stream added p50 ${fmt(pct(gs.total, 50) - pct(ds.total, 50))}`);
+    const rs = await sequential(pools.gateway, STREAM_BODY.replace("claude-sonnet-4-6", "claude-opus-4-6"), streamN);
+    console.log(`  routed stream (2 targets, the first answers; its first event is looked at) first byte p50 ${fmt(pct(rs.ttfb, 50))}, vs one provider ${fmt(pct(rs.ttfb, 50) - pct(gs.ttfb, 50))}`);
 
     const tpN = 20_000;
     const dRps = await throughput(pools.direct, BODY, tpN, CONCURRENCY);
