@@ -67,8 +67,8 @@ function genericError(path: string, status: number, message: string): Response {
 type OnError = (err: unknown, context: string) => void;
 
 /** Checks every request passes before any route: host, cross-site, identity (the Caller), body limit. */
-function mountEdge(app: Hono<GatewayEnv>, deps: AppDeps, routes: readonly RouteDef[]): (c: Context<GatewayEnv>, status: 403 | 503, message: string) => Response {
-  const callers = new CallerCache();
+function mountEdge(app: Hono<GatewayEnv>, deps: AppDeps, routes: readonly RouteDef[], onError: OnError): (c: Context<GatewayEnv>, status: 403 | 503, message: string) => Response {
+  const callers = new CallerCache((message) => onError(new Error(message), "grants"));
   app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, () => deps.resolver.tailnetSuffix(), (path, message) => genericError(path, 403, message)));
   app.use("*", refuseCrossSite((path, message) => genericError(path, 403, message)));
   // Identity first, then the body limit, then the body: nobody unidentified makes the gateway read more than a small
@@ -161,7 +161,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   // Claude Code probes HEAD / before its first call; any status works, a fast 200 is friendliest.
   app.on(["GET", "HEAD"], "/", (c) => c.json({ name: "keyless", version: deps.version }));
 
-  const refuseCaller = mountEdge(app, deps, routes);
+  const refuseCaller = mountEdge(app, deps, routes, onError);
   for (const module of modules) mountFeature(app, module.mountPublic?.bind(module));
   app.use("*", requireIdentity(refuseCaller));
   mountGatewayRoutes(app, deps);

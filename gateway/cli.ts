@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // keyless serve | config check | policy — the gateway's command line.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_TEXT } from "./config/defaults.js";
-import { ConfigError, loadConfigFile, parseConfigText } from "./config/load.js";
+import { configGrants } from "./access/grants.js";
+import { importAperture } from "./config/import-aperture.js";
+import { ConfigError, type LoadedConfig, loadConfigFile, parseConfigText } from "./config/load.js";
 import { POLICY_USAGE, runPolicyCommand } from "./commands/policy.js";
 import { describePostgresUrl } from "./config/quota-store.js";
 import { formatResults, runDoctor } from "./doctor/checks.js";
@@ -13,6 +16,7 @@ import { packageVersion } from "./version.js";
 const USAGE = `usage:
   keyless serve [--config FILE] [--listen HOST:PORT]   (without --config: loopback-only defaults, keys from the environment)
   keyless config check FILE
+  keyless config import-aperture FILE   (prints the keyless config equivalent to an Aperture config, every change commented)
   keyless doctor [--config FILE] [--listen HOST:PORT]   (checks tailscaled, the tailnet address, providers, GitHub, PostgreSQL)
 ${POLICY_USAGE}
 ${DB_USAGE}
@@ -23,9 +27,15 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
+function warn(loaded: LoadedConfig): void {
+  for (const warning of loaded.warnings) process.stderr.write(`keyless: config warning: ${warning}\n`);
+}
+
 function loadOrExit(path: string) {
   try {
-    return loadConfigFile(path);
+    const loaded = loadConfigFile(path);
+    warn(loaded);
+    return loaded;
   } catch (err) {
     if (err instanceof ConfigError) fail(`keyless: invalid config ${path}:\n${err.problems.map((p) => `  ${p}`).join("\n")}`, 1);
     throw err;
@@ -78,9 +88,24 @@ async function main(argv: string[]): Promise<void> {
       return doctorCommand(rest);
     case "config": {
       const [sub, file] = rest;
-      if (sub !== "check" || !file) fail(USAGE);
+      if ((sub !== "check" && sub !== "import-aperture") || !file) fail(USAGE);
+      if (sub === "import-aperture") {
+        let source: string;
+        try {
+          source = readFileSync(file, "utf8");
+        } catch (err) {
+          fail(`keyless: ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(err)}`, 1);
+        }
+        try {
+          process.stdout.write(importAperture(source));
+        } catch (err) {
+          if (err instanceof ConfigError) fail(`keyless: ${file} is not readable as a config:\n${err.problems.map((p) => `  ${p}`).join("\n")}`, 1);
+          throw err;
+        }
+        return;
+      }
       const loaded = loadOrExit(file);
-      process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${loaded.config.grants.length} grants)\n`);
+      process.stdout.write(`${file}: ok (${Object.keys(loaded.config.providers).length} providers, ${configGrants(loaded.config).length} grants)\n`);
       return;
     }
     case "db": {

@@ -19,7 +19,7 @@ import { createMetrics } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
 import { createWebSocketModule } from "./websocket/index.js";
 import { rateLimitPlugin } from "./quotas/rate-limits.js";
-import { budgetAlertsPlugin } from "./quotas/alerts.js";
+import { budgetAlertsPlugin } from "./webhooks/budget-alerts.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
@@ -30,6 +30,8 @@ import { takeLease } from "./store/leases.js";
 import { RequestLog } from "./store/requests.js";
 import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
+import { quotaViews } from "./webhooks/aperture-payload.js";
+import { chargesFrom } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
@@ -117,7 +119,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
   const tools = createToolsModule({ store, onError: onModuleError });
-  const hooks = createHooksModule({ store, replica, leaseMs: config.database.claim_lease, hooks: () => getConfig().hooks, userAgent: `keyless/${packageVersion()}`, toolCalls: tools.records, onError: onModuleError });
+  const resolver = options.resolver ?? createResolver(config.identity);
+  const hooks = createHooksModule({
+    store,
+    replica,
+    leaseMs: config.database.claim_lease,
+    hooks: () => getConfig().hooks,
+    userAgent: `keyless/${packageVersion()}`,
+    toolCalls: tools.records,
+    onError: onModuleError,
+    tailnetName: () => resolver.tailnetSuffix(),
+    quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
+  });
   const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
   const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
   const alerts: GatewayModule = {
@@ -130,7 +143,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const app = createApp({
     getConfig,
     version: packageVersion(),
-    resolver: options.resolver ?? createResolver(config.identity),
+    resolver,
+    onError: onModuleError,
     log: requestLog,
     pricer,
     catalog: createModelCatalog(),
@@ -159,13 +173,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const retention = config.database.retention;
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
-    if (retention === "") return;
+    if (retention.afterMs === null) return;
     const now = Date.now();
     if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
-    const purged = await requestLog.purgeCaptures(now - retention);
-    const dead = await hooks.outbox.purgeDead(now - retention);
-    if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${config.database.retention}`);
-    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${config.database.retention}`);
+    const purged = await requestLog.purgeCaptures(now - retention.afterMs);
+    const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
+    if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
+    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
   };
   const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
   runPurge();

@@ -3,7 +3,7 @@
 // this value; none re-reads the config or re-filters grant values.
 // Identity and config are both immutable, so a caller is computed once per pair (WhoIs identities are cached per
 // connection: a keep-alive connection evaluates its grants once).
-import type { GuardrailAction, QuotaRef } from "../config/grants.js";
+import type { GuardrailAction, HookSend, QuotaRef } from "../config/grants.js";
 import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import { type Access, type Role, accessUnder, allowsModel, applicableValues, modelKey } from "./grants.js";
@@ -18,6 +18,8 @@ export interface QuotaGrant {
 export interface HookGrant {
   readonly name: string;
   readonly events: readonly string[];
+  /** Aperture's payload selection; absent: keyless's full payload. */
+  readonly send?: readonly HookSend[];
 }
 
 /** What the caller may do with one model: the grant values that apply to it, already picked apart. */
@@ -84,8 +86,15 @@ export function callerUnder(identity: Identity, config: Config): Caller {
   });
 }
 
+/** Distinct warnings remembered, so a tailnet grant's ignored Aperture fields are logged once, not per connection. */
+const MAX_WARNED = 1000;
+
 export class CallerCache {
   private readonly byConfig = new WeakMap<Config, WeakMap<Identity, Caller>>();
+  private readonly warned = new Set<string>();
+
+  /** `warn` hears each tailnet grant value whose Aperture fields keyless ignores (the rest of the value applies). */
+  constructor(private readonly warn: (message: string) => void = () => undefined) {}
 
   get(identity: Identity, config: Config): Caller {
     let byIdentity = this.byConfig.get(config);
@@ -97,7 +106,15 @@ export class CallerCache {
     if (!caller) {
       caller = callerUnder(identity, config);
       byIdentity.set(identity, caller);
+      // Config grants were warned about at load; the tailnet policy's values are seen only here.
+      for (const fields of caller.access.ignored.filter((f) => f.startsWith("tailnet:"))) this.warnOnce(`grant of ${identity.principal}: Aperture fields keyless does not act on: ${fields}`);
     }
     return caller;
+  }
+
+  private warnOnce(message: string): void {
+    if (this.warned.has(message) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(message);
+    this.warn(message);
   }
 }

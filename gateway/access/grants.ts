@@ -1,7 +1,9 @@
 // Grant evaluation with Aperture's semantics: deny by default, the union of every matching grant, admin beats user.
 // Each capability value is evaluated on its own: its quotas, guardrails and hooks apply when its `models` match the
 // request's model, or always when it names no models ("floating").
-import { GrantValue, type Grant } from "../config/grants.js";
+import { GrantValue, type Grant, configGrants, grantCapabilities, ignoredGrantFields } from "../config/grants.js";
+
+export { configGrants, grantCapabilities };
 import type { Config } from "../config/schema.js";
 import type { Identity } from "../identity/types.js";
 import { LOOPBACK_PRINCIPAL } from "../identity/types.js";
@@ -21,6 +23,8 @@ export interface Access {
   readonly values: readonly GrantSource[];
   /** Capability values that could not be parsed (ignored: they grant nothing). */
   readonly invalid: readonly string[];
+  /** Aperture fields keyless does not act on, per value that carries them ("tailnet: enable_chat_ui (…)"); the rest applies. */
+  readonly ignored: readonly string[];
 }
 
 export function srcMatches(src: string, identity: Identity): boolean {
@@ -32,38 +36,49 @@ export function srcMatches(src: string, identity: Identity): boolean {
 }
 
 export interface AccessOptions {
-  readonly capability: string;
+  /** Capability names whose values are grants (keyless's and Aperture's), each read the same way. */
+  readonly capabilities: readonly string[];
   readonly configGrants: readonly Grant[];
   readonly useConfigGrants: boolean;
 }
 
-export function accessFor(identity: Identity, { capability, configGrants, useConfigGrants }: AccessOptions): Access {
+export function accessFor(identity: Identity, { capabilities, configGrants, useConfigGrants }: AccessOptions): Access {
   const values: GrantSource[] = [];
   const invalid: string[] = [];
+  const ignored: string[] = [];
   const collect = (origin: string, raw: readonly unknown[]) => {
     for (const item of raw) {
       const parsed = GrantValue.safeParse(item);
-      if (parsed.success) values.push({ origin, value: parsed.data });
-      else invalid.push(`${origin}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "value"}: ${i.message}`).join("; ")}`);
+      if (!parsed.success) {
+        invalid.push(`${origin}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "value"}: ${i.message}`).join("; ")}`);
+        continue;
+      }
+      values.push({ origin, value: parsed.data });
+      const skipped = ignoredGrantFields(parsed.data);
+      if (skipped.length > 0) ignored.push(`${origin}: ${skipped.join(", ")}`);
     }
   };
-  if (useConfigGrants) {
-    configGrants.forEach((grant, i) => {
-      if (grant.src.some((src) => srcMatches(src, identity))) collect(`config#${i}`, grant.app[capability] ?? []);
-    });
+  for (const capability of capabilities) {
+    if (useConfigGrants) {
+      configGrants.forEach((grant, i) => {
+        if (grant.src.some((src) => srcMatches(src, identity))) collect(`config#${i}`, grant.app[capability] ?? []);
+      });
+    }
+    collect("tailnet", identity.capMap[capability] ?? []);
   }
-  collect("tailnet", identity.capMap[capability] ?? []);
   let role: Role | null = null;
   for (const { value } of values) {
     if (value.role === "admin") role = "admin";
     else if (value.role === "user" && role === null) role = "user";
   }
-  return { role, values, invalid };
+  return { role, values, invalid, ignored };
 }
 
-/** Access under a whole config: its capability, its grants, and whether config grants count. */
-export function accessUnder(identity: Identity, config: Pick<Config, "capability" | "grants" | "config_grants">): Access {
-  return accessFor(identity, { capability: config.capability, configGrants: config.grants, useConfigGrants: config.config_grants });
+type GrantsConfig = Pick<Config, "capability" | "aperture_capability" | "grants" | "temp_grants" | "config_grants">;
+
+/** Access under a whole config: its capabilities, its grants, and whether config grants count. */
+export function accessUnder(identity: Identity, config: GrantsConfig): Access {
+  return accessFor(identity, { capabilities: grantCapabilities(config), configGrants: configGrants(config), useConfigGrants: config.config_grants });
 }
 
 function modelGlobs(value: GrantValue): readonly string[] | null {

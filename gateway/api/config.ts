@@ -61,7 +61,7 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
     if (!body.success) return apiError(c, 400, "invalid_body", `expected {"config": "<text>", "hash": "<hash read>"}: ${zodMessage(body.error)}`);
     const result = deps.live!.update(body.data.config, body.data.hash, c.var.identity.principal, guardFor(c));
     if (!result.ok) return refused(c, result);
-    return c.json({ hash: result.loaded.hash, restart_required: result.restartRequired });
+    return c.json({ hash: result.loaded.hash, restart_required: result.restartRequired, warnings: result.loaded.warnings });
   });
 
   app.post("/api/config/validate", async (c) => {
@@ -71,7 +71,7 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
     if (!body.success) return apiError(c, 400, "invalid_body", `expected {"config": "<text>"}: ${zodMessage(body.error)}`);
     const result = deps.live!.validate(body.data.config, guardFor(c));
     if (!result.ok) return refused(c, result);
-    return c.json({ ok: true, hash: result.loaded.hash, restart_required: result.restartRequired });
+    return c.json({ ok: true, hash: result.loaded.hash, restart_required: result.restartRequired, warnings: result.loaded.warnings });
   });
 
   app.get("/api/config/status", (c) => c.json(deps.live!.status()));

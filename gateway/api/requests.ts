@@ -3,13 +3,12 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import type { Config } from "../config/schema.js";
 import type { GatewayEnv } from "../http/env.js";
-import type { WireEvent } from "../stream/framing.js";
 import { adapterFor } from "../providers/registry.js";
 import { MAX_JSON_DEPTH, jsonShapeProblem, nestsDeeperThan } from "../proxy/json-shape.js";
 import { ROUTES } from "../dialects/index.js";
 import { scrubValue, scrubberFor } from "../proxy/scrub.js";
 import type { Capture, RequestLog, RequestRow } from "../store/requests.js";
-import { DEFAULT_FRAMINGS } from "../stream/index.js";
+import { storedEvents } from "../stream/index.js";
 import { requireRole } from "../http/require-role.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 import { TimeParam } from "./query.js";
@@ -41,13 +40,8 @@ function decode(capture: Uint8Array | null): unknown {
 /** A streamed response reassembled into the object a non-streamed call returns, when the format knows how. */
 function rebuilt(routeId: string, headers: Readonly<Record<string, string>>, body: Uint8Array | null): unknown {
   const codec = ROUTES.find((r) => r.id === routeId)?.format;
-  const contentType = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  const framing = DEFAULT_FRAMINGS.get(contentType);
-  if (!body || !codec?.rebuild || !framing) return undefined;
-  const events: WireEvent[] = [];
-  const parser = framing.parser((e) => events.push(e));
-  parser.feed(body);
-  parser.end();
+  const events = body && codec?.rebuild ? storedEvents(headers["content-type"] ?? null, body) : null;
+  if (!events || !codec?.rebuild) return undefined;
   const message = codec.rebuild(events);
   return nestsDeeperThan(message) ? undefined : message;
 }

@@ -7,7 +7,7 @@ import { type Identity, LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { chargesFrom } from "../quotas/charges.js";
 import { entitlementFor } from "../access/caller.js";
-import { accessUnder, modelKey, srcMatches } from "../access/grants.js";
+import { accessUnder, configGrants, grantCapabilities, modelKey, srcMatches } from "../access/grants.js";
 import { globMatch } from "../config/glob.js";
 
 export interface ExplainInput {
@@ -68,12 +68,15 @@ export function explain(config: Config, input: ExplainInput): Explanation {
   else if (!config.providers[provider]!.models.some((g) => globMatch(g, model))) notes.push(`provider ${provider} does not list "${model}" in its models`);
   if (!config.config_grants) notes.push("config_grants is false: only tailnet policy grants (WhoIs CapMap) apply");
   const access = accessUnder(identity, config);
-  const grants: Explanation["grants"] = config.grants.flatMap((g, i) => {
+  const capabilities = grantCapabilities(config);
+  const valuesOf = (app: Readonly<Record<string, readonly unknown[]>>) => capabilities.flatMap((cap) => app[cap] ?? []);
+  const grants: Explanation["grants"] = configGrants(config).flatMap((g, i) => {
     const src = g.src.filter((s) => srcMatches(s, identity));
-    return config.config_grants && src.length > 0 ? [{ origin: `config#${i}`, src, values: g.app[config.capability] ?? [] }] : [];
+    return config.config_grants && src.length > 0 ? [{ origin: `config#${i}`, src, values: valuesOf(g.app) }] : [];
   });
-  if (Object.keys(identity.capMap).length > 0) grants.push({ origin: "tailnet", src: ["(capmap)"], values: identity.capMap[config.capability] ?? [] });
+  if (Object.keys(identity.capMap).length > 0) grants.push({ origin: "tailnet", src: ["(capmap)"], values: valuesOf(identity.capMap) });
   for (const bad of access.invalid) notes.push(`ignored invalid grant value ${bad}`);
+  for (const fields of access.ignored) notes.push(`Aperture fields keyless does not act on: ${fields}`);
   const allowedBy = access.values
     .filter(({ value }) => {
       const globs = value.models === undefined ? [] : typeof value.models === "string" ? [value.models] : value.models;

@@ -3,6 +3,7 @@
 // WhoIs then delivers them in CapMap and the gateway can run with `config_grants: false`.
 import { LOOPBACK_PRINCIPAL } from "../identity/types.js";
 import type { Config } from "../config/schema.js";
+import { configGrants } from "../access/grants.js";
 
 export interface RenderOptions {
   /** Overrides `tailnet_policy.dst`. */
@@ -47,7 +48,8 @@ export function renderPolicy(config: Config, options: RenderOptions = {}): Rende
   if (!config.config_grants) warnings.push("config_grants is false: the gateway ignores these grants today; rendering them anyway");
   const grants: PolicyGrant[] = [];
   const tags = new Set<string>(dst);
-  config.grants.forEach((grant, i) => {
+  // Aperture's temp_grants render too (numbered after grants, as they are evaluated).
+  configGrants(config).forEach((grant, i) => {
     const src: string[] = [];
     for (const s of grant.src) {
       const t = translateSrc(s);

@@ -1,5 +1,6 @@
-// Webhooks (Aperture's hooks protocol, signed per Standard Webhooks). Grants choose which hooks fire for whom with
-// `send_hooks: [{name, events}]`; this section says where each hook lives and how it fails.
+// Webhooks (Aperture's hooks protocol). Grants choose which hooks fire for whom with `send_hooks: [{name, events,
+// send}]`; this section says where each hook lives, how it authenticates and how it fails. A hook proves itself to its
+// receiver with Standard Webhooks signatures (`secret`), with Aperture's API key header (`apikey`), or both.
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import { Duration } from "./units.js";
@@ -32,9 +33,16 @@ const RetryConfig = z.strictObject({
   give_up_after: Duration.default(3 * 86_400_000),
 });
 
+/** How Aperture sends a hook's `apikey`: "Authorization: Bearer …" (default) or as the named header. */
+export const HOOK_AUTHORIZATION = ["bearer", "x-api-key", "x-goog-api-key"] as const;
+
 export const HookConfig = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
-  secret: Secret,
+  /** Standard Webhooks signing secret: receivers verify every delivery (keyless's own scheme). */
+  secret: Secret.optional(),
+  /** Aperture's hook credential, sent as `authorization` says; receivers written for Aperture check it. */
+  apikey: z.string().min(1).optional(),
+  authorization: z.enum(HOOK_AUTHORIZATION).default("bearer"),
   /** Per delivery attempt; for pre_request it bounds how long the request waits. */
   timeout: Duration.default(5000),
   /** What a pre_request failure (timeout, error status, unreadable reply) does: forward anyway, or refuse with 503. */
@@ -42,7 +50,10 @@ export const HookConfig = z.strictObject({
   /** pre_request hooks run highest preference first, then by name. */
   preference: z.number().int().default(0),
   disabled: z.boolean().default(false),
+  /** Asynchronous events are retried (each delivery says its attempt in `webhook-attempt`); "0s" sends once, as Aperture. */
   retry: RetryConfig.default({ initial: 1000, max: 300_000, give_up_after: 3 * 86_400_000 }),
+}).refine((hook) => hook.secret !== undefined || hook.apikey !== undefined, {
+  message: 'a hook needs "secret" (Standard Webhooks signatures) or "apikey" (Aperture\'s bearer token): receivers must be able to tell keyless\'s calls from anyone else\'s',
 });
 export type HookConfig = z.infer<typeof HookConfig>;
 

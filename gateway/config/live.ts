@@ -4,7 +4,7 @@
 import { type FSWatcher, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, watch, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { GrantValue } from "./grants.js";
+import { GrantValue, configGrants, grantCapabilities } from "./grants.js";
 import { ConfigError, type Env, type LoadedConfig, hashConfigText, parseConfigText } from "./load.js";
 import type { Config } from "./schema.js";
 import { lineDiff, literalSecrets, redact } from "./text.js";
@@ -219,6 +219,7 @@ export class LiveConfig {
     });
     const who = principal ? ` by ${principal}` : "";
     this.log(`keyless: config ${next.hash.slice(0, 12)} applied (${source}${who})${restart.length ? `; restart to apply ${restart.join(", ")}` : ""}`);
+    for (const warning of next.warnings) this.log(`keyless: config warning: ${warning}`);
   }
 
   private failed(source: ConfigChangeSource, hash: string | null, problems: readonly string[]): ConfigRefusal {
@@ -230,7 +231,8 @@ export class LiveConfig {
 
 function assignsAdmin(config: Config): boolean {
   if (!config.config_grants) return false;
-  return config.grants.some((g) => (g.app[config.capability] ?? []).some((v) => GrantValue.safeParse(v).data?.role === "admin"));
+  const capabilities = grantCapabilities(config);
+  return configGrants(config).some((g) => capabilities.some((cap) => (g.app[cap] ?? []).some((v) => GrantValue.safeParse(v).data?.role === "admin")));
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { z } from "zod";
+import { apertureWarnings } from "./aperture.js";
 import { Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -17,6 +18,8 @@ export interface LoadedConfig {
   /** The file text as read (before env substitution), and its hash for optimistic concurrency. */
   readonly text: string;
   readonly hash: string;
+  /** Fields the config sets that keyless accepts and does not act on (Aperture's), each named with the reason. */
+  readonly warnings: readonly string[];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -114,7 +117,8 @@ export function parseConfigText(text: string, env: Env = process.env): LoadedCon
   const result = Config.safeParse(substituted);
   const problems = [...missing, ...(result.success ? [] : formatIssues(result.error))].map((p) => hideSecrets(p, used));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return { config: deepFreeze(result.data), text, hash: hashConfigText(text) };
+  const warnings = apertureWarnings(substituted).map((w) => hideSecrets(w, used));
+  return { config: deepFreeze(result.data), text, hash: hashConfigText(text), warnings };
 }
 
 export function loadConfigFile(path: string, env: Env = process.env): LoadedConfig {

@@ -2,15 +2,32 @@
 import { z } from "zod";
 import { AwsCredentials, GoogleCredentials } from "./cloud-credentials.js";
 
+/** A trailing "/v1" (Aperture's self-hosted guide writes one) is the API version keyless appends itself: dropped. */
+export const API_VERSION_SUFFIX = /\/v1(beta)?\/*$/;
+
 const BaseUrl = z
   .url({ protocol: /^https?$/, error: "expected URL" })
-  .transform((u) => u.replace(/\/+$/, ""))
-  .refine((u) => !/\/v1(beta)?$/.test(u), { message: "baseurl must not end in /v1 (keyless appends the API path)" });
+  .transform((u) => u.replace(/\/+$/, "").replace(API_VERSION_SUFFIX, ""));
 
 /** Model globs this provider serves, matched against the model a request names. */
 const Models = z.array(z.string().min(1)).min(1, "list at least one model glob (\"*\" for all)");
 
 const HeaderLines = z.array(z.string().regex(/^[A-Za-z0-9-]+:\s?.*$/, "expected \"Name: value\"")).default([]);
+
+/** How the key travels upstream (Aperture's `authorization`); default: the provider type's own header. */
+export const KEY_HEADERS = ["bearer", "x-api-key", "x-goog-api-key"] as const;
+export type KeyHeader = (typeof KEY_HEADERS)[number];
+
+/**
+ * Aperture's `auth_mode`: "" and "override" inject the configured key; "passthrough" forwards the caller's own
+ * credential (a Claude or ChatGPT subscription, a personal key) and uses the configured key only when the caller sends
+ * none; "none" sends no credential (self-hosted servers).
+ */
+export const AuthMode = z
+  .enum(["", "override", "passthrough", "none"])
+  .default("")
+  .transform((m) => (m === "" || m === "override" ? ("inject" as const) : m));
+export type AuthMode = z.output<typeof AuthMode>;
 
 /** One of several keys for a provider: the name is what /api and /metrics show, never the key. */
 export const ProviderKey = z.strictObject({
@@ -29,13 +46,19 @@ const Keys = z
 
 const KeyedProvider = {
   baseurl: BaseUrl,
-  /** The provider key. Empty (and no `keys`) means "not configured": requests are refused with a clear message. */
+  /** The provider key. Empty means "not configured": requests are refused with a clear message (unless passthrough). */
   apikey: z.string().default(""),
   /** Several keys with weights; one that answers 429 or 401 rests while the others carry the load (docs/routing.md). */
   keys: Keys,
   models: Models,
   /** Extra upstream headers, "Name: value". */
   headers: HeaderLines,
+  authorization: z.enum(KEY_HEADERS).optional(),
+  auth_mode: AuthMode,
+  /** Aperture's API-format flags: they pick the type when `type` is absent; keyless serves every API of the type. */
+  compatibility: z.record(z.string(), z.boolean()).optional(),
+  /** Aperture's price-table prefix; keyless prices by provider type (and `prices` overrides) and warns when they differ. */
+  cost_basis: z.string().optional(),
 };
 
 export const AnthropicProvider = z.strictObject({ type: z.literal("anthropic"), ...KeyedProvider });
@@ -71,8 +94,40 @@ export const BedrockProvider = z.strictObject({
   headers: HeaderLines,
 });
 
-export const ProviderConfig = z.discriminatedUnion("type", [AnthropicProvider, OpenAIProvider, GeminiProvider, VertexProvider, BedrockProvider]);
-export type ProviderConfig = z.infer<typeof ProviderConfig>;
+const ProviderUnion = z.discriminatedUnion("type", [AnthropicProvider, OpenAIProvider, GeminiProvider, VertexProvider, BedrockProvider]);
+export type ProviderConfig = z.infer<typeof ProviderUnion>;
 export type ProviderType = ProviderConfig["type"];
+
+/** Aperture's compatibility flags and the keyless type each means, in the order they decide. */
+const TYPE_BY_COMPATIBILITY: readonly (readonly [string, ProviderType])[] = [
+  ["anthropic_messages", "anthropic"],
+  ["gemini_generate_content", "gemini"],
+  ["google_generate_content", "vertex"],
+  ["google_raw_predict", "vertex"],
+  ["bedrock_model_invoke", "bedrock"],
+  ["openai_chat", "openai"],
+  ["openai_responses", "openai"],
+];
+const TYPE_BY_AUTHORIZATION: Readonly<Record<string, ProviderType>> = { "x-api-key": "anthropic", "x-goog-api-key": "gemini", bearer: "openai" };
+
+/**
+ * The type of a provider entry written without one (Aperture's entries have none): from its compatibility flags, else
+ * its authorization header, else "openai" (Aperture's default flag is openai_chat). Null when `type` is present.
+ */
+export function inferProviderType(raw: unknown): { readonly type: ProviderType; readonly because: string } | null {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || "type" in raw) return null;
+  const entry = raw as Record<string, unknown>;
+  const compatibility = typeof entry.compatibility === "object" && entry.compatibility !== null ? (entry.compatibility as Record<string, unknown>) : {};
+  const flag = TYPE_BY_COMPATIBILITY.find(([name]) => compatibility[name] === true);
+  if (flag) return { type: flag[1], because: `compatibility.${flag[0]}` };
+  const byHeader = typeof entry.authorization === "string" ? TYPE_BY_AUTHORIZATION[entry.authorization] : undefined;
+  if (byHeader) return { type: byHeader, because: `authorization "${String(entry.authorization)}"` };
+  return { type: "openai", because: "Aperture's default (openai_chat)" };
+}
+
+export const ProviderConfig = z.preprocess((raw) => {
+  const inferred = inferProviderType(raw);
+  return inferred ? { ...(raw as object), type: inferred.type } : raw;
+}, ProviderUnion);
 
 export const ProviderName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "provider names are lower-case letters, digits, - and _");

@@ -2,7 +2,7 @@
 // that size a request's reservation. A grant's `{ "bucket": "daily:<user>" }` names the quota whose key is exactly
 // "daily:<user>"; the template is expanded per request into the concrete bucket that is charged.
 import { z } from "zod";
-import { GrantValue } from "./grants.js";
+import { GrantValue, type GrantsView, configGrantValues } from "./grants.js";
 import { Dollars, Duration, parseDollars } from "./units.js";
 
 /** Templates a bucket name may use, and what they expand to (see quotas/buckets.ts expandBucket). */
@@ -63,6 +63,13 @@ export const QuotaDefinition = z.strictObject({
   rate: RateSchema,
   /** Only "reject" (HTTP 429 with Retry-After), as in Aperture. */
   on_exceed: z.literal("reject").default("reject"),
+  /**
+   * When a request may start. "reserve" (keyless): the bucket must hold the request's worst-case cost, which it holds
+   * until the answer settles it, so concurrent requests overspend by at most their estimation error. "positive"
+   * (Aperture): a positive balance is enough and the cost is debited afterwards, so a bucket can go below zero by the
+   * cost of every request admitted while it was positive (docs/budgets.md, docs/aperture.md).
+   */
+  admission: z.enum(["reserve", "positive"]).default("reserve"),
   /**
    * Percentages of the capacity spent that fire a `budget_alert` webhook event, each at most once per refill period
    * (the time `rate` takes to refill the capacity), and show in the CI session's check run and job summary.
@@ -135,24 +142,16 @@ export const DEFAULT_QUOTA_ESTIMATE: QuotaEstimateConfig = {
   read_after_disconnect: 120_000,
 };
 
-interface GrantsView {
-  readonly capability: string;
-  readonly grants: readonly { readonly app: Readonly<Record<string, readonly unknown[]>> }[];
-  readonly quotas: QuotasConfig;
-}
-
 /** Config grants whose quotas name a bucket no `quotas` entry defines ("quotas references undefined quota"). */
-export function checkQuotaReferences(config: GrantsView, ctx: z.RefinementCtx): void {
-  config.grants.forEach((grant, i) => {
-    (grant.app[config.capability] ?? []).forEach((raw, j) => {
-      const value = GrantValue.safeParse(raw);
-      if (!value.success) return;
-      value.data.quotas?.forEach((ref, k) => {
-        const path = ["grants", i, "app", config.capability, j, "quotas", k];
-        for (const [name, at] of [[ref.bucket, [...path, "bucket"]], ...(ref.overdraft ?? []).map((o, n) => [o, [...path, "overdraft", n]] as const)] as const) {
-          if (config.quotas[name] === undefined) ctx.addIssue({ code: "custom", path: [...at], message: `quotas references undefined quota "${name}"` });
-        }
-      });
+export function checkQuotaReferences(config: GrantsView & { readonly quotas: QuotasConfig }, ctx: z.RefinementCtx): void {
+  for (const { path, raw } of configGrantValues(config)) {
+    const value = GrantValue.safeParse(raw);
+    if (!value.success) continue;
+    value.data.quotas?.forEach((ref, k) => {
+      const at = [...path, "quotas", k];
+      for (const [name, where] of [[ref.bucket, [...at, "bucket"]], ...(ref.overdraft ?? []).map((o, n) => [o, [...at, "overdraft", n]] as const)] as const) {
+        if (config.quotas[name] === undefined) ctx.addIssue({ code: "custom", path: [...where], message: `quotas references undefined quota "${name}"` });
+      }
     });
-  });
+  }
 }

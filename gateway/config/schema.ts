@@ -1,7 +1,7 @@
 // The whole config: zod is the single source of truth; every type here is inferred.
 import { z } from "zod";
 import { GitHubConfig } from "./github.js";
-import { DEFAULT_CAPABILITY, Grant } from "./grants.js";
+import { APERTURE_CAPABILITY, DEFAULT_CAPABILITY, Grant, checkGrantValues } from "./grants.js";
 import { GuardrailsConfig } from "./guardrails.js";
 import { HooksConfig } from "./hooks.js";
 import { TailnetPolicyConfig } from "./policy.js";
@@ -10,6 +10,7 @@ import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
 import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
 import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
+import { RetentionConfig } from "./retention.js";
 import { Duration, Size } from "./units.js";
 
 /** Local reverse proxies whose forwarded caller address keyless may trust (opt-in). */
@@ -44,8 +45,11 @@ export const DatabaseConfig = z
      * once a claim is this old (its replica died). Longer than any hook's timeout.
      */
     claim_lease: Duration.default(60_000),
-    /** Captures older than this are purged (rows with usage and cost stay). Empty: keep forever. */
-    retention: z.union([z.literal(""), Duration]).default(""),
+    /**
+     * Captures older than this are purged (rows with usage and cost stay): "30d", "" forever, "0" nothing, or
+     * Aperture's `{duration, purge, require_export}`.
+     */
+    retention: RetentionConfig.prefault(""),
     /** Each captured body is cut at this size before it is compressed and stored. */
     capture_limit: Size.default(1024 * 1024),
   })
@@ -79,6 +83,8 @@ export const Config = z.strictObject({
   identity: IdentityConfig.default({ type: "local" }),
   /** Application capability that carries keyless grants, in config grants and in the tailnet policy. */
   capability: z.string().default(DEFAULT_CAPABILITY),
+  /** Aperture's capability, read beside `capability` in config grants and the tailnet policy; "" reads only keyless's. */
+  aperture_capability: z.string().default(APERTURE_CAPABILITY),
   /** Set to false to take grants only from the tailnet policy (WhoIs CapMap). */
   config_grants: z.boolean().default(true),
   providers: z.record(ProviderName, ProviderConfig).default({}),
@@ -88,7 +94,13 @@ export const Config = z.strictObject({
   /** Ordered fallback targets per model, across providers and keys (docs/routing.md). */
   routes: RoutesConfig.default({}),
   routing: RoutingConfig.default(DEFAULT_ROUTING),
-  database: DatabaseConfig.default({ type: "sqlite", path: "keyless.db", pool_size: 10, claim_lease: 60_000, retention: "", capture_limit: 1024 * 1024 }),
+  /** Aperture's name for config grants (its default config uses it): evaluated exactly like `grants`. */
+  temp_grants: z.array(Grant).default([]),
+  /** Aperture sections keyless accepts and does not act on (warned about at load; docs/aperture.md says why). */
+  exporters: z.unknown().optional(),
+  model_cost_map: z.unknown().optional(),
+  auto_cost_basis: z.unknown().optional(),
+  database: DatabaseConfig.prefault({}),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
   prices: z.record(z.string(), PriceOverride).default({}),
@@ -108,6 +120,7 @@ export const Config = z.strictObject({
   /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
   tailnet_policy: TailnetPolicyConfig.optional(),
 }).superRefine((config, ctx) => {
+  checkGrantValues(config, ctx);
   checkQuotaReferences(config, ctx);
   checkRouting(config, ctx);
   checkRateLimitReferences(config, ctx);

@@ -7,6 +7,7 @@ const ERROR_TYPES: Record<GatewayError["kind"], string> = {
   invalid_request: "ValidationException",
   authentication: "UnrecognizedClientException",
   permission: "AccessDeniedException",
+  blocked: "AccessDeniedException",
   not_found: "ResourceNotFoundException",
   too_large: "ValidationException",
   rate_limit: "ThrottlingException",

@@ -9,6 +9,7 @@ export type GatewayErrorKind =
   | "invalid_request" // 400
   | "authentication" // 401
   | "permission" // 403
+  | "blocked" // 403, a hook or guardrail said no (Aperture's block envelope)
   | "not_found" // 404
   | "too_large" // 413
   | "rate_limit" // 429
@@ -21,6 +22,7 @@ export const ERROR_STATUS: Record<GatewayErrorKind, number> = {
   invalid_request: 400,
   authentication: 401,
   permission: 403,
+  blocked: 403,
   not_found: 404,
   too_large: 413,
   rate_limit: 429,

@@ -25,6 +25,7 @@ const ERROR_TYPES: Record<GatewayError["kind"], { type: string; code: string | n
   invalid_request: { type: "invalid_request_error", code: null },
   authentication: { type: "invalid_request_error", code: "invalid_api_key" },
   permission: { type: "permission_error", code: "permission_denied" },
+  blocked: { type: "guardrail_blocked", code: null },
   not_found: { type: "invalid_request_error", code: "model_not_found" },
   too_large: { type: "invalid_request_error", code: "request_too_large" },
   rate_limit: { type: "insufficient_quota", code: "insufficient_quota" },

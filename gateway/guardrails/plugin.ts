@@ -5,7 +5,7 @@ import type { GatewayModule } from "../proxy/feature.js";
 import { mountToolCallApi } from "./api.js";
 import type { GatewayEnv } from "../http/env.js";
 import type { ToolCall } from "../formats/types.js";
-import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
 import type { Store } from "../store/db.js";
@@ -43,6 +43,8 @@ interface ToolsState {
   analysisMs: number;
   records?: readonly ToolCallRecord[];
 }
+
+const TOOLS_STATE = stateSlot<ToolsState>("tools");
 
 export interface ToolsModuleDeps {
   readonly store: Store;
@@ -109,7 +111,7 @@ type OnError = ToolsModuleDeps["onError"];
 
 /** The exchange's guardrail state: the caller's actions for this model, and what was analysed and blocked so far. */
 function stateOf(ex: Exchange): ToolsState {
-  let state = ex.state.get("tools") as ToolsState | undefined;
+  let state = ex.state.get(TOOLS_STATE);
   if (!state) {
     const { guardrails } = ex.caller.config;
     state = {
@@ -119,7 +121,7 @@ function stateOf(ex: Exchange): ToolsState {
       blocked: new Set(),
       analysisMs: 0,
     };
-    ex.state.set("tools", state);
+    ex.state.set(TOOLS_STATE, state);
   }
   return state;
 }

@@ -1,3 +1,3 @@
 import { type KeyedConfig, keyedProvider } from "./keyed.js";
 
-export const geminiProvider = keyedProvider<KeyedConfig<"gemini">>("gemini", "google", (headers, key) => headers.set("x-goog-api-key", key));
+export const geminiProvider = keyedProvider<KeyedConfig<"gemini">>("gemini", "google", "x-goog-api-key");

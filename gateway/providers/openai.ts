@@ -1,5 +1,3 @@
 import { type KeyedConfig, keyedProvider } from "./keyed.js";
 
-export const openaiProvider = keyedProvider<KeyedConfig<"openai">>("openai", "openai", (headers, key) =>
-  headers.set("authorization", `Bearer ${key}`),
-);
+export const openaiProvider = keyedProvider<KeyedConfig<"openai">>("openai", "openai", "bearer");

@@ -11,6 +11,13 @@ export interface UpstreamInput {
   readonly headers: Headers;
   readonly body: Uint8Array | null;
   readonly model: string;
+  /** The caller's own credential headers, given only to a provider in passthrough mode. */
+  readonly clientCredentials?: readonly ClientCredential[];
+}
+
+export interface ClientCredential {
+  readonly name: string;
+  readonly value: string;
 }
 
 export interface UpstreamRequest {

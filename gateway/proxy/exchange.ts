@@ -43,14 +43,46 @@ export interface Exchange {
   readonly info: RequestInfo;
   readonly stream: boolean;
   readonly clientHeaders: Headers;
+  /** The request's path as the client sent it (hook metadata). */
+  readonly path: string;
   /** The parsed request body (null for bodiless requests). Plugins may replace it (pre_request hooks). */
   body: unknown;
   /** Tool results this request reports for earlier calls. */
   readonly toolResults: readonly ToolResult[];
   /** Free-form markers recorded on the row, e.g. "cost_estimated", "guardrail_blocked". */
   readonly flags: string[];
-  /** Plugin-private state, keyed by plugin name. */
-  readonly state: Map<string, unknown>;
+  /** Plugin-private state, one typed slot per plugin (see `stateSlot`). */
+  readonly state: ExchangeState;
+  /** The caller's own credentials, forwarded to a passthrough provider: scrubbed like provider keys. */
+  readonly clientSecrets: readonly string[];
+}
+
+/** A typed key for one plugin's state on an exchange: `const RESERVATION = stateSlot<Reservation>("quota")`. */
+export interface StateSlot<T> {
+  readonly name: string;
+  /** Never set: carries the slot's type. */
+  readonly type?: T;
+}
+
+export function stateSlot<T>(name: string): StateSlot<T> {
+  return { name };
+}
+
+/** Per-exchange plugin state, read and written through typed slots only. */
+export class ExchangeState {
+  private readonly values = new Map<StateSlot<unknown>, unknown>();
+
+  get<T>(slot: StateSlot<T>): T | undefined {
+    return this.values.get(slot) as T | undefined;
+  }
+
+  set<T>(slot: StateSlot<T>, value: T): void {
+    this.values.set(slot, value);
+  }
+
+  delete<T>(slot: StateSlot<T>): void {
+    this.values.delete(slot);
+  }
 }
 
 /** A refusal from a plugin: logged as a denial and answered in the format's own error shape. */
@@ -75,16 +107,21 @@ export interface Outcome {
   readonly denial?: Denial;
   /** Tool calls as the upstream sent them (before any rewriting the client saw). */
   readonly toolCalls: readonly ToolCall[];
+  /** The upstream's answer as captured (scrubbed, cut at database.capture_limit), for hooks that ask for it. */
+  readonly response?: { readonly body: Uint8Array; readonly truncated: boolean; readonly contentType: string | null };
 }
 
 export interface ExchangePlugin {
   readonly name: string;
-  /** Before the upstream call. A Denial stops the request. */
+  /** Before the upstream call, in pipeline order (gateway/pipeline.ts). A Denial stops the request. */
   before?(ex: Exchange): Promise<Denial | void> | Denial | void;
   /** Rewrites the events of a streamed response the client sees (e.g. to block a tool call). */
   streamRewriter?(ex: Exchange): EventRewriter | undefined;
   /** Rewrites a complete JSON response; returns the replacement or undefined to leave it. */
   rewriteResponse?(ex: Exchange, body: unknown, summary: ResponseSummary): unknown;
-  /** After the exchange ended, off the response path. May return extra rows to store with the request. */
+  /**
+   * After the exchange ended, off the response path, in reverse pipeline order. May return extra rows to store with
+   * the request.
+   */
   after?(ex: Exchange, outcome: Outcome): RowExtension | void;
 }

@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import type { ProviderConfig } from "../config/providers.js";
 import type { RoutingConfig } from "../config/routing.js";
 import type { GatewayErrorKind } from "../formats/codec.js";
-import { ProviderAuthError, type UpstreamRequest } from "../providers/types.js";
+import { ProviderAuthError, type UpstreamInput, type UpstreamRequest } from "../providers/types.js";
 import type { RouteDef } from "./routes.js";
 import { scrubberFor } from "./scrub.js";
 import { type UpstreamResponse, describeUpstreamError, neverSent } from "./upstream.js";
@@ -42,6 +42,8 @@ export interface ClientCall {
   /** The parsed body, for translated targets. */
   readonly body: unknown;
   readonly stream: boolean;
+  /** The caller's own credentials, for passthrough providers. */
+  readonly clientCredentials: UpstreamInput["clientCredentials"];
 }
 
 export interface RouteSender {
@@ -76,14 +78,14 @@ function prepareFor(call: ClientCall, target: Target, config: ProviderConfig): P
     const renamed = !call.route.modelFromPath && isRecord(call.body) && call.body.model !== target.model;
     const body = renamed ? encoder.encode(JSON.stringify({ ...(call.body as Record<string, unknown>), model: target.model })) : call.bytes;
     return target.provider.adapter.prepare(
-      { path: call.route.upstreamPath(call.match, target.model), query: call.query, method: call.method, headers: new Headers(call.headers), body, model: target.model },
+      { path: call.route.upstreamPath(call.match, target.model), query: call.query, method: call.method, headers: new Headers(call.headers), body, model: target.model, clientCredentials: call.clientCredentials },
       config,
     );
   }
   if (!isRecord(call.body)) return { skip: "the request body is not an object to translate" };
   const headers = new Headers(call.headers);
   const body = encoder.encode(JSON.stringify(translation.body(call.body, headers)));
-  return target.provider.adapter.prepare({ path: translation.path(target.model, call.stream), query: new URLSearchParams(), method: call.method, headers, body, model: target.model }, config);
+  return target.provider.adapter.prepare({ path: translation.path(target.model, call.stream), query: new URLSearchParams(), method: call.method, headers, body, model: target.model, clientCredentials: call.clientCredentials }, config);
 }
 
 /** Statuses after which another target may well answer: timeouts, rate limits, server errors, Anthropic's 529. */

@@ -12,8 +12,8 @@ import { type RoutePlan, planRoute } from "./route-plan.js";
 import { type ClientCall, sendAlongRoute } from "./fallback.js";
 import type { Entitlement } from "../access/caller.js";
 import type { ProxyDeps } from "./deps.js";
-import type { Denial, Exchange } from "./exchange.js";
-import { upstreamHeaders } from "./headers.js";
+import { type Denial, type Exchange, ExchangeState, type ResolvedProvider } from "./exchange.js";
+import { clientCredentials, upstreamHeaders } from "./headers.js";
 import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
@@ -101,9 +101,15 @@ function authorize(caller: Caller, base: RequestBase, { model, bytes }: ParsedRe
   return { ok: true, value: { plan, entitlement } };
 }
 
+/** Passthrough: the caller's own credential pays for the call; it is forwarded, scrubbed, and never logged. */
+function passthroughCredentials(provider: ResolvedProvider, headers: Headers): ReturnType<typeof clientCredentials> {
+  return "auth_mode" in provider.config && provider.config.auth_mode === "passthrough" ? clientCredentials(headers) : [];
+}
+
 function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, { plan, entitlement }: Authorized, deps: ProxyDeps): Exchange {
   const { route, match } = base;
   const { provider, model } = plan.targets[0]!;
+  const passthrough = passthroughCredentials(provider, base.clientHeaders);
   return {
     id: base.id,
     startedAt: base.startedAt,
@@ -119,10 +125,12 @@ function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, {
     info: parsed.info,
     stream: route.streamFromPath?.(match) ?? parsed.info.stream,
     clientHeaders: base.clientHeaders,
+    path: base.path,
     body: parsed.body,
     toolResults: safe(() => route.format.toolResults(parsed.body), []),
-    flags: [],
-    state: new Map(),
+    flags: passthrough.length > 0 ? ["client_credentials"] : [],
+    state: new ExchangeState(),
+    clientSecrets: passthrough.map((c) => c.secret),
   };
 }
 
@@ -167,7 +175,7 @@ function clientCall(req: Request, base: RequestBase, ex: Exchange, body: Uint8Ar
     const v = url.searchParams.get(name);
     if (v !== null) query.set(name, v);
   }
-  return { route: base.route, match: base.match, method: req.method, headers, query, bytes: body, body: ex.body, stream: ex.stream };
+  return { route: base.route, match: base.match, method: req.method, headers, query, bytes: body, body: ex.body, stream: ex.stream, clientCredentials: passthroughCredentials(ex.provider, req.headers) };
 }
 
 export async function handleProxy(req: Request, caller: Caller, match: RouteMatch, deps: ProxyDeps, nodeBody?: AsyncIterable<Buffer>): Promise<Response> {

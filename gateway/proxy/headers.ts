@@ -30,6 +30,18 @@ const CLIENT_SIGNING = /^(x-amz-date|x-amz-content-sha256|x-amz-user-agent|x-goo
  */
 const BILLING_SELECTORS = new Set(["openai-organization", "openai-project"]);
 
+/** The headers a caller's own provider credential travels in (forwarded only to a passthrough provider). */
+const PASSTHROUGH_CREDENTIALS = ["authorization", "x-api-key", "x-goog-api-key"] as const;
+
+/** The caller's credential headers, and the secret part of each (what scrubbing must hide: the token, not "Bearer"). */
+export function clientCredentials(client: Headers): { name: string; value: string; secret: string }[] {
+  return PASSTHROUGH_CREDENTIALS.flatMap((name) => {
+    const value = client.get(name)?.trim();
+    if (!value) return [];
+    return [{ name, value, secret: value.replace(/^bearer\s+/i, "") }];
+  });
+}
+
 export function upstreamHeaders(client: Headers): Headers {
   const out = new Headers();
   client.forEach((value, name) => {

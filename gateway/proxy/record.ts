@@ -91,6 +91,7 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
     costNanos,
     toolCalls: done.summary.toolCalls,
     ...(done.error ? { error: done.error } : {}),
+    ...(done.capture.responseBody ? { response: { body: done.capture.responseBody, truncated: done.capture.responseTruncated, contentType: done.capture.responseHeaders["content-type"] ?? null } } : {}),
   };
   const extensions = runAfter(deps, ex, outcome);
   const u = usage ?? ZERO_USAGE;

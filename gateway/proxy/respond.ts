@@ -41,7 +41,7 @@ type CaptureOf = (responseBody: Uint8Array | null, truncated: boolean) => Captur
 
 export async function respond(input: RespondInput): Promise<Response> {
   const { deps, ex, req, upstream, requestBytes } = input;
-  const scrubber = scrubberFor(ex.provider.adapter.secrets(ex.provider.config));
+  const scrubber = scrubberFor([...ex.provider.adapter.secrets(ex.provider.config), ...ex.clientSecrets]);
   const upstreamHeaders = scrubbedHeaders(upstream.headers, scrubber);
   const responseHeaders = clientResponseHeaders(upstreamHeaders);
   responseHeaders.set("x-keyless-request-id", ex.id);

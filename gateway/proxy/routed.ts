@@ -2,12 +2,12 @@
 // names it and the cost is priced at its prices. Every attempt travels in the exchange's state for the routing
 // plugin, which writes them with the request's row.
 import { modelKey } from "../access/grants.js";
-import type { Exchange } from "./exchange.js";
+import { type Exchange, stateSlot } from "./exchange.js";
 import type { UpstreamResponse } from "./upstream.js";
 import type { RoutePlan } from "./route-plan.js";
 import type { Attempt, RouteResult } from "./fallback.js";
 
-export const ROUTING_STATE = "routing";
+export const ROUTING_STATE = stateSlot<RoutingState>("routing");
 
 export interface RoutingState {
   readonly attempts: readonly Attempt[];

@@ -64,8 +64,8 @@ export interface BucketStore {
   /** "sqlite" or "postgres host:port/db", for logs and errors. */
   readonly description: string;
   /**
-   * Reserves `nanos` on every line: a single bucket must hold it (at least one nanodollar when `nanos` is 0), a chain
-   * must hold it across its positive balances. All lines or none; the shortfalls say which fell short.
+   * Reserves `nanos` on every line (nothing on a line whose quotas admit on a positive balance): a single bucket must
+   * hold it (at least one nanodollar when that is 0), a chain must hold it across its positive balances. All lines or none; the shortfalls say which fell short.
    */
   reserve(lines: readonly Line[], nanos: number): MaybePromise<ReserveResult>;
   /**
@@ -122,13 +122,22 @@ function shortfall(line: Line, states: readonly BucketState[], available: number
 /** `current(c)`: the bucket's state as stored, refilled to now. */
 type Current = (charge: Charge) => BucketState;
 
+/**
+ * What a line reserves: the estimate, or nothing when every quota on it admits on a positive balance (Aperture's rule;
+ * a mixed chain takes the stricter rule). Reserving nothing still needs one nanodollar: a positive balance.
+ */
+export function lineReservation(line: Line, nanos: number): number {
+  return line.every((c) => c.def.admission === "positive") ? 0 : nanos;
+}
+
 /** The reservation's outcome and, when it is admitted, every touched bucket's new state (to write). */
-export function planReservation(lines: readonly Line[], nanos: number, current: Current): { result: ReserveResult; states: ReadonlyMap<string, BucketState> } {
-  const need = Math.max(nanos, 1);
+export function planReservation(lines: readonly Line[], estimate: number, current: Current): { result: ReserveResult; states: ReadonlyMap<string, BucketState> } {
   const states = new Map<string, BucketState>();
   const stateOf = (c: Charge) => states.get(c.bucket) ?? current(c);
   const short: BucketShortfall[] = [];
   const portions = lines.map((line) => {
+    const nanos = lineReservation(line, estimate);
+    const need = Math.max(nanos, 1);
     const balances = line.map(stateOf).map((s) => s.balance);
     const available = line.length === 1 ? balances[0]! : balances.reduce((sum, b) => sum + Math.max(0, b), 0);
     if (available < need) {

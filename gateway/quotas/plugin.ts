@@ -6,7 +6,7 @@
 // cannot be checked are not bypassed.
 import { formatDollars } from "../config/units.js";
 import type { Pricer } from "../pricing/prices.js";
-import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { type Denial, type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import type { RowExtension } from "../store/requests.js";
 import { chargesFrom } from "./charges.js";
 import { type Charging, type Estimate, budgetCost, estimateCost } from "./estimate.js";
@@ -14,7 +14,7 @@ import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type Re
 
 export const QUOTA_PLUGIN = "quota";
 /** Exchange state: the buckets (concrete names) that could not cover a refused request, for budget alerts. */
-export const QUOTA_SHORT = "quota_short";
+export const QUOTA_SHORT = stateSlot<readonly string[]>("quota_short");
 
 /** SDKs honour Retry-After only up to about a minute; beyond that their own backoff would just fail again. */
 const MAX_SDK_RETRY_SECONDS = 60;
@@ -28,6 +28,8 @@ interface Reservation {
   readonly lines: readonly SettleLine[];
   readonly estimate: Estimate;
 }
+
+const RESERVATION = stateSlot<Reservation>(QUOTA_PLUGIN);
 
 function describeEstimate(e: Estimate): string {
   const parts = [`≤ ${e.inputTokens} input tokens${e.byReference ? " (content by reference: the model's context window)" : ""}`];
@@ -106,12 +108,12 @@ export function quotaPlugin({ store, pricer }: QuotaPluginDeps): ExchangePlugin 
       if (estimate.byReference) ex.flags.push("quota_estimate_by_reference");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");
       const reservation: Reservation = { lines: lines.map((line, i) => ({ line, portions: result.portions[i]! })), estimate };
-      ex.state.set(QUOTA_PLUGIN, reservation);
+      ex.state.set(RESERVATION, reservation);
     },
     after(ex: Exchange, outcome: Outcome): RowExtension | void {
-      const reservation = ex.state.get(QUOTA_PLUGIN) as Reservation | undefined;
+      const reservation = ex.state.get(RESERVATION);
       if (!reservation) return;
-      ex.state.delete(QUOTA_PLUGIN);
+      ex.state.delete(RESERVATION);
       const { charged, atReservation } = settlement(reservation.estimate, outcome);
       if (atReservation) ex.flags.push("quota_settled_at_reservation");
       return store.settlement(reservation.lines, charged, atReservation);

@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { QuotaDefinition } from "../config/quotas.js";
 import type { Pricer } from "../pricing/prices.js";
 import { applicableValues } from "../access/grants.js";
-import type { Denial, Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { type Denial, type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
 import { expandBucket, templateValues } from "./buckets.js";
 import { estimateCost } from "./estimate.js";
@@ -28,12 +28,15 @@ interface Held {
   readonly amount: number;
 }
 
+/** What a request holds of each limit until it ends. */
+const HELD = stateSlot<Held[]>(RATE_LIMIT_PLUGIN);
+
 /** A limit as a bucket definition in its own unit (QuotaDefinition's "nanos" are requests, tokens or slots here). */
 function bucketDef(def: RateLimitDefinition, kind: Kind): QuotaDefinition | null {
   const capacity = def[kind];
   if (capacity === undefined) return null;
   const nanos = kind === "concurrent" ? 0 : capacity;
-  return { capacity, rate: { nanos, periodMs: def.per, text: `${nanos}/${def.per}ms` }, on_exceed: "reject", alerts: [] };
+  return { capacity, rate: { nanos, periodMs: def.per, text: `${nanos}/${def.per}ms` }, on_exceed: "reject", admission: "reserve", alerts: [] };
 }
 
 /** Tokens a request may use: its body at 4 bytes a token (tokenizers' average) plus every output token it allows. */
@@ -118,7 +121,7 @@ export function rateLimitPlugin({ store, pricer, getConfig, now = Date.now, onEr
       const limits = new Map<string, { template: string; def: RateLimitDefinition }>();
       for (const r of refs) limits.set(expandBucket(r.name, values), { template: r.name, def: config.rate_limits[r.name]! });
       const held: Held[] = [];
-      ex.state.set(RATE_LIMIT_PLUGIN, held);
+      ex.state.set(HELD, held);
       for (const kind of KINDS) {
         const charges: { charge: Charge; def: RateLimitDefinition }[] = [];
         for (const [bucket, { template, def }] of limits) {
@@ -143,9 +146,9 @@ export function rateLimitPlugin({ store, pricer, getConfig, now = Date.now, onEr
       }
     },
     after(ex: Exchange, outcome: Outcome): void {
-      const held = ex.state.get(RATE_LIMIT_PLUGIN) as Held[] | undefined;
+      const held = ex.state.get(HELD);
       if (!held) return;
-      ex.state.delete(RATE_LIMIT_PLUGIN);
+      ex.state.delete(HELD);
       release(held, outcome);
     },
   };

@@ -6,7 +6,7 @@ import { requireRole } from "../http/require-role.js";
 import type { Config } from "../config/schema.js";
 import type { ExchangePlugin } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
-import { ROUTING_STATE, type RoutingState } from "../proxy/routed.js";
+import { ROUTING_STATE } from "../proxy/routed.js";
 import { KeyPool } from "../proxy/key-pool.js";
 
 export interface RoutingModule extends GatewayModule {
@@ -25,7 +25,7 @@ export function createRoutingModule({ store, registry, getConfig, now }: Routing
   const plugin: ExchangePlugin = {
     name: "routing",
     after(ex, outcome) {
-      const state = ex.state.get(ROUTING_STATE) as RoutingState | undefined;
+      const state = ex.state.get(ROUTING_STATE);
       if (!state) return;
       const usage = outcome.summary.usage;
       if (state.answered && usage) {

@@ -292,7 +292,7 @@ export async function sessionList(store: Store, filter: { readonly principal?: s
   }));
 }
 
-/** Alert thresholds the session's requests crossed (quotas/alerts.ts), oldest first. */
+/** Alert thresholds the session's requests crossed (webhooks/budget-alerts.ts), oldest first. */
 async function sessionAlerts(store: Store, sessionId: string): Promise<BudgetAlert[]> {
   const rows = await store.db
     .selectFrom("budget_alerts")

@@ -122,7 +122,7 @@ export class HookDeliverer {
       this.deps.onError(new Error(reason), `dead letter: ${row.event} event ${row.msgId}`);
       return;
     }
-    const result = await sendHook(hook, row.msgId, row.payload, this.deps);
+    const result = await sendHook(hook, row.msgId, row.payload, { ...this.deps, attempt: row.attempts + 1 });
     if (this.closed) return;
     if (result.ok) {
       await outbox.delivered(row.id);

@@ -7,10 +7,12 @@ import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
 import { Outbox, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
+import { type PayloadContext, type QuotaView, aperturePayload } from "./aperture-payload.js";
 import { HookDeliverer } from "./deliver.js";
 import { asyncPayload } from "./payload.js";
 import { runPreRequest } from "./pre-request.js";
 import { hooksFor } from "./select.js";
+import { grantCapabilities } from "../access/grants.js";
 
 export interface HooksModuleDeps {
   readonly store: Store;
@@ -25,6 +27,10 @@ export interface HooksModuleDeps {
   /** Outbox scan interval and claim lease; tests shorten them. */
   readonly pollMs?: number;
   readonly leaseMs?: number;
+  /** The tailnet's MagicDNS name for hook metadata (tailscaled's status; null off a tailnet). */
+  readonly tailnetName?: () => Promise<string | null>;
+  /** The buckets a request is charged to, for Aperture's `send: ["quotas"]`. */
+  readonly quotas?: (ex: Exchange) => Readonly<Record<string, QuotaView>>;
 }
 
 export interface HooksModule extends GatewayModule {
@@ -50,9 +56,21 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     }
   };
 
+  // Kept fresh off the request path (tailscaled's answer is cached there too); payloads are built synchronously.
+  let tailnetName: string | null = null;
+  const refreshTailnetName = () =>
+    void deps.tailnetName?.().then(
+      (name) => (tailnetName = name),
+      () => undefined,
+    );
+  const context = (ex: Exchange): PayloadContext => ({ tailnetName, grantCapabilities: grantCapabilities(ex.caller.config), quotas: deps.quotas ?? (() => ({})) });
+
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before: (ex) => runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError }),
+    before(ex) {
+      refreshTailnetName();
+      return runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, context: context(ex) });
+    },
     after(ex, outcome) {
       const { hooks } = ex.caller.config;
       const messages: OutboxMessage[] = [];
@@ -60,12 +78,15 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
         if (event === "tool_call" && outcome.toolCalls.length === 0) continue;
         const selected = hooksFor(ex.entitlement, hooks, event);
         if (selected.length === 0) continue;
-        const payload = JSON.stringify(asyncPayload(event, ex, outcome, toolCallsOf(ex, outcome)));
-        for (const { name, hook } of selected) {
+        const calls = toolCallsOf(ex, outcome);
+        let full: string | undefined;
+        for (const { name, hook, send } of selected) {
           if (!hook) {
             deps.onError(new Error(`hook "${name}" named in a grant is not defined`), `${event} event for ${ex.id}`);
             continue;
           }
+          // Aperture's selection is per hook; keyless's full payload is one text shared by every hook that takes it.
+          const payload = send ? JSON.stringify(aperturePayload(send, ex, outcome, calls, context(ex))) : (full ??= JSON.stringify(asyncPayload(event, ex, outcome, calls, tailnetName)));
           messages.push({ msgId: `msg_${ex.id}_${event}_${name}`, hook: name, event, payload });
         }
       }
@@ -89,7 +110,10 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
         return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
       });
     },
-    start: () => deliverer.start(),
+    start: () => {
+      refreshTailnetName();
+      deliverer.start();
+    },
     stop: () => deliverer.stop(),
   };
 }

@@ -4,12 +4,15 @@ import type { Exchange, Outcome } from "../proxy/exchange.js";
 import { clientSession } from "../proxy/record.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
 import type { HookEvent } from "../config/hooks.js";
+import { requestUrl } from "./aperture-payload.js";
 
-export function hookMetadata(ex: Exchange) {
+export function hookMetadata(ex: Exchange, tailnetName: string | null) {
   const { identity } = ex;
   const client = clientSession(ex.clientHeaders);
   return {
     request_id: ex.id,
+    url: requestUrl(ex),
+    tailnet_name: tailnetName,
     timestamp: new Date(ex.startedAt).toISOString(),
     principal: identity.principal,
     login_name: identity.login,
@@ -45,12 +48,12 @@ function toolCallPayload(record: ToolCallRecord): Record<string, unknown> {
 }
 
 /** The payload of an asynchronous event (entire_request, tool_call). */
-export function asyncPayload(event: HookEvent, ex: Exchange, outcome: Outcome, toolCalls: readonly ToolCallRecord[]) {
+export function asyncPayload(event: HookEvent, ex: Exchange, outcome: Outcome, toolCalls: readonly ToolCallRecord[], tailnetName: string | null) {
   const usage = outcome.summary.usage;
   return {
     event,
     metadata: {
-      ...hookMetadata(ex),
+      ...hookMetadata(ex, tailnetName),
       estimated_cost:
         outcome.costNanos === null
           ? null
@@ -79,6 +82,6 @@ export function asyncPayload(event: HookEvent, ex: Exchange, outcome: Outcome, t
 }
 
 /** The payload of the synchronous pre_request event: the body the client sent, which the hook may replace. */
-export function preRequestPayload(ex: Exchange) {
-  return { event: "pre_request" as const, metadata: hookMetadata(ex), request_body: ex.body };
+export function preRequestPayload(ex: Exchange, tailnetName: string | null) {
+  return { event: "pre_request" as const, metadata: hookMetadata(ex, tailnetName), request_body: ex.body };
 }

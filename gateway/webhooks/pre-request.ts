@@ -3,9 +3,9 @@
 // fail_open and refuses the request with 503 under fail_closed.
 import { z } from "zod";
 import type { HooksConfig } from "../config/hooks.js";
-import type { GatewayErrorKind } from "../formats/codec.js";
 import { isRecord } from "../formats/codec.js";
 import type { Denial, Exchange } from "../proxy/exchange.js";
+import { type PayloadContext, aperturePayload } from "./aperture-payload.js";
 import { preRequestPayload } from "./payload.js";
 import { hooksFor } from "./select.js";
 import { sendHook } from "./send.js";
@@ -21,22 +21,7 @@ export interface PreRequestDeps {
   readonly fetch: typeof fetch;
   readonly userAgent: string;
   readonly onError: (err: unknown, context: string) => void;
-}
-
-const KIND_BY_STATUS: Record<number, GatewayErrorKind> = {
-  400: "invalid_request",
-  401: "authentication",
-  404: "not_found",
-  413: "too_large",
-  429: "rate_limit",
-  500: "internal",
-  502: "upstream",
-  503: "unavailable",
-  504: "timeout",
-};
-
-function kindFor(status: number): GatewayErrorKind {
-  return KIND_BY_STATUS[status] ?? (status >= 500 ? "unavailable" : "permission");
+  readonly context: PayloadContext;
 }
 
 type Decision = { readonly action: "allow" } | { readonly action: "block"; readonly status: number; readonly message: string } | { readonly action: "modify"; readonly body: unknown };
@@ -64,9 +49,10 @@ function decide(name: string, text: string, ex: Exchange): Decision | { readonly
 }
 
 export async function runPreRequest(ex: Exchange, hooks: HooksConfig, deps: PreRequestDeps): Promise<Denial | void> {
-  for (const { name, hook } of hooksFor(ex.entitlement, hooks, "pre_request")) {
+  for (const { name, hook, send } of hooksFor(ex.entitlement, hooks, "pre_request")) {
     if (!hook) return { kind: "unavailable", message: `pre_request hook "${name}" named in a grant is not defined on the gateway`, category: "hook" };
-    const delivery = await sendHook(hook, `${ex.id}.pre_request.${name}`, JSON.stringify(preRequestPayload(ex)), deps);
+    const payload = send ? aperturePayload(send, ex, null, [], deps.context) : preRequestPayload(ex, deps.context.tailnetName);
+    const delivery = await sendHook(hook, `${ex.id}.pre_request.${name}`, JSON.stringify(payload), deps);
     const decision = delivery.ok ? decide(name, delivery.body, ex) : { error: delivery.error ?? "failed" };
     if ("error" in decision) {
       if (hook.fail_policy === "fail_closed") {
@@ -75,7 +61,8 @@ export async function runPreRequest(ex: Exchange, hooks: HooksConfig, deps: PreR
       deps.onError(new Error(decision.error), `pre_request hook ${name} (fail_open, request forwarded)`);
       continue;
     }
-    if (decision.action === "block") return { kind: kindFor(decision.status), status: decision.status, message: decision.message, category: "hook" };
+    // Aperture's block envelope (guardrail_blocked, invalid_request_error, …) at the status the hook chose.
+    if (decision.action === "block") return { kind: "blocked", status: decision.status, message: decision.message, category: "hook" };
     if (decision.action === "modify") ex.body = decision.body;
   }
 }

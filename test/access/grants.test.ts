@@ -18,7 +18,7 @@ const who = (over: Partial<Identity>): Identity => ({
   ...over,
 });
 const grant = (src: string[], ...values: unknown[]): Grant => ({ src, app: { [CAP]: values } });
-const access = (identity: Identity, grants: Grant[], useConfigGrants = true) => accessFor(identity, { capability: CAP, configGrants: grants, useConfigGrants });
+const access = (identity: Identity, grants: Grant[], useConfigGrants = true) => accessFor(identity, { capabilities: [CAP], configGrants: grants, useConfigGrants });
 
 describe("model globs", () => {
   const rows: [string, string, boolean][] = [

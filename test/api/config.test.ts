@@ -116,6 +116,11 @@ describe("live config", () => {
     assert.equal(valid.status, 200);
     assert.equal(valid.body.ok, true);
     assert.equal(h.gateway.config().quotas.c, undefined, "validate does not apply");
+    assert.deepEqual(valid.body.warnings, []);
+    // An Aperture section keyless does not act on: valid, and said so.
+    const aperture = await api("POST", "/api/config/validate", { config: withQuota("c", { model_cost_map: {} }) });
+    assert.equal(aperture.status, 200);
+    assert.deepEqual(aperture.body.warnings, ["model_cost_map: ignored: keyless prices from its price table; write overrides under `prices`"]);
     assert.equal((await api("POST", "/api/config/validate", { config: "{ nope" })).status, 400);
   });
 

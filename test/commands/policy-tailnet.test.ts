@@ -98,7 +98,7 @@ describe("grants from the tailnet policy (WhoIs CapMap)", () => {
       assert.match(alice.text, /no role granted/);
       assert.equal((await claude(CI)).status, 200);
     } finally {
-      h.gateway.replaceConfig({ config: before, text: "", hash: "" });
+      h.gateway.replaceConfig({ config: before, text: "", hash: "", warnings: [] });
     }
   });
 });

@@ -31,9 +31,10 @@ describe("config loading", () => {
     assert.ok(found.includes('unknown config key "basurl"'), found.join("\n"));
   });
 
-  it("refuses a baseurl ending in /v1", () => {
-    const found = problems(`{"providers": {"o": {"type": "openai", "baseurl": "https://api.openai.com/v1", "apikey": "k", "models": ["*"]}}}`);
-    assert.match(found.join("\n"), /must not end in \/v1/);
+  it("drops a baseurl's trailing /v1 (Aperture's self-hosted guide writes one) and says so", () => {
+    const { config, warnings } = parseConfigText(`{"providers": {"o": {"type": "openai", "baseurl": "https://api.openai.com/v1/", "apikey": "k", "models": ["*"]}}}`, {});
+    assert.equal(config.providers.o?.baseurl, "https://api.openai.com");
+    assert.deepEqual(warnings, ['providers.o.baseurl: "https://api.openai.com/v1/": the trailing API version is dropped, keyless appends it to every path']);
   });
 
   it("substitutes ${ENV}, with defaults, and names a missing variable", () => {

@@ -96,6 +96,7 @@ describe("what an unknown script gets", () => {
     role: "user",
     values: [{ origin: "test", value: GrantValue.parse({ role: "user", models: "**", ...(guardrails ? { guardrails } : {}) }) }],
     invalid: [],
+    ignored: [],
   });
   const policy = (enforce: boolean, guardrails?: Record<string, Action>) =>
     new GuardrailPolicy(rules, rules.metas, enforce, entitlementFor(access(guardrails), "anthropic/claude-sonnet-4-6").guardrails);

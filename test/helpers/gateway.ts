@@ -40,6 +40,8 @@ export interface HarnessOptions {
    * ${ENV} references in it are read from process.env, as the gateway's reloads do.
    */
   readonly configFile?: boolean;
+  /** Hears what the gateway logs (default: nothing). */
+  readonly log?: (message: string) => void;
 }
 
 /** An undici Agent whose sockets bind to `localAddress` (undici's own connect options ignore localAddress). */
@@ -79,7 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const configPath = options.configFile ? join(mkdtempSync(join(tmpdir(), "keyless-config-")), "keyless.jsonc") : undefined;
   if (configPath) writeFileSync(configPath, text);
   const loaded = parseConfigText(text, configPath ? process.env : {});
-  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: () => undefined, configPath, configDebounceMs: 50 });
+  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: options.log ?? (() => undefined), configPath, configDebounceMs: 50 });
   const agents: Agent[] = [];
   return {
     gateway,

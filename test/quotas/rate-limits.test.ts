@@ -112,7 +112,7 @@ describe("rate limits: provider-native 429s the SDKs honour", () => {
     const used = row!.input_tokens + row!.output_tokens;
     assert.ok(used > 0);
     // The estimate (100 output tokens and the body) was held, the unused part given back once the usage was known.
-    const def = { capacity: 2000, rate: { nanos: 2000, periodMs: 60_000, text: "" }, on_exceed: "reject" as const, alerts: [] };
+    const def = { capacity: 2000, rate: { nanos: 2000, periodMs: 60_000, text: "" }, on_exceed: "reject" as const, admission: "reserve" as const, alerts: [] };
     const peek = async () => (await new QuotaStore(h.gateway.store).peek({ bucket: "tpm:bob@example.com#tokens", quota: "rate:tpm:<user>#tokens", def })).balance;
     for (let i = 0; i < 50 && (await peek()) < 2000 - used - 5; i++) await new Promise((r) => setTimeout(r, 10));
     const balance = await peek();

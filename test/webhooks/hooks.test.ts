@@ -2,8 +2,6 @@
 // and asynchronous events through the outbox, redelivered once a failing or absent receiver is back.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -15,6 +13,7 @@ import { startFakeUpstream } from "../fakes/upstream.js";
 import { type Harness, KEYS, defaultProviders, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
+import { type Received, Receiver } from "../helpers/hook-receiver.js";
 import { one, all } from "../helpers/store.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -25,58 +24,6 @@ const BOB = "127.0.0.5";
 const CAROL = "127.0.0.6";
 const DAVE = "127.0.0.7"; // only asynchronous events
 const ERIN = "127.0.0.8"; // an admin whose events go to a receiver that never takes them
-
-interface Received {
-  readonly path: string;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-  readonly at: number;
-}
-
-type Reply = (r: Received) => { status: number; body?: unknown; hang?: boolean };
-
-/** A webhook receiver on a fixed loopback port that can be stopped and started again. */
-class Receiver {
-  readonly received: Received[] = [];
-  reply: Record<string, Reply> = {};
-  private server: http.Server | null = null;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-        const r: Received = { path: req.url ?? "", headers, body: Buffer.concat(chunks).toString("utf8"), at: Date.now() };
-        this.received.push(r);
-        const reply: Reply = this.reply[r.path] ?? (() => ({ status: 200, body: { action: "allow" } }));
-        const out = reply(r);
-        if (out.hang) return;
-        res.writeHead(out.status, { "content-type": "application/json" }).end(JSON.stringify(out.body ?? {}));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  on(path: string): Received[] {
-    return this.received.filter((r) => r.path === path);
-  }
-}
 
 /** Matches an Anthropic SDK error by status and the gateway's message (as sent, not as the SDK quotes it). */
 function apiError(status: number, message: RegExp) {

@@ -8,6 +8,7 @@ const ERROR_TYPES: Record<GatewayError["kind"], string> = {
   invalid_request: "invalid_request_error",
   authentication: "authentication_error",
   permission: "permission_error",
+  blocked: "invalid_request_error",
   not_found: "not_found_error",
   too_large: "request_too_large",
   rate_limit: "rate_limit_error",

@@ -8,6 +8,7 @@ const STATUS: Record<GatewayError["kind"], string> = {
   invalid_request: "INVALID_ARGUMENT",
   authentication: "UNAUTHENTICATED",
   permission: "PERMISSION_DENIED",
+  blocked: "PERMISSION_DENIED",
   not_found: "NOT_FOUND",
   too_large: "INVALID_ARGUMENT",
   rate_limit: "RESOURCE_EXHAUSTED",

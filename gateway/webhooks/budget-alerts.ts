@@ -8,10 +8,10 @@ import type { Config } from "../config/schema.js";
 import type { Exchange, ExchangePlugin } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
 import type { Outbox, OutboxMessage } from "../store/outbox.js";
-import { hooksFor } from "../webhooks/select.js";
-import type { BucketStore, Charge } from "./bucket-store.js";
-import { chargesFrom } from "./charges.js";
-import { QUOTA_SHORT } from "./plugin.js";
+import { hooksFor } from "./select.js";
+import type { BucketStore, Charge } from "../quotas/bucket-store.js";
+import { chargesFrom } from "../quotas/charges.js";
+import { QUOTA_SHORT } from "../quotas/plugin.js";
 
 export const BUDGET_ALERT_EVENT = "budget_alert";
 
@@ -84,7 +84,7 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
       const config = deps.getConfig();
       const charges = chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, config.quotas).charges.filter((c) => c.def.alerts.length > 0);
       if (charges.length === 0) return;
-      const short = new Set((ex.state.get(QUOTA_SHORT) as readonly string[] | undefined) ?? []);
+      const short = new Set(ex.state.get(QUOTA_SHORT) ?? []);
       return {
         async write() {
           // Checked once the row's transaction has committed, and with it the settlement the balance must include.
