@@ -10,6 +10,8 @@ import type { GatewayModule } from "./proxy/feature.js";
 export interface Features {
   /** CI sessions: attribution, session tokens, check runs (routes only; requests look their session up). */
   readonly ci: GatewayModule;
+  /** Secrets in traffic: redacts or refuses credentials in the body before any hook or upstream sees it. */
+  readonly secrets: GatewayModule;
   /** Webhooks: synchronous pre_request hooks may rewrite or refuse the body; events go out after. */
   readonly hooks: GatewayModule;
   /** Guardrails: stream and body rewriters hold back blocked tool calls; after: tool-call rows and findings. */
@@ -31,5 +33,5 @@ export interface Features {
 }
 
 export function pipeline(f: Features): readonly GatewayModule[] {
-  return [f.ci, f.hooks, f.guardrails, f.rateLimits, f.quotas, f.alerts, f.routing, f.websocket, f.config, f.ui];
+  return [f.ci, f.secrets, f.hooks, f.guardrails, f.rateLimits, f.quotas, f.alerts, f.routing, f.websocket, f.config, f.ui];
 }

@@ -33,6 +33,7 @@ import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
 import { chargesFrom } from "./quotas/charges.js";
 import { createToolsModule } from "./guardrails/plugin.js";
+import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 
@@ -118,7 +119,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ? new LiveConfig({ path: options.configPath, initial: loaded, apply: (next) => (loaded = next), audit, log: say, debounceMs: options.configDebounceMs })
     : null;
   const configApi: GatewayModule = { name: "config", mount: (app) => mountConfigApi(app, { live, audit, getConfig }) };
-  const tools = createToolsModule({ store, onError: onModuleError });
+  const secrets = createSecretsModule();
+  const tools = createToolsModule({ store, onError: onModuleError, secrets });
   const resolver = options.resolver ?? createResolver(config.identity);
   const hooks = createHooksModule({
     store,
@@ -139,7 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   };
   const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
   const routing = createRoutingModule({ store, registry: metrics.registry, getConfig });
-  const modules = pipeline({ ci, hooks, guardrails: tools, rateLimits, quotas, alerts, routing, websocket, config: configApi, ui });
+  const modules = pipeline({ ci, secrets, hooks, guardrails: tools, rateLimits, quotas, alerts, routing, websocket, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),

@@ -17,7 +17,8 @@ export const QuotaRef = z.strictObject({
 
 export type QuotaRef = z.infer<typeof QuotaRef>;
 
-export const GuardrailAction = z.enum(["log", "flag", "block"]);
+/** "redact" applies to secret rules (the secret is replaced before forwarding); for tool-call rules it counts as "flag". */
+export const GuardrailAction = z.enum(["log", "flag", "redact", "block"]);
 export type GuardrailAction = z.infer<typeof GuardrailAction>;
 
 /** What a hook payload carries beyond its metadata, as Aperture's `send` names it (webhooks/payload.ts). */

@@ -2,6 +2,24 @@
 // Grants may set actions per rule id, category or "default" (GrantValue.guardrails); those always apply.
 import { z } from "zod";
 import { RuleOverrides, defaultCatalog, loadRules } from "../guardrails/rules/index.js";
+import { GuardrailAction } from "./grants.js";
+
+export const SecretsConfig = z.strictObject({
+  /** Scan requests (what the agent sends) and tool-call arguments (what the model returns) for credentials. */
+  enabled: z.boolean().default(true),
+  /** What a secret rule does unless a grant or `rules` says otherwise: redact keeps the agent working. */
+  action: GuardrailAction.default("redact"),
+  /** Per-rule actions (`secret.github-pat`, `secret.scan-incomplete`, …). */
+  rules: z.record(z.string().regex(/^secret\.[a-z0-9-]+$/), GuardrailAction).default({}),
+  /**
+   * Key of the HMAC that fingerprints secrets. Without one, a random key per process: fingerprints then link
+   * calls within a run of the gateway but not across restarts or replicas.
+   */
+  fingerprint_key: z.string().min(16).optional(),
+  /** Time one request's scan may take (the rest is then unscanned: `secret.scan-incomplete`). */
+  scan_ms: z.number().int().positive().max(5000).default(250),
+});
+export type SecretsConfig = z.infer<typeof SecretsConfig>;
 
 export const GuardrailsConfig = z
   .strictObject({
@@ -14,6 +32,8 @@ export const GuardrailsConfig = z
     rules: RuleOverrides.default({}),
     /** MCP server names, to split Gemini CLI's ambiguous `mcp_<server>_<tool>` tool names. */
     mcp_servers: z.array(z.string().min(1)).default([]),
+    /** Credentials in traffic (docs/guardrails.md, "Secrets in traffic"). */
+    secrets: SecretsConfig.default(SecretsConfig.parse({})),
   })
   .superRefine((g, ctx) => {
     try {

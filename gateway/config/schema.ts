@@ -107,7 +107,7 @@ export const Config = z.strictObject({
   /** CI sessions (Actions OIDC → repository → tailnet tags) and check runs; absent: the CI routes answer 404. */
   github: GitHubConfig.optional(),
   /** Tool-call guardrails: rule catalog overrides and whether catalog "block" actions apply to everyone. */
-  guardrails: GuardrailsConfig.default({ enforce: false, rules: {}, mcp_servers: [] }),
+  guardrails: GuardrailsConfig.default(() => GuardrailsConfig.parse({})),
   /** Webhooks by name (Aperture's hooks protocol, Standard Webhooks signatures); grants pick them with send_hooks. */
   hooks: HooksConfig.default({}),
   /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */

@@ -47,6 +47,8 @@ export class SessionService {
   /** Sessions with a live token, by token hash: session tokens are checked before a request has any async step. */
   private tokens: { byHash: Map<string, SessionRecord>; at: number } = { byHash: new Map(), at: 0 };
   private refreshingTokens: Promise<void> | null = null;
+  /** Bumped by every finish here: a token refresh that read the store before it is stale and is dropped. */
+  private finishes = 0;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -236,6 +238,7 @@ export class SessionService {
     if (!found.ok) return found;
     await this.deps.store.finish(id, "finished", this.now());
     this.lookups.delete(found.value.node_id);
+    this.finishes++;
     if (found.value.token_hash) this.tokens.byHash.delete(found.value.token_hash);
     await this.deps.flushLog?.();
     await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
@@ -273,7 +276,9 @@ export class SessionService {
   refreshTokens(): Promise<void> {
     this.refreshingTokens ??= (async () => {
       const now = this.now();
+      const finishes = this.finishes;
       const rows = await this.deps.store.tokenSessions(now);
+      if (finishes !== this.finishes) return;
       this.tokens = { byHash: new Map(rows.map((r) => [r.token_hash ?? "", r])), at: now };
     })().finally(() => (this.refreshingTokens = null));
     return this.refreshingTokens;

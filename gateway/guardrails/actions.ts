@@ -1,20 +1,28 @@
 // Which action a finding gets for a caller: a grant that names the rule id, its category or "default" decides
 // (several grants: the strictest); otherwise the catalog's action, where "block" counts only with `enforce`.
-import type { GuardrailsConfig } from "../config/guardrails.js";
+import type { GuardrailsConfig, SecretsConfig } from "../config/guardrails.js";
+import type { GuardrailAction } from "../config/grants.js";
 import type { Entitlement } from "../access/caller.js";
 import { type CompiledRules, type RuleMeta, defaultCatalog, loadRules } from "./rules/index.js";
+import { FLOW_RULES } from "./flow.js";
 import type { Action } from "./rules/types.js";
 
-const RANK: Record<Action, number> = { log: 0, flag: 1, block: 2 };
+const RANK: Record<GuardrailAction, number> = { log: 0, flag: 1, redact: 2, block: 3 };
 
 /** The finding for a script whose analysis reached a bound: what it runs is unknown. */
 export const ANALYSIS_LIMIT = "obf.analysis-limit";
 
-export function strongest(actions: Iterable<Action>): Action | null {
-  let best: Action | null = null;
+export function strongest<A extends GuardrailAction>(actions: Iterable<A>): A | null {
+  let best: A | null = null;
   for (const a of actions) if (best === null || RANK[a] > RANK[best]) best = a;
   return best;
 }
+
+/** A tool call cannot be redacted (the agent would run the marker): a grant's "redact" flags it. */
+const forCall = (a: GuardrailAction): Action => (a === "redact" ? "flag" : a);
+
+/** The category grants name to set every secret rule at once. */
+export const SECRETS_CATEGORY = "secrets";
 
 const compiled = new WeakMap<GuardrailsConfig, { rules: CompiledRules; metas: readonly RuleMeta[] }>();
 
@@ -45,11 +53,14 @@ export class GuardrailPolicy {
     private readonly enforce: boolean,
     /** The caller's per-grant overrides for the model (its entitlement's guardrails). */
     private readonly grants: Entitlement["guardrails"],
+    /** The config makes some secret rule block (a credential in a tool call's arguments blocks the call). */
+    private readonly secretsBlock = false,
   ) {}
 
   static for(config: GuardrailsConfig, entitlement: Entitlement): GuardrailPolicy {
     const { rules, metas } = compiledRules(config);
-    return new GuardrailPolicy(rules, metas, config.enforce, entitlement.guardrails);
+    const secretsBlock = config.secrets.enabled && (config.secrets.action === "block" || Object.values(config.secrets.rules).includes("block"));
+    return new GuardrailPolicy(rules, metas, config.enforce, entitlement.guardrails, secretsBlock);
   }
 
   /**
@@ -63,7 +74,7 @@ export class GuardrailPolicy {
       const a = g[f.ruleId];
       return a ? [a] : [];
     }));
-    if (named) return named;
+    if (named) return forCall(named);
     this.blocksOthers ??= this.metas.some((m) => m.id !== ANALYSIS_LIMIT && this.configured({ ruleId: m.id, category: m.category, action: m.action }) === "block");
     return this.blocksOthers ? "block" : (strongest([this.configured(f), "flag"]) ?? "flag");
   }
@@ -73,12 +84,27 @@ export class GuardrailPolicy {
       const a = g[f.ruleId] ?? g[f.category] ?? g.default;
       return a ? [a] : [];
     }));
-    if (fromGrants) return fromGrants;
+    if (fromGrants) return forCall(fromGrants);
     return f.action === "block" && !this.enforce ? "flag" : f.action;
+  }
+
+  /**
+   * A secret rule's action: grants naming the rule id, else the "secrets" category (the strictest grant wins), else
+   * the config's per-rule action or its default. A grant's "default" does not apply: lowering it for shell rules
+   * must not forward secrets.
+   */
+  secretActionFor(ruleId: string, config: SecretsConfig): GuardrailAction {
+    const fromGrants = strongest(this.grants.flatMap((g) => {
+      const a = g[ruleId] ?? g[SECRETS_CATEGORY];
+      return a ? [a] : [];
+    }));
+    return fromGrants ?? config.rules[ruleId] ?? config.action;
   }
 
   /** Whether any rule can end in "block" for this caller (if not, responses are never rewritten). */
   canBlock(): boolean {
-    return this.metas.some((m) => this.actionFor({ ruleId: m.id, category: m.category, action: m.action }) === "block");
+    const rules = [...this.metas.map((m) => ({ ruleId: m.id, category: m.category, action: m.action })), ...Object.values(FLOW_RULES).map((r) => ({ ruleId: r.id, category: r.category, action: r.action }))];
+    // Secret rules can block a tool call too (a credential in its arguments).
+    return this.secretsBlock || rules.some((r) => this.actionFor(r) === "block") || this.grants.some((g) => Object.entries(g).some(([k, a]) => a === "block" && (k === SECRETS_CATEGORY || k.startsWith("secret."))));
   }
 }

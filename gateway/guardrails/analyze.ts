@@ -3,7 +3,7 @@ import type { ToolCall } from "../formats/types.js";
 import { classifyToolCall, type ClassifyOptions } from "./classify.js";
 import type { CompiledRules } from "./rules/compile.js";
 import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
-import { analyzeShell, DEFAULT_LIMITS, type WalkLimits } from "./shell/index.js";
+import { analyzeShell, DEFAULT_LIMITS, type SimpleCommand, type WalkLimits } from "./shell/index.js";
 import type { Finding } from "./rules/types.js";
 import type { ClassifiedToolCall } from "./types.js";
 
@@ -17,6 +17,8 @@ export interface ToolCallAnalysis {
   readonly classified: ClassifiedToolCall;
   /** Every rule that matched, across the call and its nested calls; the gateway acts on the strongest action. */
   readonly findings: Finding[];
+  /** The simple commands its shell scripts run (nested calls' included), as analysed. */
+  readonly commands: readonly SimpleCommand[];
   /** Why the analysis failed, if it did; the call then counts as unknown. */
   readonly error?: unknown;
 }
@@ -24,11 +26,13 @@ export interface ToolCallAnalysis {
 export function analyzeToolCall(call: ToolCall, rules: CompiledRules, opts: AnalyzeOptions = {}): ToolCallAnalysis {
   try {
     const classified = classifyToolCall(call, opts);
-    return { classified, findings: dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline)) };
+    const commands: SimpleCommand[] = [];
+    const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline, commands));
+    return { classified, findings, commands };
   } catch (error) {
     // Failed means unknown, never safe (arguments nested too deep to serialize, a parser overflow): as a bound reached.
     const classified: ClassifiedToolCall = { kind: "function", name: call.name, callId: call.id, args: call.input };
-    return { classified, findings: callFindings(rules, new Set(["analysisLimit"]), call.name, call.id), error };
+    return { classified, findings: callFindings(rules, new Set(["analysisLimit"]), call.name, call.id), commands: [], error };
   }
 }
 
@@ -38,6 +42,8 @@ export function analyzeClassified(
   rules: CompiledRules,
   limits: WalkLimits = DEFAULT_LIMITS,
   deadline?: number,
+  /** Collects the simple commands analysed. */
+  commands?: SimpleCommand[],
 ): Finding[] {
   const out: Finding[] = [];
   const fields = new Set<string>();
@@ -48,6 +54,7 @@ export function analyzeClassified(
     const shell = analyzeShell(script, limits, stopAt);
     if (shell.problems.length > 0) fields.add("analysisIncomplete");
     if (shell.limits.length > 0) fields.add("analysisLimit");
+    commands?.push(...shell.commands);
     for (const [i, sc] of shell.commands.entries()) {
       if (i % 32 === 31 && performance.now() > stopAt) {
         fields.add("analysisLimit");
@@ -63,7 +70,7 @@ export function analyzeClassified(
   if (c.remote) fields.add("remote");
   if (c.unknownArgs) fields.add(c.kind === "shell" && (c.commands?.length ?? 0) === 0 ? "unknownShell" : "unknownArgs");
   out.push(...callFindings(rules, fields, label(c), id));
-  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits, deadline));
+  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits, deadline, commands));
   // A provider-side call has already run when the gateway sees it: report, but blocking would only hide it.
   return c.remote ? out.map((f) => (f.action === "block" ? { ...f, action: "flag" } : f)) : out;
 }

@@ -15,7 +15,10 @@ import { analyzeToolCall } from "./analyze.js";
 import { BLOCKERS } from "../dialects/index.js";
 import type { Verdict } from "../formats/blocker.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
+import { type CallFacts, SessionFlows, callFacts } from "./flow.js";
 import type { Action, Finding } from "./rules/types.js";
+import { maskValue } from "./secrets/body.js";
+import { type SecretsModule, secretResults, secretsToMask } from "./secrets-plugin.js";
 import type { ClassifiedToolCall } from "./types.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
@@ -33,6 +36,8 @@ interface Analysed {
   readonly findings: readonly Finding[];
   /** The strongest action over the call's findings (incl. nested calls); "log" without findings. */
   readonly action: Action;
+  /** What the call does that a later call of the session can complete (flow.ts). */
+  readonly facts?: CallFacts;
 }
 
 interface ToolsState {
@@ -49,6 +54,8 @@ const TOOLS_STATE = stateSlot<ToolsState>("tools");
 export interface ToolsModuleDeps {
   readonly store: Store;
   readonly onError: (err: unknown, context: string) => void;
+  /** Secrets in tool-call arguments; and what to mask out of stored calls and results. */
+  readonly secrets?: SecretsModule;
 }
 
 export interface ToolsModule extends GatewayModule {
@@ -107,12 +114,24 @@ function toRecord(c: ClassifiedToolCall, findings: readonly Finding[], id: strin
   };
 }
 
-type OnError = ToolsModuleDeps["onError"];
+/** What the module's per-exchange steps share: error reporting, the secrets module, the sessions' call history. */
+interface Shared {
+  readonly onError: ToolsModuleDeps["onError"];
+  readonly secrets: SecretsModule | undefined;
+  readonly flows: SessionFlows;
+}
+
+/** Whose calls are one stream for cross-call findings: the CI session, else the principal. */
+const flowKey = (ex: Exchange) => (ex.session ? `session:${ex.session.id}` : `principal:${ex.identity.principal}`);
 
 /** The exchange's guardrail state: the caller's actions for this model, and what was analysed and blocked so far. */
-function stateOf(ex: Exchange): ToolsState {
+function stateOf(ex: Exchange, shared: Shared): ToolsState {
   let state = ex.state.get(TOOLS_STATE);
   if (!state) {
+    // Results this request reports that carried a secret: their calls read one (before this response's calls are checked).
+    for (const r of secretResults(ex)) {
+      shared.flows.secretInResult(flowKey(ex), { requestId: "earlier", callId: r.callId, label: `the call whose result carried ${r.ruleId}`, ts: ex.startedAt });
+    }
     const { guardrails } = ex.caller.config;
     state = {
       policy: GuardrailPolicy.for(guardrails, ex.entitlement),
@@ -126,29 +145,67 @@ function stateOf(ex: Exchange): ToolsState {
   return state;
 }
 
+/** Findings an earlier call of the session and this one make together (flow.ts), with the caller's actions. */
+function flowFindings(ex: Exchange, state: ToolsState, a: Omit<Analysed, "action" | "facts">, facts: CallFacts, shared: Shared): Finding[] {
+  const label = describeCall({ ...a, action: "log" });
+  const call = { requestId: ex.id, callId: a.classified.callId ?? a.call.id, label, ts: ex.startedAt };
+  return shared.flows.check(flowKey(ex), call, facts).map((f) => ({ ...f, action: state.policy.actionFor(f) }));
+}
+
 /** Analyses a call once per exchange, within the exchange's analysis time budget. */
-function analyse(state: ToolsState, call: ToolCall, onError: OnError): Analysed {
+function analyse(ex: Exchange, state: ToolsState, call: ToolCall, shared: Shared): Analysed {
   const cached = state.analysed.get(call.id);
   if (cached) return cached;
   const started = performance.now();
   const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-  const { classified, findings, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
+  const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
   state.analysisMs += performance.now() - started;
-  if (error !== undefined) onError(error, `tool call analysis (call ${call.id})`);
-  const resolved = findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) }));
-  const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log" };
+  if (error !== undefined) shared.onError(error, `tool call analysis (call ${call.id})`);
+  const own = [
+    ...findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) })),
+    // Secret findings come with their action already decided (secret rules resolve differently).
+    ...(shared.secrets?.callFindings(ex, call) ?? []),
+  ];
+  let facts: CallFacts | undefined;
+  let across: Finding[] = [];
+  try {
+    facts = callFacts(classified, own, commands);
+    across = flowFindings(ex, state, { call, classified, findings: own }, facts, shared);
+  } catch (err) {
+    shared.onError(err, `cross-call analysis (call ${call.id})`);
+  }
+  const resolved = [...own, ...across];
+  const analysed: Analysed = { call, classified, findings: resolved, action: strongest(resolved.map((f) => f.action)) ?? "log", ...(facts ? { facts } : {}) };
   state.analysed.set(call.id, analysed);
   return analysed;
 }
 
-function verdictFor(ex: Exchange, state: ToolsState, onError: OnError): Verdict {
+/** The exchange's calls as stored, secrets masked; calls not blocked are remembered for the session's later calls. */
+function storedRecords(ex: Exchange, state: ToolsState, toolCalls: readonly ToolCall[], shared: Shared): readonly ToolCallRecord[] {
+  const analysed = toolCalls.map((call) => analyse(ex, state, call, shared));
+  // Nothing stored keeps a secret the exchange carried (tool arguments, matched commands).
+  const records = maskValue(
+    analysed.map((a) => toRecord(a.classified, a.findings, a.classified.callId ?? a.call.id, a.call.input, a.action, state.blocked.has(a.call.id))),
+    secretsToMask(ex),
+  );
+  // Labels come from the masked records: a later finding quoting this call carries no secret either.
+  analysed.forEach((a, i) => {
+    const rec = records[i];
+    if (!a.facts || !rec || state.blocked.has(a.call.id)) return;
+    const label = `"${rec.name}"${rec.command ? ` (${rec.command.length > 200 ? `${rec.command.slice(0, 200)}…` : rec.command})` : ""}`;
+    shared.flows.record(flowKey(ex), { requestId: ex.id, callId: rec.callId, label, ts: ex.startedAt }, a.facts);
+  });
+  return records;
+}
+
+function verdictFor(ex: Exchange, state: ToolsState, shared: Shared): Verdict {
   return (call) => {
     let a: Analysed;
     try {
-      a = analyse(state, call, onError);
+      a = analyse(ex, state, call, shared);
     } catch (err) {
       // Analysis never throws (a failure is an unknown call); a policy bug must not break the response either.
-      onError(err, `tool call analysis ${ex.id}`);
+      shared.onError(err, `tool call analysis ${ex.id}`);
       return null;
     }
     if (a.action !== "block") return null;
@@ -159,18 +216,16 @@ function verdictFor(ex: Exchange, state: ToolsState, onError: OnError): Verdict 
 }
 
 export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
+  const shared: Shared = { onError: deps.onError, secrets: deps.secrets, flows: new SessionFlows() };
   /** The format's blocker, when this caller's guardrails can block at all (else the response passes untouched). */
   const blockerFor = (ex: Exchange) => {
     const blocker = BLOCKERS[ex.format.id];
-    return blocker && stateOf(ex).policy.canBlock() ? blocker : undefined;
+    return blocker && stateOf(ex, shared).policy.canBlock() ? blocker : undefined;
   };
 
   const records = (ex: Exchange, outcome: Outcome): readonly ToolCallRecord[] => {
-    const state = stateOf(ex);
-    state.records ??= outcome.toolCalls.map((call) => {
-      const a = analyse(state, call, deps.onError);
-      return toRecord(a.classified, a.findings, a.classified.callId ?? call.id, call.input, a.action, state.blocked.has(call.id));
-    });
+    const state = stateOf(ex, shared);
+    state.records ??= storedRecords(ex, state, outcome.toolCalls, shared);
     if (state.records.some((c) => c.action === "flag") && !ex.flags.includes(GUARDRAIL_FLAGGED)) ex.flags.push(GUARDRAIL_FLAGGED);
     return state.records;
   };
@@ -179,11 +234,11 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
     name: "tools",
     streamRewriter(ex) {
       const blocker = blockerFor(ex);
-      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex), deps.onError));
+      return blocker?.streamRewriter(verdictFor(ex, stateOf(ex, shared), shared));
     },
     rewriteResponse(ex, body) {
       const blocker = blockerFor(ex);
-      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex), deps.onError));
+      return blocker?.rewriteBody(body, verdictFor(ex, stateOf(ex, shared), shared));
     },
     after(ex, outcome): RowExtension | void {
       let calls: readonly ToolCallRecord[] = [];
@@ -192,7 +247,10 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
       } catch (err) {
         deps.onError(err, `tool call analysis ${ex.id}`);
       }
-      const results = ex.toolResults.filter((r) => r.callId !== "" || r.name !== undefined);
+      const results = maskValue(
+        ex.toolResults.filter((r) => r.callId !== "" || r.name !== undefined),
+        secretsToMask(ex),
+      );
       if (calls.length === 0 && results.length === 0) return;
       const ctx = {
         ts: ex.startedAt,

@@ -27,7 +27,7 @@ export async function openBucketStore(config: QuotaStoreConfig, deps: BucketStor
   if (store.engine === "sqlite") return new QuotaStore(store, deps.now);
   // Everything is in PostgreSQL: budgets use the row-locking store on the same database.
   const shared = { type: "postgres" as const, url: deps.database?.url ?? "", pool_size: deps.database?.pool_size ?? 10, timeout: 5000 };
-  return PostgresBucketStore.open({ config: shared, store, now: deps.now, onError: deps.onError });
+  return PostgresBucketStore.open({ config: shared, store, migrate: false, now: deps.now, onError: deps.onError });
 }
 
 export interface QuotaModuleDeps {

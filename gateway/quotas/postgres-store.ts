@@ -49,6 +49,8 @@ export interface PostgresBucketStoreOptions {
   readonly store: Store;
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
+  /** Whether to migrate the database first (false when it is the gateway's own store, migrated already). */
+  readonly migrate?: boolean;
   /** How often pending settlements are retried while the database is unreachable. */
   readonly retryMs?: number;
 }
@@ -91,10 +93,11 @@ export class PostgresBucketStore implements BucketStore {
     });
     // Idle connections the server closes (restart, pg_terminate_backend) are dropped and reopened on demand.
     pool.on("error", (err) => options.onError?.(err, "quota store connection"));
+    pool.on("connect", (client) => client.on("error", () => undefined));
     const store = new PostgresBucketStore(pool, options);
     try {
-      // The same migrations as the gateway's store (a no-op when it is this database).
-      if (options.store.engine !== "postgres") await (await openStore({ type: "postgres", url: config.url, pool_size: 1, path: "" })).close();
+      // A quota_store database of its own gets the same migrations as the gateway's store.
+      if (options.migrate ?? true) await (await openStore({ type: "postgres", url: config.url, pool_size: 1, path: "" })).close();
       await store.query("SELECT 1", []);
     } catch (err) {
       await pool.end().catch(() => undefined);

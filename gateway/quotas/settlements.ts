@@ -92,7 +92,8 @@ export class SettlementQueue {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.pass();
+        // The store (PostgreSQL) may be away too: the entries wait for the next tick.
+        await this.pass().catch((err: unknown) => this.deps.onError(err, "quota settlements: reading the pending entries"));
       } while (this.again);
     })().finally(() => (this.running = null));
     return this.running;

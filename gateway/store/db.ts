@@ -38,8 +38,10 @@ export function postgresPool(url: string, size: number, timeoutMs = 5000): pg.Po
     connectionTimeoutMillis: timeoutMs,
     statement_timeout: timeoutMs * 2,
   });
-  // An idle connection the server dropped (restart): the pool replaces it; the next query reports the outage.
+  // A connection the server dropped (restart, failover): an idle one is replaced by the pool; one in use fails its
+  // query, which reports the outage. Either way the error event must not go unheard (it would end the process).
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
 }
 

@@ -31,6 +31,8 @@ export interface RowExtension {
    * the promise it returns.
    */
   committed?(): void | Promise<void>;
+  /** Rewrites the request's capture before anything is stored (secrets masked out of captures). */
+  capture?(capture: Capture): Capture;
 }
 
 interface PendingEntry {
@@ -81,6 +83,15 @@ export interface UsageGroup {
   readonly unpriced_requests: number;
 }
 
+/** An upsert's SET: every column of the inserted row but its key, from the row being inserted. */
+function keysBut<T extends object, K extends keyof T & string>(row: T, key: K): Exclude<keyof T & string, K>[] {
+  return Object.keys(row).filter((k): k is Exclude<keyof T & string, K> => k !== key);
+}
+
+function replaceAll<K extends string>(keys: readonly K[]) {
+  return <E extends { ref(r: `excluded.${K}`): unknown }>(eb: E) => Object.fromEntries(keys.map((k) => [k, eb.ref(`excluded.${k}`)]));
+}
+
 function fromDb(row: RequestRecord): RequestRow {
   return { ...row, tags: JSON.parse(row.tags) as string[], flags: JSON.parse(row.flags) as string[], streamed: row.streamed === 1 };
 }
@@ -105,37 +116,42 @@ export class RequestLog {
     });
   }
 
+  /** One slice in one transaction: its request rows and captures as one INSERT each (a round trip each on PostgreSQL), then the extensions. */
   private async write(entries: readonly PendingEntry[]): Promise<void> {
+    // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
+    const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
+    const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
+    const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
     await this.db.transaction().execute(async (trx) => {
-      for (const { row, capture, extensions } of entries) {
-        const values = { ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 };
+      await trx
+        .insertInto("requests")
+        .values(requests)
+        .onConflict((oc) => oc.column("id").doUpdateSet(replaceAll(keysBut(requests[0]!, "id"))))
+        .execute();
+      if (captures.length > 0) {
         await trx
-          .insertInto("requests")
-          .values(values)
-          .onConflict((oc) => oc.column("id").doUpdateSet(values))
+          .insertInto("captures")
+          .values(captures)
+          .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
           .execute();
-        if (capture) {
-          const prepared = prepareCapture(capture);
-          await trx
-            .insertInto("captures")
-            .values({ request_id: row.id, ts: row.ts, ...prepared })
-            .onConflict((oc) => oc.column("request_id").doUpdateSet(prepared))
-            .execute();
-        }
-        for (const ext of extensions) await ext.write(trx, row.id);
       }
+      for (const { row, extensions } of entries) for (const ext of extensions) await ext.write(trx, row.id);
     });
     for (const { extensions } of entries) {
       for (const ext of extensions) {
         const after = ext.committed?.();
-        if (after) this.followUps.add(after.finally(() => this.followUps.delete(after)));
+        if (!after) continue;
+        // Their failures are theirs to report (and retry); here they only end the wait.
+        const settled: Promise<void> = after.catch(() => undefined).finally(() => this.followUps.delete(settled));
+        this.followUps.add(settled);
       }
     }
   }
 
   /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
   record(row: RequestRow, capture: Capture | null, extensions: readonly RowExtension[] = []): void {
-    this.writer.add({ row, capture, extensions });
+    const masked = capture && extensions.reduce((c, ext) => ext.capture?.(c) ?? c, capture);
+    this.writer.add({ row, capture: masked, extensions });
   }
 
   /** Writes everything queued, and waits for the work the written rows started. */

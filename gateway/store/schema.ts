@@ -220,10 +220,26 @@ export interface BudgetAlertsTable {
   principal: string;
 }
 
+/** Secrets found in traffic (issue 18): rule id and fingerprint, never the secret. */
+export interface SecretFindingsTable {
+  id: Generated<number>;
+  request_id: string;
+  ts: number;
+  principal: string;
+  session_id: string | null;
+  rule_id: string;
+  fingerprint: string;
+  verified: number | null;
+  place: string;
+  call_id: string | null;
+  action: string;
+}
+
 export interface Tables {
   requests: RequestsTable;
   captures: CapturesTable;
   tool_calls: ToolCallsTable;
+  secret_findings: SecretFindingsTable;
   hook_outbox: HookOutboxTable;
   ci_sessions: CiSessionsTable;
   ci_oidc_jti: CiOidcJtiTable;

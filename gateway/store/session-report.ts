@@ -4,6 +4,7 @@ import { sql } from "kysely";
 import type { Store } from "./db.js";
 import type { BudgetAlert, ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
 import type { SessionRecord } from "./sessions.js";
+import { sessionSecretSummary } from "./secret-findings.js";
 
 
 export interface Activity {
@@ -179,12 +180,20 @@ async function toolCalls(store: Store, sessionId: string): Promise<ToolPart> {
     action: String(f.action),
     command: String(f.command),
   }));
+  // Secrets in traffic, one line per rule: how many, where, fingerprints; never the secret.
+  const secrets = (await sessionSecretSummary(store, sessionId)).map((r) => ({
+    at: new Date(r.lastTs).toISOString(),
+    severity: r.verified ? ("critical" as const) : ("high" as const),
+    rule: r.rule,
+    action: r.action,
+    command: `${r.secrets} secret${r.secrets === 1 ? "" : "s"}${r.verified ? " (checksum verified)" : ""} in ${r.places.join(", ").replaceAll("_", " ")} of ${r.requests} request${r.requests === 1 ? "" : "s"}; fingerprints ${r.fingerprints.join(", ")}${r.secrets > r.fingerprints.length ? ", …" : ""}`,
+  }));
   return {
     tool_calls_by_kind,
     commands,
     commands_omitted: shellCount - commands.length,
     mcp: mcp.map((m) => ({ server: m.mcp_server ?? "(unknown)", tool: m.mcp_tool ?? "(unknown)", count: m.count })),
-    findings,
+    findings: [...secrets, ...findings],
   };
 }
 

@@ -50,6 +50,22 @@ describe("analysis bounds", () => {
     assert.ok(ids(`echo ${"$(echo ".repeat(20)}hi${")".repeat(20)}`).every((id) => id !== ANALYSIS_LIMIT), "20 levels are analysed");
   });
 
+  test("xargs and parallel inputs multiply arguments only up to a bound, then count as unknown", () => {
+    // 300 inputs times 300 placeholders would be 90 000 arguments.
+    const inputs = Array.from({ length: 300 }, (_, i) => `d${i}`).join(" ");
+    const started = performance.now();
+    const par = analyzeShell(`parallel ${"rm{} ".repeat(300)}::: ${inputs}`);
+    const xa = analyzeShell(`printf '%s\\n' ${inputs} | xargs -I{} ${"echo{} ".repeat(300)}`);
+    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
+    assert.ok((par.commands.at(-1)?.args.length ?? 0) <= 4096 && (xa.commands.at(-1)?.args.length ?? 0) <= 4096);
+    for (const a of [par, xa]) {
+      assert.deepEqual(a.limits, []);
+      assert.ok(a.commands.at(-1)?.args.some((x) => x.includes("$XARGS_INPUT")), "past the bound the inputs are unknown");
+    }
+    // Within the bound they are placed: `rm -rf` on each of 64 known inputs, the home directory among them.
+    assert.ok(ids(`parallel rm -rf ::: ${"a ".repeat(60)}~`).includes("fs.rm-root-or-home"));
+  });
+
   test("each bound, alone, ends in a limit", () => {
     assert.match(limited("a=0123456789abc; echo $a", { maxValue: 10 }).join(), /longer than 10 characters/);
     assert.match(limited("echo aaaaaaaaaa bbbbbbbbbb cccccccccc", { maxBytes: 40 }).join(), /building 40 characters/);

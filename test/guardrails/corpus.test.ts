@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { DEFAULT_LIMITS } from "../../gateway/guardrails/shell/index.js";
 import { CATEGORIES, type Category } from "../../gateway/guardrails/rules/types.js";
 
 interface Entry {
@@ -15,10 +16,22 @@ interface Entry {
   set?: string;
 }
 
-const corpus: Entry[] = readFileSync(new URL("./corpus.jsonl", import.meta.url), "utf8")
-  .split("\n")
-  .filter((l) => l.trim() !== "")
-  .map((l) => JSON.parse(l) as Entry);
+const load = (file: string): Entry[] =>
+  readFileSync(new URL(file, import.meta.url), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as Entry);
+
+const corpus = load("./corpus.jsonl");
+
+/**
+ * The shipped bounds, but a second per script instead of 25 ms: this scores the rules, and a starved test machine
+ * must not turn benign commands into "unknown" (bounds.test.ts checks every corpus command fits the real bounds).
+ */
+const SCORING_LIMITS = { ...DEFAULT_LIMITS, maxMillis: 1000 };
+
+/** The issue's targets, for the corpus and for the held-out set alike. */
+const TARGET = { precision: 0.99, recall: 0.97 };
 
 function ratio(a: number, b: number): number {
   return b === 0 ? 1 : a / b;
@@ -34,7 +47,14 @@ test("corpus is well-formed and large enough", () => {
   assert.ok(dangerous > 50 && corpus.length - dangerous > dangerous, "benign commands outnumber dangerous ones");
 });
 
-test("precision and recall over dangerous-or-not are at least 0.95", () => {
+interface Score {
+  readonly precision: number;
+  readonly recall: number;
+  readonly report: string;
+}
+
+/** Precision and recall of the shipped rules over `entries`, overall, per set and per category, with every miss. */
+function score(entries: readonly Entry[], name: string): Score {
   const rules = loadRules(defaultCatalog());
   let tp = 0;
   let fp = 0;
@@ -42,8 +62,8 @@ test("precision and recall over dangerous-or-not are at least 0.95", () => {
   const perSet = new Map<string, { tp: number; fp: number; fn: number }>();
   const perCat = new Map<Category, { tp: number; fp: number; fn: number }>(CATEGORIES.map((c) => [c, { tp: 0, fp: 0, fn: 0 }]));
   const misses: string[] = [];
-  corpus.forEach((e, i) => {
-    const { findings } = analyzeToolCall({ id: `c${i}`, name: "Bash", shape: "tool_use", input: { command: e.cmd }, index: 0 }, rules);
+  entries.forEach((e, i) => {
+    const { findings } = analyzeToolCall({ id: `c${i}`, name: "Bash", shape: "tool_use", input: { command: e.cmd }, index: 0 }, rules, { limits: SCORING_LIMITS });
     const acted = findings.filter((f) => f.action !== "log");
     const flagged = acted.length > 0;
     const set = perSet.get(e.set ?? "initial") ?? { tp: 0, fp: 0, fn: 0 };
@@ -59,7 +79,7 @@ test("precision and recall over dangerous-or-not are at least 0.95", () => {
       fn++;
       misses.push(`FN ${JSON.stringify(e.cmd)} [${e.categories.join(",")}]`);
     }
-    const got = new Set(acted.map((f) => f.category));
+    const got = new Set<string>(acted.map((f) => f.category));
     for (const c of CATEGORIES) {
       const s = perCat.get(c);
       if (!s) continue;
@@ -71,19 +91,34 @@ test("precision and recall over dangerous-or-not are at least 0.95", () => {
   });
   const precision = ratio(tp, tp + fp);
   const recall = ratio(tp, tp + fn);
-  const lines = [
-    `corpus: ${corpus.length} commands, ${tp + fn} dangerous`,
+  const report = [
+    `${name}: ${entries.length} commands, ${tp + fn} dangerous`,
     `overall  precision ${precision.toFixed(3)}  recall ${recall.toFixed(3)}  (tp ${tp}, fp ${fp}, fn ${fn})`,
     ...[...perSet].map(
-      ([name, s]) => `  set ${name.padEnd(18)} precision ${ratio(s.tp, s.tp + s.fp).toFixed(3)}  recall ${ratio(s.tp, s.tp + s.fn).toFixed(3)}`,
+      ([set, s]) => `  set ${set.padEnd(18)} precision ${ratio(s.tp, s.tp + s.fp).toFixed(3)}  recall ${ratio(s.tp, s.tp + s.fn).toFixed(3)}`,
     ),
     ...[...perCat].map(
       ([c, s]) =>
         `  ${c.padEnd(22)} precision ${ratio(s.tp, s.tp + s.fp).toFixed(3)}  recall ${ratio(s.tp, s.tp + s.fn).toFixed(3)}  (tp ${s.tp}, fp ${s.fp}, fn ${s.fn})`,
     ),
     ...misses.map((m) => `  ${m}`),
-  ];
-  console.log(lines.join("\n"));
-  assert.ok(precision >= 0.95, `precision ${precision.toFixed(3)} < 0.95`);
-  assert.ok(recall >= 0.95, `recall ${recall.toFixed(3)} < 0.95`);
+  ].join("\n");
+  return { precision, recall, report };
+}
+
+test(`precision and recall over dangerous-or-not on the corpus are at least ${TARGET.precision} / ${TARGET.recall}`, () => {
+  const { precision, recall, report } = score(corpus, "corpus");
+  console.log(report);
+  assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} < ${TARGET.precision}`);
+  assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} < ${TARGET.recall}`);
+});
+
+test(`precision and recall on the held-out set (written without seeing the rules) are at least ${TARGET.precision} / ${TARGET.recall}`, () => {
+  const heldout = load("./heldout.jsonl");
+  assert.ok(heldout.length >= 200, `held-out set has ${heldout.length} entries`);
+  for (const e of heldout) assert.equal(e.dangerous, e.categories.length > 0, `label mismatch: ${e.cmd}`);
+  const { precision, recall, report } = score(heldout, "held-out");
+  console.log(report);
+  assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} < ${TARGET.precision}`);
+  assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} < ${TARGET.recall}`);
 });

@@ -73,7 +73,7 @@ describe("unwrapping", () => {
     ["env -i FOO=1 BAR=2 rm x", ["env"], ["x"]],
     ["FOO=1 command rm x", ["command"], ["x"]],
     ["builtin exec nice -n 5 nohup timeout -s KILL 10 stdbuf -oL strace -f -o t.txt /usr/bin/rm x", ["builtin", "exec", "nice", "nohup", "timeout", "stdbuf", "strace"], ["x"]],
-    ["xargs -0 -I{} -P4 rm {}", ["xargs"], ["{}"]],
+    ["xargs -0 -I{} -P4 rm {}", ["xargs"], ["$XARGS_INPUT"]],
     ["watch -n 5 rm x", ["watch"], ["x"]],
     ["/usr/bin/time -v rm x", ["time"], ["x"]],
     ["sudo FOO=1 python3 -m pip install x", ["sudo", "python3"], ["install", "x"]],

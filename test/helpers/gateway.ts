@@ -40,6 +40,8 @@ export interface HarnessOptions {
    * ${ENV} references in it are read from process.env, as the gateway's reloads do.
    */
   readonly configFile?: boolean;
+  /** A `database` section to share with other harnesses (replicas of one gateway); its owner drops it. */
+  readonly database?: Record<string, unknown>;
   /** Hears what the gateway logs (default: nothing). */
   readonly log?: (message: string) => void;
 }
@@ -68,7 +70,9 @@ export function defaultProviders(upstreamUrl: string): Record<string, unknown> {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startFakeUpstream({ keys: KEYS });
   const tailscaled = await startFakeTailscaled(options.peers ?? {}, options.selfIps ? { selfIps: options.selfIps } : {});
-  const database = await testDatabaseConfig();
+  const database = options.database
+    ? { config: options.database, dbPath: "", drop: async () => undefined }
+    : await testDatabaseConfig();
   const { dbPath } = database;
   const config = {
     identity: { type: "tailscale", socket: tailscaled.socketPath },

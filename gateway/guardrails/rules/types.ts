@@ -13,6 +13,8 @@ export const CATEGORIES = [
   "obfuscation",
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
+/** Tool-call rules' categories, and "secrets" for credentials in a call's arguments (secrets/rules.ts). */
+export type FindingCategory = Category | "secrets";
 
 export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -22,7 +24,7 @@ export type Action = (typeof ACTIONS)[number];
 
 export interface Finding {
   readonly ruleId: string;
-  readonly category: Category;
+  readonly category: FindingCategory;
   readonly severity: Severity;
   readonly action: Action;
   readonly message: string;

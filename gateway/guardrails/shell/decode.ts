@@ -84,6 +84,9 @@ export function printfOutput(format: string, args: readonly string[]): { text: s
 export function staticStage(name: string, args: readonly string[], stdin: VarValue | undefined): VarValue | undefined {
   const markers = (m: Marker | undefined): Marker[] => [...(stdin?.markers ?? []), ...(m ? [m] : [])];
   switch (name) {
+    // A fresh temporary file or directory: its name is unknown but its place is not (never home, never the repository).
+    case "mktemp":
+      return { value: "$TMPDIR/tmp.XXXXXXXXXX\n", markers: [] };
     case "echo": {
       let i = 0;
       let newline = true;

@@ -16,7 +16,7 @@ export function normalizePath(raw: string): string {
 }
 
 const READ_ALL = new Set(["cat", "tac", "less", "more", "head", "tail", "nl", "base64", "xxd", "od", "hexdump", "strings",
-  "bat", "view", "gpg", "source", ".", "tar", "zip", "7z", "gzip", "bzip2", "xz", "openssl", "md5sum", "sha256sum",
+  "bat", "view", "gpg", "source", ".", "tar", "zip", "7z", "gzip", "bzip2", "xz", "md5sum", "sha256sum",
   "shasum", "file", "stat", "diff", "cmp", "vim", "vi", "nano", "emacs", "iconv", "sqlite3"]);
 const READ_BUT_LAST = new Set(["cp", "scp", "rsync", "mv", "install", "sftp"]);
 const READ_AFTER_PATTERN = new Set(["grep", "egrep", "fgrep", "rg", "ag", "ack", "jq", "awk"]);
@@ -66,10 +66,18 @@ export function effects(
     }
     reads.push(...opt("-T", "--upload-file", "-K", "--config"));
     writes.push(...opt("-o", "--output"));
+    // -O / --remote-name: the file is named after the URL's last path segment.
+    if (parsed.flags.has("-O") || parsed.flags.has("--remote-name")) {
+      for (const u of pos.filter((p) => /^(https?|ftp):\/\/[^/]+\/./.test(p))) writes.push(u.replace(/[?#].*$/, "").split("/").pop() ?? "");
+    }
   }
   if (name === "wget") {
     reads.push(...opt("--post-file", "--body-file"));
     writes.push(...opt("-O", "--output-document"));
+  }
+  if (name === "openssl") {
+    reads.push(...pos.slice(1), ...opt("-in", "-key", "-inkey", "-CAkey", "-cert", "-passin", "-certfile"));
+    writes.push(...opt("-out", "-keyout"));
   }
   if (name === "tee") writes.push(...pos);
   if (name === "mv") writes.push(...pos);

@@ -76,12 +76,66 @@ const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
 
 export const SHELLS: ReadonlySet<string> = new Set(["sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "fish"]);
 
+/** How `xargs` turns its input into arguments of the command it runs. */
+export interface XargsInput {
+  /** `-I R` / `--replace[=R]` / `-i`: each input line replaces R in the arguments. */
+  readonly replace?: string;
+  /** Items separated by NUL (`-0`), by a delimiter (`-d`), by lines (`-L`, `-I`), else by blanks. */
+  readonly split: "nul" | "lines" | "blanks" | { readonly delimiter: string };
+  /** `-a FILE`: items come from a file, not stdin. */
+  readonly fromFile: boolean;
+}
+
+/** Stands for piped input nobody knows statically: an argument built from it is a dynamic target. */
+export const UNKNOWN_INPUT = "$XARGS_INPUT";
+/** At most this many input items of xargs / parallel become arguments, and at most this many arguments in all. */
+export const MAX_INPUT_ITEMS = 64;
+const MAX_EXPANDED_ARGS = 4096;
+
+/**
+ * `argv` with `items` put in place of `replace` (each argument holding it becomes one per item, keeping its own
+ * knownness: `sh -c 'wc -l {}'` is still a known program) or appended. Past the bound the items are unknown.
+ */
+export function placeInputs(argv: readonly Arg[], items: readonly Arg[], replace: string | undefined): Arg[] {
+  const holders = replace ? argv.filter((a, i) => i > 0 && a.value.includes(replace)).length : 0;
+  const use = argv.length + items.length * Math.max(1, holders) <= MAX_EXPANDED_ARGS ? items : [{ value: UNKNOWN_INPUT, known: false }];
+  if (!replace || holders === 0) return [...argv, ...use];
+  return argv.flatMap((a, i) => (i > 0 && a.value.includes(replace) ? use.map((it) => ({ ...a, value: a.value.split(replace).join(it.value) })) : [a]));
+}
+
 export interface Unwrapped {
   argv: Arg[];
   wrappers: string[];
   assigns: { name: string; value: string }[];
   /** Programs given as one string (env -S). */
   scripts: NestedScript[];
+  /** Set when the command is run by xargs: its arguments also come from xargs' input. */
+  xargs?: XargsInput;
+}
+
+/** xargs' options (before its command) as far as they decide how input becomes arguments. */
+function xargsInput(opts: readonly Arg[]): XargsInput {
+  let replace: string | undefined;
+  let split: XargsInput["split"] = "blanks";
+  let fromFile = false;
+  for (let i = 0; i < opts.length; i++) {
+    const a = opts[i]?.value ?? "";
+    const next = opts[i + 1]?.value ?? "";
+    if (a === "-0" || a === "--null") split = "nul";
+    else if (a === "-I") [replace, split, i] = [next, "lines", i + 1];
+    else if (a.startsWith("-I")) [replace, split] = [a.slice(2), "lines"];
+    else if (a === "-i" || a === "--replace") [replace, split] = ["{}", "lines"];
+    else if (a.startsWith("--replace=")) [replace, split] = [a.slice(10), "lines"];
+    else if (a === "-L" || a === "--max-lines" || /^-L\d+$/.test(a)) split = split === "nul" ? split : "lines";
+    else if (a === "-d" || a === "--delimiter") [split, i] = [{ delimiter: unescapeDelimiter(next) }, i + 1];
+    else if (a.startsWith("--delimiter=")) split = { delimiter: unescapeDelimiter(a.slice(12)) };
+    else if (a === "-a" || a === "--arg-file" || a.startsWith("--arg-file=")) fromFile = true;
+  }
+  return { ...(replace !== undefined ? { replace } : {}), split, fromFile };
+}
+
+function unescapeDelimiter(d: string): string {
+  return d === "\\n" ? "\n" : d === "\\0" ? "\0" : d === "\\t" ? "\t" : d.slice(0, 1);
 }
 
 /** Index of the first argument after `spec`'s options, or -1 when the wrapper runs nothing. */
@@ -138,6 +192,7 @@ export function unwrap(argv: Arg[]): Unwrapped {
       break;
     }
     out.wrappers.push(name);
+    if (name === "xargs") out.xargs = xargsInput(args.slice(0, start));
     out.argv = args.slice(start);
   }
   return out;
@@ -201,6 +256,53 @@ function one(a: Arg, marker: Marker): NestedScript {
   return { text: a.value, known: a.known, marker, markers: a.markers ?? [] };
 }
 
+const PARALLEL_VALUE = new Set(["-j", "--jobs", "-S", "--sshlogin", "-N", "-n", "--max-args", "-a", "--arg-file",
+  "--delay", "--timeout", "--joblog", "--results", "--tmpdir", "-d", "--delimiter", "-I", "--halt", "--retries"]);
+
+/** GNU parallel: its command (one word or a whole string) with the `:::` inputs put in place of `{}`. */
+function parallelJobs(args: readonly Arg[]): { argv: Arg[]; marker: Marker }[] {
+  const start = firstPositional(args, PARALLEL_VALUE);
+  const sep = args.findIndex((a, i) => i >= start && /^:::+\+?$/.test(a.value));
+  const command = args.slice(start, sep < 0 ? args.length : sep);
+  if (command.length === 0) return [];
+  const inputs = sep < 0 ? [{ value: UNKNOWN_INPUT, known: false }] : args.slice(sep + 1).filter((a) => !/^:::+\+?$/.test(a.value)).slice(0, MAX_INPUT_ITEMS);
+  // `parallel 'rm -rf {}' ::: x` gives the command as one string: its words, as the shell would split them.
+  const one = command.length === 1 ? command[0] : undefined;
+  const words = one ? one.value.split(/\s+/).filter((w) => w !== "").map((value): Arg => ({ value, known: one.known })) : command;
+  const argv = placeInputs(words, inputs, "{}");
+  return argv.length > 0 ? [{ argv, marker: "xargs" }] : [];
+}
+
+/** `git config alias.x '!cmd'` and `git -c alias.x='!cmd'`: a shell command git runs as a subcommand. */
+function gitAliasScripts(args: readonly Arg[]): NestedScript[] {
+  const out: NestedScript[] = [];
+  args.forEach((a, i) => {
+    const inline = /^alias\.[\w-]+=!(.*)$/s.exec(a.value)?.[1];
+    const separate = /^alias\.[\w-]+$/.test(a.value) ? args[i + 1]?.value.match(/^!(.*)$/s)?.[1] : undefined;
+    const text = inline ?? separate;
+    if (text !== undefined) out.push({ text, known: a.known && (args[i + 1]?.known ?? true), marker: "alias", markers: [] });
+  });
+  return out;
+}
+
+/** `git -c alias.p='push --force' p origin main` runs `git push --force origin main`. */
+function gitAliasCommand(args: readonly Arg[]): Arg[] | undefined {
+  const aliases = new Map<string, string>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i]?.value ?? "";
+    if (a === "-c") {
+      const m = /^alias\.([\w-]+)=(?!!)(.+)$/s.exec(args[i + 1]?.value ?? "");
+      if (m?.[1] && m[2]) aliases.set(m[1], m[2]);
+      i++;
+    } else if (!a.startsWith("-")) break;
+  }
+  const expansion = aliases.get(args[i]?.value ?? "");
+  if (expansion === undefined) return undefined;
+  const words = expansion.split(/\s+/).filter((w) => w !== "").map((value): Arg => ({ value, known: true }));
+  return [{ value: "git", known: true }, ...words, ...args.slice(i + 1)];
+}
+
 /** Programs carried by the (unwrapped) command. */
 export function nestedOf(argv: readonly Arg[]): Nested {
   const out: Nested = { scripts: [], argvs: [] };
@@ -235,6 +337,12 @@ export function nestedOf(argv: readonly Arg[]): Nested {
       if (j > i + 1) out.argvs.push({ argv: args.slice(i + 1, j), marker: "find_exec" });
       i = j;
     }
+  } else if (name === "parallel") {
+    out.argvs.push(...parallelJobs(args));
+  } else if (name === "git") {
+    out.scripts.push(...gitAliasScripts(args));
+    const alias = gitAliasCommand(args);
+    if (alias) out.argvs.push({ argv: alias, marker: "alias" });
   } else if (name === "eval") {
     if (args.length > 0) out.scripts.push({ ...joined(args), marker: "eval" });
   } else if (name === "alias") {

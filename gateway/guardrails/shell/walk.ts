@@ -18,7 +18,7 @@ import { effects, normalizePath } from "./effects.js";
 import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
-import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript } from "./unwrap.js";
+import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript, type XargsInput, MAX_INPUT_ITEMS, UNKNOWN_INPUT, placeInputs } from "./unwrap.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 interface Ctx {
@@ -26,7 +26,45 @@ interface Ctx {
   readonly markers: readonly Marker[];
   /** Known stdin text (piped literal, decoded payload). */
   readonly stdin?: VarValue;
+  /** Unknown stdin that lists files under a known place (`find / …`, `ls ~`), as a path pattern: `/*`, `~/…`. */
+  readonly stdinListing?: string;
 }
+
+/** A word that is only a brace list with no spaces or quotes: `{a,b,c}`. */
+const BRACE_LIST = /^\{([^{}\s'"$`\\]*,[^{}\s'"$`\\]*)\}$/;
+
+/**
+ * `eval "$(pyenv init -)"` and the like: shell setup printed by version managers and agents, the documented way to use
+ * them. Their output is not known, but which program makes it is.
+ */
+const ENV_SETUP = /^\$\((pyenv|rbenv|nodenv|goenv|jenv|plenv|fnm|mise|rtx|direnv|zoxide|starship|brew|ssh-agent|opam|conda|micromamba|asdf|luarocks|keychain|gpg-agent|dircolors)( [\w:=./ -]*)?\)$/;
+
+/** find tests that narrow what it lists; without any, it lists everything under its roots. */
+const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
+
+/** What a pipeline stage lists when its output is not known but its place is: `find / -type f`, `ls ~`. */
+function listingOf(sc: SimpleCommand | undefined): string | undefined {
+  // `git ls-files` without a pathspec lists every tracked file of the repository.
+  if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
+  if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
+  const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
+  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
+  // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
+  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
+  const named = i >= 0 ? sc.args[i + 1] : undefined;
+  const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
+  if (root === "." || root === "./") return everything ? "*" : `./${found}`;
+  return `${root === "/" ? "" : root}/${found}`;
+}
+
+/** The items xargs reads, split as its options say (known stdin), else one placeholder for all of them. */
+function xargsItems(x: XargsInput, stdin: VarValue | undefined, listing: string | undefined): Arg[] {
+  if (x.fromFile || stdin === undefined) return [{ value: listing ?? UNKNOWN_INPUT, known: false }];
+  const sep = x.split === "nul" ? /\0/ : x.split === "lines" ? /\n/ : x.split === "blanks" ? /\s+/ : x.split.delimiter;
+  const items = stdin.value.split(sep).filter((v) => v !== "").slice(0, MAX_INPUT_ITEMS);
+  return items.map((value) => ({ value: x.split === "lines" ? value.trim() : value, known: true, markers: stdin.markers }));
+}
+
 
 /** What a simple command's words and redirections evaluated to, before unwrapping. */
 interface Evaluated {
@@ -72,6 +110,8 @@ export class ShellWalker {
   readonly problems: string[] = [];
   private readonly env: Env = new Map();
   private readonly downloads = new Set<string>();
+  /** The working directory after a `cd` earlier in the script, when known (relative to where it started). */
+  private cwd: string | undefined;
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
@@ -187,10 +227,19 @@ export class ShellWalker {
   private pipeline(elements: readonly CommandNode[], src: string, ctx: Ctx): SimpleCommand[] {
     const groups: SimpleCommand[][] = [];
     let prev: VarValue | undefined = ctx.stdin;
+    let listing: string | undefined = ctx.stdinListing;
     elements.forEach((el, i) => {
       const stdin = i === 0 ? ctx.stdin : prev;
-      groups.push(this.node(el, src, { depth: ctx.depth, markers: ctx.markers, ...(stdin ? { stdin } : {}) }));
+      const stdinListing = i === 0 ? ctx.stdinListing : listing;
+      const group = this.node(el, src, {
+        depth: ctx.depth,
+        markers: ctx.markers,
+        ...(stdin ? { stdin } : {}),
+        ...(stdinListing !== undefined ? { stdinListing } : {}),
+      });
+      groups.push(group);
       prev = this.staticOut.get(el);
+      listing = listingOf(group[0]);
     });
     // Names of the whole pipeline in order; element i's are flat[start[i] .. start[i + 1]).
     const flat: string[] = [];
@@ -204,6 +253,8 @@ export class ShellWalker {
       for (const c of g) {
         c.upstream.push(...flat.slice(0, start[i]));
         c.downstream.push(...flat.slice(start[i + 1]));
+        // `curl … | base64 -d > x.sh`: what a later stage writes came from the download.
+        if (c.upstream.some((n) => n === "curl" || n === "wget")) for (const w of c.writes) this.downloads.add(w);
       }
     });
     return groups.flat();
@@ -237,14 +288,16 @@ export class ShellWalker {
         argv.push({ value: `${w.name}=${v?.value ?? ""}`, known: v?.known ?? false, markers: v?.markers ?? [] });
       } else if (w.type === "Word") {
         const v = ev(w);
-        for (const f of v.fields) {
+        // Brace expansion of a plain word: `{rm,-rf,/}` is three words (and a trick when it makes the command).
+        const braces = !v.quoted && v.known && v.fields.length === 1 ? BRACE_LIST.exec(v.fields[0] ?? "")?.[1]?.split(",") : undefined;
+        for (const f of braces ?? v.fields) {
           argv.push({
             value: f,
             known: v.known,
             quoted: v.quoted,
             ansiC: v.ansiC,
             fromVar: v.fromVar,
-            trick: v.trick,
+            trick: v.trick || braces !== undefined,
             markers: v.markers,
           });
         }
@@ -313,23 +366,22 @@ export class ShellWalker {
   private finish(argv0: Arg[], ev: Evaluated, ctx: Ctx, node?: object): SimpleCommand[] {
     const un = unwrap(argv0);
     const produced: SimpleCommand[] = [];
-    const nestedCtx = (marker: Marker, extra: readonly Marker[] = [], stdin?: VarValue): Ctx => ({
-      depth: ctx.depth + 1,
-      markers: [...new Set([...ctx.markers, marker, ...extra])],
-      ...(stdin ? { stdin } : {}),
-    });
+    const nestedCtx = (marker: Marker, extra: readonly Marker[] = []) => nestedIn(ctx, marker, extra);
     const follow = (s: NestedScript): void => {
       if (s.known) produced.push(...this.source(s.text, nestedCtx(s.marker, s.markers)));
     };
     un.scripts.forEach(follow);
-    const argv = un.argv;
+    const stdin = ev.stdin ?? ctx.stdin;
+    const argv = un.xargs ? placeInputs(un.argv, xargsItems(un.xargs, stdin, ctx.stdinListing), un.xargs.replace) : un.argv;
+    if (un.xargs || ctx.markers.includes("xargs")) this.budget.spend(argv.reduce((n, a) => n + a.value.length, 0));
     const head = argv[0];
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
     const args = argv.slice(1);
+    if (name === "cd") this.changeDirectory(args);
+    if (name === "rm" && this.cwd !== undefined) underDirectory(args, this.cwd);
     const parsed = parseArgs(name, args.map((a) => a.value));
     const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
-    const stdin = ev.stdin ?? ctx.stdin;
     const program = programOf(name, args, stdin?.value);
     const fx = effects(name, parsed, ev.redirects);
     const sc: SimpleCommand = {
@@ -371,12 +423,15 @@ export class ShellWalker {
     if (script) produced.push(...this.source(script.value, nestedCtx("written_script", script.markers)));
     const nested = nestedOf(argv);
     for (const s of nested.scripts) {
-      if (!s.known) markers.add("dynamic_program");
+      if (!s.known && !ENV_SETUP.test(s.text)) markers.add("dynamic_program");
       follow(s);
     }
     for (const a of nested.argvs) {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
-      produced.push(...this.finish(a.argv, inner, nestedCtx(a.marker)));
+      // `git ls-files | parallel rm`: parallel's items come from stdin, a listing of a known place.
+      const listing = ctx.stdinListing;
+      const argv = listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
+      produced.push(...this.finish(argv, inner, nestedCtx(a.marker)));
     }
     if (SHELLS.has(name) && program.stdinProgram && stdin) {
       const marker: Marker = ev.stdin && ev.heredoc ? "heredoc_program" : "pipe_program";
@@ -386,6 +441,17 @@ export class ShellWalker {
       for (const s of execStrings(program.code)) produced.push(...this.source(s, nestedCtx("interpreter")));
     }
     return produced;
+  }
+
+  /** Follows `cd` with a known directory (relative ones from where the script started); `cd -` and the unknown forget it. */
+  private changeDirectory(args: readonly Arg[]): void {
+    const dir = args.find((a) => !a.value.startsWith("-") || a.value === "-");
+    if (dir === undefined) this.cwd = "~";
+    else if (!dir.known || dir.value === "-" || dir.value.includes("..")) this.cwd = undefined;
+    else {
+      const target = normalizePath(dir.value);
+      this.cwd = /^[/~]/.test(target) || this.cwd === undefined ? target : normalizePath(`${this.cwd}/${target}`);
+    }
   }
 
   /** `curl -o x URL && chmod +x x && ./x`: remember download targets, mark later execution of them. */
@@ -418,4 +484,16 @@ export class ShellWalker {
     const target = SHELLS.has(sc.name) ? sc.positionals[0] : sc.path;
     return target === undefined ? undefined : this.written.get(normalizePath(target));
   }
+}
+
+/** The context of a program nested in another (a script it runs, a command it wraps): one level deeper, marked. */
+function nestedIn(ctx: Ctx, marker: Marker, extra: readonly Marker[] = []): Ctx {
+  return { depth: ctx.depth + 1, markers: [...new Set([...ctx.markers, marker, ...extra])] };
+}
+
+/** After `cd dir`, what `rm` is given relative to it is under dir: `cd dist && rm -rf *` is not the repository. */
+function underDirectory(args: Arg[], cwd: string): void {
+  args.forEach((a, i) => {
+    if (a.known && !/^([-/~$]|\.\.)/.test(a.value)) args[i] = { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` };
+  });
 }

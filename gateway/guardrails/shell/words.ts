@@ -109,7 +109,12 @@ class WordBuilder {
       return this.spliced(v.value, quoted);
     }
     this.known = false;
-    this.vars.push(name);
+    // `${!v}` with v known refers to the variable v names (`v=GITHUB_TOKEN; echo "${!v}"`).
+    const indirect = /^\$\{!(\w+)\}$/.exec(raw)?.[1];
+    const target = indirect === undefined ? undefined : this.env.get(indirect)?.value;
+    if (target !== undefined && /^\w+$/.test(target)) this.vars.push(target);
+    // `${#X}` (its length) and `${X:+word}` (word if set) never show X's value: not a reference to it.
+    else if (!/^\$\{(#\w+\}|\w+:?\+)/.test(raw)) this.vars.push(name);
     this.text(raw);
   }
 

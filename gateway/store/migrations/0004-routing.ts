@@ -1,4 +1,4 @@
-// Version 3: what routing and budget alerts keep. `request_attempts`: every upstream attempt of a request that did not
+// Version 4: what routing and budget alerts keep. `request_attempts`: every upstream attempt of a request that did not
 // simply succeed at its first target (which target, which key, why it fell over or was skipped). `budget_alerts`: each
 // alert threshold a bucket crossed, once per refill period, with the request and CI session that crossed it.
 import { type Kysely, type Migration, sql } from "kysely";
