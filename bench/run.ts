@@ -184,6 +184,8 @@ async function main(): Promise<void> {
       },
       // Every request reserves against a budget and settles its cost.
       quotas: { "bench:<node>": { capacity: "$1000000.00", rate: "$1000000.00/day" } },
+      // A model with a fallback target, whose first target answers: what routing costs when nothing fails.
+      routes: { "claude-opus-4-6": [{ provider: "anthropic" }, { provider: "slow" }] },
       grants: [{ src: ["tag:ci"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**", quotas: [{ bucket: "bench:<node>" }] }] } }],
       database: { path: join(dir, `${name}.db`) },
     }));
@@ -224,6 +226,13 @@ async function main(): Promise<void> {
     }
     check("stream first-byte overhead p50", pct(gs.ttfb, 50) - pct(ds.ttfb, 50), 0.5, "ms");
     check("stream first-byte overhead p99", pct(gs.ttfb, 99) - pct(ds.ttfb, 99), 1.5, "ms");
+    const ROUTED_BODY = BODY.replace("claude-sonnet-4-6", "claude-opus-4-6");
+    const r1 = await sequential(pools.gateway, ROUTED_BODY, N.sequential);
+    const g1again = await sequential(pools.gateway, BODY, N.sequential);
+    console.log(`  routed (2 targets, the first answers) p50 ${ms(pct(r1.total, 50))}  p99 ${ms(pct(r1.total, 99))}`);
+    console.log(`  routing added vs one provider (measured again) p50 ${ms(pct(r1.total, 50) - pct(g1again.total, 50))}  p99 ${ms(pct(r1.total, 99) - pct(g1again.total, 99))}`);
+    const rs = await sequential(pools.gateway, STREAM_BODY.replace("claude-sonnet-4-6", "claude-opus-4-6"), N.streams);
+    console.log(`  routed stream (2 targets, the first answers) first byte p50 ${ms(pct(rs.ttfb, 50))}, vs one provider ${ms(pct(rs.ttfb, 50) - pct(gs.ttfb, 50))}`);
 
     // Rounds alternate bare proxy and keyless, so a burst of other load on the machine hits both alike.
     console.log(`\nthroughput, ${CONCURRENCY} connections, ${N.throughput} non-streaming requests, ${N.rounds} alternating rounds`);

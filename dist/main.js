@@ -20,7 +20,7 @@ import {
   up,
   waitForHealth,
   which
-} from "./chunks/chunk-DGS67LK4.js";
+} from "./chunks/chunk-OUSDEZKD.js";
 import {
   ActionError,
   describeError,

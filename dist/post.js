@@ -11,7 +11,7 @@ import {
   stopDaemon,
   warning,
   writeSummary
-} from "./chunks/chunk-DGS67LK4.js";
+} from "./chunks/chunk-OUSDEZKD.js";
 import {
   stopProxy
 } from "./chunks/chunk-43Z4EIJG.js";

@@ -25,6 +25,7 @@ import { handleProxy } from "./proxy/handler.js";
 import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
 import type { RouteDef } from "./proxy/routes.js";
+import type { KeyPool } from "./proxy/key-pool.js";
 import { ROUTES } from "./dialects/index.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
@@ -39,6 +40,8 @@ export interface AppDeps {
   readonly metrics: GatewayMetrics;
   /** The provider-traffic client; fetch only serves rare control-plane reads. */
   readonly upstream: UpstreamClient;
+  /** Provider keys with their weights and rests (proxy/key-pool.ts). */
+  readonly keys: KeyPool;
   readonly fetch?: typeof fetch;
   readonly modules?: readonly GatewayModule[];
   readonly routes?: readonly RouteDef[];
@@ -100,10 +103,6 @@ function mountGatewayRoutes(app: Hono<GatewayEnv>, deps: AppDeps): void {
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
   app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(c.var.caller, deps.catalog))));
-  // Codex's built-in provider tries a WebSocket first; refuse fast so it falls back to HTTP at once.
-  app.get("/v1/responses", (c) =>
-    c.json({ error: { message: "keyless serves the Responses API over HTTP only", type: "invalid_request_error", code: "websocket_unsupported" } }, 426),
-  );
   mountRequestApi(app, deps.log);
   mountBedrockControl(app, deps.fetch ?? fetch);
 }
@@ -121,6 +120,7 @@ function mountProviderRoutes(app: Hono<GatewayEnv>, deps: AppDeps, routes: reado
     plugins,
     framings,
     upstream: deps.upstream,
+    routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
     metrics: deps.metrics,
     sessionFor: deps.sessionFor ?? (() => null),
     onError,

@@ -19,8 +19,16 @@ export interface Features {
   readonly hooks: GatewayModule;
   /** Guardrails: stream and body rewriters hold back blocked tool calls; after: tool-call rows and findings. */
   readonly guardrails: GatewayModule;
+  /** Rate limits (requests, tokens, concurrency): taken before the budget is reserved, given back after. */
+  readonly rateLimits: GatewayModule;
   /** Budgets: reserve before forwarding (last: for the body as hooks left it), settle after (first). */
   readonly quotas: GatewayModule;
+  /** Budget alerts: after the settlement has committed, thresholds crossed fire webhooks. */
+  readonly alerts: GatewayModule;
+  /** Routing: the key pool's API and per-key usage; after: the request's attempts with its row. */
+  readonly routing: GatewayModule;
+  /** Codex's Responses WebSocket: its upgrade route; before: flags requests that came over it. */
+  readonly websocket: GatewayModule;
   /** The config API (read, validate, replace the running config). */
   readonly config: GatewayModule;
   /** The read-only web UI. */
@@ -28,5 +36,5 @@ export interface Features {
 }
 
 export function pipeline(f: Features): readonly GatewayModule[] {
-  return [f.ci, f.secrets, f.hooks, f.guardrails, f.quotas, f.config, f.ui];
+  return [f.ci, f.secrets, f.hooks, f.guardrails, f.rateLimits, f.quotas, f.alerts, f.routing, f.websocket, f.config, f.ui];
 }

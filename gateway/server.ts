@@ -1,5 +1,6 @@
 // Wires a config into a running gateway: store, identity, modules, HTTP server, retention, graceful shutdown.
 import { type ServerType, serve } from "@hono/node-server";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mountConfigApi } from "./api/config.js";
 import { createApp } from "./app.js";
@@ -15,6 +16,10 @@ import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
 import { createMetrics } from "./proxy/metrics.js";
+import { createRoutingModule } from "./routing/index.js";
+import { createWebSocketModule } from "./websocket/index.js";
+import { rateLimitPlugin } from "./quotas/rate-limits.js";
+import { budgetAlertsPlugin } from "./webhooks/budget-alerts.js";
 import { createUpstreamClient } from "./proxy/upstream.js";
 import { createQuotaModule, openBucketStore } from "./quotas/index.js";
 import type { BucketStore } from "./quotas/bucket-store.js";
@@ -137,7 +142,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
   });
   const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
-  const modules = pipeline({ ci, secrets, hooks, guardrails: tools, quotas, config: configApi, ui });
+  const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
+  const alerts: GatewayModule = {
+    name: "budget-alerts",
+    plugin: budgetAlertsPlugin({ store, buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
+  };
+  const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
+  const routing = createRoutingModule({ store, registry: metrics.registry, getConfig });
+  const modules = pipeline({ ci, secrets, hooks, guardrails: tools, rateLimits, quotas, alerts, routing, websocket, config: configApi, ui });
   const app = createApp({
     getConfig,
     version: packageVersion(),
@@ -150,6 +162,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     fetch: options.fetch,
     upstream,
     modules,
+    keys: routing.pool,
     sessionFor: ci.sessionFor,
     credentialIdentity: ci.credentialIdentity,
   });
@@ -158,6 +171,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname, port }, () => resolve(s));
   });
+  websocket.attach(server as Server, (request, env) => app.fetch(request, env));
   server.on("request", (_req, res) => {
     const done = new Promise((r) => res.once("close", r));
     inFlight.add(done);
@@ -199,6 +213,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     async close(graceMs = 10_000) {
       clearInterval(purgeTimer);
+      websocket.close();
       live?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

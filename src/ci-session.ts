@@ -109,6 +109,16 @@ export const BudgetUse = z.object({
   remaining_nanos: z.number().int().nullable(),
 });
 
+/** A quota alert threshold one of the session's requests crossed (fired once per threshold per refill period). */
+export const BudgetAlert = z.object({
+  bucket: z.string(),
+  threshold_percent: z.number().int(),
+  spent_nanos: z.number().int(),
+  capacity_nanos: z.number().int(),
+  at: z.string(),
+});
+export type BudgetAlert = z.infer<typeof BudgetAlert>;
+
 export const PrTotals = z.object({
   sessions: z.number().int(),
   requests: z.number().int(),
@@ -130,6 +140,7 @@ export const SessionSummary = z.object({
   mcp: z.array(McpUse),
   findings: z.array(Finding),
   budgets: z.array(BudgetUse),
+  budget_alerts: z.array(BudgetAlert).default([]),
   /** The PR's totals over all its sessions (this one included); null outside a PR. */
   pr: PrTotals.nullable(),
   /** Markdown rendering, the same body the check run shows (used for the job summary). */

@@ -63,6 +63,8 @@ export const GrantValue = z.strictObject({
   role: z.enum(["admin", "user"]).optional(),
   models: z.union([ModelGlob, z.array(ModelGlob)]).optional(),
   quotas: z.array(QuotaRef).optional(),
+  /** Request, token and concurrency limits (config `rate_limits`), enforced beside the dollar quotas. */
+  rate_limits: z.array(z.strictObject({ bucket: z.string().min(1) })).max(16).optional(),
   /** Per-grant overrides of the guardrail actions: rule id or category → action, plus "default". */
   guardrails: z.record(z.string(), GuardrailAction).optional(),
   send_hooks: z.array(SendHook).optional(),

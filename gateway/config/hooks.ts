@@ -5,8 +5,11 @@ import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import { Duration } from "./units.js";
 
-/** `pre_request` runs before forwarding and may allow, block or rewrite; the others are delivered after the response. */
-export const HOOK_EVENTS = ["pre_request", "entire_request", "tool_call"] as const;
+/**
+ * `pre_request` runs before forwarding and may allow, block or rewrite; the others are delivered after the response.
+ * `budget_alert` (a quota crossed one of its alert thresholds) goes only to hooks that name it.
+ */
+export const HOOK_EVENTS = ["pre_request", "entire_request", "tool_call", "budget_alert"] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 export const ASYNC_HOOK_EVENTS: readonly HookEvent[] = ["entire_request", "tool_call"];
 

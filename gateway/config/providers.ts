@@ -29,10 +29,27 @@ export const AuthMode = z
   .transform((m) => (m === "" || m === "override" ? ("inject" as const) : m));
 export type AuthMode = z.output<typeof AuthMode>;
 
+/** One of several keys for a provider: the name is what /api and /metrics show, never the key. */
+export const ProviderKey = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "key names are lower-case letters, digits, - and _"),
+  apikey: z.string(),
+  /** Share of the traffic while every key is available (weights are relative). */
+  weight: z.number().int().min(1).max(1000).default(1),
+});
+export type ProviderKey = z.infer<typeof ProviderKey>;
+
+const Keys = z
+  .array(ProviderKey)
+  .max(32)
+  .default([])
+  .refine((keys) => new Set(keys.map((k) => k.name)).size === keys.length, "key names must be unique");
+
 const KeyedProvider = {
   baseurl: BaseUrl,
   /** The provider key. Empty means "not configured": requests are refused with a clear message (unless passthrough). */
   apikey: z.string().default(""),
+  /** Several keys with weights; one that answers 429 or 401 rests while the others carry the load (docs/routing.md). */
+  keys: Keys,
   models: Models,
   /** Extra upstream headers, "Name: value". */
   headers: HeaderLines,

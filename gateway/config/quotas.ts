@@ -70,6 +70,11 @@ export const QuotaDefinition = z.strictObject({
    * cost of every request admitted while it was positive (docs/budgets.md, docs/aperture.md).
    */
   admission: z.enum(["reserve", "positive"]).default("reserve"),
+  /**
+   * Percentages of the capacity spent that fire a `budget_alert` webhook event, each at most once per refill period
+   * (the time `rate` takes to refill the capacity), and show in the CI session's check run and job summary.
+   */
+  alerts: z.array(z.number().int().min(1).max(100)).max(10).default([]),
 });
 export type QuotaDefinition = z.infer<typeof QuotaDefinition>;
 

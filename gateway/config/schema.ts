@@ -8,6 +8,8 @@ import { TailnetPolicyConfig } from "./policy.js";
 import { ProviderConfig, ProviderName } from "./providers.js";
 import { QuotaStoreConfig } from "./quota-store.js";
 import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaReferences } from "./quotas.js";
+import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
+import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { RetentionConfig } from "./retention.js";
 import { Duration, Size } from "./units.js";
 
@@ -87,6 +89,11 @@ export const Config = z.strictObject({
   config_grants: z.boolean().default(true),
   providers: z.record(ProviderName, ProviderConfig).default({}),
   grants: z.array(Grant).default([]),
+  /** Model aliases: "claude-sonnet" → "claude-sonnet-4-6". Grants match the alias and the model it resolves to. */
+  aliases: AliasesConfig.default({}),
+  /** Ordered fallback targets per model, across providers and keys (docs/routing.md). */
+  routes: RoutesConfig.default({}),
+  routing: RoutingConfig.default(DEFAULT_ROUTING),
   /** Aperture's name for config grants (its default config uses it): evaluated exactly like `grants`. */
   temp_grants: z.array(Grant).default([]),
   /** Aperture sections keyless accepts and does not act on (warned about at load; docs/aperture.md says why). */
@@ -105,6 +112,8 @@ export const Config = z.strictObject({
   hooks: HooksConfig.default({}),
   /** Dollar token buckets keyed by bucket-name template; grants attach them with `quotas: [{bucket}]`. */
   quotas: QuotasConfig.default({}),
+  /** Requests, tokens per window and concurrent requests, keyed by bucket-name template; grants attach them. */
+  rate_limits: RateLimitsConfig.default({}),
   quota_estimate: QuotaEstimateConfig.default(DEFAULT_QUOTA_ESTIMATE),
   /** Where bucket balances live: the gateway's SQLite file, or PostgreSQL shared by every replica. */
   quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
@@ -113,6 +122,8 @@ export const Config = z.strictObject({
 }).superRefine((config, ctx) => {
   checkGrantValues(config, ctx);
   checkQuotaReferences(config, ctx);
+  checkRouting(config, ctx);
+  checkRateLimitReferences(config, ctx);
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -42,7 +42,7 @@ export interface RenderOptions {
 export function renderMarkdown(d: ReportData, opts: RenderOptions): string {
   const limit = opts.limit ?? SUMMARY_LIMIT;
   const head = [header(d, opts.detailsUrl), models(d), requests(d), toolCalls(d)];
-  const tail = [mcp(d), findings(d), budgets(d), pr(d)];
+  const tail = [mcp(d), findings(d), budgets(d), budgetAlerts(d), pr(d)];
   const fixed = [...head, ...tail].filter(Boolean).join("\n\n");
   // Commands are the open-ended part: they get whatever room the other sections leave.
   const room = limit - fixed.length - 4;
@@ -135,6 +135,12 @@ function budgets(d: ReportData): string {
   if (d.budgets.length === 0) return "";
   const rows = d.budgets.map((b) => [text(b.bucket), money(b.spent_nanos), b.remaining_nanos === null ? "unknown" : money(b.remaining_nanos)]);
   return `### Budgets\n\n${limited(["Bucket", "Spent here", "Remaining"], rows, "lrr")}`;
+}
+
+function budgetAlerts(d: ReportData): string {
+  if (d.budget_alerts.length === 0) return "";
+  const rows = d.budget_alerts.map((a) => [text(a.bucket), `${a.threshold_percent} %`, `${money(a.spent_nanos)} of ${money(a.capacity_nanos)}`, text(a.at)]);
+  return `### Budget alerts\n\n${limited(["Bucket", "Crossed", "Spent", "At"], rows, "lrrl")}`;
 }
 
 function pr(d: ReportData): string {

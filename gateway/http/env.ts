@@ -3,8 +3,13 @@ import type { HttpBindings } from "@hono/node-server";
 import type { Caller } from "../access/caller.js";
 import type { Identity } from "../identity/types.js";
 
+/** Set by the WebSocket module on an upgrade request: the route that accepts it calls `accept`. */
+export interface WebSocketAccept {
+  accept(): void;
+}
+
 export type GatewayEnv = {
-  Bindings: HttpBindings;
+  Bindings: HttpBindings & { websocket?: WebSocketAccept };
   Variables: {
     identity: Identity;
     /** The caller with its config snapshot and entitlements; set with identity, never changed after. */

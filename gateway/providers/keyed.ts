@@ -9,6 +9,7 @@ interface Keyed {
   readonly type: string;
   readonly baseurl: string;
   readonly apikey: string;
+  readonly keys: readonly { readonly apikey: string }[];
   readonly headers: readonly string[];
   readonly authorization?: KeyHeader;
   readonly auth_mode: AuthMode;
@@ -23,9 +24,10 @@ export function keyedProvider<C extends ProviderConfig & Keyed>(type: C["type"],
   return {
     type,
     priceProvider,
-    // A passthrough provider without a key still serves callers who bring their own; "none" needs nothing.
-    configured: (config) => config.apikey !== "" || config.auth_mode !== "inject",
-    secrets: (config) => (config.apikey === "" ? [] : [config.apikey]),
+    // A passthrough provider without a key still serves callers who bring their own; "none" needs nothing. With
+    // `keys`, routing picks one and hands it over as `apikey` (proxy/key-pool.ts).
+    configured: (config) => config.apikey !== "" || config.keys.some((k) => k.apikey !== "") || config.auth_mode !== "inject",
+    secrets: (config) => [config.apikey, ...config.keys.map((k) => k.apikey)].filter((k) => k !== ""),
     prepare(input, config) {
       const headers = new Headers(input.headers);
       addHeaderLines(headers, config.headers);

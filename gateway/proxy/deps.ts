@@ -9,6 +9,7 @@ import type { FramingRegistry } from "../stream/index.js";
 import type { ExchangePlugin, SessionRef } from "./exchange.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { UpstreamClient } from "./upstream.js";
+import type { RouteSender } from "./fallback.js";
 
 export interface ProxyDeps {
   readonly config: Config;
@@ -18,6 +19,8 @@ export interface ProxyDeps {
   readonly framings: FramingRegistry;
   readonly upstream: UpstreamClient;
   readonly metrics: GatewayMetrics;
+  /** Targets, keys and fallbacks (routing/). */
+  readonly routing: RouteSender;
   readonly sessionFor: (identity: Identity) => SessionRef | null;
   readonly onError: (err: unknown, context: string) => void;
 }

@@ -4,11 +4,13 @@
 import { randomUUID } from "node:crypto";
 import type { Caller } from "../access/caller.js";
 import type { Config } from "../config/schema.js";
-import { globMatch } from "../config/glob.js";
 import type { EventRewriter, GatewayError, RequestInfo } from "../formats/codec.js";
 import { BodyTooLarge, readBody } from "../http/read-body.js";
-import { adapterFor } from "../providers/registry.js";
-import { ProviderAuthError, type UpstreamRequest, addHeaderLines } from "../providers/types.js";
+import { addHeaderLines } from "../providers/types.js";
+import { routedExchange, routedResponse } from "./routed.js";
+import { type RoutePlan, planRoute } from "./route-plan.js";
+import { type ClientCall, sendAlongRoute } from "./fallback.js";
+import type { Entitlement } from "../access/caller.js";
 import type { ProxyDeps } from "./deps.js";
 import { type Denial, type Exchange, ExchangeState, type ResolvedProvider } from "./exchange.js";
 import { clientCredentials, upstreamHeaders } from "./headers.js";
@@ -16,18 +18,10 @@ import { jsonShapeMessage, jsonShapeProblem } from "./json-shape.js";
 import { type RequestBase, recordRefusal, refuseExchange } from "./record.js";
 import { respond } from "./respond.js";
 import { type RouteMatch, RouteError, modelProblem } from "./routes.js";
-import { type UpstreamClient, type UpstreamResponse, boundAfterDisconnect, describeUpstreamError, neverSent, outliveClient } from "./upstream.js";
+import { boundAfterDisconnect, outliveClient } from "./upstream.js";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-export function selectProvider(config: Config, types: readonly string[], model: string): ResolvedProvider | null {
-  for (const [name, provider] of Object.entries(config.providers)) {
-    if (!types.includes(provider.type)) continue;
-    if (provider.models.some((glob) => globMatch(glob, model))) return { name, config: provider, adapter: adapterFor(provider) };
-  }
-  return null;
-}
 
 type Refuse = (error: GatewayError, category: string, extra?: { provider?: string; model?: string; body?: Uint8Array }) => Response;
 type Step<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly response: Response };
@@ -75,25 +69,36 @@ async function parseRequest(req: Request, base: RequestBase, config: Config, ref
   return { ok: true, value: { bytes, body, info, model } };
 }
 
-/** The caller's role, the provider serving the model, the caller's grant for it, and the provider's credentials. */
-function authorize(caller: Caller, base: RequestBase, { model, bytes }: ParsedRequest, refuse: Refuse): Step<ResolvedProvider> {
+interface Authorized {
+  readonly plan: RoutePlan;
+  readonly entitlement: Entitlement;
+}
+
+/**
+ * The caller's role, the targets serving the model (its alias resolved, its route's fallbacks), the caller's grant for
+ * it (the alias or the model it resolves to, at the first target's provider), and credentials for some target.
+ */
+function authorize(caller: Caller, base: RequestBase, { model, bytes }: ParsedRequest, refuse: Refuse): Step<Authorized> {
   if (caller.role === null) return refused(refuse({ kind: "permission", message: "access denied: no role granted" }, "policy", { model, body: bytes }));
-  const provider = selectProvider(caller.config, base.route.providerTypes, model);
-  if (!provider) {
+  const plan = planRoute(caller.config, base.route, model);
+  if (!plan) {
     return refused(refuse({ kind: "not_found", message: `model "${model}" is not served by any provider configured on this gateway` }, "policy", { model, body: bytes }));
   }
-  const entitlement = caller.entitlement(provider.name, model);
+  const provider = plan.targets[0]!.provider;
+  const names = plan.requested === plan.model ? [plan.model] : [plan.requested, plan.model];
+  const entitlements = names.map((n) => caller.entitlement(provider.name, n));
+  const entitlement = entitlements.find((e) => e.allowed);
   const where = { provider: provider.name, model, body: bytes };
-  if (!entitlement.allowed) {
-    const message = `model "${model}" is not available to ${caller.identity.principal}: no grant allows ${entitlement.modelKey}`;
+  if (!entitlement) {
+    const message = `model "${model}" is not available to ${caller.identity.principal}: no grant allows ${entitlements.map((e) => e.modelKey).join(" or ")}`;
     return refused(refuse({ kind: "not_found", message }, "policy", where));
   }
-  if (!provider.adapter.configured(provider.config)) {
+  if (!plan.targets.some((t) => t.provider.adapter.configured(t.provider.config))) {
     // A missing key will not appear by retrying: tell the SDKs not to.
     const message = `provider "${provider.name}" has no credentials configured on the gateway`;
     return refused(refuse({ kind: "unavailable", message, headers: { "x-should-retry": "false" } }, "config", where));
   }
-  return { ok: true, value: provider };
+  return { ok: true, value: { plan, entitlement } };
 }
 
 /** Passthrough: the caller's own credential pays for the call; it is forwarded, scrubbed, and never logged. */
@@ -101,9 +106,9 @@ function passthroughCredentials(provider: ResolvedProvider, headers: Headers): R
   return "auth_mode" in provider.config && provider.config.auth_mode === "passthrough" ? clientCredentials(headers) : [];
 }
 
-function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, provider: ResolvedProvider, deps: ProxyDeps): Exchange {
+function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, { plan, entitlement }: Authorized, deps: ProxyDeps): Exchange {
   const { route, match } = base;
-  const entitlement = caller.entitlement(provider.name, parsed.model);
+  const { provider, model } = plan.targets[0]!;
   const passthrough = passthroughCredentials(provider, base.clientHeaders);
   return {
     id: base.id,
@@ -115,7 +120,7 @@ function exchangeFor(caller: Caller, base: RequestBase, parsed: ParsedRequest, p
     route,
     format: route.format,
     provider,
-    model: parsed.model,
+    model,
     modelKey: entitlement.modelKey,
     info: parsed.info,
     stream: route.streamFromPath?.(match) ?? parsed.info.stream,
@@ -160,8 +165,8 @@ function outgoing(ex: Exchange, parsed: ParsedRequest, deps: ProxyDeps): { bytes
   return { bytes, rewriters };
 }
 
-/** Builds the upstream request: validated path, allowed query parameters, client headers minus credentials, grant headers. */
-async function upstreamRequest(req: Request, base: RequestBase, ex: Exchange, body: Uint8Array): Promise<UpstreamRequest> {
+/** The call as the client's route shapes it: client headers minus credentials, grant headers, allowed query parameters. */
+function clientCall(req: Request, base: RequestBase, ex: Exchange, body: Uint8Array): ClientCall {
   const headers = upstreamHeaders(req.headers);
   addHeaderLines(headers, ex.entitlement.addHeaders);
   const url = new URL(req.url);
@@ -170,24 +175,7 @@ async function upstreamRequest(req: Request, base: RequestBase, ex: Exchange, bo
     const v = url.searchParams.get(name);
     if (v !== null) query.set(name, v);
   }
-  const clientCredentials = passthroughCredentials(ex.provider, req.headers);
-  return ex.provider.adapter.prepare({ path: base.route.upstreamPath(base.match, ex.model), query, method: req.method, headers, body, model: ex.model, clientCredentials }, ex.provider.config);
-}
-
-/** Sends the request; a client that leaves does not stop the provider's bill, so the call goes on, bounded. */
-async function send(client: UpstreamClient, upstreamReq: UpstreamRequest, req: Request, ex: Exchange, config: Config): Promise<UpstreamResponse | Denial> {
-  let upstream: UpstreamResponse;
-  try {
-    upstream = await client.send(upstreamReq, outliveClient(req.signal, config.quota_estimate.read_after_disconnect));
-  } catch (err) {
-    const reason = describeUpstreamError(err);
-    const kind = /timeout/i.test(reason) ? "timeout" : "upstream";
-    return { kind, message: `upstream ${ex.provider.name} failed: ${reason}`, category: "upstream", unsent: neverSent(err) };
-  }
-  // An answer dropped unread (its client gone before it came) errors with no reader listening: never fatal.
-  upstream.body.on("error", () => undefined);
-  if (!ex.stream) upstream = { ...upstream, body: boundAfterDisconnect(upstream.body, req.signal, config.limits.max_body) };
-  return upstream;
+  return { route: base.route, match: base.match, method: req.method, headers, query, bytes: body, body: ex.body, stream: ex.stream, clientCredentials: passthroughCredentials(ex.provider, req.headers) };
 }
 
 export async function handleProxy(req: Request, caller: Caller, match: RouteMatch, deps: ProxyDeps, nodeBody?: AsyncIterable<Buffer>): Promise<Response> {
@@ -220,16 +208,17 @@ export async function handleProxy(req: Request, caller: Caller, match: RouteMatc
   if (denial) return refuseExchange(ex, base, denial, parsed.value.bytes, deps);
   const out = outgoing(ex, parsed.value, deps);
 
-  let prepared: UpstreamRequest;
-  try {
-    prepared = await upstreamRequest(req, base, ex, out.bytes);
-  } catch (err) {
-    if (!(err instanceof ProviderAuthError)) throw err;
-    return refuseExchange(ex, base, { kind: "unavailable", message: `provider "${ex.provider.name}": ${err.message}`, category: "upstream", unsent: true }, out.bytes, deps);
+  // A client that leaves does not stop the provider's bill: the call goes on, bounded, so its usage can be charged.
+  const signal = outliveClient(req.signal, deps.config.quota_estimate.read_after_disconnect);
+  const routed = await sendAlongRoute(provider.value.plan, clientCall(req, base, ex, out.bytes), deps.routing, deps.config.routing, signal);
+  const answered = routedExchange(ex, provider.value.plan, routed);
+  if (!routed.ok) {
+    const denial: Denial = { kind: routed.kind, message: routed.message, category: "upstream", unsent: routed.unsent, ...(routed.headers ? { headers: routed.headers } : {}) };
+    return refuseExchange(answered, base, denial, routed.bytes, deps);
   }
-  const upstream = await send(deps.upstream, prepared, req, ex, deps.config);
-  if ("category" in upstream) return refuseExchange(ex, base, upstream, out.bytes, deps);
-  return respond({ deps, base, ex, req, upstream, rewriters: out.rewriters, requestBytes: out.bytes, headersAt: performance.now() - started });
+  let upstream = routedResponse(routed);
+  if (!ex.stream) upstream = { ...upstream, body: boundAfterDisconnect(upstream.body, req.signal, deps.config.limits.max_body) };
+  return respond({ deps, base, ex: answered, req, upstream, rewriters: out.rewriters, requestBytes: routed.bytes, headersAt: performance.now() - started });
 }
 
 function safe<T>(fn: () => T, fallback: T): T {

@@ -15,6 +15,7 @@ import { chargesFrom } from "./charges.js";
 import { type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
 import { requireRole } from "../http/require-role.js";
 import { apiError, zodMessage } from "../http/api-error.js";
+import { RATE_LIMIT_QUOTA_PREFIX } from "./rate-limits.js";
 
 export interface QuotaApiDeps {
   readonly store: BucketStore;
@@ -51,7 +52,8 @@ export async function visibleBuckets(deps: QuotaApiDeps, { config, access, ident
   for (const charge of own) out.set(charge.bucket, describe(charge.bucket, charge.quota, charge.def, await deps.store.peek(charge), deps.store.reserved(charge.bucket)));
   if (access.role === "admin") {
     for (const b of await deps.store.list()) {
-      if (out.has(b.bucket)) continue;
+      // Rate limits share the store but are counted in requests and tokens, not dollars.
+      if (out.has(b.bucket) || b.quota.startsWith(RATE_LIMIT_QUOTA_PREFIX)) continue;
       const def = config.quotas[b.quota];
       // The stored row, refilled to now (peek would read it again).
       const state = def ? refill(b, def, Date.now()) : b;

@@ -13,6 +13,8 @@ import { type Charging, type Estimate, budgetCost, estimateCost } from "./estima
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type ReserveResult, type SettleLine } from "./bucket-store.js";
 
 export const QUOTA_PLUGIN = "quota";
+/** Exchange state: the buckets (concrete names) that could not cover a refused request, for budget alerts. */
+export const QUOTA_SHORT = stateSlot<readonly string[]>("quota_short");
 
 /** SDKs honour Retry-After only up to about a minute; beyond that their own backoff would just fail again. */
 const MAX_SDK_RETRY_SECONDS = 60;
@@ -98,7 +100,10 @@ export function quotaPlugin({ store, pricer }: QuotaPluginDeps): ExchangePlugin 
         if (!(err instanceof BucketStoreUnavailable)) throw err;
         return { kind: "unavailable", category: "quota", message: `budget check failed, request not forwarded: ${err.message}` };
       }
-      if (!result.ok) return quotaDenial(result.short, estimate);
+      if (!result.ok) {
+        ex.state.set(QUOTA_SHORT, result.short.flatMap((s) => s.bucket.split(" → ")));
+        return quotaDenial(result.short, estimate);
+      }
       if (!estimate.capped || !estimate.toolCallsCapped) ex.flags.push("quota_estimate_uncapped");
       if (estimate.byReference) ex.flags.push("quota_estimate_by_reference");
       if (!estimate.priced) ex.flags.push("quota_estimate_unpriced");

@@ -194,6 +194,32 @@ export interface LeasesTable {
   until: number;
 }
 
+export interface RequestAttemptsTable {
+  request_id: string;
+  n: number;
+  provider: string;
+  model: string;
+  key_name: string | null;
+  /** "answered", "failed" or "skipped". */
+  outcome: string;
+  status: number | null;
+  reason: string | null;
+  duration_ms: number;
+}
+
+export interface BudgetAlertsTable {
+  id: Generated<number>;
+  bucket: string;
+  quota: string;
+  threshold: number;
+  ts: number;
+  spent_nanos: number;
+  capacity_nanos: number;
+  request_id: string;
+  session_id: string | null;
+  principal: string;
+}
+
 /** Secrets found in traffic (issue 18): rule id and fingerprint, never the secret. */
 export interface SecretFindingsTable {
   id: Generated<number>;
@@ -224,6 +250,8 @@ export interface Tables {
   quota_settlements_pending: QuotaSettlementsPendingTable;
   config_audit: ConfigAuditTable;
   leases: LeasesTable;
+  request_attempts: RequestAttemptsTable;
+  budget_alerts: BudgetAlertsTable;
 }
 
 export type { Engine } from "./migrations/engine.js";

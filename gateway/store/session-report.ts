@@ -2,7 +2,7 @@
 // guardrail findings), quota_charges (budgets), and the PR's running total.
 import { sql } from "kysely";
 import type { Store } from "./db.js";
-import type { ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
+import type { BudgetAlert, ModelTotals, PrTotals, ReportData, Totals } from "../../src/ci-session.js";
 import type { SessionRecord } from "./sessions.js";
 import { sessionSecretSummary } from "./secret-findings.js";
 
@@ -120,6 +120,7 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
     problems,
     ...(await toolCalls(store, s.id)),
     budgets: await budgets(store, s.id, balance),
+    budget_alerts: await sessionAlerts(store, s.id),
     pr: s.pr_number === null ? null : await prTotals(store, s.repository_id, s.pr_number),
   };
 }
@@ -298,4 +299,16 @@ export async function sessionList(store: Store, filter: { readonly principal?: s
     denials: n_denials,
     flagged_tool_calls: n_flagged ?? 0,
   }));
+}
+
+/** Alert thresholds the session's requests crossed (webhooks/budget-alerts.ts), oldest first. */
+async function sessionAlerts(store: Store, sessionId: string): Promise<BudgetAlert[]> {
+  const rows = await store.db
+    .selectFrom("budget_alerts")
+    .select(["bucket", "threshold", "spent_nanos", "capacity_nanos", "ts"])
+    .where("session_id", "=", sessionId)
+    .orderBy("ts")
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => ({ bucket: r.bucket, threshold_percent: r.threshold, spent_nanos: r.spent_nanos, capacity_nanos: r.capacity_nanos, at: new Date(r.ts).toISOString() }));
 }

@@ -35,6 +35,8 @@ export interface HooksModuleDeps {
 
 export interface HooksModule extends GatewayModule {
   readonly outbox: Outbox;
+  /** Delivers what is due now rather than at the next scan (after an enqueue outside a request's row). */
+  kick(): void;
   start(): void;
   stop(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     name: "hooks",
     plugin,
     outbox,
+    kick: () => deliverer.kick(),
     mount(app) {
       // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
       app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import http from "node:http";
 import OpenAI from "openai";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
@@ -81,18 +80,10 @@ describe("OpenAI Chat and Responses through the gateway", () => {
     assert.equal(via.usage?.total_tokens, 25);
   });
 
-  it("refuses Codex's WebSocket attempt fast so it falls back to HTTP", async () => {
-    const status = await new Promise<number | undefined>((resolve, reject) => {
-      const req = http.request(`${h.gateway.url}/v1/responses`, {
-        localAddress: "127.0.0.3",
-        headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "openai-beta": "responses_websockets=2026-02-06" },
-      });
-      req.on("response", (res) => (res.resume(), resolve(res.statusCode)));
-      req.on("upgrade", () => reject(new Error("the gateway accepted a WebSocket upgrade")));
-      req.on("error", reject);
-      req.end();
-    });
-    assert.equal(status, 426);
+  it("a plain GET /v1/responses (no upgrade) is told to upgrade or POST", async () => {
+    const res = await h.fetchFrom("127.0.0.3")(`${h.gateway.url}/v1/responses`);
+    assert.equal(res.status, 426);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /WebSocket upgrade; use POST for HTTP/);
   });
 
   it("lists only models the caller may use, in OpenAI's format", async () => {

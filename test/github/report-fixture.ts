@@ -67,6 +67,7 @@ export function report(over: Partial<ReportData> = {}): ReportData {
       { at: "2026-11-20T10:02:30.000Z", severity: "low", rule: "net.curl", action: "log", command: "curl https://example.com" },
     ],
     budgets: [{ bucket: "repo:acme-api", spent_nanos: 123_450_000, remaining_nanos: 4_876_550_000 }],
+    budget_alerts: [],
     pr: { sessions: 3, requests: 20, input_tokens: 50_000, output_tokens: 9_000, cost_nanos: 1_500_000_000 },
     ...over,
   };
