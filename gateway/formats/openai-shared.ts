@@ -1,6 +1,13 @@
-// Pieces the two OpenAI formats (Chat Completions and Responses) share: the usage object and the error envelope.
-import { type GatewayError, isRecord, jsonResponse, num, statusOf } from "./codec.js";
+// Pieces the two OpenAI formats (Chat Completions and Responses) share: the request's model and stream flag, the usage
+// object and the error envelope.
+import { type GatewayError, type RequestInfo, isRecord, jsonResponse, num, statusOf, str } from "./codec.js";
 import type { Usage } from "./types.js";
+
+/** Both name the model and ask for a stream in the body's top level. */
+export function openaiRequestInfo(body: unknown): RequestInfo {
+  if (!isRecord(body)) return { stream: false };
+  return { model: str(body.model), stream: body.stream === true };
+}
 
 /**
  * OpenAI's usage object. Chat names its counts prompt/completion, Responses input/output; otherwise they agree:

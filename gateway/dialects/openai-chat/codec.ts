@@ -1,7 +1,7 @@
 // OpenAI Chat Completions. Streams carry usage only with stream_options.include_usage (a final chunk with choices: []).
 import { type FormatCodec, type StreamAccumulator, count, isRecord, maxCount, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
 import { type WireEvent, eventJson } from "../../stream/framing.js";
-import { openaiError, openaiUsage } from "../../formats/openai-shared.js";
+import { openaiError, openaiRequestInfo, openaiUsage } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolResult, Usage } from "../../formats/types.js";
 
 export function chatUsage(u: unknown): Usage | null {
@@ -171,10 +171,7 @@ function rebuildChatCompletion(events: readonly WireEvent[]): unknown {
 export const openaiChat: FormatCodec = {
   id: "openai-chat",
   framing: "sse",
-  requestInfo(body) {
-    if (!isRecord(body)) return { stream: false };
-    return { model: str(body.model), stream: body.stream === true };
-  },
+  requestInfo: openaiRequestInfo,
   costDrivers(body) {
     if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
     return {

@@ -1,7 +1,7 @@
 // OpenAI Responses. Tool calls are output items; usage lives only in the final response object.
 import { type FormatCodec, type StreamAccumulator, count, isRecord, num, parseJsonArguments, str, truncateText } from "../../formats/codec.js";
 import { type WireEvent, eventJson } from "../../stream/framing.js";
-import { openaiError, openaiUsage } from "../../formats/openai-shared.js";
+import { openaiError, openaiRequestInfo, openaiUsage } from "../../formats/openai-shared.js";
 import type { ResponseSummary, ToolCall, ToolCallShape, ToolResult, Usage } from "../../formats/types.js";
 
 export function responsesUsage(u: unknown): Usage | null {
@@ -156,10 +156,7 @@ const HOSTED_CALL = /^(web_search|file_search|code_interpreter|mcp|image_generat
 export const openaiResponses: FormatCodec = {
   id: "openai-responses",
   framing: "sse",
-  requestInfo(body) {
-    if (!isRecord(body)) return { stream: false };
-    return { model: str(body.model), stream: body.stream === true };
-  },
+  requestInfo: openaiRequestInfo,
   costDrivers(body) {
     if (!isRecord(body)) return { choices: 1, serverTools: 0, premiumTier: false };
     const tools = Array.isArray(body.tools) ? body.tools.filter(isRecord) : [];
