@@ -230,6 +230,11 @@ class RouteWalk {
     return this.failed();
   }
 
+  private sentCallerCredential(target: Target): boolean {
+    const { config } = target.provider;
+    return "auth_mode" in config && config.auth_mode === "passthrough" && (this.call.clientCredentials?.length ?? 0) > 0;
+  }
+
   /** Rests a key the provider refused (429, 401) or asked to wait (retry-after on a 5xx). */
   private restKey(name: string, key: PoolKey, upstream: UpstreamResponse): void {
     const { status } = upstream;
@@ -267,7 +272,8 @@ class RouteWalk {
     upstream.body.on("error", () => undefined);
     this.sent = true;
     this.sender.pool.attempted(name, key.name, upstream.status);
-    this.restKey(name, key, upstream);
+    // A refusal of the caller's own credential (passthrough) says nothing about the gateway's keys: none rests for it.
+    if (!this.sentCallerCredential(target)) this.restKey(name, key, upstream);
     const answer = (): Next => (record("answered", upstream.status, null), { answer: { ok: true, target, key, upstream, bytes: this.lastBytes, attempts: this.attempts } });
     const { status } = upstream;
     const anotherKey = keyRefused(status) && moreKeys && this.limitLeft();

@@ -19,7 +19,9 @@ export function keysOf(config: ProviderConfig): PoolKey[] {
   if (!("apikey" in config)) return [{ name: DEFAULT_KEY, apikey: null, weight: 1 }];
   const several = config.keys.filter((k) => k.apikey !== "");
   if (several.length > 0) return several.map((k) => ({ name: k.name, apikey: k.apikey, weight: k.weight }));
-  return config.apikey === "" ? [] : [{ name: DEFAULT_KEY, apikey: config.apikey, weight: 1 }];
+  if (config.apikey !== "") return [{ name: DEFAULT_KEY, apikey: config.apikey, weight: 1 }];
+  // passthrough and none need no key of the gateway's: one slot, sent with the caller's credential or with none.
+  return config.auth_mode === "inject" ? [] : [{ name: DEFAULT_KEY, apikey: null, weight: 1 }];
 }
 
 /** The provider's config as its adapter sees it for one key. */
