@@ -2,13 +2,14 @@
 // the receiver checks Aperture's API key header and gets exactly the fields `send` selects; blocks answer in
 // Aperture's envelopes; the hook's token is in no row and no log.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { TAILNET_SUFFIX } from "../fakes/tailscaled.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { type Received, Receiver } from "../helpers/hook-receiver.js";
+import { all } from "../helpers/store.js";
+import { storeContents } from "../guardrails/secret-values.js";
 import { waitFor } from "../helpers/wait.js";
 
 const APERTURE = "tailscale.com/cap/aperture";
@@ -136,8 +137,9 @@ describe("Aperture hooks", () => {
   });
 
   it("the hook tokens appear in no row, capture, outbox entry or log line", async () => {
-    await h.gateway.requestLog.flush();
-    const files = [h.dbPath, `${h.dbPath}-wal`].filter(existsSync).map((f) => readFileSync(f).toString("latin1"));
+    const ids = (await all<{ id: string }>(h.gateway.store, "SELECT id FROM requests")).map((r) => r.id);
+    // The database's own files (SQLite and its WAL) when there are any, every table the hooks touch, the captures.
+    const files = [await storeContents(h, ids)];
     assert.ok(files.join("").includes("list the files"), "the store holds the captures searched");
     for (const secret of [TOKEN, GOOGLE_TOKEN, KEYS.anthropic]) {
       for (const f of files) assert.ok(!f.includes(secret), `${secret} in the store`);
