@@ -6,7 +6,8 @@ import type { Caller } from "../access/caller.js";
 import { BucketStoreUnavailable } from "../quotas/bucket-store.js";
 import type { RequestCounts, UsageGroup } from "../store/requests.js";
 import type { UiDeps } from "./deps.js";
-import { type Html, type Page, type Viewer, dollars, href, num } from "./layout.js";
+import { type Html, type Page, type Viewer, dollars, errorPage, href, num } from "./layout.js";
+import { chartChoice, chartSection } from "./charts/section.js";
 
 const DAY_MS = 86_400_000;
 
@@ -75,7 +76,9 @@ ${list.map((b) => html`<tr><td><code>${b.bucket}</code></td><td>${b.quota}${b.de
 <td>${b.rate ?? ""}</td><td class="n">${dollars(b.reserved_nanos)}</td></tr>`)}</table>`;
 }
 
-export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer, now = Date.now()): Promise<Page> {
+export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer, query: Record<string, string> = {}, now = Date.now()): Promise<Page> {
+  const choice = chartChoice(query);
+  if ("error" in choice) return errorPage(400, "Bad chart choice", choice.error);
   const todayStart = now - (now % DAY_MS);
   const weekStart = todayStart - 6 * DAY_MS;
   const today = new Date(todayStart).toISOString().slice(0, 10);
@@ -100,7 +103,13 @@ export async function dashboardPage(deps: UiDeps, caller: Caller, viewer: Viewer
   };
   return {
     title: viewer.admin ? "Dashboard" : `Dashboard · ${viewer.principal}`,
-    body: html`${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), todayCounts)}
+    body: html`${chartSection({
+      path: "/ui/",
+      params: choice.params,
+      charts: ["spend", "requests", "tool-calls", "programs", "tokens", "findings", "budgets"],
+      groups: viewer.admin ? ["model", "principal", "repository", "pr"] : ["model", "repository", "pr"],
+    })}
+${cards("Today (UTC)", sum(usage.filter((u) => u.day === today)), todayCounts)}
 ${cards("Last 7 days", sum(usage), weekCounts)}
 ${table("By day", "day", byDay, (k) => html`${k}`)}
 ${table("By model", "provider/model", byModel, model)}

@@ -5,6 +5,7 @@ import type { GatewayModule } from "../proxy/feature.js";
 import type { GatewayEnv } from "../http/env.js";
 import { csrfToken } from "../http/csrf.js";
 import { mountAssets } from "./assets.js";
+import { mountStatsApi } from "../api/stats.js";
 import { dashboardPage } from "./dashboard.js";
 import type { UiDeps } from "./deps.js";
 import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.js";
@@ -31,7 +32,8 @@ export function createUiModule(deps: UiDeps): GatewayModule {
     mount(app) {
       app.get("/ui", (c) => c.redirect("/ui/", 301));
       mountAssets(app);
-      route(app, "/ui/", "/ui/", (c, viewer) => dashboardPage(deps, c.var.caller, viewer));
+      mountStatsApi(app, deps);
+      route(app, "/ui/", "/ui/", (c, viewer) => dashboardPage(deps, c.var.caller, viewer, c.req.query()));
       route(app, "/ui/requests", "/ui/requests", (c, viewer) => requestsPage(deps.log, c.req.query(), viewer));
       route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, c.var.caller.config, c.req.param("id") ?? "", viewer));
       route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.store, c.req.query(), viewer));

@@ -109,7 +109,7 @@ export function layout(page: Page, viewer: Viewer | null, current: string, csrf:
   const nav = (path: string, text: string) => html`<a href="${path}" class="${path === current ? "on" : ""}">${text}</a>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${page.title} · keyless</title>
+<title>${page.title} · keyless</title><link rel="icon" href="data:,">
 <meta name="keyless-csrf" content="${csrf}">
 <link rel="stylesheet" href="${STYLE_URL}"><script src="${SCRIPT_URL}" defer></script></head><body>
 <header><b>keyless</b>${viewer
