@@ -10,6 +10,8 @@ import { requireRole } from "../http/require-role.js";
 import { readJson } from "../http/body-limit.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 import { SESSION_PAGE_HEADERS, renderSessionPage } from "../api/session-page.js";
+import { prPagePath } from "../ui/shared/paths.js";
+import { renderMarkdown } from "./render.js";
 
 export interface CiApiDeps {
   readonly getConfig: () => Config;
@@ -84,7 +86,10 @@ export function mountCiApi(app: Hono<GatewayEnv>, deps: CiApiDeps): void {
     if (!found.ok) return refused(c, found);
     const summary = await deps.summarize(found.value);
     const title = `AI usage · ${summary.session.repository}${summary.session.pr_number ? ` #${summary.session.pr_number}` : ""}`;
-    return c.html(renderSessionPage(title, summary.markdown), 200, SESSION_PAGE_HEADERS);
+    // Served by the gateway itself: the PR's page in the UI is linked by its path, whether or not a public URL is set.
+    const { session } = summary;
+    const prPageUrl = session.pr_number === null ? null : prPagePath(session.repository, session.pr_number);
+    return c.html(renderSessionPage(title, renderMarkdown(summary, { detailsUrl: null, prPageUrl })), 200, SESSION_PAGE_HEADERS);
   });
 
   app.get("/api/sessions", requireRole("admin"), async (c) => {

@@ -12,6 +12,7 @@ import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import type { ReportData } from "../../src/ci-session.js";
 import { isFlagged, renderMarkdown, renderTitle } from "./render.js";
+import { prPagePath } from "../ui/shared/paths.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { SessionService } from "./sessions.js";
 import { tokenFromRequest } from "./tokens.js";
@@ -65,12 +66,13 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
   };
   const detailsUrl = (cfg: GitHubConfig | undefined, id: string) =>
     cfg?.public_url ? `${cfg.public_url}/ci/sessions/${id}` : undefined;
+  const prPageUrl = (cfg: GitHubConfig | undefined, s: SessionRecord) => (cfg?.public_url && s.pr_number !== null ? `${cfg.public_url}${prPagePath(s.repository, s.pr_number)}` : null);
 
   const balance = deps.balance ?? (async () => null);
   const report = async (s: SessionRecord): Promise<ReportData> => ({ session: toWire(s), ...(await sessionReportReading(deps.store, s, balance)) });
   const summarize = async (s: SessionRecord): Promise<SessionSummary> => {
     const data = await report(s);
-    return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }) };
+    return { ...data, markdown: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null, prPageUrl: prPageUrl(github(), s) }) };
   };
 
   const sync = new CheckRunSync({
@@ -82,7 +84,7 @@ export function createCiModule(deps: CiModuleDeps): CiModule {
       return {
         marker: (await sessionActivity(deps.store, [s.id])).get(s.id)?.marker ?? "",
         title: renderTitle(data),
-        summary: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null }),
+        summary: renderMarkdown(data, { detailsUrl: detailsUrl(github(), s.id) ?? null, prPageUrl: prPageUrl(github(), s) }),
         flagged: isFlagged(data),
       };
     },

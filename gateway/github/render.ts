@@ -35,13 +35,15 @@ export function renderTitle(d: ReportData): string {
 
 export interface RenderOptions {
   readonly detailsUrl: string | null;
+  /** The PR's page in the gateway's UI (every run of the PR), linked when the session ran for a PR. */
+  readonly prPageUrl?: string | null;
   /** Defaults to SUMMARY_LIMIT; tests lower it. */
   readonly limit?: number;
 }
 
 export function renderMarkdown(d: ReportData, opts: RenderOptions): string {
   const limit = opts.limit ?? SUMMARY_LIMIT;
-  const head = [header(d, opts.detailsUrl), models(d), requests(d), toolCalls(d)];
+  const head = [header(d, opts.detailsUrl, opts.prPageUrl ?? null), models(d), requests(d), toolCalls(d)];
   const tail = [mcp(d), findings(d), budgets(d), budgetAlerts(d), pr(d)];
   const fixed = [...head, ...tail].filter(Boolean).join("\n\n");
   // Commands are the open-ended part: they get whatever room the other sections leave.
@@ -50,7 +52,7 @@ export function renderMarkdown(d: ReportData, opts: RenderOptions): string {
   return body.length <= limit ? body : cut(body, limit);
 }
 
-function header(d: ReportData, detailsUrl: string | null): string {
+function header(d: ReportData, detailsUrl: string | null, prPageUrl: string | null): string {
   const s = d.session;
   const where = [`**${text(s.repository)}**`];
   if (s.pr_number !== null) where.push(`PR #${s.pr_number}`);
@@ -64,6 +66,7 @@ function header(d: ReportData, detailsUrl: string | null): string {
       ? `Running since ${s.started_at}.`
       : `${s.finish_reason === "idle" ? "Closed by the gateway after the job went idle" : "Finished"} at ${s.finished_at}.`;
   lines.push(detailsUrl ? `${state} [Details](${detailsUrl})` : state);
+  if (prPageUrl && s.pr_number !== null) lines.push(`[Every run of PR #${s.pr_number}](${prPageUrl})`);
   return lines.join("\n");
 }
 

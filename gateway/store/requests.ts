@@ -55,6 +55,8 @@ export interface RequestFilter {
   readonly model?: string;
   readonly provider?: string;
   readonly session?: string;
+  /** Only these requests (search: the requests of matching tool calls). */
+  readonly ids?: readonly string[];
   readonly since?: number;
   readonly until?: number;
   readonly status?: StatusClass;
@@ -175,6 +177,7 @@ export class RequestLog {
         if (filter.model) where.push(eb("model", "=", filter.model));
         if (filter.provider) where.push(eb("provider", "=", filter.provider));
         if (filter.session) where.push(eb("session_id", "=", filter.session));
+        if (filter.ids) where.push(filter.ids.length > 0 ? eb("id", "in", [...filter.ids]) : sql<SqlBool>`1 = 0`);
         if (filter.since !== undefined) where.push(eb("ts", ">=", filter.since));
         if (filter.until !== undefined) where.push(eb("ts", "<", filter.until));
         if (filter.status === "denied") where.push(eb("denial", "is not", null));

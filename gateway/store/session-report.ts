@@ -261,7 +261,10 @@ export interface SessionListRow {
  * Sessions newest first with their request totals. With `principal`, only sessions that principal made requests in,
  * totalled over that principal's requests alone.
  */
-export async function sessionList(store: Store, filter: { readonly principal?: string; readonly limit: number }): Promise<SessionListRow[]> {
+export async function sessionList(
+  store: Store,
+  filter: { readonly principal?: string; readonly repository?: string; readonly pr?: number; readonly limit: number },
+): Promise<SessionListRow[]> {
   const { principal } = filter;
   const rows = await store.db
     .selectFrom("ci_sessions as s")
@@ -284,6 +287,8 @@ export async function sessionList(store: Store, filter: { readonly principal?: s
         .$if(principal !== undefined, (q) => q.where("t.principal", "=", principal ?? ""))
         .as("n_flagged"),
     ])
+    .$if(filter.repository !== undefined, (q) => q.where("s.repository", "=", filter.repository ?? ""))
+    .$if(filter.pr !== undefined, (q) => q.where("s.pr_number", "=", filter.pr ?? 0))
     .groupBy("s.id")
     .$if(principal !== undefined, (q) => q.having(sql`COUNT(r.id)`, ">", 0))
     .orderBy("s.started_at", "desc")

@@ -175,6 +175,10 @@ export interface ToolCallFilter {
   /** CI session id or the agent's own session id. */
   readonly session?: string;
   readonly requestId?: string;
+  /** Text the shell command contains (case-insensitive). */
+  readonly command?: string;
+  /** Only calls of requests to this model. */
+  readonly model?: string;
   readonly since?: number;
   readonly until?: number;
   /** Paging: rows older than this one in (ts, id) order. */
@@ -188,6 +192,9 @@ function hasFinding(store: Store, finding: string) {
     ? sql<SqlBool>`EXISTS (SELECT 1 FROM jsonb_array_elements(tool_calls.findings::jsonb) f WHERE f->>'ruleId' = ${finding} OR f->>'category' = ${finding})`
     : sql<SqlBool>`EXISTS (SELECT 1 FROM json_each(tool_calls.findings) f WHERE json_extract(f.value, '$.ruleId') = ${finding} OR json_extract(f.value, '$.category') = ${finding})`;
 }
+
+/** `text` matched literally by LIKE: its wildcards and the escape character escaped. */
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function filtered(store: Store, filter: ToolCallFilter) {
   return store.db.selectFrom("tool_calls").where(({ eb, and, or }) => {
@@ -208,6 +215,8 @@ function filtered(store: Store, filter: ToolCallFilter) {
       where.push(or([eb("ts", "<", ts), and([eb("ts", "=", ts), eb("id", "<", Number(id))])]));
     }
     if (filter.finding) where.push(hasFinding(store, filter.finding));
+    if (filter.command) where.push(sql<SqlBool>`LOWER(tool_calls.command) LIKE ${`%${likeEscape(filter.command.toLowerCase())}%`} ESCAPE '\\'`);
+    if (filter.model) where.push(eb("request_id", "in", store.db.selectFrom("requests").select("id").where("model", "=", filter.model)));
     return and(where);
   });
 }

@@ -7,7 +7,7 @@ import { BucketStoreUnavailable } from "../quotas/bucket-store.js";
 import type { RequestCounts, UsageGroup } from "../store/requests.js";
 import type { UiDeps } from "./deps.js";
 import { type Html, type Page, type Viewer, dollars, errorPage, href, num } from "./layout.js";
-import { chartChoice, chartSection } from "./charts/section.js";
+import { chartChoice, chartSection } from "./chart-section.js";
 
 const DAY_MS = 86_400_000;
 

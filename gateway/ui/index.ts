@@ -6,6 +6,9 @@ import type { GatewayEnv } from "../http/env.js";
 import { csrfToken } from "../http/csrf.js";
 import { mountAssets } from "./assets.js";
 import { mountStatsApi } from "../api/stats.js";
+import { mountExportApi } from "../api/export.js";
+import { prPage, repoPage, reposPage } from "./repos.js";
+import { searchPage } from "./search.js";
 import { dashboardPage } from "./dashboard.js";
 import type { UiDeps } from "./deps.js";
 import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.js";
@@ -33,11 +36,17 @@ export function createUiModule(deps: UiDeps): GatewayModule {
       app.get("/ui", (c) => c.redirect("/ui/", 301));
       mountAssets(app);
       mountStatsApi(app, deps);
+      mountExportApi(app, deps);
       route(app, "/ui/", "/ui/", (c, viewer) => dashboardPage(deps, c.var.caller, viewer, c.req.query()));
       route(app, "/ui/requests", "/ui/requests", (c, viewer) => requestsPage(deps.log, c.req.query(), viewer));
       route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, c.var.caller.config, c.req.param("id") ?? "", viewer));
       route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.store, c.req.query(), viewer));
       route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.store, viewer));
+      route(app, "/ui/repos", "/ui/repos", (_c, viewer) => reposPage(deps.store, viewer));
+      route(app, "/ui/repos/:owner/:repo", "/ui/repos", (c, viewer) => repoPage(deps.store, `${c.req.param("owner")}/${c.req.param("repo")}`, c.req.query(), viewer));
+      route(app, "/ui/repos/:owner/:repo/pulls/:n{[0-9]+}", "/ui/repos", (c, viewer) =>
+        prPage(deps.store, deps.log, `${c.req.param("owner")}/${c.req.param("repo")}`, Number(c.req.param("n")), viewer));
+      route(app, "/ui/search", "/ui/search", (c, viewer) => searchPage(deps.store, deps.log, c.req.query(), viewer));
       route(app, "/ui/*", "", () => errorPage(404, "Not found", "There is no such page."));
     },
   };

@@ -27,6 +27,7 @@ import {
   time,
 } from "./layout.js";
 import { toolCallTable } from "./tool-calls.js";
+import { exportLinks } from "./export-links.js";
 
 const PAGE_SIZE = 50;
 const PATH = "/ui/requests";
@@ -66,6 +67,7 @@ export async function requestsPage(log: RequestLog, query: Record<string, string
     title: "Requests",
     body: html`<p class="bar">${choices(PATH, params, "status", "status", STATUS)}</p>
 ${activeFilters(PATH, params, viewer.admin ? ["principal", "model", "provider", "session"] : ["model", "provider", "session"])}
+${page.length === 0 ? "" : exportLinks("requests", params)}
 ${page.length === 0
   ? html`<p class="muted">No requests${q.data.before ? " older than these" : ""}.</p>`
   : html`<table><tr><th>time</th>${viewer.admin ? html`<th>principal</th>` : ""}<th>provider</th><th>model</th><th>status</th>

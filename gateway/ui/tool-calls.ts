@@ -21,6 +21,7 @@ import {
   ownPrincipal,
   time,
 } from "./layout.js";
+import { exportLinks } from "./export-links.js";
 
 const PAGE_SIZE = 100;
 const PATH = "/ui/tool-calls";
@@ -85,6 +86,7 @@ export async function toolCallsPage(store: Store, query: Record<string, string>,
     title: "Tool calls",
     body: html`<p class="bar">${choices(PATH, params, "kind", "kind", KINDS)}${choices(PATH, params, "action", "action", ACTIONS)}</p>
 ${activeFilters(PATH, params, viewer.admin ? ["principal", "finding", "session"] : ["finding", "session"])}
+${page.length === 0 ? "" : exportLinks("tool-calls", params)}
 ${page.length === 0 ? html`<p class="muted">No tool calls${q.data.before ? " older than these" : ""}.</p>` : toolCallTable(page, viewer, params)}
 <p class="bar">${q.data.before ? html`<a href="${href(PATH, { ...params, before: undefined })}">« Newest</a> ` : ""}${more ? html`<a href="${more}">Older »</a>` : ""}</p>`,
   };

@@ -2,9 +2,9 @@
 // button), and one placeholder per chart that the UI's script (client/charts.ts) fills from /api/stats. Without
 // JavaScript the page's tables still say everything.
 import { html } from "hono/html";
-import { zodMessage } from "../../http/api-error.js";
-import { type Html, type Params, href } from "../layout.js";
-import { GROUPS, RANGES, StatsQuery } from "../shared/stats.js";
+import { zodMessage } from "../http/api-error.js";
+import { type Html, type Params, href } from "./layout.js";
+import { GROUPS, RANGES, StatsQuery } from "./shared/stats.js";
 
 export const CHART_TITLES = {
   spend: "Spend",
