@@ -18,7 +18,7 @@ import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
-import { type FakeTailscaled, startFakeTailscaled } from "../fakes/tailscaled.js";
+import { type FakeTailscaledProcess, startFakeTailscaledProcess } from "../fakes/tailscaled-process.js";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
 import { startCli } from "../helpers/cli.js";
 import { KEYS, defaultProviders, sourceAgent } from "../helpers/gateway.js";
@@ -108,7 +108,7 @@ describe("three replicas on one PostgreSQL database", () => {
   let server: PrivatePostgres;
   let pg: TestDatabase;
   let upstream: FakeUpstream;
-  let tailscaled: FakeTailscaled;
+  let tailscaled: FakeTailscaledProcess;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let replicas: Replica[];
   const agents = new Map<string, ReturnType<typeof sourceAgent>>();
@@ -146,7 +146,7 @@ describe("three replicas on one PostgreSQL database", () => {
       ...SPENDERS.map((ip, i) => [ip, { login: `spender${i}@example.com` }]),
       [ADMIN, { login: "admin@example.com" }],
     ]);
-    tailscaled = await startFakeTailscaled(peers);
+    tailscaled = await startFakeTailscaledProcess(peers);
     receiver = await startReceiver();
     const config = {
       identity: { type: "tailscale", socket: tailscaled.socketPath },
@@ -209,8 +209,7 @@ describe("three replicas on one PostgreSQL database", () => {
     const fits = Math.floor(capacity / estimate());
     for (let i = 0; i < fits; i++) upstream.once(/^\/v1\/messages$/, () => gatedStream(gate));
     const before = upstream.requests.length;
-    // Started 30 ms apart (every one still open when the last starts: the admitted ones wait on the gate), so the fake
-    // tailscaled in this process answers each new connection's WhoIs in time.
+    // Started 30 ms apart (every one still open when the last starts: the admitted ones wait on the gate).
     const responses = await Promise.all(
       Array.from({ length: BURST }, async (_, i) => {
         await new Promise((r) => setTimeout(r, 30 * i));
