@@ -3,7 +3,7 @@
 // JavaScript the page's tables still say everything.
 import { html } from "hono/html";
 import { zodMessage } from "../http/api-error.js";
-import { type Html, type Params, href } from "./layout.js";
+import { type Html, type Params, href, time } from "./layout.js";
 import { GROUPS, RANGES, StatsQuery } from "./shared/stats.js";
 
 export const CHART_TITLES = {
@@ -34,6 +34,9 @@ function links(path: string, params: Params, key: string, label: string, options
   return html`<span>${label}: ${options.map((o, i) => html`${i ? " · " : ""}${link(o)}`)}</span>`;
 }
 
+/** A from/to value as people read it (epoch milliseconds become an ISO time). */
+const instant = (v: string | undefined) => (v === undefined || v === "" ? undefined : /^\d+$/.test(v) ? time(Number(v)) : v);
+
 export interface ChartSectionOptions {
   /** The page the choice links point at. */
   readonly path: string;
@@ -53,9 +56,9 @@ export function chartSection(o: ChartSectionOptions): Html {
   const ranges = Object.keys(RANGES).map((r) => [r === "24h" ? undefined : r, `last ${r}`] as const);
   const title = (name: ChartName) => (name === "spend" || name === "tokens" ? `${CHART_TITLES[name]} by ${GROUP_TEXT[group]}` : CHART_TITLES[name]);
   return html`<section class="stats" data-stats="${api}" aria-label="Charts">
-<div class="choices">${links(o.path, params, "range", "range", ranges, range === "24h" ? undefined : range)}${
+<div class="choices">${links(o.path, params, "range", "range", ranges, range === undefined ? "custom" : range === "24h" ? undefined : range)}${
     o.groups.length > 1 ? links(o.path, params, "group", "group by", o.groups.map((g) => [g === "model" ? undefined : g, GROUP_TEXT[g]] as const), group === "model" ? undefined : group) : ""
-  }${params.from || params.to ? html`<span>from ${params.from ?? "…"} to ${params.to ?? "now"}</span>` : ""}</div>
+  }${params.from || params.to ? html`<span>from ${instant(params.from) ?? "the start"} to ${instant(params.to) ?? "now"}</span>` : ""}</div>
 <p class="muted" data-status role="status">Charts need JavaScript; the tables below hold the same numbers.</p>
 <div class="charts">${o.charts.map(
     (name) => html`<section class="chart" data-chart="${name}" aria-labelledby="${`chart-${name}`}"><h2 id="${`chart-${name}`}">${title(name)}</h2>

@@ -24,6 +24,8 @@ interface ChartData {
 
 const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bc4c00", "#116329", "#a40e26", "#57606a"];
 const count = (v: number) => v.toLocaleString("en-US");
+/** Axis ticks in dollars, as short as they can be: $12, $0.5, $0.0003. */
+const dollarTick = (v: number) => (v === 0 ? "$0" : `$${Number(v.toPrecision(2))}`);
 const time = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")}Z`;
 
 type Build = (s: StatsResponse) => ChartData;
@@ -95,11 +97,15 @@ function plot(data: ChartData, target: HTMLElement): uPlot {
     width,
     height: bars ? 260 : 220,
     ms: 1,
-    scales: { x: { time: !bars, ...(bars ? { range: [-0.5, Math.max(0.5, data.x.length - 0.5)] as uPlot.Range.MinMax } : {}) } },
-    legend: { show: !bars },
+    scales: {
+      x: { time: !bars, ...(bars ? { range: [-0.5, Math.max(0.5, data.x.length - 0.5)] as uPlot.Range.MinMax } : {}) },
+      // Counts and dollars start at zero, so bars and lines compare by height.
+      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+    },
+    legend: { show: !bars, live: false },
     axes: [
       bars ? { values: (_u, splits) => splits.map((i) => data.categories?.[i] ?? ""), rotate: -40, size: 70, space: 12 } : {},
-      { values: (_u, splits) => splits.map((v) => (scale === 1 ? count(v) : `$${v.toPrecision(3)}`)), size: 70 },
+      { values: (_u, splits) => splits.map((v) => (scale === 1 ? count(v) : dollarTick(v))), size: 76 },
     ],
     series: [
       {},
