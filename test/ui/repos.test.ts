@@ -67,6 +67,7 @@ describe("repository and PR pages, search and export", () => {
         github: {
           oidc: { issuer: issuer.issuer, audience: "keyless" },
           api_url: gh.url,
+          public_url: "https://ai.tail1234.ts.net",
           app: { id: "123", private_key: keys.privateKey },
           repos: { "acme/api": { tags: ["tag:ci-acme-api"], repository_id: "812345678" } },
         },
@@ -131,6 +132,9 @@ describe("repository and PR pages, search and export", () => {
     // The check run's details page links the PR's page.
     const details = await get(ADMIN, `/ci/sessions/${sessionId}`);
     assert.match(details.body, /<a href="\/ui\/repos\/acme\/api\/pulls\/42">Every run of PR #42<\/a>/);
+    // The check run's summary (and the job summary) links it absolutely, from the configured public URL.
+    const markdown = await get(RUNNER, `/v1/ci/sessions/${sessionId}/summary?format=md`);
+    assert.ok(markdown.body.includes("[Every run of PR #42](https://ai.tail1234.ts.net/ui/repos/acme/api/pulls/42)"), markdown.body.slice(0, 400));
   });
 
   it("users see only repositories and PRs they made requests in", async () => {
