@@ -162,6 +162,14 @@ describe("dashboard charts in Chromium", () => {
       assert.equal(sum(drawn.charged_nanos), charged!.n);
       assert.ok(last < 10_000_000_000, "the balance went down");
     }
+    // The table is shown by a real button (keyboard: Tab to it, Enter), and says so.
+    const toggle = page.locator('[data-chart="spend"] button');
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    assert.ok((await page.locator('[data-chart="spend"] [data-table]').boundingBox())!.height <= 1, "visually hidden at first");
+    await toggle.focus();
+    await page.keyboard.press("Enter");
+    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+    assert.ok((await page.locator('[data-chart="spend"] [data-table]').boundingBox())!.height > 50, "shown");
     assert.deepEqual(await seriousViolations(page), [], "axe-core");
     assert.deepEqual(errors, []);
     await page.close();

@@ -24,6 +24,8 @@ interface ChartData {
 
 const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bc4c00", "#116329", "#a40e26", "#57606a"];
 const count = (v: number) => v.toLocaleString("en-US");
+/** Tick steps for counts: whole numbers only. */
+const WHOLE_STEPS = [1, 2, 5].flatMap((m) => Array.from({ length: 10 }, (_, e) => m * 10 ** e)).sort((a, b) => a - b);
 /** Axis ticks in dollars, as short as they can be: $12, $0.5, $0.0003. */
 const dollarTick = (v: number) => (v === 0 ? "$0" : `$${Number(v.toPrecision(2))}`);
 const time = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")}Z`;
@@ -105,7 +107,7 @@ function plot(data: ChartData, target: HTMLElement): uPlot {
     legend: { show: !bars, live: false },
     axes: [
       bars ? { values: (_u, splits) => splits.map((i) => data.categories?.[i] ?? ""), rotate: -40, size: 70, space: 12 } : {},
-      { values: (_u, splits) => splits.map((v) => (scale === 1 ? count(v) : dollarTick(v))), size: 76 },
+      { values: (_u, splits) => splits.map((v) => (scale === 1 ? count(v) : dollarTick(v))), size: 76, ...(scale === 1 ? { incrs: WHOLE_STEPS } : {}) },
     ],
     series: [
       {},
@@ -146,7 +148,14 @@ function draw(chart: HTMLElement, s: StatsResponse): void {
     return;
   }
   plotBox.replaceChildren();
-  plot(data, plotBox);
+  const chartPlot = plot(data, plotBox);
+  // Follow the page's width (a rotated phone, a resized window).
+  let width = plotBox.clientWidth;
+  new ResizeObserver(() => {
+    if (plotBox.clientWidth === width || plotBox.clientWidth === 0) return;
+    width = plotBox.clientWidth;
+    chartPlot.setSize({ width: Math.max(260, Math.min(width, 1200)), height: chartPlot.height });
+  }).observe(plotBox);
   tableBox.replaceChildren(table(data, title));
   tableBox.before(toggle(tableBox));
 }
