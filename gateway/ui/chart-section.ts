@@ -26,11 +26,11 @@ export function chartChoice(query: Record<string, string>): { params: Params } |
   return parsed.success ? { params: picked } : { error: zodMessage(parsed.error) };
 }
 
+/** "label: a · b · c" links that set `key`, the current one bold; picking a range drops an explicit from/to window. */
 function links(path: string, params: Params, key: string, label: string, options: readonly (readonly [string | undefined, string])[], current: string | undefined): Html {
+  const base = key === "range" ? { ...params, from: undefined, to: undefined } : params;
   const link = ([value, text]: readonly [string | undefined, string]) =>
-    value === current
-      ? html`<b aria-current="true">${text}</b>`
-      : html`<a href="${href(path, { ...params, from: key === "range" ? undefined : params.from, to: key === "range" ? undefined : params.to, [key]: value })}">${text}</a>`;
+    value === current ? html`<b aria-current="true">${text}</b>` : html`<a href="${href(path, { ...base, [key]: value })}">${text}</a>`;
   return html`<span>${label}: ${options.map((o, i) => html`${i ? " · " : ""}${link(o)}`)}</span>`;
 }
 

@@ -1,5 +1,6 @@
-// /ui/: spend and tokens today and over the last 7 days (UTC days) by day, model and — for admins — principal;
-// requests, errors and denials; the budget buckets the viewer may see.
+// /ui/: charts over the viewer's range and grouping first (chart-section.ts, drawn from /api/stats), then spend and
+// tokens today and over the last 7 days (UTC days) by day, model and — for admins — principal; requests, errors and
+// denials; the budget buckets the viewer may see.
 import { html } from "hono/html";
 import { type BucketView, visibleBuckets } from "../quotas/api.js";
 import type { Caller } from "../access/caller.js";
