@@ -3,9 +3,21 @@
 // hash, so browsers may cache it forever. CI rebuilds it and fails when the committed module differs.
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { build } from "esbuild";
+import { type Plugin, build } from "esbuild";
 
 const OUT = "gateway/ui/assets.generated.ts";
+
+/**
+ * zod's namespace re-exports every locale's error messages (260 KB minified) though only English is used, and a
+ * namespace export cannot be tree-shaken: the UI's bundle gets an empty locales index instead (English stays).
+ */
+const withoutZodLocales: Plugin = {
+  name: "without-zod-locales",
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => (args.importer.includes("/node_modules/zod/") ? { path: "zod-locales", namespace: "empty" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "empty" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
 
 const result = await build({
   entryPoints: { app: "gateway/ui/client/main.ts", style: "gateway/ui/client/app.css" },
@@ -17,6 +29,7 @@ const result = await build({
   outdir: "ui-out",
   write: false,
   logLevel: "warning",
+  plugins: [withoutZodLocales],
 });
 
 const asset = (ext: string, type: string) => {
