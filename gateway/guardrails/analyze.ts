@@ -5,7 +5,7 @@ import type { CompiledRules } from "./rules/compile.js";
 import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
 import { analyzeShell, DEFAULT_LIMITS, type SimpleCommand, type WalkLimits } from "./shell/index.js";
 import type { Finding } from "./rules/types.js";
-import { TimeLimit } from "./time-limit.js";
+import { TimeLimit } from "./bounds/time-limit.js";
 import type { ClassifiedToolCall } from "./types.js";
 
 export interface AnalyzeOptions extends ClassifyOptions {

@@ -20,7 +20,7 @@ import type { Action, Finding } from "./rules/types.js";
 import { maskValue } from "./secrets/body.js";
 import { type SecretsModule, secretResults, secretsToMask } from "./secrets-plugin.js";
 import type { ClassifiedToolCall } from "./types.js";
-import { TimeLimit, cpuMs } from "./time-limit.js";
+import { TimeLimit, cpuMs } from "./bounds/time-limit.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";

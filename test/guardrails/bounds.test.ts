@@ -7,7 +7,7 @@ import { GrantValue } from "../../gateway/config/grants.js";
 import type { Access } from "../../gateway/access/grants.js";
 import { entitlementFor } from "../../gateway/access/caller.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
-import { TimeLimit } from "../../gateway/guardrails/time-limit.js";
+import { TimeLimit } from "../../gateway/guardrails/bounds/time-limit.js";
 import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/actions.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/guardrails/shell/index.js";

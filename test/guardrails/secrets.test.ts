@@ -10,7 +10,7 @@ import { SecretScanner, maskBytes, maskValue, marker } from "../../gateway/guard
 import { re2ToJs } from "../../gateway/guardrails/secrets/re2.js";
 import { compileSecretRules, loadSecretRules } from "../../gateway/guardrails/secrets/rules.js";
 import { scanBudget, scanText } from "../../gateway/guardrails/secrets/scan.js";
-import { TimeLimit } from "../../gateway/guardrails/time-limit.js";
+import { TimeLimit } from "../../gateway/guardrails/bounds/time-limit.js";
 import { base62Crc32Valid } from "../../gateway/guardrails/secrets/verify.js";
 import { badChecksumToken, checksummedToken, envFile, random } from "./secret-values.js";
 

@@ -2,7 +2,7 @@
 // work does, and a wall-clock backstop still ends a starved analysis.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { TimeLimit, cpuMs } from "../../gateway/guardrails/time-limit.js";
+import { TimeLimit, cpuMs } from "../../gateway/guardrails/bounds/time-limit.js";
 
 /** Blocks the thread without using CPU, as being preempted does. */
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -3,7 +3,7 @@
 import type { CompiledAllowlist, SecretRule, SecretRules } from "./rules.js";
 import { RULE_PREFIX, pairCode } from "./rules.js";
 import { VERIFIERS } from "./verify.js";
-import { TimeLimit } from "../time-limit.js";
+import { TimeLimit } from "../bounds/time-limit.js";
 
 export interface SecretMatch {
   readonly ruleId: string;

@@ -1,7 +1,7 @@
 // What analysing one script may cost. A model writes the scripts, so every expansion is counted (value sizes,
 // characters built, steps, depth, CPU time); past a bound the script is "not fully analysed", never "safe".
 
-import { TimeLimit } from "../time-limit.js";
+import { TimeLimit } from "../bounds/time-limit.js";
 
 export interface WalkLimits {
   /** Nested programs (bash -c inside eval inside a here-doc …) followed at most this deep. */

@@ -1,6 +1,6 @@
 // Shell analysis entry point: one script in, the simple commands it would run out.
 import { Budget, LimitExceeded, type WalkLimits } from "./budget.js";
-import type { TimeLimit } from "../time-limit.js";
+import type { TimeLimit } from "../bounds/time-limit.js";
 import type { SimpleCommand } from "./types.js";
 import { ShellWalker } from "./walk.js";
 
