@@ -4,6 +4,7 @@
 import { type RawBuilder, sql } from "kysely";
 import type { Store } from "../store/db.js";
 import { analyzeShell } from "../guardrails/shell/index.js";
+import { TimeLimit } from "../guardrails/bounds/time-limit.js";
 import { MAX_PROGRAMS, MAX_SERIES, TOOL_KINDS, type StatsResponse } from "../ui/shared/stats.js";
 import { type Window, slotOf, zeros } from "./window.js";
 
@@ -123,9 +124,9 @@ export async function toolKindSeries(store: Store, w: Window, scope: Scope): Pro
 
 /** Distinct commands parsed per answer: enough for any real top list, bounded whatever the store holds. */
 const COMMANDS_PARSED = 500;
-/** Step and size bounds end a parse; time only bounds a stalled machine (a parse takes well under a millisecond). */
+/** Step and size bounds end a parse; CPU time only bounds pathological input (a parse takes well under a millisecond). */
 const PARSE_LIMITS = { maxDepth: 4, maxCommands: 100, maxSource: 20_000, maxNesting: 16, maxValue: 20_000, maxBytes: 256 * 1024, maxSteps: 5_000, maxMillis: 100 };
-const PARSE_TOTAL_MS = 2000;
+const PARSE_TOTAL_MS = 1000;
 
 /** The programs shell commands ran, parsed with the guardrails' shell parser (wrappers such as sudo and env removed). */
 export async function topPrograms(store: Store, w: Window, scope: Scope): Promise<StatsResponse["programs"]> {
@@ -139,9 +140,9 @@ export async function topPrograms(store: Store, w: Window, scope: Scope): Promis
     .limit(COMMANDS_PARSED)
     .execute();
   const counts = new Map<string, number>();
-  const stopAt = performance.now() + PARSE_TOTAL_MS;
+  const total = new TimeLimit(PARSE_TOTAL_MS);
   for (const { command, n } of rows) {
-    const names = performance.now() < stopAt ? analyzeShell(command ?? "", PARSE_LIMITS, stopAt).commands.map((c) => c.name).filter((name) => name !== "") : [];
+    const names = total.passed() ? [] : analyzeShell(command ?? "", PARSE_LIMITS, total).commands.map((c) => c.name).filter((name) => name !== "");
     for (const name of names.length > 0 ? names : ["(not parsed)"]) counts.set(name, (counts.get(name) ?? 0) + n);
   }
   return [...counts]
