@@ -102,6 +102,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
+  // Loaded only when configured: a gateway without telemetry runs none of OpenTelemetry's code.
+  const telemetry = config.telemetry
+    ? (await import("./telemetry/index.js")).createTelemetry(config.telemetry, { version: packageVersion(), instance: replica, onError: onModuleError })
+    : null;
   const upstream = createUpstreamClient({
     headersTimeoutMs: config.limits.upstream_timeout,
     bodyTimeoutMs: config.limits.upstream_timeout,
@@ -159,6 +163,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pricer,
     catalog: createModelCatalog(),
     metrics,
+    ...(telemetry ? { tracer: telemetry } : {}),
     fetch: options.fetch,
     upstream,
     modules,
@@ -226,6 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
       await upstream.close();
+      await telemetry?.shutdown().catch((err: unknown) => onModuleError(err, "OpenTelemetry shutdown"));
       await requestLog.flush();
       await ci.stop();
       await hooks.stop();

@@ -116,7 +116,10 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
   };
   deps.log.record(row, done.capture, extensions);
   const served = done.status >= 200 && done.status < 300;
-  deps.metrics.observe(row, modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null));
+  const knownModel = modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null);
+  deps.metrics.observe(row, knownModel);
+  const traced = { started: base.started, clientHeaders: base.clientHeaders, session: ex.session, knownModel };
+  deps.tracer?.ended({ ...traced, row, requestedModel: ex.info.model ?? ex.model, providerType: ex.provider.config.type, summary: done.summary });
 }
 
 export function recordRefusal(
@@ -168,7 +171,18 @@ export function recordRefusal(
     responseTruncated: false,
   };
   deps.log.record(row, capture, extensions);
-  deps.metrics.observe(row, modelIsKnown(deps, row.provider, row.model, null));
+  const knownModel = modelIsKnown(deps, row.provider, row.model, null);
+  deps.metrics.observe(row, knownModel);
+  deps.tracer?.ended({
+    row,
+    started: base.started,
+    clientHeaders: base.clientHeaders,
+    requestedModel: row.model,
+    providerType: ex?.provider.config.type ?? (row.provider ? (deps.config.providers[row.provider]?.type ?? null) : null),
+    summary: null,
+    session: ex ? ex.session : deps.sessionFor(base.identity),
+    knownModel,
+  });
 }
 
 /**
