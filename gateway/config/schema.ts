@@ -12,6 +12,7 @@ import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
 import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { RetentionConfig } from "./retention.js";
 import { TelemetryConfig } from "./telemetry.js";
+import { ExportConfig } from "./export.js";
 import { Duration, Size } from "./units.js";
 
 /** Local reverse proxies whose forwarded caller address keyless may trust (opt-in). */
@@ -122,6 +123,8 @@ export const Config = z.strictObject({
   tailnet_policy: TailnetPolicyConfig.optional(),
   /** OpenTelemetry traces and metrics over OTLP (docs/deploy.md); absent: off. */
   telemetry: TelemetryConfig.optional(),
+  /** Usage rows (and captures) to S3-compatible storage as gzip JSON Lines, each row once (docs/deploy.md). */
+  export: ExportConfig.optional(),
 }).superRefine((config, ctx) => {
   checkGrantValues(config, ctx);
   checkQuotaReferences(config, ctx);
