@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { parseConfigText } from "../../gateway/config/load.js";
+import type { RequestRow } from "../../gateway/store/requests.js";
 import { KEYS, type Harness, startHarness } from "../helpers/gateway.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../helpers/otlp-receiver.js";
 
@@ -150,5 +151,33 @@ describe("OpenTelemetry over OTLP", () => {
     const parsed = parseConfigText(JSON.stringify({ telemetry: { otlp: { endpoint: "http://c:4318", headers: { "x-token": "${OTLP_TOKEN}" } } } }), { OTLP_TOKEN: "t0k" });
     assert.deepEqual(parsed.config.telemetry?.otlp.headers, { "x-token": "t0k" });
     assert.equal(parsed.config.telemetry?.metrics_interval, 60_000);
+  });
+});
+
+describe("OpenTelemetry with the collector away", () => {
+  it("an export that fails is reported once, without the collector's headers, and never throws into the request path", async () => {
+    const closed = await startOtlpReceiver();
+    const endpoint = closed.url;
+    await closed.close(); // nothing listens there now
+    const reports: string[] = [];
+    const { createTelemetry } = await import("../../gateway/telemetry/index.js");
+    const config = parseConfigText(JSON.stringify({ telemetry: { otlp: { endpoint, headers: { authorization: `Bearer ${COLLECTOR_TOKEN}` }, timeout: "2s" }, metrics_interval: "0" } }), {}).config.telemetry!;
+    const telemetry = createTelemetry(config, { version: "test", instance: "r1", onError: (err, context) => reports.push(`${context}: ${String(err)}`) });
+    const row: RequestRow = {
+      id: "req_x", ts: 0, principal: "alice@example.com", login: "alice@example.com", node_id: null, node_name: null, tags: [], session_id: null,
+      client_session: null, user_agent: null, provider: "anthropic", model: "claude-sonnet-4-6", route: "anthropic.messages", method: "POST",
+      path: "/v1/messages", status: 200, duration_ms: 5, ttfb_ms: 1, streamed: false, input_tokens: 1, cache_read_tokens: 0, cache_write_tokens: 0,
+      output_tokens: 1, reasoning_tokens: 0, cost_nanos: 1, tool_calls: 0, denial: null, error: null, flags: [],
+    };
+    const traced = { row, started: performance.now(), clientHeaders: new Headers(), requestedModel: "claude-sonnet-4-6", providerType: "anthropic" as const, summary: null, session: null, knownModel: true };
+    for (let i = 0; i < 2; i++) {
+      telemetry.ended(traced);
+      // A flush waits for the export and passes its failure on; the gateway itself never waits on one.
+      await assert.rejects(telemetry.flush(), /ECONNREFUSED/);
+    }
+    await telemetry.shutdown().catch(() => undefined);
+    assert.equal(reports.length, 1, reports.join("\n"));
+    assert.match(reports[0]!, /OpenTelemetry trace export/);
+    assert.ok(!reports[0]!.includes(COLLECTOR_TOKEN));
   });
 });
