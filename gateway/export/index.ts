@@ -1,6 +1,6 @@
 // The usage export (config `export`): what the store recorded, as gzip-compressed JSON Lines objects in S3, each
-// request row in exactly one object. A run first uploads again any batch an earlier run claimed and did not finish
-// (same key, same rows: an overwrite), then claims and uploads new batches until the queue is drained. Objects:
+// request row in exactly one object. A run first uploads again any batch an earlier run claimed and abandoned (same
+// key, same rows: an overwrite), then claims and uploads new batches until the queue is drained. Objects:
 //   {prefix}requests/dt=YYYY-MM-DD/{batch}.jsonl.gz   one request row per line, as GET /api/requests shows it
 //   {prefix}captures/dt=YYYY-MM-DD/{batch}.jsonl.gz   (export.captures) the same requests' headers and bodies
 import { randomBytes } from "node:crypto";
@@ -18,6 +18,12 @@ export interface ExportRun {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A batch this old is taken for abandoned (its run died) and uploaded again. Younger ones may be another replica's run
+ * in progress: uploading those too would only write the same object twice, but there is no need.
+ */
+export const ABANDONED_AFTER_MS = 10 * 60_000;
 
 /** A stored body as text when it is UTF-8 (JSON, SSE), else base64; gunzipped either way. */
 function body(stored: Buffer | null): { text: string | null; encoding: "utf8" | "base64" } {
@@ -97,7 +103,7 @@ export class UsageExport {
       objects += r.objects;
       rows += r.rows;
     };
-    for (const batch of await this.queue.unfinished()) add(await this.ship(batch));
+    for (const batch of await this.queue.unfinished(now - ABANDONED_AFTER_MS)) add(await this.ship(batch));
     for (;;) {
       const claimed = await this.queue.claim(batchId(now), now, this.config.rows_per_object);
       if (!claimed) break;

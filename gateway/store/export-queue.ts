@@ -12,9 +12,15 @@ export interface ExportBatch {
 export class ExportQueue {
   constructor(private readonly store: Store) {}
 
-  /** Batches claimed earlier and never finished (their run died, or failed to upload), oldest first. */
-  async unfinished(): Promise<ExportBatch[]> {
-    const rows = await this.store.db.selectFrom("export_batches").select(["id", "created_at"]).orderBy("created_at").orderBy("id").execute();
+  /** Batches claimed before `before` and never finished (their run died, or failed to upload), oldest first. */
+  async unfinished(before: number): Promise<ExportBatch[]> {
+    const rows = await this.store.db
+      .selectFrom("export_batches")
+      .select(["id", "created_at"])
+      .where("created_at", "<", before)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
     return rows.map((r) => ({ id: r.id, createdAt: r.created_at }));
   }
 

@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { parseConfigText } from "../../gateway/config/load.js";
-import { UsageExport } from "../../gateway/export/index.js";
+import { ABANDONED_AFTER_MS, UsageExport } from "../../gateway/export/index.js";
 import { s3Sink } from "../../gateway/export/s3.js";
 import { KEYS, type Harness, startHarness } from "../helpers/gateway.js";
 import { S3_CREDENTIALS, type TestS3, startTestS3 } from "../helpers/s3-server.js";
+import { createTestDatabase } from "../helpers/postgres.js";
 import { all } from "../helpers/store.js";
 
 const ALICE = "127.0.0.2";
@@ -111,7 +112,9 @@ describe("usage export to S3", () => {
     await assert.rejects(dying.run(), /killed after upload/);
     const afterCrash = await exported();
     assert.equal(await h.gateway.usageExport!.waiting(), 4, "the rows still wait: their batch is unfinished");
-    const run = await h.gateway.usageExport!.run();
+    assert.deepEqual(await h.gateway.usageExport!.run(), { objects: 0, rows: 0 }, "a batch this young may be another run's, in progress");
+    // The next scheduled run, later: the batch is taken for abandoned and uploaded again.
+    const run = await h.gateway.usageExport!.run(Date.now() + ABANDONED_AFTER_MS + 1000);
     assert.equal(run.rows, 4);
     const final = await exported();
     assert.equal(final.objects.size, afterCrash.objects.size, "the same key, overwritten, not a new object");
@@ -139,5 +142,35 @@ describe("usage export to S3", () => {
     const parsed = parseConfigText(JSON.stringify({ export: { s3: { bucket: "abc" } } }), {}).config.export;
     assert.equal(parsed?.every, 3_600_000);
     assert.equal(parsed?.captures, false);
+  });
+});
+
+// Replicas share a store on PostgreSQL (two SQLite connections in one process would wait on each other's locks).
+describe("two replicas on one PostgreSQL exporting at once", () => {
+  it("each row is claimed into one batch: every row once across both replicas' objects", async () => {
+    const s3 = await startTestS3();
+    const pg = await createTestDatabase();
+    const shared = { config: { type: "postgres", url: pg.url, pool_size: 4 }, drop: () => pg.drop() };
+    const exportSection = { s3: { bucket: s3.bucket, prefix: "r/", endpoint: s3.endpoint, force_path_style: true, ...S3_CREDENTIALS }, every: "1h", rows_per_object: 2 };
+    const start = () => startHarness({ peers: { [ALICE]: { login: "alice@example.com" } }, database: shared.config, config: () => ({ export: exportSection }) });
+    const a = await start();
+    const b = await start();
+    try {
+      for (const [i, h] of [a, b, a, b, a, b, a].entries()) {
+        const client = new Anthropic({ apiKey: "placeholder", baseURL: h.gateway.url, fetch: h.fetchFrom(ALICE), maxRetries: 0 });
+        await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 8, messages: [{ role: "user", content: `n${i}` }] });
+      }
+      await Promise.all([a.gateway.requestLog.flush(), b.gateway.requestLog.flush()]);
+      const runs = await Promise.all([a.gateway.usageExport!.run(), b.gateway.usageExport!.run(), a.gateway.usageExport!.run()]);
+      assert.equal(runs.reduce((n, r) => n + r.rows, 0), 7, JSON.stringify(runs));
+      const ids = [...(await s3.objects("r/requests/")).values()].flat().map((r) => (r as ExportedRow).id);
+      const recorded = (await all<{ id: string }>(a.gateway.store, "SELECT id FROM requests ORDER BY id")).map((r) => r.id);
+      assert.deepEqual([...ids].sort(), recorded);
+    } finally {
+      await a.close();
+      await b.close();
+      await shared.drop();
+      await s3.close();
+    }
   });
 });

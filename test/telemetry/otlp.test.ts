@@ -181,3 +181,29 @@ describe("OpenTelemetry with the collector away", () => {
     assert.ok(!reports[0]!.includes(COLLECTOR_TOKEN));
   });
 });
+
+describe("span attributes of a CI session's request", () => {
+  it("name the session, repository, PR, workflow and run", async () => {
+    const { spanAttributes } = await import("../../gateway/telemetry/attributes.js");
+    const row: RequestRow = {
+      id: "req_ci", ts: 0, principal: "tag:ci,tag:ci-acme-api", login: null, node_id: "n1", node_name: null, tags: ["tag:ci", "tag:ci-acme-api"], session_id: "ses_1",
+      client_session: "agent-session-7", user_agent: null, provider: "bedrock-eu", model: "us.anthropic.claude-sonnet-4-6-v1:0", route: "bedrock.converse", method: "POST",
+      path: "/model/x/converse", status: 200, duration_ms: 5, ttfb_ms: 1, streamed: false, input_tokens: 10, cache_read_tokens: 100, cache_write_tokens: 5,
+      output_tokens: 3, reasoning_tokens: 0, cost_nanos: 2_500_000, tool_calls: 1, denial: null, error: null, flags: ["fallback"],
+    };
+    const session = { id: "ses_1", repository: "acme/api", repositoryId: "42", prNumber: 17, workflow: "review", runId: "9001" };
+    const summary = { model: "claude-sonnet-4-6", usage: { input: 10, cacheRead: 100, cacheWrite: 5, output: 3, reasoning: 0 }, toolCalls: [], stopReason: "tool_use" };
+    const a = spanAttributes({ row, started: 0, clientHeaders: new Headers(), requestedModel: "claude-sonnet", providerType: "bedrock", summary, session, knownModel: true });
+    assert.equal(a["gen_ai.provider.name"], "aws.bedrock");
+    assert.equal(a["gen_ai.usage.input_tokens"], 115, "cached input counted as input, as the conventions do");
+    assert.equal(a["gen_ai.usage.cache_read.input_tokens"], 100);
+    assert.equal(a["gen_ai.conversation.id"], "agent-session-7");
+    assert.equal(a["keyless.session.id"], "ses_1");
+    assert.equal(a["keyless.repository"], "acme/api");
+    assert.equal(a["keyless.pr"], 17);
+    assert.equal(a["keyless.workflow"], "review");
+    assert.equal(a["keyless.run.id"], "9001");
+    assert.equal(a["keyless.cost_usd"], 0.0025);
+    assert.deepEqual(a["keyless.flags"], ["fallback"]);
+  });
+});
