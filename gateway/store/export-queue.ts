@@ -1,4 +1,4 @@
-// The export queue (migration 0005): request rows waiting to be exported, claimed into batches. A batch is recorded
+// The export queue (migration 0006): request rows waiting to be exported, claimed into batches. A batch is recorded
 // (with the id that names its objects) in the same transaction that claims its rows, and deleted with them once its
 // objects are uploaded, so a batch that outlives its run is uploaded again under the same names, with the same rows.
 import type { Store } from "./db.js";
