@@ -59,7 +59,8 @@ export function spanName(r: TracedRequest): string {
 export function errorType(r: TracedRequest): string | undefined {
   const { row } = r;
   if (row.denial) return row.denial.split(":")[0];
-  if (row.status >= 400) return String(row.status);
+  // Upstreams choose the status: anything outside HTTP's range is one value (it is a metric attribute too).
+  if (row.status >= 400) return row.status <= 599 ? String(row.status) : "other";
   return row.error ? "stream_error" : undefined;
 }
 

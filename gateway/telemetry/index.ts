@@ -114,13 +114,18 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
 
   return {
     ended(r: TracedRequest) {
-      const parent = propagator.extract(ROOT_CONTEXT, r.clientHeaders, headerGetter);
-      const startTime = performance.timeOrigin + r.started;
-      const attributes = defined(spanAttributes(r));
-      const span = tracer.startSpan(spanName(r), { kind: SpanKind.CLIENT, startTime, attributes }, parent);
-      if (attributes["error.type"] !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["error.type"]) });
-      span.end(startTime + r.row.duration_ms);
-      metrics?.record(r);
+      // The row is recorded already; telemetry failing must not touch the request's own bookkeeping.
+      try {
+        const parent = propagator.extract(ROOT_CONTEXT, r.clientHeaders, headerGetter);
+        const startTime = performance.timeOrigin + r.started;
+        const attributes = defined(spanAttributes(r));
+        const span = tracer.startSpan(spanName(r), { kind: SpanKind.CLIENT, startTime, attributes }, parent);
+        if (attributes["error.type"] !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["error.type"]) });
+        span.end(startTime + r.row.duration_ms);
+        metrics?.record(r);
+      } catch (err) {
+        options.onError(err, "OpenTelemetry span");
+      }
     },
     async flush() {
       await tracerProvider.forceFlush();

@@ -1,8 +1,8 @@
-// Version 6 (5 is another branch's config-audit change): the export queue. Every request row written while `export` is configured gets an entry in export_queue
-// (in the row's own transaction); an export run claims entries into a batch (export_batches: the object key, recorded
-// before the upload), uploads the batch's rows under that key, then deletes both. A run that dies between upload and
-// delete leaves the batch, and the next run uploads the same rows under the same key again: S3 overwrites, so every
-// row is in exactly one object.
+// Version 6 (another branch numbers its config-audit change 5): the export queue. Every request row written while
+// `export` is configured gets an entry in export_queue (in the row's own transaction); an export run claims entries
+// into a batch (export_batches: the id that names its objects, recorded before the upload), uploads the batch's rows,
+// then deletes both. A run that dies between upload and delete leaves the batch, and a later run uploads the same rows
+// under the same key again: S3 overwrites, so every row is in exactly one object.
 import type { Kysely, Migration } from "kysely";
 import type { Engine } from "./engine.js";
 
