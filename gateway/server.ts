@@ -37,7 +37,6 @@ import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 import { UsageExport } from "./export/index.js";
-import { s3Sink } from "./export/s3.js";
 
 const RETENTION_EVERY_MS = 3600_000;
 
@@ -191,7 +190,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   const retention = config.database.retention;
-  const sink = config.export ? s3Sink(config.export.s3) : null;
+  // The AWS SDK is loaded only when an export is configured.
+  const sink = config.export ? (await import("./export/s3.js")).s3Sink(config.export.s3) : null;
   const usageExport = config.export && sink ? new UsageExport(store, config.export, sink) : null;
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
