@@ -36,6 +36,7 @@ import { createToolsModule } from "./guardrails/plugin.js";
 import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
+import { effectiveRetention } from "./config/retention.js";
 import { UsageExport } from "./export/index.js";
 
 const RETENTION_EVERY_MS = 3600_000;
@@ -189,14 +190,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
-  const retention = config.database.retention;
+  const retention = effectiveRetention(config.database.retention, config.export !== undefined);
   // The AWS SDK is loaded only when an export is configured.
   const sink = config.export ? (await import("./export/s3.js")).s3Sink(config.export.s3) : null;
   const usageExport = config.export && sink ? new UsageExport(store, config.export, sink) : null;
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
-    // require_export without an export: nothing is ever exported, so nothing may be purged.
-    if (retention.afterMs === null || (retention.requireExport && !usageExport)) return;
+    if (retention.afterMs === null) return;
     const now = Date.now();
     if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
     const purged = await requestLog.purgeCaptures(now - retention.afterMs, retention.requireExport);

@@ -35,6 +35,11 @@ export const ApertureRetention = z.strictObject({
 export const RetentionConfig = z.union([z.string(), ApertureRetention]).transform((value, ctx): Retention => {
   if (typeof value === "string") return durationOf(value, ctx);
   const retention = durationOf(value.duration, ctx);
-  // Without an `export` section nothing is ever exported, so the gateway then purges nothing (server.ts).
+  // Without an `export` section nothing is ever exported, so then nothing is purged (effectiveRetention).
   return value.require_export === true ? { ...retention, requireExport: true } : retention;
 });
+
+/** What retention does given whether an export runs: require_export without an export purges nothing, ever. */
+export function effectiveRetention(retention: Retention, exporting: boolean): Retention {
+  return retention.requireExport && !exporting ? FOREVER : retention;
+}

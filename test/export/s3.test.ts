@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { parseConfigText } from "../../gateway/config/load.js";
+import { effectiveRetention } from "../../gateway/config/retention.js";
 import { ABANDONED_AFTER_MS, UsageExport } from "../../gateway/export/index.js";
 import { s3Sink } from "../../gateway/export/s3.js";
 import { KEYS, type Harness, startHarness } from "../helpers/gateway.js";
@@ -137,6 +138,8 @@ describe("usage export to S3", () => {
   it("config: require_export is kept with its duration; an export needs a bucket; credentials go in pairs", () => {
     const retention = parseConfigText(JSON.stringify({ database: { retention: { duration: "30d", require_export: true } } }), {}).config.database.retention;
     assert.deepEqual(retention, { afterMs: 30 * 86_400_000, text: "30d", requireExport: true });
+    assert.equal(effectiveRetention(retention, true).afterMs, 30 * 86_400_000, "with an export: purged once exported");
+    assert.equal(effectiveRetention(retention, false).afterMs, null, "without one nothing is ever exported, so nothing is purged");
     assert.throws(() => parseConfigText(JSON.stringify({ export: { s3: {} } }), {}), /export\.s3\.bucket/);
     assert.throws(() => parseConfigText(JSON.stringify({ export: { s3: { bucket: "abc", access_key_id: "x" } } }), {}), /go together/);
     const parsed = parseConfigText(JSON.stringify({ export: { s3: { bucket: "abc" } } }), {}).config.export;
