@@ -4,7 +4,7 @@ import type { S3Target } from "../config/export.js";
 
 export interface ObjectSink {
   /** Writes (or overwrites) one object; the same key with the same bytes may be written again after a crash. */
-  put(key: string, body: Uint8Array): Promise<void>;
+  put(key: string, body: Uint8Array, signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -18,9 +18,10 @@ export function s3Sink(target: S3Target): ObjectSink {
       : {}),
   });
   return {
-    async put(key, body) {
+    async put(key, body, signal) {
       await client.send(
         new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: "application/x-ndjson", ContentEncoding: "gzip" }),
+        signal ? { abortSignal: signal } : {},
       );
     },
     close: () => client.destroy(),
