@@ -11,6 +11,8 @@ export interface ObjectSink {
 export function s3Sink(target: S3Target): ObjectSink {
   const client = new S3Client({
     region: target.region,
+    // The SDK waits forever by default; a stuck store must fail the run (it is retried), not hold it and shutdown.
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000, throwOnRequestTimeout: true },
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
     forcePathStyle: target.force_path_style,
     ...(target.access_key_id && target.secret_access_key
