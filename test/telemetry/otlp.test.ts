@@ -49,16 +49,19 @@ describe("OpenTelemetry over OTLP", () => {
       ids[name] = response.headers.get("x-keyless-request-id") ?? "";
       return data;
     };
-    answers.anthropic = await withId("anthropic", anthropic(sent.anthropic.header).messages.create({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hi" }] }).withResponse());
-    const stream = anthropic(sent.stream.header).messages.stream({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
-    answers.streamed = await stream.finalMessage();
-    const openai = new OpenAI({ apiKey: "sk-client-openai-placeholder", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(ALICE), maxRetries: 0 });
-    answers.chat = await withId("openai", openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "hi" }] }, { headers: { traceparent: sent.openai.header } }).withResponse());
-    await anthropic(sent.unsampled.header).messages.create({ model: "claude-sonnet-4-6", max_tokens: 8, messages: [{ role: "user", content: "not traced" }] });
-    const refused = await anthropic().messages.create({ model: "llama-nowhere", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
-    assert.ok(refused instanceof Anthropic.NotFoundError, String(refused));
-    // Closing the gateway sends every span and metric still waiting.
-    await h.close();
+    try {
+      answers.anthropic = await withId("anthropic", anthropic(sent.anthropic.header).messages.create({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hi" }] }).withResponse());
+      const stream = anthropic(sent.stream.header).messages.stream({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+      answers.streamed = await stream.finalMessage();
+      const openai = new OpenAI({ apiKey: "sk-client-openai-placeholder", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(ALICE), maxRetries: 0 });
+      answers.chat = await withId("openai", openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "hi" }] }, { headers: { traceparent: sent.openai.header } }).withResponse());
+      await anthropic(sent.unsampled.header).messages.create({ model: "claude-sonnet-4-6", max_tokens: 8, messages: [{ role: "user", content: "not traced" }] });
+      const refused = await anthropic().messages.create({ model: "llama-nowhere", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      assert.ok(refused instanceof Anthropic.NotFoundError, String(refused));
+    } finally {
+      // Closing the gateway sends every span and metric still waiting.
+      await h.close();
+    }
     spans = receiver.spans();
   });
   after(() => receiver.close());
@@ -67,6 +70,7 @@ describe("OpenTelemetry over OTLP", () => {
 
   it("one span per traced request, named by operation and model, a child of the caller's traceparent", () => {
     assert.deepEqual(spans.map((s) => s.name).sort(), ["chat claude-haiku-4-5", "chat claude-sonnet-4-6", "chat gpt-5-mini", "chat llama-nowhere"]);
+    assert.ok(!spans.some((s) => s.traceId === sent.unsampled.traceId), "a parent marked not sampled: no span");
     for (const [name, model] of [["anthropic", "claude-sonnet-4-6"], ["stream", "claude-haiku-4-5"], ["openai", "gpt-5-mini"]] as const) {
       const [span] = byModel(model);
       assert.equal(span!.traceId, sent[name].traceId, `${model}: the caller's trace`);
