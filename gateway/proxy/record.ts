@@ -118,8 +118,17 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
   const served = done.status >= 200 && done.status < 300;
   const knownModel = modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null);
   deps.metrics.observe(row, knownModel);
-  const traced = { started: base.started, clientHeaders: base.clientHeaders, session: ex.session, knownModel };
-  deps.tracer?.ended({ ...traced, row, requestedModel: ex.info.model ?? ex.model, providerType: ex.provider.config.type, summary: done.summary });
+  // Without telemetry the optional call skips its argument: nothing is built.
+  deps.tracer?.ended({
+    row,
+    started: base.started,
+    clientHeaders: base.clientHeaders,
+    requestedModel: ex.info.model ?? ex.model,
+    providerType: ex.provider.config.type,
+    summary: done.summary,
+    session: ex.session,
+    knownModel,
+  });
 }
 
 export function recordRefusal(
