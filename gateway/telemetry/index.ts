@@ -13,7 +13,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 import { ATTR_SERVICE_INSTANCE_ID } from "@opentelemetry/semantic-conventions/incubating";
 import type { TelemetryConfig } from "../config/telemetry.js";
 import type { RequestTracer, TracedRequest } from "../proxy/traced.js";
-import { spanAttributes, spanName } from "./attributes.js";
+import { errorType, spanAttributes, spanName } from "./attributes.js";
 import { genAiMetrics } from "./metrics.js";
 
 export interface Telemetry extends RequestTracer {
@@ -120,7 +120,8 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
         const startTime = performance.timeOrigin + r.started;
         const attributes = defined(spanAttributes(r));
         const span = tracer.startSpan(spanName(r), { kind: SpanKind.CLIENT, startTime, attributes }, parent);
-        if (attributes["error.type"] !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: String(attributes["error.type"]) });
+        const error = errorType(r);
+        if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
         span.end(startTime + r.row.duration_ms);
         metrics?.record(r);
       } catch (err) {
