@@ -37,7 +37,7 @@ import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
 import { effectiveRetention } from "./config/retention.js";
-import { UsageExport } from "./export/index.js";
+import { UsageExport, registerExportMetrics } from "./export/index.js";
 
 const RETENTION_EVERY_MS = 3600_000;
 
@@ -194,6 +194,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // The AWS SDK is loaded only when an export is configured.
   const sink = config.export ? (await import("./export/s3.js")).s3Sink(config.export.s3) : null;
   const usageExport = config.export && sink ? new UsageExport(store, config.export, sink) : null;
+  if (usageExport) registerExportMetrics(metrics.registry, usageExport);
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
     if (retention.afterMs === null) return;

@@ -5,6 +5,7 @@
 //   {prefix}captures/dt=YYYY-MM-DD/{batch}.jsonl.gz   (export.captures) the same requests' headers and bodies
 import { randomBytes } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { Gauge, type Registry } from "prom-client";
 import type { ExportConfig } from "../config/export.js";
 import type { Store } from "../store/db.js";
 import { type ExportBatch, ExportQueue } from "../store/export-queue.js";
@@ -118,4 +119,16 @@ export class UsageExport {
   waiting(): Promise<number> {
     return this.queue.waiting();
   }
+}
+
+/** `keyless_export_waiting_rows` on /metrics: a backlog that keeps growing is an export that keeps failing. */
+export function registerExportMetrics(registry: Registry, exporter: UsageExport): void {
+  new Gauge({
+    name: "keyless_export_waiting_rows",
+    help: "Request rows recorded and not yet in an uploaded export object (every replica sees the shared queue)",
+    registers: [registry],
+    async collect() {
+      this.set(await exporter.waiting());
+    },
+  });
 }

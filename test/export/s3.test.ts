@@ -39,6 +39,8 @@ describe("usage export to S3", () => {
     h = await startHarness({
       peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" } },
       config: () => ({
+        // Alice reads /metrics too.
+        grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**" }] } }, { src: ["alice@example.com"], app: { "keyless.dev/cap/gateway": [{ role: "admin" }] } }],
         export: {
           s3: { bucket: s3.bucket, prefix: "keyless/", region: "us-east-1", endpoint: s3.endpoint, force_path_style: true, ...S3_CREDENTIALS },
           every: "1h",
@@ -129,6 +131,8 @@ describe("usage export to S3", () => {
     await ask(1, "pending");
     const waitingIds = (await all<{ request_id: string }>(h.gateway.store, "SELECT request_id FROM export_queue")).map((r) => r.request_id);
     assert.equal(waitingIds.length, 2);
+    const metrics = await (await h.fetchFrom(ALICE)(`${h.gateway.url}/metrics`)).text();
+    assert.match(metrics, /^keyless_export_waiting_rows 2$/m, "the backlog on /metrics");
     const purged = await h.gateway.requestLog.purgeCaptures(Date.now() + 60_000, true);
     const left = (await all<{ request_id: string }>(h.gateway.store, "SELECT request_id FROM captures ORDER BY request_id")).map((r) => r.request_id);
     assert.deepEqual(left, [...waitingIds].sort());
