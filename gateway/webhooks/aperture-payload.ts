@@ -1,6 +1,7 @@
 // Aperture's hook payload (HookCallData, github.com/tailscale/aperture-recipes docs/protocol-reference.md), for hooks a
 // grant names with a `send` list: `metadata` always, and exactly the data `send` selects. Bodies come from the
 // exchange and its scrubbed capture; provider keys and client credentials live in headers, never here.
+import { NATURAL_COST_BASIS } from "../config/aperture.js";
 import type { HookSend } from "../config/grants.js";
 import { isRecord } from "../formats/codec.js";
 import type { Exchange, Outcome } from "../proxy/exchange.js";
@@ -110,7 +111,8 @@ export function aperturePayload(send: ReadonlySet<HookSend>, ex: Exchange, outco
     const usage = outcome.summary.usage;
     metadata.estimated_cost = {
       dollars: (outcome.costNanos ?? 0) / 1e9,
-      cost_basis: `${ex.provider.name}/${ex.model}`,
+      // Aperture's "<cost basis>/<model>": the price table the dollars come from.
+      cost_basis: `${ex.provider.config.cost_basis ?? NATURAL_COST_BASIS[ex.provider.config.type]}/${ex.model}`,
       usage: {
         input_tokens: usage?.input ?? 0,
         output_tokens: usage?.output ?? 0,
