@@ -8,7 +8,10 @@ import { API_VERSION_SUFFIX, COST_BASES, type CostBasis, type ProviderType, from
 export const IGNORED_SECTIONS = {
   exporters: "keyless has no S3 exporter; captures stay in its database (GET /api/requests reads them)",
   model_cost_map: "keyless prices from its price table; write overrides under `prices`",
-  auto_cost_basis: "keyless always prices by the provider type's price table",
+  auto_cost_basis: "keyless prices by the provider's cost_basis, else its type's price table",
+  connectors: "keyless has no MCP or HTTP connectors: /v1/mcp and /v1/connectors/ answer 501 (docs/aperture.md)",
+  mcp: "keyless has no MCP proxy: /v1/mcp answers 501 (docs/aperture.md)",
+  flags: "Aperture's feature flags switch Aperture features; keyless has none to switch",
 } as const satisfies Record<string, string>;
 
 /** Aperture's cost_basis each provider type prices as without one (provider-compatibility). */
