@@ -139,7 +139,8 @@ describe("hooks", () => {
     rx.reply["/guard"] = () => ({ status: 200, hang: true });
     const started = Date.now();
     await assert.rejects(ask(), apiError(503, /pre_request hook "guard" failed \(timeout after 300 ms\)/));
-    assert.ok(Date.now() - started < 2000);
+    // The receiver never answers: only the hook's timeout ends the wait (generous bound for a busy machine).
+    assert.ok(Date.now() - started < 10_000);
     rx.reply["/guard"] = () => ({ status: 500, body: { oops: true } });
     await assert.rejects(ask(), apiError(503, /status 500/));
     rx.reply["/guard"] = () => ({ status: 200, body: { verdict: "yes" } });
@@ -244,12 +245,11 @@ describe("hooks", () => {
     rx.reply["/audit"] = () => ({ status: 200 });
     await rx.stop();
     const ids: string[] = [];
-    const started = Date.now();
+    // Responses do not wait for the receiver: they all came back while their events were still undelivered (below).
     for (let i = 0; i < 4; i++) {
       const { response } = await client(DAVE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: `n${i}` }] }).withResponse();
       ids.push(response.headers.get("x-keyless-request-id")!);
     }
-    assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
     await h.gateway.requestLog.flush();
     const pending = await waitFor(async () => {
       const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];
