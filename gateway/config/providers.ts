@@ -187,7 +187,7 @@ function keyFileFields(apikey: string): Json {
  * file's project (Aperture forwards the client's project and location; keyless never lets the client pick them).
  */
 export function fromApertureCloud(type: "vertex" | "bedrock", entry: Json): { readonly entry: Json; readonly changes: readonly FieldChange[] } {
-  const { apikey, authorization: _header, ...out } = entry;
+  const { apikey, authorization, ...out } = entry;
   const key = typeof apikey === "string" ? apikey : "";
   const baseurl = typeof entry.baseurl === "string" ? entry.baseurl : "";
   const changes: FieldChange[] = [];
@@ -203,7 +203,8 @@ export function fromApertureCloud(type: "vertex" | "bedrock", entry: Json): { re
     return { entry: out, changes };
   }
   const file = keyFileFields(key);
-  if (decodeKeyFile(key) === null) set("credentials", { api_key: key }, "was apikey: an express-mode key, sent in x-goog-api-key");
+  // A bearer entry holds a key file; a plain key with "bearer" is read as one too, so the load says it is not.
+  if (decodeKeyFile(key) === null && authorization !== "bearer") set("credentials", { api_key: key }, "was apikey: an express-mode key, sent in x-goog-api-key");
   else set("credentials", key, "was apikey: the service account's key file (keyless mints the OAuth tokens)");
   set("project", typeof file.project_id === "string" ? file.project_id : undefined, "the key file's project_id: keyless calls the configured project, never the client's");
   set("token_url", typeof file.token_uri === "string" ? file.token_uri : undefined, "the key file's token_uri");
