@@ -23,7 +23,7 @@ describe("over quota: provider-native 429s", () => {
       config: () => ({
         quotas: {
           "hourly:<user>": { capacity: "$1.00", rate: "$1.00/hour" },
-          "fast:<user>": { capacity: "$1.00", rate: "$0.20/min" },
+          "fast:<user>": { capacity: "$1.00", rate: "$0.04/min" },
           "slow:<user>": { capacity: "$1.00", rate: "$0.01/day" },
         },
         grants: [grant("alice@example.com", "hourly:<user>"), grant("bob@example.com", "fast:<user>"), grant("carol@example.com", "slow:<user>")],
@@ -97,8 +97,8 @@ describe("over quota: provider-native 429s", () => {
     const started = Date.now();
     const message = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(message.type, "message");
-    // $0.20/min refills the ≈ $0.0015 reservation in about 0.45 s (time enough for the first attempt to be refused);
-    // Retry-After is whole seconds.
+    // $0.04/min refills the ≈ $0.0015 reservation in about 2.3 s (time enough for the first attempt to be refused,
+    // even on a busy machine); Retry-After is whole seconds.
     assert.ok(Date.now() - started >= 1000, "the SDK waited the Retry-After second");
     assert.equal((await denials("bob@example.com")).length, 1);
   });
