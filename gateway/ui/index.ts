@@ -11,6 +11,9 @@ import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.
 import { requestPage, requestsPage } from "./requests.js";
 import { sessionsPage } from "./sessions.js";
 import { toolCallsPage } from "./tool-calls.js";
+import { accessPage } from "./policy/access.js";
+import { mountExplainApi } from "./policy/explain-api.js";
+import { policyPage } from "./policy/page.js";
 
 type Render = (c: Context<GatewayEnv>, viewer: Viewer) => Page | Promise<Page>;
 
@@ -36,6 +39,9 @@ export function createUiModule(deps: UiDeps): GatewayModule {
       route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, c.var.caller.config, c.req.param("id") ?? "", viewer));
       route(app, "/ui/tool-calls", "/ui/tool-calls", (c, viewer) => toolCallsPage(deps.store, c.req.query(), viewer));
       route(app, "/ui/sessions", "/ui/sessions", (_c, viewer) => sessionsPage(deps.store, viewer));
+      route(app, "/ui/policy", "/ui/policy", (_c, viewer) => policyPage(viewer));
+      route(app, "/ui/access", "/ui/access", (c) => accessPage(deps, c.var.caller));
+      mountExplainApi(app);
       route(app, "/ui/*", "", () => errorPage(404, "Not found", "There is no such page."));
     },
   };
