@@ -1,6 +1,6 @@
 // Shapes of the config and policy API, shared by the gateway (which answers in them) and the editor's script (which
 // checks every answer against them). zod only: this file is bundled into the browser script.
-import { z } from "zod";
+import * as z from "zod";
 
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
 
