@@ -40,7 +40,7 @@ export function historyPanel(draft: Draft): HistoryView {
       el("td", { attrs: { "data-principal": "" }, text: change.principal ?? "(file)" }),
       el("td", { text: change.source }),
       el("td", {}, el("details", {}, el("summary", { text: `${change.diff.split("\n").filter((l) => /^[+-]/.test(l)).length} lines changed` }), diffBlock(change.diff.split("\n"), `Change ${change.id}`))),
-      el("td", {}, newest ? el("span", { class: "muted", text: "current" }) : change.restorable ? button(`Restore ${change.id}`, () => void restore(change), { "aria-label": `Restore the version of change ${change.id}` }) : el("span", { class: "muted", text: "text not kept" })),
+      el("td", {}, newest ? el("span", { class: "muted", text: "current" }) : change.restorable ? button("Restore", () => void restore(change), { "aria-label": `Restore the version of change ${change.id}` }) : el("span", { class: "muted", text: "text not kept" })),
     );
 
   const reload = async () => {
