@@ -11,9 +11,9 @@ import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.
 import { requestPage, requestsPage } from "./requests.js";
 import { sessionsPage } from "./sessions.js";
 import { toolCallsPage } from "./tool-calls.js";
-import { accessPage } from "./policy/access.js";
-import { mountExplainApi } from "./policy/explain-api.js";
-import { policyPage } from "./policy/page.js";
+import { accessPage } from "./access.js";
+import { mountExplainApi } from "./policy-explain-api.js";
+import { policyPage } from "./policy.js";
 
 type Render = (c: Context<GatewayEnv>, viewer: Viewer) => Page | Promise<Page>;
 

@@ -1,6 +1,6 @@
 // The UI's one script, served from the gateway's own origin (the CSP allows no other): each feature enhances the
 // server-rendered page where its markers are, so every page still reads without JavaScript.
-import { policyEditor } from "./policy/editor.js";
+import { policyEditor } from "./policy-editor.js";
 
 type Feature = (root: Document) => void;
 

@@ -1,6 +1,6 @@
 // Line diffs as the editor shows them: added lines green, removed red, hunk headers muted. Built from text nodes only.
 import { structuredPatch } from "diff";
-import { el } from "../dom.js";
+import { el } from "./dom.js";
 
 const KIND: Readonly<Record<string, string>> = { "+": "add", "-": "del", "@": "hunk" };
 

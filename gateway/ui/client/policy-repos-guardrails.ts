@@ -1,7 +1,7 @@
 // Repository → tag mappings (github.repos) and guardrail rule overrides (guardrails.rules.set / disable, enforce).
-import { button, el, field, fieldError, select, splitList, uid } from "../dom.js";
-import { asArray, asList, asObject, asString } from "./draft.js";
-import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./section.js";
+import { button, el, field, fieldError, select, splitList, uid } from "./dom.js";
+import { asArray, asList, asObject, asString } from "./policy-draft.js";
+import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./policy-section.js";
 
 const REPO = /^[A-Za-z0-9][A-Za-z0-9-]*\/(\*|[A-Za-z0-9._-]+)$/;
 const SEVERITIES = ["", "low", "medium", "high", "critical"];

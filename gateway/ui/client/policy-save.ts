@@ -2,11 +2,11 @@
 // it was read at. A 409 means someone saved in between: their change is shown and nothing is overwritten; the admin
 // can load their version and re-apply the draft's edits on top (a patch of the draft against what was read).
 import { applyPatch, structuredPatch } from "diff";
-import { api } from "../api.js";
-import { button, el } from "../dom.js";
-import type { Draft } from "./draft.js";
-import { changeCount, fileDiff } from "./diff-view.js";
-import { ConfigFileAnswer, Refusal, SaveAnswer } from "../../shared/policy.js";
+import { api } from "./api.js";
+import { button, el } from "./dom.js";
+import type { Draft } from "./policy-draft.js";
+import { changeCount, fileDiff } from "./policy-diff-view.js";
+import { ConfigFileAnswer, Refusal, SaveAnswer } from "../shared/policy.js";
 
 export function savePanel(draft: Draft, onSaved: () => void): HTMLElement {
   const summary = el("p", { attrs: { "data-summary": "" } });

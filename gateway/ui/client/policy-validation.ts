@@ -1,9 +1,9 @@
 // Live validation: the draft is sent to POST /api/config/validate (the gateway's own zod schemas) shortly after each
 // edit; problems are listed in the side panel and under the section their config key belongs to.
-import { api } from "../api.js";
-import { el } from "../dom.js";
-import type { Draft } from "./draft.js";
-import { Refusal, ValidateAnswer } from "../../shared/policy.js";
+import { api } from "./api.js";
+import { el } from "./dom.js";
+import type { Draft } from "./policy-draft.js";
+import { Refusal, ValidateAnswer } from "../shared/policy.js";
 
 const DEBOUNCE_MS = 400;
 

@@ -1,9 +1,9 @@
 // "What would happen": for a principal (or a repository's CI runner) and a model, what the running config decides —
 // GET /api/policy/explain, the logic of `keyless policy explain`.
-import { api } from "../api.js";
-import { el, uid } from "../dom.js";
-import { type Json, asArray, asObject } from "./draft.js";
-import { type ExplainAnswer, ExplainAnswer as ExplainShape } from "../../shared/policy.js";
+import { api } from "./api.js";
+import { el, uid } from "./dom.js";
+import { type Json, asArray, asObject } from "./policy-draft.js";
+import { type ExplainAnswer, ExplainAnswer as ExplainShape } from "../shared/policy.js";
 
 function input(label: string, name: string, options: readonly string[], placeholder: string): HTMLElement {
   const id = uid("x");

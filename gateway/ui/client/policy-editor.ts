@@ -1,18 +1,18 @@
 // The policy editor (/ui/policy, admins): structured sections over the HuJSON file, the raw text for everything else,
 // live validation, review-and-save with conflict handling, "what would happen", and the audit history.
-import { api } from "../api.js";
-import { el, uid } from "../dom.js";
-import { type ChangeKind, Draft } from "./draft.js";
-import { explainPanel } from "./explain.js";
-import { grantsSection } from "./grants.js";
-import { historyPanel } from "./history.js";
-import { providersSection } from "./providers.js";
-import { quotasSection } from "./quotas.js";
-import { guardrailsSection, reposSection } from "./repos-guardrails.js";
-import { savePanel } from "./save.js";
-import type { SectionContext } from "./section.js";
-import { validation } from "./validation.js";
-import { ConfigFileAnswer } from "../../shared/policy.js";
+import { api } from "./api.js";
+import { el, uid } from "./dom.js";
+import { type ChangeKind, Draft } from "./policy-draft.js";
+import { explainPanel } from "./policy-explain.js";
+import { grantsSection } from "./policy-grants.js";
+import { historyPanel } from "./policy-history.js";
+import { providersSection } from "./policy-providers.js";
+import { quotasSection } from "./policy-quotas.js";
+import { guardrailsSection, reposSection } from "./policy-repos-guardrails.js";
+import { savePanel } from "./policy-save.js";
+import type { SectionContext } from "./policy-section.js";
+import { validation } from "./policy-validation.js";
+import { ConfigFileAnswer } from "../shared/policy.js";
 
 const SECTIONS = [quotasSection, grantsSection, reposSection, guardrailsSection, providersSection];
 const RAW_DEBOUNCE_MS = 300;

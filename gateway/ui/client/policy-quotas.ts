@@ -1,7 +1,7 @@
 // Quotas: dollar buckets by name template — capacity and refill rate; added, edited in place, removed.
-import { button, el, field } from "../dom.js";
-import { asObject, asString } from "./draft.js";
-import { type SectionContext, addForm, inputValue, namedInput, section } from "./section.js";
+import { button, el, field } from "./dom.js";
+import { asObject, asString } from "./policy-draft.js";
+import { type SectionContext, addForm, inputValue, namedInput, section } from "./policy-section.js";
 
 export function quotasSection({ draft, config }: SectionContext): HTMLElement {
   const quotas = asObject(config.quotas);

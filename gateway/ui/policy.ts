@@ -1,7 +1,7 @@
-// /ui/policy (admins): the policy editor. The page is a frame the editor's script (client/policy/) fills from the
+// /ui/policy (admins): the policy editor. The page is a frame the editor's script (client/policy-*.ts) fills from the
 // config API: it edits the HuJSON file itself, so the file's comments and layout survive every save.
 import { html } from "hono/html";
-import { type Page, type Viewer, errorPage } from "../layout.js";
+import { type Page, type Viewer, errorPage } from "./layout.js";
 
 export function policyPage(viewer: Viewer): Page {
   if (!viewer.admin) {

@@ -1,8 +1,8 @@
 // Providers: upstream URL, models and the key — only ever as an ${ENV} reference. The gateway refuses a file with a
 // literal key; the form refuses one before it reaches the text, so a key typed by mistake never leaves the browser.
-import { button, el, field, fieldError, splitList } from "../dom.js";
-import { type Draft, asList, asObject, asString } from "./draft.js";
-import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./section.js";
+import { button, el, field, fieldError, splitList } from "./dom.js";
+import { type Draft, asList, asObject, asString } from "./policy-draft.js";
+import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./policy-section.js";
 
 const ENV_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 const KEYED_TYPES = ["anthropic", "openai", "gemini"];

@@ -3,13 +3,13 @@
 // `keyless policy explain`, so the editor's "what would happen" panel and the CLI cannot disagree. (It lives with the
 // UI, not in api/: explain reads github/, which imports api/.)
 import type { Hono } from "hono";
-import { explain, repositoryRunner } from "../../commands/policy-explain.js";
-import type { Config } from "../../config/schema.js";
-import { apiError, zodMessage } from "../../http/api-error.js";
-import type { GatewayEnv } from "../../http/env.js";
-import { requireRole } from "../../http/require-role.js";
-import type { SessionRef } from "../../proxy/exchange.js";
-import { type ExplainAnswer, ExplainQuery } from "../shared/policy.js";
+import { explain, repositoryRunner } from "../commands/policy-explain.js";
+import type { Config } from "../config/schema.js";
+import { apiError, zodMessage } from "../http/api-error.js";
+import type { GatewayEnv } from "../http/env.js";
+import { requireRole } from "../http/require-role.js";
+import type { SessionRef } from "../proxy/exchange.js";
+import { type ExplainAnswer, ExplainQuery } from "./shared/policy.js";
 
 type Who = { principal: string; session: SessionRef | null; repository: ExplainAnswer["repository"] } | { error: string };
 

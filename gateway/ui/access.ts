@@ -1,12 +1,12 @@
 // /ui/access: the viewer's own grants, the quota lines their requests are charged to and those buckets' levels,
 // read-only. Everyone with a role sees only their own (admins edit everything at /ui/policy).
 import { html } from "hono/html";
-import { type Caller, quotaGrants } from "../../access/caller.js";
-import { formatDollars } from "../../config/units.js";
-import { chargesFrom } from "../../quotas/charges.js";
-import { BucketStoreUnavailable } from "../../quotas/bucket-store.js";
-import type { UiDeps } from "../deps.js";
-import { type Html, type Page, pretty } from "../layout.js";
+import { type Caller, quotaGrants } from "../access/caller.js";
+import { formatDollars } from "../config/units.js";
+import { chargesFrom } from "../quotas/charges.js";
+import { BucketStoreUnavailable } from "../quotas/bucket-store.js";
+import type { UiDeps } from "./deps.js";
+import { type Html, type Page, pretty } from "./layout.js";
 
 const list = (v: string | readonly string[] | undefined) => (v === undefined ? "" : typeof v === "string" ? v : v.join(", "));
 

@@ -1,9 +1,9 @@
 // Grants: who (src: logins, groups, tags, "*") gets which role, models, quota lines, guardrail actions and hooks.
 // Each grant's values under the gateway's capabilities are edited field by field; other fields stay as written.
 import type { JSONPath } from "jsonc-parser";
-import { button, el, field, fieldError, select, splitList } from "../dom.js";
-import { type Draft, type Json, asArray, asList, asObject, asString } from "./draft.js";
-import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./section.js";
+import { button, el, field, fieldError, select, splitList } from "./dom.js";
+import { type Draft, type Json, asArray, asList, asObject, asString } from "./policy-draft.js";
+import { type SectionContext, addForm, inputValue, namedInput, namedSelect, section } from "./policy-section.js";
 
 const ROLES = ["", "user", "admin"];
 const ACTIONS = ["log", "flag", "redact", "block"];

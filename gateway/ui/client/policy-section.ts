@@ -1,6 +1,6 @@
 // A section of the editor: a heading, the validation problems under its config key, its forms.
-import { el, field, select } from "../dom.js";
-import type { Draft, Json } from "./draft.js";
+import { el, field, select } from "./dom.js";
+import type { Draft, Json } from "./policy-draft.js";
 
 export interface SectionContext {
   readonly draft: Draft;

@@ -1,10 +1,10 @@
 // The audit history: who changed the config, when, how, and the diff; a kept version can be restored, which is a save
 // of that text through PUT /api/config with the current hash (so it is audited as a change of its own).
-import { api } from "../api.js";
-import { button, el } from "../dom.js";
-import type { Draft } from "./draft.js";
-import { diffBlock } from "./diff-view.js";
-import { type ConfigChangeSummary, ConfigFileAnswer, HistoryAnswer, HistoryEntryAnswer, Refusal, SaveAnswer } from "../../shared/policy.js";
+import { api } from "./api.js";
+import { button, el } from "./dom.js";
+import type { Draft } from "./policy-draft.js";
+import { diffBlock } from "./policy-diff-view.js";
+import { type ConfigChangeSummary, ConfigFileAnswer, HistoryAnswer, HistoryEntryAnswer, Refusal, SaveAnswer } from "../shared/policy.js";
 
 export interface HistoryView {
   readonly element: HTMLElement;
