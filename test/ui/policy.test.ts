@@ -185,6 +185,36 @@ describe("policy editor in Chromium", () => {
     await page.close();
   });
 
+  it("validates the draft as the admin edits: problems beside the section and in the list; the raw text drives the forms", async () => {
+    const page = await openEditor();
+    await page.getByLabel("capacity of zero").fill("10");
+    await page.getByLabel("capacity of zero").press("Enter");
+    await page.locator('[data-validation="invalid"]').waitFor();
+    const beside = page.locator('[data-problems-for="quotas"]');
+    assert.match((await beside.textContent()) ?? "", /quotas\.zero\.capacity: expected a dollar amount such as "\$10\.00", got "10"/);
+    assert.match((await page.getByRole("list", { name: "Problems in the draft" }).textContent()) ?? "", /quotas\.zero\.capacity/);
+    assert.equal(await page.locator('[data-problems-for="grants"] li').count(), 0, "problems stay with their section");
+    // A grant naming a bucket no quota defines is a problem of the grants.
+    await page.getByLabel("capacity of zero").fill("$0.00");
+    await page.getByLabel("capacity of zero").press("Enter");
+    await page.locator('[data-grant="3"]').getByLabel("quotas (bucket names)").fill("nope");
+    await page.locator('[data-grant="3"]').getByLabel("quotas (bucket names)").press("Enter");
+    await page.locator('[data-problems-for="grants"] li').first().waitFor();
+    assert.match((await page.locator('[data-problems-for="grants"]').textContent()) ?? "", /quotas references undefined quota "nope"/);
+    assert.equal(await page.locator('[data-problems-for="quotas"] li').count(), 0);
+    // The raw view is the same draft: a quota typed there appears as a form row.
+    await page.locator("details.raw summary").click();
+    const raw = page.locator("[data-raw]");
+    const text = await raw.inputValue();
+    await raw.fill(text.replace('"quotas": {', '"quotas": {\n    "typed-raw": { "capacity": "$2.00", "rate": "$2.00/day" },'));
+    assert.equal(await page.getByLabel("capacity of typed-raw").inputValue(), "$2.00");
+    await page.getByRole("button", { name: "Discard my edits" }).click();
+    await page.locator('[data-validation="valid"]').waitFor();
+    assert.equal(await page.getByLabel("capacity of typed-raw").count(), 0);
+    assert.equal(await raw.inputValue(), file());
+    await page.close();
+  });
+
   it("refuses a literal provider key in the form: it never reaches the file text", async () => {
     const page = await openEditor();
     const key = page.getByLabel("API key of anthropic");

@@ -27,7 +27,10 @@ function rawView(draft: Draft): HTMLElement {
     timer = window.setTimeout(() => draft.replace(area.value), RAW_DEBOUNCE_MS);
   });
   draft.onChange((kind) => {
-    if (kind !== "raw") area.value = draft.text;
+    if (kind === "raw") return;
+    // A form edit or a reload wins over raw typing not yet applied.
+    window.clearTimeout(timer);
+    area.value = draft.text;
   });
   return el(
     "details",
@@ -71,7 +74,7 @@ async function start(root: HTMLElement): Promise<void> {
     el("p", { class: "muted", text: `Editing ${file.value.path}. Edits change the file's text in place, so its comments and layout stay.` }),
     jumpLinks(),
     el("div", { class: "policy-grid" }, el("div", { class: "policy-main" }, sections, rawView(draft)), el("aside", { class: "policy-side", attrs: { "aria-label": "Check and save" } }, checks.element, savePanel(draft, () => void history.reload()))),
-    explainPanel(() => draft.value()),
+    explainPanel(draft.value()),
     history.element,
   );
   await history.reload();

@@ -48,23 +48,23 @@ function suggestions(config: Json) {
   return { principals: [...principals], repos, models };
 }
 
-export function explainPanel(config: () => Json): HTMLElement {
+/** `config`: the file as loaded, for suggestions only (the answer is always the running config's). */
+export function explainPanel(config: Json): HTMLElement {
   const out = el("div", { attrs: { "aria-live": "polite", "data-explain-result": "" } });
-  const form = el("form", { class: "explain" });
-  const draw = () => {
-    const s = suggestions(config());
-    form.replaceChildren(
-      el(
-        "fieldset",
-        {},
-        el("legend", { text: "A request from" }),
-        input("principal (login or tag:a,tag:b)", "principal", s.principals, "alice@example.com"),
-        input("or repository (its CI runner)", "repository", s.repos, "acme/api"),
-        input("model", "model", s.models, "claude-sonnet-4-6"),
-        el("button", { text: "Explain", attrs: { type: "submit" } }),
-      ),
-    );
-  };
+  const s = suggestions(config);
+  const form = el(
+    "form",
+    { class: "explain" },
+    el(
+      "fieldset",
+      {},
+      el("legend", { text: "A request from" }),
+      input("principal (login or tag:a,tag:b)", "principal", s.principals, "alice@example.com"),
+      input("or repository (its CI runner)", "repository", s.repos, "acme/api"),
+      input("model", "model", s.models, "claude-sonnet-4-6"),
+      el("button", { text: "Explain", attrs: { type: "submit" } }),
+    ),
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const params = new URLSearchParams();
@@ -76,7 +76,6 @@ export function explainPanel(config: () => Json): HTMLElement {
       out.replaceChildren(answer.ok ? describe(answer.value) : el("p", { class: "bad", text: answer.error.message })),
     );
   });
-  draw();
   return el(
     "section",
     { class: "policy-explain", attrs: { "aria-labelledby": "policy-explain-h" } },

@@ -8,7 +8,7 @@ export interface SectionContext {
   readonly config: Json;
 }
 
-/** The config keys whose problems a section lists ("grants.0.app…: …" belongs to grants). */
+/** A section for the config key `key`: validation problems whose path starts with it ("grants.0.app…") show under it. */
 export function section(key: string, title: string, intro: string, ...body: (Node | string)[]): HTMLElement {
   const id = `policy-${key}`;
   return el(
@@ -36,7 +36,7 @@ export function addForm(legend: string, fields: readonly HTMLElement[], submit: 
   return form;
 }
 
-/** The value of the form's input labelled `label`. */
+/** The trimmed value of the form's control named `name`. */
 export function inputValue(form: HTMLFormElement, name: string): string {
   const input = form.querySelector<HTMLInputElement | HTMLSelectElement>(`[name="${name}"]`);
   return input?.value.trim() ?? "";
