@@ -91,25 +91,25 @@ describe("policy editor in Chromium", () => {
     await assert.rejects(ask(BOB), Anthropic.PermissionDeniedError, "bob has no grant yet");
     const page = await openEditor();
     const errors = consoleErrors(page);
-    await add(page, "Add a quota", { "bucket name": "bob-daily", capacity: "$5.00", "refill rate": "$5.00/day" }, "Add quota");
+    await add(page, "Add a quota", { "bucket name": "bob-budget", capacity: "$5.00", "refill rate": "$0.00/day" }, "Add quota");
     await add(page, "Add a quota", { "bucket name": "zero", capacity: "$0.00", "refill rate": "$0.00/day" }, "Add quota");
-    await add(page, "Add a grant", { "who (src, comma-separated)": "bob@example.com", role: "user", models: "anthropic/**", "quotas (bucket names)": "bob-daily" }, "Add grant");
+    await add(page, "Add a grant", { "who (src, comma-separated)": "bob@example.com", role: "user", models: "anthropic/**", "quotas (bucket names)": "bob-budget" }, "Add grant");
     await add(page, "Add a grant", { "who (src, comma-separated)": "dave@example.com", role: "user", models: "**", "quotas (bucket names)": "zero" }, "Add grant");
     // The new rows are forms of their own now.
-    assert.equal(await page.getByLabel("capacity of bob-daily").inputValue(), "$5.00");
+    assert.equal(await page.getByLabel("capacity of bob-budget").inputValue(), "$5.00");
     await page.getByRole("button", { name: "Show changes" }).click();
     const diff = (await page.locator("[data-diff] pre.diff").textContent()) ?? "";
-    assert.match(diff, /^\+\s+"bob-daily": \{$/m);
+    assert.match(diff, /^\+\s+"bob-budget": \{$/m);
     assert.match(diff, /^\+\s+"src": \[\s*$|^\+\s+"src": \["bob@example\.com"\]/m);
     assert.ok(!/^-/m.test(diff.replace(/^---.*$/m, "")), `only additions:\n${diff}`);
-    assert.equal(file().includes("bob-daily"), false, "nothing is written before Save");
+    assert.equal(file().includes("bob-budget"), false, "nothing is written before Save");
     await save(page);
 
     const saved = file();
     assert.ok(saved.startsWith(`${HEAD_COMMENT}\n`), "the head comment survived");
     assert.ok(saved.includes(GRANTS_COMMENT), "the comment inside survived");
     const config = parse(saved) as { quotas: Record<string, unknown>; grants: { src: string[] }[] };
-    assert.deepEqual(config.quotas["bob-daily"], { capacity: "$5.00", rate: "$5.00/day" });
+    assert.deepEqual(config.quotas["bob-budget"], { capacity: "$5.00", rate: "$0.00/day" });
     assert.deepEqual(config.grants.map((g) => g.src[0]), ["admin@example.com", "carol@example.com", "bob@example.com", "dave@example.com"]);
 
     const admitted = await ask(BOB);
@@ -143,20 +143,20 @@ describe("policy editor in Chromium", () => {
     const theirs = applyEdits(read.config, modify(read.config, ["quotas", "elsewhere"], { capacity: "$1.00", rate: "$1.00/day" }, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
     assert.equal((await api("PUT", "/api/config", { config: theirs, hash: read.hash })).status, 200);
 
-    await page.getByLabel("capacity of bob-daily").fill("$6.00");
-    await page.getByLabel("capacity of bob-daily").press("Enter");
+    await page.getByLabel("capacity of bob-budget").fill("$6.00");
+    await page.getByLabel("capacity of bob-budget").press("Enter");
     await page.locator('[data-validation="valid"]').waitFor();
     await page.getByRole("button", { name: "Save", exact: true }).click();
     const conflict = page.locator("[data-conflict]");
     await conflict.getByText("Someone else saved the config since you loaded it").waitFor();
     assert.match((await conflict.locator("pre.diff").textContent()) ?? "", /^\+\s+"elsewhere": \{$/m);
     assert.equal(file(), theirs, "their save was not overwritten");
-    assert.equal(h.gateway.config().quotas["bob-daily"]?.capacity, 5_000_000_000);
+    assert.equal(h.gateway.config().quotas["bob-budget"]?.capacity, 5_000_000_000);
 
     await conflict.getByRole("button", { name: "Load their version and re-apply my edits" }).click();
     await save(page);
     const merged = parse(file()) as { quotas: Record<string, { capacity: string }> };
-    assert.equal(merged.quotas["bob-daily"]?.capacity, "$6.00");
+    assert.equal(merged.quotas["bob-budget"]?.capacity, "$6.00");
     assert.equal(merged.quotas.elsewhere?.capacity, "$1.00");
     assert.ok(file().includes(HEAD_COMMENT) && file().includes(GRANTS_COMMENT));
     await page.close();
@@ -177,7 +177,7 @@ describe("policy editor in Chromium", () => {
     await page.locator("[data-history-status]").getByText(`Restored the version of change ${target}`).waitFor();
     assert.equal(file(), entry.change.text);
     assert.notEqual(file(), beforeRestore);
-    assert.equal(h.gateway.config().quotas["bob-daily"]?.capacity, 5_000_000_000);
+    assert.equal(h.gateway.config().quotas["bob-budget"]?.capacity, 5_000_000_000);
     const newest = ((await api("GET", "/api/config/history")).body.changes as { id: number; principal: string; source: string; diff: string }[])[0]!;
     assert.ok(newest.id > ids[0]!, "the restore is a new change");
     assert.deepEqual([newest.principal, newest.source], ["admin@example.com", "api"]);
@@ -234,7 +234,12 @@ describe("policy editor in Chromium", () => {
     await page.goto(`${h.gateway.url}/ui/access`);
     const text = (await page.locator("main").textContent()) ?? "";
     assert.match(text, /Role: user/);
-    assert.equal(await page.locator("tr[data-bucket]").evaluateAll((trs) => trs.map((t) => t.getAttribute("data-bucket"))).then((b) => b.join(",")), "bob-daily");
+    assert.equal(await page.locator("tr[data-bucket]").evaluateAll((trs) => trs.map((t) => t.getAttribute("data-bucket"))).then((b) => b.join(",")), "bob-budget");
+    // The level is the store's: bob's admitted request was charged to it (the bucket never refills).
+    const quotas = (await api("GET", "/api/quotas", undefined, BOB)).body as { buckets: { bucket: string; balance: string; balance_nanos: number }[] };
+    const bucket = quotas.buckets.find((b) => b.bucket === "bob-budget")!;
+    assert.ok(bucket.balance_nanos < 5_000_000_000, JSON.stringify(bucket));
+    assert.equal(await page.locator('tr[data-bucket="bob-budget"] td').nth(2).textContent(), bucket.balance);
     for (const other of ["dave@example.com", "admin@example.com", "carol@example.com", "zero", "elsewhere"]) assert.ok(!text.includes(other), `bob sees ${other}`);
     assert.equal(await page.locator("header").getByRole("link", { name: "Policy" }).count(), 0);
     assert.deepEqual(await seriousViolations(page), []);
@@ -252,8 +257,8 @@ describe("policy editor in Chromium", () => {
   it("has no serious accessibility violations with every panel open, at 1280 px and on a phone", async () => {
     const page = await openEditor();
     const errors = consoleErrors(page);
-    await page.getByLabel("capacity of bob-daily").fill("$7.00");
-    await page.getByLabel("capacity of bob-daily").press("Tab");
+    await page.getByLabel("capacity of bob-budget").fill("$7.00");
+    await page.getByLabel("capacity of bob-budget").press("Tab");
     await page.getByRole("button", { name: "Show changes" }).click();
     await page.locator("[data-diff] pre.diff").waitFor();
     await page.locator("details.raw summary").click();
