@@ -208,6 +208,10 @@ describe("policy editor in Chromium", () => {
     const text = await raw.inputValue();
     await raw.fill(text.replace('"quotas": {', '"quotas": {\n    "typed-raw": { "capacity": "$2.00", "rate": "$2.00/day" },'));
     assert.equal(await page.getByLabel("capacity of typed-raw").inputValue(), "$2.00");
+    // Removing a row removes its entry from the text.
+    await page.getByRole("button", { name: "Remove elsewhere" }).click();
+    assert.equal(await page.getByLabel("capacity of elsewhere").count(), 0);
+    assert.ok(!(await raw.inputValue()).includes('"elsewhere"'));
     await page.getByRole("button", { name: "Discard my edits" }).click();
     await page.locator('[data-validation="valid"]').waitFor();
     assert.equal(await page.getByLabel("capacity of typed-raw").count(), 0);

@@ -13,7 +13,7 @@ export function quotasSection({ draft, config }: SectionContext): HTMLElement {
       el("th", { attrs: { scope: "row" } }, el("code", { text: name })),
       el("td", {}, field(`capacity of ${name}`, asString(def.capacity), (v) => draft.set(["quotas", name, "capacity"], v.trim()), {}, true)),
       el("td", {}, field(`refill rate of ${name}`, asString(def.rate), (v) => draft.set(["quotas", name, "rate"], v.trim()), {}, true)),
-      el("td", {}, button(`Remove ${name}`, () => draft.set(["quotas", name], undefined, "structure"), { class: "secondary" })),
+      el("td", {}, button("Remove", () => draft.set(["quotas", name], undefined, "structure"), { class: "secondary", "aria-label": `Remove ${name}` })),
     );
   });
   const table = rows.length

@@ -33,7 +33,7 @@ export function reposSection({ draft, config }: SectionContext): HTMLElement {
           true,
         ),
       ),
-      el("td", {}, button(`Remove ${pattern}`, () => draft.set(["github", "repos", pattern], undefined, "structure"), { class: "secondary" })),
+      el("td", {}, button("Remove", () => draft.set(["github", "repos", pattern], undefined, "structure"), { class: "secondary", "aria-label": `Remove ${pattern}` })),
     ),
   );
   const table = rows.length
@@ -69,7 +69,7 @@ export function guardrailsSection({ draft, config }: SectionContext): HTMLElemen
       el("th", { attrs: { scope: "row" } }, el("code", { text: id })),
       el("td", {}, select(`severity of ${id}`, asString(o.severity), SEVERITIES, (v) => put("severity", v))),
       el("td", {}, select(`action of ${id}`, asString(o.action), RULE_ACTIONS, (v) => put("action", v))),
-      el("td", {}, button(`Remove override ${id}`, () => draft.set(["guardrails", "rules", "set", id], undefined, "structure"), { class: "secondary" })),
+      el("td", {}, button("Remove", () => draft.set(["guardrails", "rules", "set", id], undefined, "structure"), { class: "secondary", "aria-label": `Remove override ${id}` })),
     );
   });
   const add = addForm(
