@@ -246,6 +246,7 @@ describe("policy editor in Chromium", () => {
     assert.equal(await page.locator('tr[data-bucket="bob-budget"] td').nth(2).textContent(), bucket.balance);
     for (const other of ["dave@example.com", "admin@example.com", "carol@example.com", "zero", "elsewhere"]) assert.ok(!text.includes(other), `bob sees ${other}`);
     assert.equal(await page.locator("header").getByRole("link", { name: "Policy" }).count(), 0);
+    if (process.env.KEYLESS_SCREENSHOTS) await page.screenshot({ path: "docs/screenshots/access.png" });
     assert.deepEqual(await seriousViolations(page), []);
 
     const denied = await page.goto(`${h.gateway.url}/ui/policy`);
