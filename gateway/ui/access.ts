@@ -31,8 +31,12 @@ async function bucketsTable(deps: UiDeps, caller: Caller): Promise<Html> {
     return html`<p class="bad">The budget store cannot be reached: ${err.message}</p>`;
   }
   const balance = new Map(levels.map((l) => [l.bucket, l.balance]));
-  return html`${missing}<p>Each request is charged to every line below; a line with several buckets borrows from the next when one runs dry.</p>
-<ul>${lines.map((line) => html`<li><code>${line.map((c) => c.bucket).join(" → ")}</code></li>`)}</ul>
+  // Overdraft chains are worth spelling out; single buckets are the table's rows.
+  const chains = lines.filter((line) => line.length > 1);
+  const chained = chains.length
+    ? html`<p>A request charged to a chain borrows from the next bucket when one runs dry:</p><ul>${chains.map((line) => html`<li><code>${line.map((c) => c.bucket).join(" → ")}</code></li>`)}</ul>`
+    : html``;
+  return html`${missing}<p>Your requests are charged to these buckets: each request to those of the grant values that allow its model.</p>${chained}
 <table><caption>Your buckets now</caption><tr><th scope="col">bucket</th><th scope="col">quota</th><th scope="col">balance</th><th scope="col">capacity</th><th scope="col">level</th><th scope="col">refill</th></tr>
 ${charges.map((c) => {
   const left = balance.get(c.bucket) ?? 0;
