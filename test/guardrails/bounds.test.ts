@@ -7,6 +7,7 @@ import { GrantValue } from "../../gateway/config/grants.js";
 import type { Access } from "../../gateway/access/grants.js";
 import { entitlementFor } from "../../gateway/access/caller.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { TimeLimit } from "../../gateway/guardrails/bounds/time-limit.js";
 import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/actions.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/guardrails/shell/index.js";
@@ -16,8 +17,8 @@ const rules = loadRules(defaultCatalog());
 /** The 207-byte call from the security review: 2^28 characters if expanded. */
 const DOUBLING = `a=x;${"a=$a$a;".repeat(28)}echo $a`;
 
-const findings = (command: string, deadline?: number) =>
-  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, deadline === undefined ? {} : { deadline }).findings;
+const findings = (command: string, within?: TimeLimit) =>
+  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, within === undefined ? {} : { within }).findings;
 const ids = (command: string) => findings(command).map((f) => f.ruleId);
 /** Every bound but time: for tests of the other bounds, which a busy CI machine must not turn into a time limit. */
 const UNTIMED: WalkLimits = { ...DEFAULT_LIMITS, maxMillis: 60_000 };
@@ -76,7 +77,7 @@ describe("analysis bounds", () => {
     assert.match(limited(`bash -c "bash -c 'x'"`, { maxDepth: 1 }).join(), /deeper than 1 levels/);
     assert.match(limited("echo 1234567890", { maxSource: 5 }).join(), /longer than 5 characters/);
     assert.match(limited("echo $(echo $(echo hi))", { maxNesting: 1 }).join(), /brackets nested 2 deep \(more than 1\)/);
-    assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, performance.now() - 1).limits.join(), /time limit/);
+    assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, new TimeLimit(0)).limits.join(), /time limit/);
     // printf reusing a long format for many arguments is not evaluated (it was a quadratic blow-up).
     const printf = `printf '%s${"x".repeat(100)}' ${"a ".repeat(8000)}| sh`;
     const sh = analyzeShell(printf, UNTIMED).commands.find((c) => c.name === "sh");
@@ -86,9 +87,9 @@ describe("analysis bounds", () => {
   });
 
   test("a response's spent time budget: later calls are not analysed", () => {
-    const late = findings("ls -la", performance.now() - 1).map((f) => f.ruleId);
+    const late = findings("ls -la", new TimeLimit(0)).map((f) => f.ruleId);
     assert.deepEqual(late, [ANALYSIS_LIMIT]);
-    assert.deepEqual(findings("ls -la", performance.now() + 10_000), []);
+    assert.deepEqual(findings("ls -la", new TimeLimit(10_000)), []);
   });
 
   test("every corpus command fits well inside the bounds: a tenth of each size and step bound, a quarter of the nesting", () => {
