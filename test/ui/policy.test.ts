@@ -286,4 +286,25 @@ describe("policy editor in Chromium", () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+  it("says so when a raced edit cannot be re-applied, and can load the other version instead", async () => {
+    const page = await openEditor();
+    const read = (await api("GET", "/api/config")).body as { config: string; hash: string };
+    const theirs = applyEdits(read.config, modify(read.config, ["quotas", "bob-budget", "capacity"], "$8.00", { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
+    assert.equal((await api("PUT", "/api/config", { config: theirs, hash: read.hash })).status, 200);
+    // The same line, edited differently here.
+    await page.getByLabel("capacity of bob-budget").fill("$9.00");
+    await page.getByLabel("capacity of bob-budget").press("Enter");
+    await page.locator('[data-validation="valid"]').waitFor();
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    const conflict = page.locator("[data-conflict]");
+    await conflict.getByRole("button", { name: "Load their version and re-apply my edits" }).click();
+    await page.locator("[data-save-result]").getByText("could not be re-applied").waitFor();
+    assert.equal(await page.getByLabel("capacity of bob-budget").inputValue(), "$9.00", "the admin's draft is kept");
+    assert.equal(file(), theirs);
+    await conflict.getByRole("button", { name: "Load their version, dropping my edits" }).click();
+    assert.equal(await page.getByLabel("capacity of bob-budget").inputValue(), "$8.00");
+    assert.equal(await page.locator("[data-summary]").textContent(), "No unsaved changes.");
+    assert.equal(await page.locator("[data-raw]").inputValue(), theirs);
+    await page.close();
+  });
 });
