@@ -106,6 +106,16 @@ function mountGatewayRoutes(app: Hono<GatewayEnv>, deps: AppDeps): void {
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
   app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(c.var.caller, deps.catalog))));
+  // Aperture's connector routes: keyless has none (docs/aperture.md). Said plainly, rather than a 404 that reads
+  // like a typo in the client's URL.
+  const noConnectors = (c: Context<GatewayEnv>) =>
+    c.json(
+      { type: "error", error: { type: "not_supported_error", message: `keyless does not proxy Aperture's MCP servers or connectors (${c.req.path}); configure the MCP server in the client directly`, code: "connectors_not_supported" } },
+      501,
+    );
+  app.all("/v1/mcp", noConnectors);
+  app.all("/v1/mcp/*", noConnectors);
+  app.all("/v1/connectors/*", noConnectors);
   mountRequestApi(app, deps.log);
   mountBedrockControl(app, deps.fetch ?? fetch);
 }

@@ -100,6 +100,9 @@ export const Config = z.strictObject({
   exporters: z.unknown().optional(),
   model_cost_map: z.unknown().optional(),
   auto_cost_basis: z.unknown().optional(),
+  connectors: z.unknown().optional(),
+  mcp: z.unknown().optional(),
+  flags: z.unknown().optional(),
   database: DatabaseConfig.prefault({}),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */

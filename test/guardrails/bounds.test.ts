@@ -17,22 +17,24 @@ const rules = loadRules(defaultCatalog());
 /** The 207-byte call from the security review: 2^28 characters if expanded. */
 const DOUBLING = `a=x;${"a=$a$a;".repeat(28)}echo $a`;
 
-const findings = (command: string, within?: TimeLimit) =>
-  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, within === undefined ? {} : { within }).findings;
-const ids = (command: string) => findings(command).map((f) => f.ruleId);
 /** Every bound but time: for tests of the other bounds, which a busy CI machine must not turn into a time limit. */
 const UNTIMED: WalkLimits = { ...DEFAULT_LIMITS, maxMillis: 60_000 };
+/** Unbounded, the scripts timed here took 1.2 s and more; bounded, milliseconds (tens on a busy machine). */
+const FAST_MS = 1000;
+const findings = (command: string, within?: TimeLimit) =>
+  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, { limits: UNTIMED, ...(within === undefined ? {} : { within }) }).findings;
+const ids = (command: string) => findings(command).map((f) => f.ruleId);
 const limited = (script: string, limits: Partial<WalkLimits>) => analyzeShell(script, { ...UNTIMED, ...limits }).limits;
 
 describe("analysis bounds", () => {
   test("the doubling call stops at the value bound, in milliseconds and without memory growth", () => {
     const heap = process.memoryUsage().heapUsed;
     const started = performance.now();
-    const a = analyzeShell(DOUBLING);
+    const a = analyzeShell(DOUBLING, UNTIMED);
     const ms = performance.now() - started;
     assert.equal(DOUBLING.length, 207);
     assert.ok(a.limits.some((l) => l.includes(`longer than ${DEFAULT_LIMITS.maxValue}`)), a.limits.join("; "));
-    assert.ok(ms < 500, `took ${ms} ms`);
+    assert.ok(ms < FAST_MS, `took ${ms} ms`);
     assert.ok(process.memoryUsage().heapUsed - heap < 64e6, "heap grew by more than 64 MB");
     // The value became unknown, so `echo $a` keeps its unresolved text instead of 2^28 characters.
     assert.deepEqual(a.commands.at(-1)?.args, ["$a"]);
@@ -47,8 +49,8 @@ describe("analysis bounds", () => {
   test("deep nesting is refused before the parser re-reads it level by level", () => {
     const nested = `${"$(".repeat(25_000)}echo hi${")".repeat(25_000)}`;
     const started = performance.now();
-    const a = analyzeShell(nested);
-    assert.ok(performance.now() - started < 500);
+    const a = analyzeShell(nested, UNTIMED);
+    assert.ok(performance.now() - started < FAST_MS);
     assert.ok(a.limits.some((l) => l.includes("nested 25000 deep")), a.limits.join("; "));
     assert.ok(ids(`echo ${"$(echo ".repeat(20)}hi${")".repeat(20)}`).every((id) => id !== ANALYSIS_LIMIT), "20 levels are analysed");
   });
@@ -59,7 +61,7 @@ describe("analysis bounds", () => {
     const started = performance.now();
     const par = analyzeShell(`parallel ${"rm{} ".repeat(300)}::: ${inputs}`, UNTIMED);
     const xa = analyzeShell(`printf '%s\\n' ${inputs} | xargs -I{} ${"echo{} ".repeat(300)}`, UNTIMED);
-    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
+    assert.ok(performance.now() - started < FAST_MS, `took ${performance.now() - started} ms`);
     assert.ok((par.commands.at(-1)?.args.length ?? 0) <= 4096 && (xa.commands.at(-1)?.args.length ?? 0) <= 4096);
     for (const a of [par, xa]) {
       assert.deepEqual(a.limits, []);
