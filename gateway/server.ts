@@ -36,6 +36,8 @@ import { createToolsModule } from "./guardrails/plugin.js";
 import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
+import { effectiveRetention } from "./config/retention.js";
+import { UsageExport, registerExportMetrics } from "./export/index.js";
 
 const RETENTION_EVERY_MS = 3600_000;
 
@@ -67,6 +69,8 @@ export interface RunningGateway {
   readonly requestLog: RequestLog;
   /** Where budgets are reserved (the store itself, or quota_store). */
   readonly buckets: BucketStore;
+  /** The S3 export (config `export`), run by one replica every `export.every`; null when not configured. */
+  readonly usageExport: UsageExport | null;
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
   replaceConfig(next: LoadedConfig): void;
@@ -99,9 +103,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   const requestLog = new RequestLog(store, {
     intervalMs: options.logIntervalMs,
+    queueForExport: config.export !== undefined,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
+  // Loaded only when configured: a gateway without telemetry runs none of OpenTelemetry's code.
+  const telemetry = config.telemetry
+    ? (await import("./telemetry/index.js")).createTelemetry(config.telemetry, { version: packageVersion(), instance: replica, onError: onModuleError })
+    : null;
   const upstream = createUpstreamClient({
     headersTimeoutMs: config.limits.upstream_timeout,
     bodyTimeoutMs: config.limits.upstream_timeout,
@@ -159,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pricer,
     catalog: createModelCatalog(),
     metrics,
+    ...(telemetry ? { tracer: telemetry } : {}),
     fetch: options.fetch,
     upstream,
     modules,
@@ -180,13 +190,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
-  const retention = config.database.retention;
+  const retention = effectiveRetention(config.database.retention, config.export !== undefined);
+  // The AWS SDK is loaded only when an export is configured.
+  const sink = config.export ? (await import("./export/s3.js")).s3Sink(config.export.s3) : null;
+  const usageExport = config.export && sink ? new UsageExport(store, config.export, sink) : null;
+  if (usageExport) registerExportMetrics(metrics.registry, usageExport);
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
     if (retention.afterMs === null) return;
     const now = Date.now();
     if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
-    const purged = await requestLog.purgeCaptures(now - retention.afterMs);
+    const purged = await requestLog.purgeCaptures(now - retention.afterMs, retention.requireExport);
     const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
     if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
@@ -194,6 +208,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
   runPurge();
   const purgeTimer = setInterval(runPurge, RETENTION_EVERY_MS).unref();
+  // One replica exports per interval; a run that outlasts its lease is still safe (a row is claimed into one batch).
+  const runExport = async (exporter: UsageExport, everyMs: number) => {
+    const now = Date.now();
+    if (!(await takeLease(store, "export", replica, now, everyMs + 60_000))) return;
+    const run = await exporter.run(now);
+    if (run.rows > 0) say(`keyless: exported ${run.rows} requests in ${run.objects} objects`);
+  };
+  const exportEvery = config.export?.every ?? 0;
+  // The run in progress, which close() lets finish before the store closes.
+  let exporting: Promise<void> = Promise.resolve();
+  const startExport = () => {
+    if (usageExport) exporting = runExport(usageExport, exportEvery).catch((err: unknown) => onModuleError(err, "export"));
+  };
+  // At start too: a gateway restarted more often than `every` still exports.
+  startExport();
+  const exportTimer = usageExport ? setInterval(startExport, exportEvery).unref() : null;
   ci.start();
   live?.watch();
   hooks.start();
@@ -205,6 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     replica,
     requestLog,
     buckets,
+    usageExport,
     config: getConfig,
     reloadConfig() {
       if (!live) return { ok: false, problems: ["the gateway was started without a config file"] };
@@ -213,6 +244,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     async close(graceMs = 10_000) {
       clearInterval(purgeTimer);
+      if (exportTimer) clearInterval(exportTimer);
       websocket.close();
       live?.close();
       await new Promise<void>((resolve) => {
@@ -226,11 +258,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
       await upstream.close();
+      await telemetry?.shutdown().catch((err: unknown) => onModuleError(err, "OpenTelemetry shutdown"));
       await requestLog.flush();
       await ci.stop();
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.
       await buckets.close();
+      await exporting;
+      sink?.close();
       await store.close();
     },
     replaceConfig(next) {

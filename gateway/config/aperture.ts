@@ -6,7 +6,7 @@ import { API_VERSION_SUFFIX, COST_BASES, type CostBasis, type ProviderType, from
 
 /** Top-level Aperture sections keyless accepts and does not act on, and why. */
 export const IGNORED_SECTIONS = {
-  exporters: "keyless has no S3 exporter; captures stay in its database (GET /api/requests reads them)",
+  exporters: "keyless exports with its own `export` section (gzip JSON Lines, docs/deploy.md), not Aperture's exporters",
   model_cost_map: "keyless prices from its price table; write overrides under `prices`",
   auto_cost_basis: "keyless prices by the provider's cost_basis, else its type's price table",
   connectors: "keyless has no MCP or HTTP connectors: /v1/mcp and /v1/connectors/ answer 501 (docs/aperture.md)",
@@ -79,7 +79,7 @@ export function apertureNotes(raw: unknown): ApertureNote[] {
   notes.push(...grantNotes(raw, "grants", capabilities), ...grantNotes(raw, "temp_grants", capabilities));
   const retention = isObject(raw.database) ? raw.database.retention : undefined;
   if (isObject(retention)) {
-    if (retention.require_export === true) notes.push({ path: ["database", "retention", "require_export"], message: "keyless has no exporter: with require_export nothing is ever exported, so nothing is purged", warn: true });
+    if (retention.require_export === true && raw.export === undefined) notes.push({ path: ["database", "retention", "require_export"], message: "no `export` section: with require_export nothing is ever exported, so nothing is purged", warn: true });
     if (Array.isArray(retention.purge) && retention.purge.includes("tools")) {
       notes.push({ path: ["database", "retention", "purge"], message: 'ignored: "tools": tool-call rows are kept (check runs and session reports read them); captures are purged', warn: true });
     }

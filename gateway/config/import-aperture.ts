@@ -95,7 +95,7 @@ function convert(raw: Json): { value: Json; changes: Changes } {
     const duration = retention.require_export === true ? "" : (text(retention.duration) ?? "");
     value.database.retention = duration;
     const was = JSON.stringify(retention);
-    note(changes.before, ["database", "retention"], `was ${was}: ${retention.require_export === true ? "keyless has no exporter, so require_export keeps everything" : "captures are purged after the duration"}${Array.isArray(retention.purge) && retention.purge.includes("tools") ? "; tool-call rows are always kept" : ""}`);
+    note(changes.before, ["database", "retention"], `was ${was}: ${retention.require_export === true ? "no `export` section is configured, so require_export keeps everything" : "captures are purged after the duration"}${Array.isArray(retention.purge) && retention.purge.includes("tools") ? "; tool-call rows are always kept" : ""}`);
   }
   return { value, changes };
 }

@@ -92,7 +92,7 @@ function replaceAll<K extends string>(keys: readonly K[]) {
   return <E extends { ref(r: `excluded.${K}`): unknown }>(eb: E) => Object.fromEntries(keys.map((k) => [k, eb.ref(`excluded.${k}`)]));
 }
 
-function fromDb(row: RequestRecord): RequestRow {
+export function requestFromDb(row: RequestRecord): RequestRow {
   return { ...row, tags: JSON.parse(row.tags) as string[], flags: JSON.parse(row.flags) as string[], streamed: row.streamed === 1 };
 }
 
@@ -104,11 +104,15 @@ export class RequestLog {
   /** Work started by written rows (settlements against a shared bucket store) that flush() waits for. */
   private readonly followUps = new Set<Promise<void>>();
 
+  /** Each row also enters the export queue (config `export`), in its own transaction. */
+  private readonly queueForExport: boolean;
+
   constructor(
     private readonly store: Store,
-    options: { intervalMs?: number; onError?: (err: unknown) => void } = {},
+    options: { intervalMs?: number; onError?: (err: unknown) => void; queueForExport?: boolean } = {},
   ) {
     this.db = store.db;
+    this.queueForExport = options.queueForExport ?? false;
     this.writer = new BatchWriter({
       write: (entries) => this.write(entries),
       intervalMs: options.intervalMs ?? 200,
@@ -133,6 +137,13 @@ export class RequestLog {
           .insertInto("captures")
           .values(captures)
           .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
+          .execute();
+      }
+      if (this.queueForExport) {
+        await trx
+          .insertInto("export_queue")
+          .values(rows.map(({ row }) => ({ request_id: row.id, ts: row.ts })))
+          .onConflict((oc) => oc.column("request_id").doNothing())
           .execute();
       }
       for (const { row, extensions } of entries) for (const ext of extensions) await ext.write(trx, row.id);
@@ -189,7 +200,7 @@ export class RequestLog {
       .orderBy("id", "desc")
       .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
       .execute();
-    return rows.map(fromDb);
+    return rows.map(requestFromDb);
   }
 
   async get(id: string): Promise<{ row: RequestRow; capture: Capture | null } | null> {
@@ -197,7 +208,7 @@ export class RequestLog {
     if (!row) return null;
     const cap = await this.db.selectFrom("captures").selectAll().where("request_id", "=", id).executeTakeFirst();
     return {
-      row: fromDb(row),
+      row: requestFromDb(row),
       capture: cap
         ? {
             requestHeaders: JSON.parse(cap.request_headers) as Record<string, string>,
@@ -264,9 +275,16 @@ export class RequestLog {
     return row;
   }
 
-  /** Deletes captures older than `before` (epoch ms); accounting rows stay. Returns how many were purged. */
-  async purgeCaptures(before: number): Promise<number> {
-    const result = await this.db.deleteFrom("captures").where("ts", "<", before).executeTakeFirst();
+  /**
+   * Deletes captures older than `before` (epoch ms); accounting rows stay. `exportedOnly` (retention's require_export)
+   * keeps the captures of requests still waiting in the export queue. Returns how many were purged.
+   */
+  async purgeCaptures(before: number, exportedOnly = false): Promise<number> {
+    const result = await this.db
+      .deleteFrom("captures")
+      .where("ts", "<", before)
+      .$if(exportedOnly, (q) => q.where(({ not, exists, selectFrom }) => not(exists(selectFrom("export_queue").select("request_id").whereRef("export_queue.request_id", "=", "captures.request_id")))))
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

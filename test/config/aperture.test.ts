@@ -70,7 +70,8 @@ describe("Aperture configs", () => {
     assert.equal(retention("30d"), 30 * 86_400_000);
     assert.equal(retention("0"), 0);
     assert.equal(retention({ duration: "720h", purge: ["captures"] }), 720 * 3_600_000);
-    assert.equal(retention({ duration: "0", require_export: true }), null);
+    assert.equal(retention({ duration: "0", require_export: true }), 0);
+    assert.equal(parseConfigText(JSON.stringify({ database: { retention: { duration: "0", require_export: true } } }), {}).config.database.retention.requireExport, true);
     assert.match(problems(`{"database": {"retention": {"duration": "soon"}}}`).join("\n"), /database\.retention: expected a duration/);
     assert.match(problems(`{"database": {"retention": {"duration": "1d", "purge": ["logs"]}}}`).join("\n"), /database\.retention/);
   });
