@@ -1,5 +1,5 @@
 // The live config API (admins): GET /api/config (file text, secrets never expanded, and its hash), PUT /api/config
-// (with the hash it was read at), POST /api/config/validate, GET /api/config/status, GET /api/config/history.
+// (with the hash it was read at), POST /api/config/validate, GET /api/config/status, GET /api/config/history[/:id].
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { LiveConfig, ConfigRefusal } from "../config/live.js";
@@ -11,6 +11,7 @@ import type { ConfigAudit } from "../store/config-audit.js";
 import { requireRole } from "../http/require-role.js";
 import { readJson } from "../http/body-limit.js";
 import { apiError, zodMessage } from "../http/api-error.js";
+import { HistoryAnswer, HistoryEntryAnswer, HistoryId } from "../ui/shared/policy.js";
 
 export interface ConfigApiDeps {
   /** Null when the gateway was started without a config file: every route then says so. */
@@ -78,6 +79,17 @@ export function mountConfigApi(app: Hono<GatewayEnv>, deps: ConfigApiDeps): void
 
   app.get("/api/config/history", async (c) => {
     const limit = Number(c.req.query("limit") ?? 50);
-    return c.json({ changes: await deps.audit.list(Number.isFinite(limit) ? limit : 50) });
+    const answer: z.infer<typeof HistoryAnswer> = { changes: await deps.audit.list(Number.isFinite(limit) ? limit : 50) };
+    return c.json(answer);
+  });
+
+  // One change with the text it applied: what the editor shows and restores (through PUT, with the current hash).
+  app.get("/api/config/history/:id", async (c) => {
+    const id = HistoryId.safeParse(c.req.param("id"));
+    if (!id.success) return apiError(c, 400, "invalid_id", `expected a change id from /api/config/history: ${zodMessage(id.error)}`);
+    const change = await deps.audit.get(id.data);
+    if (!change) return apiError(c, 404, "no_such_change", `no config change ${id.data}`);
+    const answer: z.infer<typeof HistoryEntryAnswer> = { change };
+    return c.json(answer);
   });
 }

@@ -9,6 +9,7 @@ import { chargesFrom } from "../quotas/charges.js";
 import { entitlementFor } from "../access/caller.js";
 import { accessUnder, configGrants, grantCapabilities, modelKey, srcMatches } from "../access/grants.js";
 import { globMatch } from "../config/glob.js";
+import { findMapping, requiredTags } from "../github/repos.js";
 
 export interface ExplainInput {
   /** A login, "tag:a" or "tag:a,tag:b" (a tagged node's tags), or "(loopback)". */
@@ -50,6 +51,24 @@ export function identityFor(principal: string, input: Pick<ExplainInput, "groups
     capMap: input.capMap ?? {},
     addr: "explain",
   };
+}
+
+export type RepositoryRunner =
+  | { readonly principal: string; readonly tags: string[]; readonly pattern: string; readonly session: SessionRef }
+  | { readonly error: string };
+
+/** A repository as explain sees it: the node its CI runner must be (the github.repos mapping's tags), in a session of it. */
+export function repositoryRunner(config: Config, repository: string): RepositoryRunner {
+  const match = findMapping(config.github?.repos ?? {}, repository, "-");
+  if (!match) return { error: `repository ${repository} matches no github.repos mapping: its CI sessions are refused` };
+  let tags: string[];
+  try {
+    tags = requiredTags(match.mapping, repository);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  const session: SessionRef = { id: "explain", repository, repositoryId: "-", prNumber: null, workflow: "-", runId: "-" };
+  return { principal: tags.join(","), tags, pattern: match.pattern, session };
 }
 
 function resolveModel(config: Config, model: string): { provider: string | null; model: string } {

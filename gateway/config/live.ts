@@ -13,7 +13,16 @@ export type ConfigChangeSource = "api" | "sighup" | "watch";
 
 /** Where applied changes are recorded (the store's config audit); config/ names the shape so it needs no store. */
 export interface ConfigAuditSink {
-  record(change: { ts: number; principal: string | null; source: ConfigChangeSource; old_hash: string; new_hash: string; diff: string }): Promise<void>;
+  record(change: {
+    ts: number;
+    principal: string | null;
+    source: ConfigChangeSource;
+    old_hash: string;
+    new_hash: string;
+    diff: string;
+    /** The text applied, for restoring it; null when it holds literal credentials, which are never stored. */
+    text: string | null;
+  }): Promise<void>;
 }
 
 /** Sections read once at startup: a reload changes them in the file only. */
@@ -216,6 +225,7 @@ export class LiveConfig {
       old_hash: previous.hash,
       new_hash: next.hash,
       diff: redact(lineDiff(oldText, next.text), secrets),
+      text: literalSecrets(next.text).length === 0 ? next.text : null,
     });
     const who = principal ? ` by ${principal}` : "";
     this.log(`keyless: config ${next.hash.slice(0, 12)} applied (${source}${who})${restart.length ? `; restart to apply ${restart.join(", ")}` : ""}`);

@@ -4,6 +4,8 @@ import type { ConfigChange } from "./schema.js";
 
 export type { ConfigChange } from "./schema.js";
 export type ConfigChangeSource = ConfigChange["source"];
+/** A change as the history lists it: whether its text was kept (restorable), not the text. */
+export type ConfigChangeSummary = Omit<ConfigChange, "text"> & { restorable: boolean };
 
 export class ConfigAudit {
   /** Writes in order; a listing waits for the ones already recorded. */
@@ -21,13 +23,21 @@ export class ConfigAudit {
     return this.writes;
   }
 
-  async list(limit = 50): Promise<ConfigChange[]> {
+  /** The newest changes first, without the texts (a diff says what changed; `get` has the text). */
+  async list(limit = 50): Promise<ConfigChangeSummary[]> {
     await this.writes;
     return this.store.db
       .selectFrom("config_audit")
-      .selectAll()
+      .select(["id", "ts", "principal", "source", "old_hash", "new_hash", "diff"])
+      .select((eb) => eb("text", "is not", null).as("restorable"))
       .orderBy("id", "desc")
       .limit(Math.min(Math.max(limit, 1), 500))
-      .execute();
+      .execute()
+      .then((rows) => rows.map((r) => ({ ...r, restorable: Boolean(r.restorable) })));
+  }
+
+  async get(id: number): Promise<ConfigChange | null> {
+    await this.writes;
+    return (await this.store.db.selectFrom("config_audit").selectAll().where("id", "=", id).executeTakeFirst()) ?? null;
   }
 }

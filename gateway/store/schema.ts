@@ -185,6 +185,8 @@ export interface ConfigAuditTable {
   old_hash: string;
   new_hash: string;
   diff: string;
+  /** The text applied; null before version 5 and when it held literal credentials. */
+  text: string | null;
 }
 
 /** Singleton jobs (retention): the replica holding one, until when. */

@@ -15,6 +15,9 @@ import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.
 import { requestPage, requestsPage } from "./requests.js";
 import { sessionsPage } from "./sessions.js";
 import { toolCallsPage } from "./tool-calls.js";
+import { accessPage } from "./access.js";
+import { mountExplainApi } from "./policy-explain-api.js";
+import { policyPage } from "./policy.js";
 
 type Render = (c: Context<GatewayEnv>, viewer: Viewer) => Page | Promise<Page>;
 
@@ -47,6 +50,9 @@ export function createUiModule(deps: UiDeps): GatewayModule {
       route(app, "/ui/repos/:owner/:repo/pulls/:n{[0-9]+}", "/ui/repos", (c, viewer) =>
         prPage(deps.store, deps.log, `${c.req.param("owner")}/${c.req.param("repo")}`, Number(c.req.param("n")), viewer));
       route(app, "/ui/search", "/ui/search", (c, viewer) => searchPage(deps.store, deps.log, c.req.query(), viewer));
+      route(app, "/ui/policy", "/ui/policy", (_c, viewer) => policyPage(viewer));
+      route(app, "/ui/access", "/ui/access", (c) => accessPage(deps, c.var.caller));
+      mountExplainApi(app);
       route(app, "/ui/*", "", () => errorPage(404, "Not found", "There is no such page."));
     },
   };

@@ -113,7 +113,7 @@ export function layout(page: Page, viewer: Viewer | null, current: string, csrf:
 <meta name="keyless-csrf" content="${csrf}">
 <link rel="stylesheet" href="${STYLE_URL}"><script src="${SCRIPT_URL}" defer></script></head><body>
 <header><b>keyless</b>${viewer
-    ? html`${nav("/ui/", "Dashboard")}${nav("/ui/requests", "Requests")}${nav("/ui/tool-calls", "Tool calls")}${nav("/ui/sessions", "Sessions")}${nav("/ui/repos", "Repositories")}${nav("/ui/search", "Search")}
+    ? html`${nav("/ui/", "Dashboard")}${nav("/ui/requests", "Requests")}${nav("/ui/tool-calls", "Tool calls")}${nav("/ui/sessions", "Sessions")}${nav("/ui/repos", "Repositories")}${nav("/ui/search", "Search")}${nav("/ui/access", "Access")}${viewer.admin ? nav("/ui/policy", "Policy") : ""}
 <span class="me">${viewer.principal} · ${viewer.admin ? "admin" : "user"}</span>`
     : ""}</header>
 <main>

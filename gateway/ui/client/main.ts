@@ -1,10 +1,11 @@
 // The UI's one script, served from the gateway's own origin (the CSP allows no other): each feature enhances the
 // server-rendered page where its markers are, so every page still reads without JavaScript.
 import { charts } from "./charts.js";
+import { policyEditor } from "./policy-editor.js";
 import { scrollables } from "./scrollables.js";
 
 type Feature = (root: Document) => void;
 
-const features: readonly Feature[] = [charts, scrollables];
+const features: readonly Feature[] = [charts, scrollables, policyEditor];
 
 for (const feature of features) feature(document);

@@ -1,6 +1,6 @@
 // The stats API's query and answer, shared by the gateway (gateway/stats, gateway/api/stats.ts) and the UI's chart
 // script (gateway/ui/client/charts.ts): zod only, so the browser bundle pulls in nothing from Node.
-import { z } from "zod";
+import * as z from "zod";
 
 export const RANGES: Readonly<Record<"24h" | "7d" | "30d", number>> = { "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
 export const STEPS: Readonly<Record<"5m" | "1h" | "6h" | "1d", number>> = { "5m": 300_000, "1h": 3_600_000, "6h": 21_600_000, "1d": 86_400_000 };
