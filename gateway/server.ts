@@ -15,7 +15,7 @@ import { createResolver, listenProblem, listenWarning } from "./identity/index.j
 import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
-import { createMetrics } from "./proxy/metrics.js";
+import { createMetrics, observeRequestLog } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
 import { createWebSocketModule } from "./websocket/index.js";
 import { rateLimitPlugin } from "./quotas/rate-limits.js";
@@ -27,7 +27,8 @@ import { hostname as hostName } from "node:os";
 import { randomBytes } from "node:crypto";
 import { type Store, openStore } from "./store/db.js";
 import { takeLease } from "./store/leases.js";
-import { RequestLog } from "./store/requests.js";
+import type { RequestLog } from "./store/requests.js";
+import { openRequestLog } from "./log-writer/index.js";
 import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
@@ -97,11 +98,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await store.close();
     throw err;
   }
-  const requestLog = new RequestLog(store, {
+  const requestLog = openRequestLog(store, config.database, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   const metrics = createMetrics();
+  observeRequestLog(metrics.registry, requestLog);
   const upstream = createUpstreamClient({
     headersTimeoutMs: config.limits.upstream_timeout,
     bodyTimeoutMs: config.limits.upstream_timeout,
@@ -226,7 +228,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
       await upstream.close();
-      await requestLog.flush();
+      await requestLog.close();
       await ci.stop();
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.

@@ -17,6 +17,7 @@ import {
   chargesOf,
   planReservation,
   planSettlement,
+  reservedPerBucket,
 } from "./bucket-store.js";
 import { type BucketState, adjust, freshBucket, refill } from "./buckets.js";
 
@@ -39,6 +40,45 @@ export async function immediate<T>(store: Store, work: (trx: Executor) => Promis
   });
 }
 
+async function current(db: Executor, charge: Charge, now: number): Promise<BucketState> {
+  const row = await db.selectFrom("quota_buckets").selectAll().where("bucket", "=", charge.bucket).executeTakeFirst();
+  return refill(row ? toState(row) : freshBucket(charge.def, now), charge.def, now);
+}
+
+/** Every line's bucket, refilled to `now`. */
+async function states(db: Executor, charges: readonly Charge[], now: number): Promise<Map<string, BucketState>> {
+  const out = new Map<string, BucketState>();
+  for (const c of charges) out.set(c.bucket, await current(db, c, now));
+  return out;
+}
+
+async function writeBucket(db: Executor, charge: Charge, state: BucketState): Promise<void> {
+  const values = { quota: charge.quota, balance_nanos: state.balance, carry: state.carry, updated_ms: state.updatedMs };
+  await db
+    .insertInto("quota_buckets")
+    .values({ bucket: charge.bucket, ...values })
+    .onConflict((oc) => oc.column("bucket").doUpdateSet(values))
+    .execute();
+}
+
+/**
+ * Replaces each line's reservation by `charged` and records the charge per bucket, inside the caller's transaction
+ * (the request log's writer, which may be a worker thread with its own connection).
+ */
+export async function settleIn(db: Executor, requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean, now: number): Promise<void> {
+  const known = await states(db, chargesOf(lines.map((l) => l.line)), now);
+  const planned = planSettlement(lines, charged, (c) => known.get(c.bucket)!);
+  for (const { charge, reserved, charged: spent } of planned.charges) {
+    await writeBucket(db, charge, planned.states.get(charge.bucket)!);
+    const row = { quota: charge.quota, ts: now, reserved_nanos: reserved, charged_nanos: spent, at_reservation: atReservation ? 1 : 0 };
+    await db
+      .insertInto("quota_charges")
+      .values({ request_id: requestId, bucket: charge.bucket, ...row })
+      .onConflict((oc) => oc.columns(["request_id", "bucket"]).doUpdateSet(row))
+      .execute();
+  }
+}
+
 export class QuotaStore implements BucketStore {
   readonly description = "sqlite";
   private readonly inFlight = new InFlight();
@@ -48,74 +88,34 @@ export class QuotaStore implements BucketStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private async current(db: Executor, charge: Charge, now: number): Promise<BucketState> {
-    const row = await db.selectFrom("quota_buckets").selectAll().where("bucket", "=", charge.bucket).executeTakeFirst();
-    return refill(row ? toState(row) : freshBucket(charge.def, now), charge.def, now);
-  }
-
-  /** Every line's bucket, refilled to `now`. */
-  private async states(db: Executor, charges: readonly Charge[], now: number): Promise<Map<string, BucketState>> {
-    const out = new Map<string, BucketState>();
-    for (const c of charges) out.set(c.bucket, await this.current(db, c, now));
-    return out;
-  }
-
-  private async write(db: Executor, charge: Charge, state: BucketState): Promise<void> {
-    const values = { quota: charge.quota, balance_nanos: state.balance, carry: state.carry, updated_ms: state.updatedMs };
-    await db
-      .insertInto("quota_buckets")
-      .values({ bucket: charge.bucket, ...values })
-      .onConflict((oc) => oc.column("bucket").doUpdateSet(values))
-      .execute();
-  }
-
   async reserve(lines: readonly Line[], nanos: number): Promise<ReserveResult> {
     const result = await immediate(this.store, async (db) => {
       const now = this.now();
-      const current = await this.states(db, chargesOf(lines), now);
-      const { result, states } = planReservation(lines, nanos, (c) => current.get(c.bucket)!);
-      if (result.ok) for (const c of chargesOf(lines)) await this.write(db, c, states.get(c.bucket)!);
-      return result;
+      const known = await states(db, chargesOf(lines), now);
+      const planned = planReservation(lines, nanos, (c) => known.get(c.bucket)!);
+      if (planned.result.ok) for (const c of chargesOf(lines)) await writeBucket(db, c, planned.states.get(c.bucket)!);
+      return planned.result;
     });
     if (result.ok) this.inFlight.reserved(lines, result.portions);
     return result;
   }
 
-  /** Runs inside the request log's transaction, so the request row and its charges commit together. */
+  /** Written with the request's log row (by the log's writer, in its transaction), so the row and its charges commit together. */
   settlement(lines: readonly SettleLine[], charged: number, atReservation: boolean): RowExtension {
-    let settled: { bucket: string; reserved: number }[] = [];
     return {
-      write: async (trx, requestId) => {
-        settled = await this.settleIn(trx, requestId, lines, charged, atReservation);
-      },
-      committed: () => this.inFlight.settled(settled),
+      rows: () => ({ kind: "quota_settlement", lines, charged, atReservation }),
+      committed: () => this.inFlight.settled(reservedPerBucket(lines)),
     };
   }
 
   /** Settles on its own (outside a request log transaction). */
   async settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<void> {
-    this.inFlight.settled(await immediate(this.store, (db) => this.settleIn(db, requestId, lines, charged, atReservation)));
-  }
-
-  /** Replaces each line's reservation by `charged` and records the charge per bucket (inside the caller's transaction). */
-  private async settleIn(db: Executor, requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<{ bucket: string; reserved: number }[]> {
-    const now = this.now();
-    const current = await this.states(db, chargesOf(lines.map((l) => l.line)), now);
-    const { states, charges } = planSettlement(lines, charged, (c) => current.get(c.bucket)!);
-    for (const { charge, reserved, charged: spent } of charges) {
-      await this.write(db, charge, states.get(charge.bucket)!);
-      const row = { quota: charge.quota, ts: now, reserved_nanos: reserved, charged_nanos: spent, at_reservation: atReservation ? 1 : 0 };
-      await db
-        .insertInto("quota_charges")
-        .values({ request_id: requestId, bucket: charge.bucket, ...row })
-        .onConflict((oc) => oc.columns(["request_id", "bucket"]).doUpdateSet(row))
-        .execute();
-    }
-    return charges.map((t) => ({ bucket: t.charge.bucket, reserved: t.reserved }));
+    await immediate(this.store, (db) => settleIn(db, requestId, lines, charged, atReservation, this.now()));
+    this.inFlight.settled(reservedPerBucket(lines));
   }
 
   peek(charge: Charge): Promise<BucketState> {
-    return this.current(this.store.db, charge, this.now());
+    return current(this.store.db, charge, this.now());
   }
 
   reserved(bucket: string): number {
@@ -130,9 +130,9 @@ export class QuotaStore implements BucketStore {
   refill(charge: Charge, amount: number | null, principal: string): Promise<RefillResult> {
     return immediate(this.store, async (db) => {
       const now = this.now();
-      const before = await this.current(db, charge, now);
+      const before = await current(db, charge, now);
       const after = adjust(before, charge.def, amount ?? Math.max(0, charge.def.capacity - before.balance));
-      await this.write(db, charge, after);
+      await writeBucket(db, charge, after);
       await db
         .insertInto("quota_refills")
         .values({ ts: now, principal, bucket: charge.bucket, amount_nanos: after.balance - before.balance, balance_before: before.balance, balance_after: after.balance })

@@ -4,7 +4,8 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { type Expression, type SqlBool, sql } from "kysely";
 import { BatchWriter } from "./batch-writer.js";
 import type { Store } from "./db.js";
-import type { CapturesTable, Executor, RequestRecord } from "./schema.js";
+import { type ApplyLogWrite, type LogWrite, applyStoreWrite } from "./log-writes.js";
+import type { CapturesTable, Kdb, RequestRecord, RowCursor } from "./schema.js";
 import type { Insertable } from "kysely";
 
 /** A request as the gateway uses it: the stored row with its JSON and 0/1 columns decoded. */
@@ -23,32 +24,46 @@ export interface Capture {
 
 type PreparedCapture = Omit<Insertable<CapturesTable>, "request_id" | "ts">;
 
-/** Extra rows other modules write in the same transaction as the request (tool calls, quota ledger…). */
+/** What another module stores with a request's row (tool calls, findings, the budget's settlement, hook events). */
 export interface RowExtension {
-  write(trx: Executor, requestId: string): Promise<void>;
+  /** The rows, as data; read when the request is recorded, after every plugin's after-step. */
+  rows?(): LogWrite | undefined;
   /**
-   * Runs once the transaction has committed (work that must see the rows, such as delivering them); flush() waits for
-   * the promise it returns.
+   * Runs once the row's transaction has committed (work that must see the rows, such as delivering them); flush() waits
+   * for the promise it returns.
    */
   committed?(): void | Promise<void>;
   /** Rewrites the request's capture before anything is stored (secrets masked out of captures). */
   capture?(capture: Capture): Capture;
 }
 
-interface PendingEntry {
+/** A request's row with everything stored with it: plain data, as the log's writer receives it. */
+export interface LogEntry {
   readonly row: RequestRow;
   readonly capture: Capture | null;
-  readonly extensions: readonly RowExtension[];
+  readonly writes: readonly LogWrite[];
+}
+
+/**
+ * Where recorded entries go: written in the order given, in transactions, off the request path; `committed` runs on
+ * this thread once the entry's transaction has committed.
+ */
+export interface LogSink {
+  add(entry: LogEntry, committed: (() => void) | null): void;
+  /** Writes everything added so far. */
+  flush(): Promise<void>;
+  /** Writes everything added so far and stops. */
+  close(): Promise<void>;
+  /** Entries added and not yet committed. */
+  readonly pending: number;
+  /** False while the writer cannot take entries at all (its worker died and is being replaced). */
+  readonly up: boolean;
 }
 
 /** HTTP status classes, and "denied" for requests keyless refused (policy, quota, guardrail). */
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "denied";
 
-/** Paging cursor: rows strictly older than this one in the list's (ts, id) order. */
-export interface RowCursor {
-  readonly ts: number;
-  readonly id: string | number;
-}
+export type { RowCursor } from "./schema.js";
 
 export interface RequestFilter {
   readonly principal?: string;
@@ -98,71 +113,83 @@ function fromDb(row: RequestRecord): RequestRow {
 
 type Where = Expression<SqlBool>;
 
+/** Entries waiting beyond which the gateway refuses new requests rather than serve them unlogged. */
+export const DEFAULT_MAX_PENDING = 20_000;
+
+export interface RequestLogOptions {
+  readonly intervalMs?: number;
+  readonly onError?: (err: unknown) => void;
+  /** The writer; by default a batched writer on this thread over `store`. */
+  readonly sink?: LogSink;
+  /** Writes the kinds of LogWrite the default writer meets (the store's own kinds by default). */
+  readonly apply?: ApplyLogWrite;
+  readonly maxPending?: number;
+}
+
 export class RequestLog {
-  private readonly writer: BatchWriter<PendingEntry>;
+  private readonly sink: LogSink;
   private readonly db;
+  private readonly maxPending: number;
   /** Work started by written rows (settlements against a shared bucket store) that flush() waits for. */
   private readonly followUps = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
-    options: { intervalMs?: number; onError?: (err: unknown) => void } = {},
+    options: RequestLogOptions = {},
   ) {
     this.db = store.db;
-    this.writer = new BatchWriter({
-      write: (entries) => this.write(entries),
-      intervalMs: options.intervalMs ?? 200,
-      onError: (err) => options.onError?.(err),
-    });
+    this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.sink = options.sink ?? new BatchSink(store, options.apply ?? applyStoreWrite, options);
   }
 
-  /** One slice in one transaction: its request rows and captures as one INSERT each (a round trip each on PostgreSQL), then the extensions. */
-  private async write(entries: readonly PendingEntry[]): Promise<void> {
-    // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
-    const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
-    const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
-    const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("requests")
-        .values(requests)
-        .onConflict((oc) => oc.column("id").doUpdateSet(replaceAll(keysBut(requests[0]!, "id"))))
-        .execute();
-      if (captures.length > 0) {
-        await trx
-          .insertInto("captures")
-          .values(captures)
-          .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
-          .execute();
-      }
-      for (const { row, extensions } of entries) for (const ext of extensions) await ext.write(trx, row.id);
-    });
-    for (const { extensions } of entries) {
-      for (const ext of extensions) {
-        const after = ext.committed?.();
-        if (!after) continue;
-        // Their failures are theirs to report (and retry); here they only end the wait.
-        const settled: Promise<void> = after.catch(() => undefined).finally(() => this.followUps.delete(settled));
-        this.followUps.add(settled);
-      }
-    }
-  }
-
-  /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
+  /** Queues a request for writing with what the extensions store with it; the writer compresses and writes it. */
   record(row: RequestRow, capture: Capture | null, extensions: readonly RowExtension[] = []): void {
     const masked = capture && extensions.reduce((c, ext) => ext.capture?.(c) ?? c, capture);
-    this.writer.add({ row, capture: masked, extensions });
+    const writes = extensions.flatMap((ext) => ext.rows?.() ?? []);
+    const after = extensions.flatMap((ext) => (ext.committed ? [ext.committed] : []));
+    this.sink.add({ row, capture: masked, writes }, after.length > 0 ? () => this.committed(after) : null);
+  }
+
+  private committed(callbacks: readonly (() => void | Promise<void>)[]): void {
+    for (const callback of callbacks) {
+      let after: void | Promise<void>;
+      try {
+        after = callback();
+      } catch {
+        continue; // an extension reports its own failures
+      }
+      if (!after) continue;
+      // Their failures are theirs to report (and retry); here they only end the wait.
+      const settled: Promise<void> = after.catch(() => undefined).finally(() => this.followUps.delete(settled));
+      this.followUps.add(settled);
+    }
   }
 
   /** Writes everything queued, and waits for the work the written rows started. */
   async flush(): Promise<void> {
-    await this.writer.flush();
+    await this.sink.flush();
+    await Promise.allSettled([...this.followUps]);
+  }
+
+  /** Writes everything queued and stops the writer (shutdown). */
+  async close(): Promise<void> {
+    await this.sink.close();
     await Promise.allSettled([...this.followUps]);
   }
 
   /** Rows queued and not yet written. */
   get pending(): number {
-    return this.writer.pending;
+    return this.sink.pending;
+  }
+
+  /** Whether the writer is running (false while a dead worker is replaced). */
+  get writerUp(): boolean {
+    return this.sink.up;
+  }
+
+  /** Whether a new request may be served: its row would be written (the writer runs and its queue has room). */
+  get accepting(): boolean {
+    return this.sink.up && this.sink.pending < this.maxPending;
   }
 
   async list(filter: RequestFilter): Promise<RequestRow[]> {
@@ -268,6 +295,72 @@ export class RequestLog {
   async purgeCaptures(before: number): Promise<number> {
     const result = await this.db.deleteFrom("captures").where("ts", "<", before).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+}
+
+/**
+ * One slice of entries in one transaction: the request rows and captures as one INSERT each (a round trip each on
+ * PostgreSQL), then what the extensions store.
+ */
+export async function writeEntries(db: Kdb, entries: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
+  // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
+  const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
+  const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
+  const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("requests")
+      .values(requests)
+      .onConflict((oc) => oc.column("id").doUpdateSet(replaceAll(keysBut(requests[0]!, "id"))))
+      .execute();
+    if (captures.length > 0) {
+      await trx
+        .insertInto("captures")
+        .values(captures)
+        .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
+        .execute();
+    }
+    for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
+  });
+}
+
+interface Queued {
+  readonly entry: LogEntry;
+  readonly committed: (() => void) | null;
+}
+
+/** The writer on this thread: batched transactions between requests (PostgreSQL, an in-memory SQLite, tests). */
+export class BatchSink implements LogSink {
+  private readonly writer: BatchWriter<Queued>;
+  readonly up = true;
+
+  constructor(store: Store, apply: ApplyLogWrite, options: Pick<RequestLogOptions, "intervalMs" | "onError">) {
+    this.writer = new BatchWriter<Queued>({
+      write: async (queued) => {
+        await writeEntries(store.db, queued.map((q) => q.entry), apply);
+        for (const q of queued) q.committed?.();
+      },
+      intervalMs: options.intervalMs ?? 200,
+      // Nothing is dropped: the log refuses new requests instead (RequestLog.accepting).
+      maxPending: Number.POSITIVE_INFINITY,
+      onError: (err) => options.onError?.(err),
+    });
+  }
+
+  add(entry: LogEntry, committed: (() => void) | null): void {
+    this.writer.add({ entry, committed });
+  }
+
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  get pending(): number {
+    return this.writer.pending;
   }
 }
 

@@ -1,0 +1,20 @@
+// The request log with its writer: a worker thread with its own connection for a SQLite file, a batched writer on this
+// thread for PostgreSQL (whose writes are network round trips, not CPU) and for an in-memory SQLite (which no other
+// connection can open).
+import type { DatabaseConfig } from "../config/schema.js";
+import type { Store } from "../store/db.js";
+import { RequestLog } from "../store/requests.js";
+import { applyLogWrite } from "./apply.js";
+import { WorkerSink } from "./sink.js";
+
+export interface RequestLogSetup {
+  readonly intervalMs?: number;
+  readonly onError: (err: unknown) => void;
+}
+
+export function openRequestLog(store: Store, database: Pick<DatabaseConfig, "path">, setup: RequestLogSetup): RequestLog {
+  const intervalMs = setup.intervalMs ?? 200;
+  const onError = setup.onError;
+  const sink = store.engine === "sqlite" && database.path !== ":memory:" ? new WorkerSink({ path: database.path, intervalMs, onError }) : undefined;
+  return new RequestLog(store, { intervalMs, onError, apply: applyLogWrite, ...(sink ? { sink } : {}) });
+}

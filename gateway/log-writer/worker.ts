@@ -1,0 +1,47 @@
+// The log's writer thread: owns its own connection to the gateway's SQLite file (WAL: the gateway's connection reads
+// and reserves budgets meanwhile), compresses captures and writes entries in time-boxed transactions, so none of that
+// runs on the event loop that serves requests. Entries commit in the order they were recorded.
+import { parentPort, workerData } from "node:worker_threads";
+import { BatchWriter } from "../store/batch-writer.js";
+import { openSqlite } from "../store/db.js";
+import { type LogEntry, writeEntries } from "../store/requests.js";
+import { applyLogWrite } from "./apply.js";
+import type { FromWriter, ToWriter, WriterData } from "./protocol.js";
+
+const port = parentPort!;
+const { path, intervalMs } = workerData as WriterData;
+const db = openSqlite(path);
+const say = (message: FromWriter) => port.postMessage(message);
+
+const writer = new BatchWriter<{ readonly n: number; readonly entry: LogEntry }>({
+  intervalMs,
+  // A transaction holds SQLite's write lock, which the gateway's budget reservations wait for: keep each short.
+  sliceMs: 2,
+  // Nothing is dropped: the gateway counts what is pending and refuses requests past its bound.
+  maxPending: Number.POSITIVE_INFINITY,
+  write: async (queued) => {
+    await writeEntries(db, queued.map((q) => q.entry), applyLogWrite);
+    say({ type: "committed", upTo: queued.at(-1)!.n });
+  },
+  onError: (err) => say({ type: "failed", message: err instanceof Error ? err.message : String(err) }),
+});
+
+port.on("message", (message: ToWriter) => {
+  switch (message.type) {
+    case "entries":
+      message.entries.forEach((entry, i) => writer.add({ n: message.first + i, entry }));
+      return;
+    case "flush":
+      void writer.flush().then(() => say({ type: "flushed", id: message.id }));
+      return;
+    case "close":
+      void writer
+        .flush()
+        .then(() => db.destroy())
+        .then(() => {
+          say({ type: "closed" });
+          port.close();
+        });
+      return;
+  }
+});
