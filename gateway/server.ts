@@ -91,17 +91,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const store = await openStore(config.database);
   const replica = `${hostName()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
-  let buckets: BucketStore;
-  try {
-    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  const requestLog = openRequestLog(store, config.database, {
+  const { log: requestLog, reserve } = openRequestLog(store, config.database, {
     intervalMs: options.logIntervalMs,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
+  let buckets: BucketStore;
+  try {
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, ...(reserve ? { reserve } : {}) });
+  } catch (err) {
+    await requestLog.close();
+    await store.close();
+    throw err;
+  }
   const metrics = createMetrics();
   observeRequestLog(metrics.registry, requestLog);
   const upstream = createUpstreamClient({

@@ -4,6 +4,7 @@
 import type { DatabaseConfig } from "../config/schema.js";
 import type { Store } from "../store/db.js";
 import { RequestLog } from "../store/requests.js";
+import type { Reserver } from "../quotas/store.js";
 import { applyLogWrite } from "./apply.js";
 import { WorkerSink } from "./sink.js";
 
@@ -12,9 +13,16 @@ export interface RequestLogSetup {
   readonly onError: (err: unknown) => void;
 }
 
-export function openRequestLog(store: Store, database: Pick<DatabaseConfig, "path">, setup: RequestLogSetup): RequestLog {
+export interface OpenedLog {
+  readonly log: RequestLog;
+  /** Budget reservations on the writer's connection, when the writer is a thread of its own. */
+  readonly reserve?: Reserver;
+}
+
+export function openRequestLog(store: Store, database: Pick<DatabaseConfig, "path">, setup: RequestLogSetup): OpenedLog {
   const intervalMs = setup.intervalMs ?? 200;
   const onError = setup.onError;
-  const sink = store.engine === "sqlite" && database.path !== ":memory:" ? new WorkerSink({ path: database.path, intervalMs, onError }) : undefined;
-  return new RequestLog(store, { intervalMs, onError, apply: applyLogWrite, ...(sink ? { sink } : {}) });
+  if (store.engine !== "sqlite" || database.path === ":memory:") return { log: new RequestLog(store, { intervalMs, onError, apply: applyLogWrite }) };
+  const sink = new WorkerSink({ path: database.path, intervalMs, onError });
+  return { log: new RequestLog(store, { intervalMs, onError, apply: applyLogWrite, sink }), reserve: (lines, nanos) => sink.reserve(lines, nanos) };
 }

@@ -1,4 +1,5 @@
 // The messages between the gateway and its log-writing worker thread (structured clones of plain data).
+import type { Line, ReserveResult } from "../quotas/bucket-store.js";
 import type { LogEntry } from "../store/requests.js";
 
 export interface WriterData {
@@ -12,11 +13,15 @@ export type ToWriter =
   /** Entries numbered `first`, `first + 1`, …, in the order they were recorded. */
   | { readonly type: "entries"; readonly first: number; readonly entries: readonly LogEntry[] }
   | { readonly type: "flush"; readonly id: number }
+  /** A budget reservation, run between the log's transactions on the one connection that writes. */
+  | { readonly type: "reserve"; readonly id: number; readonly lines: readonly Line[]; readonly nanos: number }
   | { readonly type: "close" };
 
 export type FromWriter =
   /** Every entry up to this number has committed. */
   | { readonly type: "committed"; readonly upTo: number }
   | { readonly type: "flushed"; readonly id: number }
+  | { readonly type: "reserved"; readonly id: number; readonly result: ReserveResult }
+  | { readonly type: "reserve_failed"; readonly id: number; readonly message: string }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "closed" };

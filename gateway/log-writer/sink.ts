@@ -3,6 +3,7 @@
 // gets every entry not yet committed. While it is down the log says so (RequestLog.accepting), and the gateway
 // refuses new requests rather than serve them unlogged.
 import { Worker } from "node:worker_threads";
+import { BucketStoreUnavailable, type Line, type ReserveResult } from "../quotas/bucket-store.js";
 import type { LogEntry, LogSink } from "../store/requests.js";
 import type { FromWriter, ToWriter, WriterData } from "./protocol.js";
 
@@ -37,6 +38,8 @@ export class WorkerSink implements LogSink {
   private batchFirst = 0;
   private flushes = new Map<number, () => void>();
   private flushId = 0;
+  private reservations = new Map<number, { resolve: (r: ReserveResult) => void; reject: (err: Error) => void }>();
+  private reservationId = 0;
   private closing: Promise<void> | null = null;
   private running = false;
 
@@ -68,6 +71,16 @@ export class WorkerSink implements LogSink {
     return new Promise((resolve) => {
       this.flushes.set(id, resolve);
       this.post({ type: "flush", id });
+    });
+  }
+
+  /** A budget reservation on the writer's connection (quotas/store.ts `Reserver`). */
+  reserve(lines: readonly Line[], nanos: number): Promise<ReserveResult> {
+    if (!this.running) return Promise.reject(new BucketStoreUnavailable("the request log's writer, which keeps the budgets, is down"));
+    const id = ++this.reservationId;
+    return new Promise((resolve, reject) => {
+      this.reservations.set(id, { resolve, reject });
+      this.post({ type: "reserve", id, lines, nanos });
     });
   }
 
@@ -113,6 +126,9 @@ export class WorkerSink implements LogSink {
     if (this.worker !== worker) return;
     this.running = false;
     this.worker = null;
+    // Whether these committed is unknown; refused, they are never forwarded (a committed one holds its nanodollars).
+    for (const { reject } of this.reservations.values()) reject(new BucketStoreUnavailable("the request log's writer, which keeps the budgets, stopped"));
+    this.reservations.clear();
     if (this.closing) return;
     this.options.onError?.(new Error(`request log writer exited (code ${code}); ${this.pending} entries kept for its replacement`));
     setTimeout(() => this.closing ?? this.start(), this.options.restartMs ?? 1000).unref();
@@ -131,6 +147,14 @@ export class WorkerSink implements LogSink {
       case "flushed":
         this.flushes.get(message.id)?.();
         this.flushes.delete(message.id);
+        return;
+      case "reserved":
+        this.reservations.get(message.id)?.resolve(message.result);
+        this.reservations.delete(message.id);
+        return;
+      case "reserve_failed":
+        this.reservations.get(message.id)?.reject(new BucketStoreUnavailable(message.message));
+        this.reservations.delete(message.id);
         return;
       case "failed":
         this.options.onError?.(new Error(message.message));

@@ -5,6 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { BatchWriter } from "../store/batch-writer.js";
 import { openSqlite } from "../store/db.js";
 import { type LogEntry, writeEntries } from "../store/requests.js";
+import { reserveIn } from "../quotas/store.js";
 import { applyLogWrite } from "./apply.js";
 import type { FromWriter, ToWriter, WriterData } from "./protocol.js";
 
@@ -30,6 +31,13 @@ port.on("message", (message: ToWriter) => {
   switch (message.type) {
     case "entries":
       message.entries.forEach((entry, i) => writer.add({ n: message.first + i, entry }));
+      return;
+    case "reserve":
+      // Between the log's transactions: Kysely's one connection runs one transaction at a time.
+      reserveIn({ db }, message.lines, message.nanos, Date.now()).then(
+        (result) => say({ type: "reserved", id: message.id, result }),
+        (err: unknown) => say({ type: "reserve_failed", id: message.id, message: err instanceof Error ? err.message : String(err) }),
+      );
       return;
     case "flush":
       void writer.flush().then(() => say({ type: "flushed", id: message.id }));

@@ -1,6 +1,8 @@
 // Bucket balances in the gateway's SQLite store, so they survive restarts. A reservation checks and debits every bucket
 // of a request in one BEGIN IMMEDIATE transaction: it takes SQLite's write lock up front, so processes sharing the file
-// on one host serialize, and Kysely's single SQLite connection serializes this process's transactions.
+// on one host serialize, and Kysely's single SQLite connection serializes this process's transactions. In the gateway
+// the reservations run where the settlements do, on the request log's writer thread (log-writer/): one connection
+// writes, so the request path never waits on SQLite's lock for the log's writes.
 import { sql } from "kysely";
 import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
@@ -26,7 +28,7 @@ export type { Charge } from "./bucket-store.js";
 const toState = (r: BucketRecord): BucketState => ({ balance: r.balance_nanos, carry: r.carry, updatedMs: r.updated_ms });
 
 /** Runs `work` in a BEGIN IMMEDIATE transaction on the store's one SQLite connection. */
-export async function immediate<T>(store: Store, work: (trx: Executor) => Promise<T>): Promise<T> {
+export async function immediate<T>(store: Pick<Store, "db">, work: (trx: Executor) => Promise<T>): Promise<T> {
   return store.db.connection().execute(async (conn) => {
     await sql`BEGIN IMMEDIATE`.execute(conn);
     try {
@@ -79,6 +81,19 @@ export async function settleIn(db: Executor, requestId: string, lines: readonly 
   }
 }
 
+/** Checks and debits every line's buckets at `now`, or none (one BEGIN IMMEDIATE transaction). */
+export function reserveIn(store: Pick<Store, "db">, lines: readonly Line[], nanos: number, now: number): Promise<ReserveResult> {
+  return immediate(store, async (db) => {
+    const known = await states(db, chargesOf(lines), now);
+    const planned = planReservation(lines, nanos, (c) => known.get(c.bucket)!);
+    if (planned.result.ok) for (const c of chargesOf(lines)) await writeBucket(db, c, planned.states.get(c.bucket)!);
+    return planned.result;
+  });
+}
+
+/** Reserves elsewhere (the log's writer thread, which owns the writing connection). */
+export type Reserver = (lines: readonly Line[], nanos: number) => Promise<ReserveResult>;
+
 export class QuotaStore implements BucketStore {
   readonly description = "sqlite";
   private readonly inFlight = new InFlight();
@@ -86,16 +101,11 @@ export class QuotaStore implements BucketStore {
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
+    private readonly reserver?: Reserver,
   ) {}
 
   async reserve(lines: readonly Line[], nanos: number): Promise<ReserveResult> {
-    const result = await immediate(this.store, async (db) => {
-      const now = this.now();
-      const known = await states(db, chargesOf(lines), now);
-      const planned = planReservation(lines, nanos, (c) => known.get(c.bucket)!);
-      if (planned.result.ok) for (const c of chargesOf(lines)) await writeBucket(db, c, planned.states.get(c.bucket)!);
-      return planned.result;
-    });
+    const result = this.reserver ? await this.reserver(lines, nanos) : await reserveIn(this.store, lines, nanos, this.now());
     if (result.ok) this.inFlight.reserved(lines, result.portions);
     return result;
   }
