@@ -48,6 +48,8 @@ export interface GatewayOptions {
   readonly resolver?: IdentityResolver;
   readonly fetch?: typeof fetch;
   readonly logIntervalMs?: number;
+  /** Rows waiting to be logged beyond which new requests are refused (503). */
+  readonly logQueueLimit?: number;
   readonly log?: (message: string) => void;
   /** The file `loaded` came from: enables the config API, reloadConfig() (SIGHUP) and reloads when it changes. */
   readonly configPath?: string;
@@ -93,6 +95,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
   const { log: requestLog, reserve } = openRequestLog(store, config.database, {
     intervalMs: options.logIntervalMs,
+    maxPending: options.logQueueLimit,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   let buckets: BucketStore;

@@ -10,6 +10,7 @@ import { WorkerSink } from "./sink.js";
 
 export interface RequestLogSetup {
   readonly intervalMs?: number;
+  readonly maxPending?: number;
   readonly onError: (err: unknown) => void;
 }
 
@@ -21,8 +22,8 @@ export interface OpenedLog {
 
 export function openRequestLog(store: Store, database: Pick<DatabaseConfig, "path">, setup: RequestLogSetup): OpenedLog {
   const intervalMs = setup.intervalMs ?? 200;
-  const onError = setup.onError;
-  if (store.engine !== "sqlite" || database.path === ":memory:") return { log: new RequestLog(store, { intervalMs, onError, apply: applyLogWrite }) };
-  const sink = new WorkerSink({ path: database.path, intervalMs, onError });
-  return { log: new RequestLog(store, { intervalMs, onError, apply: applyLogWrite, sink }), reserve: (lines, nanos) => sink.reserve(lines, nanos) };
+  const options = { intervalMs, onError: setup.onError, apply: applyLogWrite, ...(setup.maxPending ? { maxPending: setup.maxPending } : {}) };
+  if (store.engine !== "sqlite" || database.path === ":memory:") return { log: new RequestLog(store, options) };
+  const sink = new WorkerSink({ path: database.path, intervalMs, onError: setup.onError });
+  return { log: new RequestLog(store, { ...options, sink }), reserve: (lines, nanos) => sink.reserve(lines, nanos) };
 }

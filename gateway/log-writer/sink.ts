@@ -17,10 +17,12 @@ export interface WorkerSinkOptions extends WriterData {
   readonly onError?: (err: unknown) => void;
   /** Wait before a dead worker is replaced. */
   readonly restartMs?: number;
+  /** Starts the worker thread (tests wrap it to stop one). */
+  readonly spawn?: (data: WriterData) => Worker;
 }
 
 /** The compiled worker; under tsx (tests) this module is TypeScript and its worker is loaded through tsx's loader. */
-function startWorker(workerData: WriterData): Worker {
+export function startWorker(workerData: WriterData): Worker {
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url), { workerData });
   const api = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const entry = JSON.stringify(new URL("./worker.ts", import.meta.url).href);
@@ -71,6 +73,7 @@ export class WorkerSink implements LogSink {
     return new Promise((resolve) => {
       this.flushes.set(id, resolve);
       this.post({ type: "flush", id });
+      this.keepAlive();
     });
   }
 
@@ -81,6 +84,7 @@ export class WorkerSink implements LogSink {
     return new Promise((resolve, reject) => {
       this.reservations.set(id, { resolve, reject });
       this.post({ type: "reserve", id, lines, nanos });
+      this.keepAlive();
     });
   }
 
@@ -90,9 +94,17 @@ export class WorkerSink implements LogSink {
       const worker = this.worker;
       if (!worker) return resolve();
       worker.once("exit", () => resolve());
+      worker.ref();
       this.post({ type: "close" });
     });
     return this.closing;
+  }
+
+  /** An idle worker must not keep a process alive; one this process waits for must (or its answer never comes). */
+  private keepAlive(): void {
+    if (this.closing) return;
+    if (this.flushes.size > 0 || this.reservations.size > 0) this.worker?.ref();
+    else this.worker?.unref();
   }
 
   private send(): void {
@@ -107,14 +119,13 @@ export class WorkerSink implements LogSink {
   }
 
   private start(): void {
-    const worker = startWorker({ path: this.options.path, intervalMs: this.options.intervalMs });
-    // The gateway's close() drains it; an unclosed one must not keep a process alive.
-    worker.unref();
+    const worker = (this.options.spawn ?? startWorker)({ path: this.options.path, intervalMs: this.options.intervalMs });
     this.worker = worker;
     this.running = true;
     worker.on("message", (message: FromWriter) => this.heard(message));
     worker.on("error", (err) => this.options.onError?.(err));
     worker.on("exit", (code) => this.exited(worker, code));
+    this.keepAlive();
     // A new worker gets what its predecessor did not commit, and the flushes still waited for.
     this.batch = [];
     const waiting = this.held.slice(this.head);
@@ -131,7 +142,7 @@ export class WorkerSink implements LogSink {
     this.reservations.clear();
     if (this.closing) return;
     this.options.onError?.(new Error(`request log writer exited (code ${code}); ${this.pending} entries kept for its replacement`));
-    setTimeout(() => this.closing ?? this.start(), this.options.restartMs ?? 1000).unref();
+    setTimeout(() => this.closing ?? this.start(), this.options.restartMs ?? 1000);
   }
 
   private heard(message: FromWriter): void {
@@ -147,15 +158,15 @@ export class WorkerSink implements LogSink {
       case "flushed":
         this.flushes.get(message.id)?.();
         this.flushes.delete(message.id);
-        return;
+        return this.keepAlive();
       case "reserved":
         this.reservations.get(message.id)?.resolve(message.result);
         this.reservations.delete(message.id);
-        return;
+        return this.keepAlive();
       case "reserve_failed":
         this.reservations.get(message.id)?.reject(new BucketStoreUnavailable(message.message));
         this.reservations.delete(message.id);
-        return;
+        return this.keepAlive();
       case "failed":
         this.options.onError?.(new Error(message.message));
         return;
