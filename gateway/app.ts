@@ -8,6 +8,7 @@ import { anthropicError } from "./dialects/anthropic/codec.js";
 import { bedrockError } from "./formats/bedrock.js";
 import { googleError } from "./dialects/gemini/codec.js";
 import { refuseCrossSite, refuseForeignHost } from "./http/cross-site.js";
+import { refuseWithoutCsrfToken } from "./http/csrf.js";
 import { type CredentialIdentity, identify, requireIdentity } from "./http/identify.js";
 import type { Identity, IdentityResolver } from "./identity/types.js";
 import { CallerCache } from "./access/caller.js";
@@ -71,6 +72,8 @@ function mountEdge(app: Hono<GatewayEnv>, deps: AppDeps, routes: readonly RouteD
   const callers = new CallerCache((message) => onError(new Error(message), "grants"));
   app.use("*", refuseForeignHost(() => deps.getConfig().allowed_hosts, () => deps.resolver.tailnetSuffix(), (path, message) => genericError(path, 403, message)));
   app.use("*", refuseCrossSite((path, message) => genericError(path, 403, message)));
+  // keyless's own API and UI are what a page in an admin's browser could be made to call.
+  for (const path of ["/api/*", "/ui/*"]) app.use(path, refuseWithoutCsrfToken((c, message) => apiError(c, 403, "csrf_token_missing", message)));
   // Identity first, then the body limit, then the body: nobody unidentified makes the gateway read more than a small
   // body, and nobody at all more than the route's limit.
   const refuseCaller = (c: Context<GatewayEnv>, status: 403 | 503, message: string) => {

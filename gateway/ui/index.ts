@@ -1,8 +1,10 @@
-// The read-only web UI at /ui/: server-rendered HTML for people on the tailnet, no client-side JavaScript. Admins see
+// The web UI at /ui/: server-rendered HTML for people on the tailnet, enhanced by one script from the gateway's origin. Admins see
 // everything; users only rows whose principal is theirs; callers without a role get a 403 page.
 import type { Context, Hono } from "hono";
 import type { GatewayModule } from "../proxy/feature.js";
 import type { GatewayEnv } from "../http/env.js";
+import { csrfToken } from "../http/csrf.js";
+import { mountAssets } from "./assets.js";
 import { dashboardPage } from "./dashboard.js";
 import type { UiDeps } from "./deps.js";
 import { type Page, UI_HEADERS, type Viewer, errorPage, layout } from "./layout.js";
@@ -14,7 +16,7 @@ type Render = (c: Context<GatewayEnv>, viewer: Viewer) => Page | Promise<Page>;
 
 export function createUiModule(deps: UiDeps): GatewayModule {
   const send = (c: Context<GatewayEnv>, page: Page, viewer: Viewer | null, current: string) =>
-    c.html(layout(page, viewer, current), page.status ?? 200, UI_HEADERS);
+    c.html(layout(page, viewer, current, csrfToken(c)), page.status ?? 200, UI_HEADERS);
 
   const route = (app: Hono<GatewayEnv>, path: string, nav: string, render: Render) =>
     app.get(path, async (c) => {
@@ -28,6 +30,7 @@ export function createUiModule(deps: UiDeps): GatewayModule {
     name: "ui",
     mount(app) {
       app.get("/ui", (c) => c.redirect("/ui/", 301));
+      mountAssets(app);
       route(app, "/ui/", "/ui/", (c, viewer) => dashboardPage(deps, c.var.caller, viewer));
       route(app, "/ui/requests", "/ui/requests", (c, viewer) => requestsPage(deps.log, c.req.query(), viewer));
       route(app, "/ui/requests/:id", "/ui/requests", (c, viewer) => requestPage(deps.log, deps.store, c.var.caller.config, c.req.param("id") ?? "", viewer));

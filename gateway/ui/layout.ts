@@ -1,7 +1,8 @@
 // The web UI's frame and formatting. Every string from traffic (model output, commands, headers, principals) is
 // attacker-controlled: pages are built only with hono/html's `html` template, which escapes every interpolation, and
 // are served with the session page's CSP (no scripts at all, inline style only).
-import { html, raw } from "hono/html";
+import { html } from "hono/html";
+import { SCRIPT_URL, STYLE_URL } from "./assets.js";
 import { SESSION_PAGE_HEADERS } from "../api/session-page.js";
 import { z } from "zod";
 import { formatDollars } from "../config/units.js";
@@ -21,7 +22,13 @@ export interface Page {
   readonly body: Html;
 }
 
-export const UI_HEADERS: Readonly<Record<string, string>> = { ...SESSION_PAGE_HEADERS, "x-frame-options": "DENY" };
+/** Scripts and styles only from the gateway's own origin (assets.ts), never inline; forms and fetches only to it. */
+export const UI_HEADERS: Readonly<Record<string, string>> = {
+  ...SESSION_PAGE_HEADERS,
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+};
 
 /** Query-string filters of a list page; undefined and "" are left out of links. */
 export type Params = Readonly<Record<string, string | undefined>>;
@@ -97,29 +104,14 @@ export function filterLink(path: string, params: Params, key: string, value: str
   return html`<a href="${href(path, withParam(params, key, value))}">${text ?? value}</a>`;
 }
 
-const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1f2328;background:#fff}
-header{display:flex;gap:1.2rem;align-items:baseline;padding:.6rem 1.2rem;border-bottom:1px solid #d0d7de;background:#f6f8fa}
-header .me{margin-left:auto;color:#59636e}header a.on{font-weight:600;text-decoration:none;color:#1f2328}
-main{padding:0 1.2rem 2rem;max-width:1400px}
-a{color:#0969da}h1{font-size:1.35rem;margin:1rem 0 .5rem}h2{font-size:1.1rem;margin:1.4rem 0 .4rem}
-table{border-collapse:collapse;margin:.4rem 0 1rem}th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-code,pre{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;border-radius:4px}
-code{padding:.05rem .25rem;white-space:pre-wrap;word-break:break-all}
-pre{padding:.6rem;overflow:auto;max-height:40rem;white-space:pre-wrap;word-break:break-all;border:1px solid #d0d7de}
-.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .9rem;min-width:9rem}
-.card b{display:block;font-size:1.25rem}.muted{color:#59636e}.bad{color:#cf222e}.warn{color:#9a6700}
-.chip{background:#ddf4ff;border-radius:1rem;padding:.1rem .5rem}.choice{margin-right:1.5rem}.filters,.bar{margin:.4rem 0}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem}dt{color:#59636e}dd{margin:0}
-`;
-
-export function layout(page: Page, viewer: Viewer | null, current: string): Html {
+/** The page frame; `csrf` is the token the UI's script sends back with every state-changing call (http/csrf.ts). */
+export function layout(page: Page, viewer: Viewer | null, current: string, csrf: string): Html {
   const nav = (path: string, text: string) => html`<a href="${path}" class="${path === current ? "on" : ""}">${text}</a>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${page.title} · keyless</title>
-<style>${raw(STYLE)}</style></head><body>
+<meta name="keyless-csrf" content="${csrf}">
+<link rel="stylesheet" href="${STYLE_URL}"><script src="${SCRIPT_URL}" defer></script></head><body>
 <header><b>keyless</b>${viewer
     ? html`${nav("/ui/", "Dashboard")}${nav("/ui/requests", "Requests")}${nav("/ui/tool-calls", "Tool calls")}${nav("/ui/sessions", "Sessions")}
 <span class="me">${viewer.principal} · ${viewer.admin ? "admin" : "user"}</span>`

@@ -19,13 +19,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+async function admin<T>(work: (client: pg.Client) => Promise<T>, adminUrl = PG_ADMIN_URL): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
   } catch (err) {
     throw new Error(
-      `PostgreSQL is not reachable at ${PG_ADMIN_URL} (${err instanceof Error ? err.message : String(err)}). ` +
+      `PostgreSQL is not reachable at ${adminUrl} (${err instanceof Error ? err.message : String(err)}). ` +
         "The quota store tests need it: start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` " +
         "(.ci/run does), or point KEYLESS_TEST_PG_URL at a server where this user may create databases.",
     );
@@ -37,11 +37,12 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A new database on the shared server, or on the server at `adminUrl` (a test's own: test/helpers/private-postgres.ts). */
+export async function createTestDatabase(adminUrl = PG_ADMIN_URL): Promise<TestDatabase> {
   const name = `keyless_test_${randomBytes(6).toString("hex")}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  await admin((c) => c.query(`CREATE DATABASE ${name}`), adminUrl);
   const withDb = (u: URL) => ((u.pathname = `/${name}`), u);
-  const url = withDb(new URL(PG_ADMIN_URL)).toString();
+  const url = withDb(new URL(adminUrl)).toString();
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pool.on("error", () => undefined);
   return {
@@ -49,14 +50,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url,
     pool,
     urlVia(host, port) {
-      const u = withDb(new URL(PG_ADMIN_URL));
+      const u = withDb(new URL(adminUrl));
       u.hostname = host;
       u.port = String(port);
       return u.toString();
     },
     async drop() {
       await pool.end();
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`), adminUrl);
     },
   };
 }

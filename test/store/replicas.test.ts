@@ -2,13 +2,13 @@
 // visible from each replica, each webhook event is delivered once, a budget holds across the three under 300
 // concurrent streams. A replica killed with SIGKILL under load loses no request whose response completed more than two
 // seconds earlier, the others keep serving and deliver the webhook messages it had claimed. The database going away
-// (a TCP relay in front of it stops: open connections cut, new ones refused) answers budgeted requests with a clear 503
+// (the test's own server stopped and started again: open connections cut, new ones refused) answers budgeted requests with a clear 503
 // and the replicas recover by themselves once it is back.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net, { type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,11 +18,12 @@ import { anthropicMessages } from "../../gateway/dialects/anthropic/codec.js";
 import { createPricer } from "../../gateway/pricing/prices.js";
 import type { Exchange } from "../../gateway/proxy/exchange.js";
 import { estimateCost } from "../../gateway/quotas/estimate.js";
-import { type FakeTailscaled, startFakeTailscaled } from "../fakes/tailscaled.js";
+import { type FakeTailscaledProcess, startFakeTailscaledProcess } from "../fakes/tailscaled-process.js";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/upstream.js";
 import { startCli } from "../helpers/cli.js";
 import { KEYS, defaultProviders, sourceAgent } from "../helpers/gateway.js";
 import { type TestDatabase, createTestDatabase } from "../helpers/postgres.js";
+import { type PrivatePostgres, startPrivatePostgres } from "../helpers/private-postgres.js";
 import { waitFor } from "../helpers/wait.js";
 
 const CAP = "keyless.dev/cap/gateway";
@@ -96,36 +97,6 @@ async function startReceiver() {
   };
 }
 
-/**
- * The database's port through socat in its own process group (the relay must not share this busy process's event
- * loop): stop() kills it, cutting every connection and refusing new ones; start() listens on the same port again.
- */
-async function startSocatRelay(targetPort: number) {
-  const probe = http.createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
-  let child: ChildProcess | null = null;
-  const start = async () => {
-    child = spawn("socat", [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${targetPort}`], { detached: true, stdio: "ignore" });
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true))).once("error", () => resolve(false));
-        }),
-      5000,
-      "socat listening",
-    );
-  };
-  const stop = async () => {
-    if (child?.pid) process.kill(-child.pid, "SIGKILL");
-    child = null;
-    await new Promise((r) => setTimeout(r, 100));
-  };
-  await start();
-  return { port, start, stop };
-}
-
 interface Replica {
   readonly child: ChildProcess;
   readonly url: string;
@@ -134,10 +105,10 @@ interface Replica {
 
 describe("three replicas on one PostgreSQL database", () => {
   const capacity = Math.floor(10.5 * estimate());
+  let server: PrivatePostgres;
   let pg: TestDatabase;
-  let relay: Awaited<ReturnType<typeof startSocatRelay>>;
   let upstream: FakeUpstream;
-  let tailscaled: FakeTailscaled;
+  let tailscaled: FakeTailscaledProcess;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let replicas: Replica[];
   const agents = new Map<string, ReturnType<typeof sourceAgent>>();
@@ -166,21 +137,22 @@ describe("three replicas on one PostgreSQL database", () => {
   };
 
   before(async () => {
-    pg = await createTestDatabase();
-    relay = await startSocatRelay(Number(new URL(pg.url).port || 5432));
+    // The test's own server: it is really restarted below.
+    server = await startPrivatePostgres();
+    pg = await createTestDatabase(server.adminUrl);
     upstream = await startFakeUpstream({ keys: KEYS });
     const peers = Object.fromEntries([
       ...DEVS.map((ip, i) => [ip, { login: `dev${i}@example.com` }]),
       ...SPENDERS.map((ip, i) => [ip, { login: `spender${i}@example.com` }]),
       [ADMIN, { login: "admin@example.com" }],
     ]);
-    tailscaled = await startFakeTailscaled(peers);
+    tailscaled = await startFakeTailscaledProcess(peers);
     receiver = await startReceiver();
     const config = {
       identity: { type: "tailscale", socket: tailscaled.socketPath },
       providers: defaultProviders(upstream.url),
       // A hook timeout this machine's load never reaches (a timed-out delivery is retried: at least once, by design).
-      database: { type: "postgres", url: pg.urlVia("127.0.0.1", relay.port), pool_size: 20, claim_lease: "8s" },
+      database: { type: "postgres", url: pg.url, pool_size: 20, claim_lease: "8s" },
       hooks: { audit: { url: receiver.url, secret: SECRET, timeout: "5s", retry: { initial: "100ms", max: "300ms" } } },
       quotas: { shared: { capacity: `$${(capacity / 1e9).toFixed(9)}`, rate: "$0/day" } },
       grants: [
@@ -200,8 +172,8 @@ describe("three replicas on one PostgreSQL database", () => {
     await receiver?.close();
     await upstream?.close();
     await tailscaled?.close();
-    await relay?.stop();
     await pg?.drop();
+    server?.close();
   });
 
   it("logs every request once, visible from each replica, and delivers each webhook event once", async () => {
@@ -237,8 +209,7 @@ describe("three replicas on one PostgreSQL database", () => {
     const fits = Math.floor(capacity / estimate());
     for (let i = 0; i < fits; i++) upstream.once(/^\/v1\/messages$/, () => gatedStream(gate));
     const before = upstream.requests.length;
-    // Started 30 ms apart (every one still open when the last starts: the admitted ones wait on the gate), so the fake
-    // tailscaled in this process answers each new connection's WhoIs in time.
+    // Started 30 ms apart (every one still open when the last starts: the admitted ones wait on the gate).
     const responses = await Promise.all(
       Array.from({ length: BURST }, async (_, i) => {
         await new Promise((r) => setTimeout(r, 30 * i));
@@ -310,14 +281,14 @@ describe("three replicas on one PostgreSQL database", () => {
     receiver.state.delayMs = 0;
   });
 
-  it("PostgreSQL away: budgeted requests get a clear 503 (nothing admitted it cannot record), and the replicas recover by themselves", async () => {
+  it("PostgreSQL restarted: budgeted requests get a clear 503 while it is down (nothing admitted it cannot record), and the replicas recover by themselves", async () => {
     const [a, b] = [replicas[0]!, replicas[1]!];
-    await relay.stop();
+    server.stop();
     const err = await claude(SPENDERS[0]!, a).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.APIError, String(err));
     assert.equal(err.status, 503, `${String(err)}; its log:\n${a.stderr().slice(-3000)}`);
     assert.match(err.message, /unavailable/i);
-    await relay.start();
+    server.start();
     const id = await waitFor(
       () => ask(DEVS[0]!, b, false).catch(() => undefined),
       20_000,

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { SESSION_PAGE_HEADERS } from "../../gateway/api/session-page.js";
+import { SCRIPT_URL } from "../../gateway/ui/assets.js";
+import { UI_HEADERS } from "../../gateway/ui/layout.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
@@ -72,17 +73,19 @@ describe("web UI", () => {
   /** Request ids linked from a list page. */
   const linkedRequests = (body: string) => [...body.matchAll(/href="\/ui\/requests\/([^"?]+)"/g)].map((m) => m[1]!);
 
-  it("sends every page with the strict CSP, no framing, no caching, and never a script", async () => {
+  it("sends every page with the strict CSP, no framing, no caching, and scripts only from the gateway's own origin", async () => {
     for (const path of ["/ui/", "/ui/requests", `/ui/requests/${aliceToolId}`, "/ui/tool-calls", "/ui/sessions", "/ui/nowhere"]) {
       const res = await page(ADMIN, path);
       assert.equal(res.status, path === "/ui/nowhere" ? 404 : 200, `${path}: ${res.body.slice(0, 300)}`);
       assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
-      assert.equal(res.headers.get("content-security-policy"), SESSION_PAGE_HEADERS["content-security-policy"]);
-      assert.match(res.headers.get("content-security-policy")!, /default-src 'none'.*frame-ancestors 'none'/);
+      assert.equal(res.headers.get("content-security-policy"), UI_HEADERS["content-security-policy"]);
+      assert.match(res.headers.get("content-security-policy")!, /default-src 'none'; script-src 'self'; style-src 'self';.*form-action 'self'; frame-ancestors 'none'/);
       assert.equal(res.headers.get("x-frame-options"), "DENY");
       assert.equal(res.headers.get("cache-control"), "no-store");
       assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-      assert.ok(!/<script/i.test(res.body), `${path} has no script element`);
+      const scripts = [...res.body.matchAll(/<script[^>]*>/gi)].map((m) => m[0]);
+      assert.deepEqual(scripts, [`<script src="${SCRIPT_URL}" defer>`], `${path}: one script, from the gateway, none inline`);
+      assert.ok(!/<style|style="/i.test(res.body), `${path} has no inline style`);
       for (const key of Object.values(KEYS)) assert.ok(!res.body.includes(key), `${path} shows no provider key`);
     }
     assert.equal((await page(ADMIN, "/ui")).headers.get("location"), "/ui/");
@@ -94,7 +97,7 @@ describe("web UI", () => {
       assert.equal(res.status, 403);
       assert.match(res.body, /access denied: no role granted/);
       assert.ok(!res.body.includes(aliceToolId) && !res.body.includes("alice@example.com"));
-      assert.equal(res.headers.get("content-security-policy"), SESSION_PAGE_HEADERS["content-security-policy"]);
+      assert.equal(res.headers.get("content-security-policy"), UI_HEADERS["content-security-policy"]);
     }
   });
 
