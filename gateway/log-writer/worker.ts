@@ -21,7 +21,7 @@ const writer = new BatchWriter<{ readonly n: number; readonly entry: LogEntry }>
   // Nothing is dropped: the gateway counts what is pending and refuses requests past its bound.
   maxPending: Number.POSITIVE_INFINITY,
   write: async (queued) => {
-    await writeEntries(db, queued.map((q) => q.entry), applyLogWrite);
+    await writeEntries(db, "sqlite", queued.map((q) => q.entry), applyLogWrite);
     say({ type: "committed", upTo: queued.at(-1)!.n });
   },
   onError: (err) => say({ type: "failed", message: err instanceof Error ? err.message : String(err) }),

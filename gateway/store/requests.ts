@@ -1,11 +1,11 @@
 // The request log: one row per request with identity, usage and cost; captures (headers and bodies) apart so
 // retention can purge them while the accounting stays.
 import { gunzipSync, gzipSync } from "node:zlib";
-import { type Expression, type SqlBool, sql } from "kysely";
+import { CompiledQuery, type Expression, type SqlBool, sql } from "kysely";
 import { BatchWriter } from "./batch-writer.js";
 import type { Store } from "./db.js";
 import { type ApplyLogWrite, type LogWrite, applyStoreWrite } from "./log-writes.js";
-import type { CapturesTable, Kdb, RequestRecord, RowCursor } from "./schema.js";
+import type { CapturesTable, Engine, Kdb, RequestRecord, RequestsTable, RowCursor } from "./schema.js";
 import type { Insertable } from "kysely";
 
 /** A request as the gateway uses it: the stored row with its JSON and 0/1 columns decoded. */
@@ -298,15 +298,42 @@ export class RequestLog {
   }
 }
 
+/** `INSERT … ON CONFLICT (key) DO UPDATE` of every column, for one row (SQLite keeps it prepared). */
+function upsertOne<T extends object>(table: string, key: keyof T & string, columns: Record<keyof T, true>): { readonly sql: string; readonly columns: readonly (keyof T & string)[] } {
+  const names = Object.keys(columns) as (keyof T & string)[];
+  const set = names.filter((c) => c !== key).map((c) => `${c} = excluded.${c}`);
+  return { sql: `INSERT INTO ${table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ON CONFLICT (${key}) DO UPDATE SET ${set.join(", ")}`, columns: names };
+}
+
+// Every column once (the compiler checks the lists against the tables).
+const REQUEST_UPSERT = upsertOne<RequestsTable>("requests", "id", {
+  id: true, ts: true, principal: true, login: true, node_id: true, node_name: true, tags: true, session_id: true, client_session: true,
+  user_agent: true, provider: true, model: true, route: true, method: true, path: true, status: true, duration_ms: true, ttfb_ms: true,
+  streamed: true, input_tokens: true, cache_read_tokens: true, cache_write_tokens: true, output_tokens: true, reasoning_tokens: true,
+  cost_nanos: true, tool_calls: true, denial: true, error: true, flags: true,
+});
+const CAPTURE_UPSERT = upsertOne<CapturesTable>("captures", "request_id", {
+  request_id: true, ts: true, request_headers: true, request_body: true, request_truncated: true, response_headers: true, response_body: true, response_truncated: true,
+});
+
 /**
- * One slice of entries in one transaction: the request rows and captures as one INSERT each (a round trip each on
- * PostgreSQL), then what the extensions store.
+ * One slice of entries in one transaction: the request rows and captures, then what the extensions store. On
+ * PostgreSQL rows and captures go as one INSERT each (a round trip each); on SQLite, where a statement is a function
+ * call, row by row through statements written out once (building them cost more than running them).
  */
-export async function writeEntries(db: Kdb, entries: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
+export async function writeEntries(db: Kdb, engine: Engine, entries: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
   // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
   const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
   const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
   const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
+  if (engine === "sqlite") {
+    await db.transaction().execute(async (trx) => {
+      for (const r of requests) await trx.executeQuery(CompiledQuery.raw(REQUEST_UPSERT.sql, REQUEST_UPSERT.columns.map((c) => r[c])));
+      for (const c of captures) await trx.executeQuery(CompiledQuery.raw(CAPTURE_UPSERT.sql, CAPTURE_UPSERT.columns.map((k) => c[k])));
+      for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
+    });
+    return;
+  }
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto("requests")
@@ -337,7 +364,7 @@ export class BatchSink implements LogSink {
   constructor(store: Store, apply: ApplyLogWrite, options: Pick<RequestLogOptions, "intervalMs" | "onError">) {
     this.writer = new BatchWriter<Queued>({
       write: async (queued) => {
-        await writeEntries(store.db, queued.map((q) => q.entry), apply);
+        await writeEntries(store.db, store.engine, queued.map((q) => q.entry), apply);
         for (const q of queued) q.committed?.();
       },
       intervalMs: options.intervalMs ?? 200,
