@@ -10,8 +10,11 @@ export interface WriterData {
 }
 
 export type ToWriter =
-  /** Entries numbered `first`, `first + 1`, …, in the order they were recorded. */
-  | { readonly type: "entries"; readonly first: number; readonly entries: readonly LogEntry[] }
+  /**
+   * Entries numbered `first`, `first + 1`, …, in the order they were recorded. `replayed`: sent again to a new worker
+   * after one died, which may have committed some of them without saying so.
+   */
+  | { readonly type: "entries"; readonly first: number; readonly entries: readonly LogEntry[]; readonly replayed?: boolean }
   | { readonly type: "flush"; readonly id: number }
   /** A budget reservation, run between the log's transactions on the one connection that writes. */
   | { readonly type: "reserve"; readonly id: number; readonly lines: readonly Line[]; readonly nanos: number }

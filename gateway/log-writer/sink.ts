@@ -129,7 +129,7 @@ export class WorkerSink implements LogSink {
     // A new worker gets what its predecessor did not commit, and the flushes still waited for.
     this.batch = [];
     const waiting = this.held.slice(this.head);
-    if (waiting.length > 0) this.post({ type: "entries", first: waiting[0]!.n, entries: waiting.map((h) => h.entry) });
+    if (waiting.length > 0) this.post({ type: "entries", first: waiting[0]!.n, entries: waiting.map((h) => h.entry), replayed: true });
     for (const id of this.flushes.keys()) this.post({ type: "flush", id });
   }
 

@@ -14,14 +14,29 @@ const { path, intervalMs } = workerData as WriterData;
 const db = openSqlite(path);
 const say = (message: FromWriter) => port.postMessage(message);
 
-const writer = new BatchWriter<{ readonly n: number; readonly entry: LogEntry }>({
+interface Queued {
+  readonly n: number;
+  readonly entry: LogEntry;
+  readonly replayed: boolean;
+}
+
+/** Leaves out replayed entries whose row is already there: the dead worker committed them (a settlement applies once). */
+async function unwritten(queued: readonly Queued[]): Promise<LogEntry[]> {
+  const replayed = queued.filter((q) => q.replayed).map((q) => q.entry.row.id);
+  if (replayed.length === 0) return queued.map((q) => q.entry);
+  const present = new Set((await db.selectFrom("requests").select("id").where("id", "in", replayed).execute()).map((r) => r.id));
+  return queued.filter((q) => !q.replayed || !present.has(q.entry.row.id)).map((q) => q.entry);
+}
+
+const writer = new BatchWriter<Queued>({
   intervalMs,
   // A transaction holds SQLite's write lock, which the gateway's budget reservations wait for: keep each short.
   sliceMs: 2,
   // Nothing is dropped: the gateway counts what is pending and refuses requests past its bound.
   maxPending: Number.POSITIVE_INFINITY,
   write: async (queued) => {
-    await writeEntries(db, "sqlite", queued.map((q) => q.entry), applyLogWrite);
+    const entries = await unwritten(queued);
+    if (entries.length > 0) await writeEntries(db, "sqlite", entries, applyLogWrite);
     say({ type: "committed", upTo: queued.at(-1)!.n });
   },
   onError: (err) => say({ type: "failed", message: err instanceof Error ? err.message : String(err) }),
@@ -30,7 +45,7 @@ const writer = new BatchWriter<{ readonly n: number; readonly entry: LogEntry }>
 port.on("message", (message: ToWriter) => {
   switch (message.type) {
     case "entries":
-      message.entries.forEach((entry, i) => writer.add({ n: message.first + i, entry }));
+      message.entries.forEach((entry, i) => writer.add({ n: message.first + i, entry, replayed: message.replayed === true }));
       return;
     case "reserve":
       // Between the log's transactions: Kysely's one connection runs one transaction at a time.

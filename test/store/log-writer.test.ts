@@ -58,9 +58,12 @@ describe("the request log's writer thread (SQLite)", { skip: TEST_ENGINE !== "sq
   it("a writer that dies loses nothing: the log refuses meanwhile, and its replacement writes every entry once", async () => {
     // Entries wait a minute to be written: all five are still held when the worker dies.
     const { store, log, sink, workers } = await open(60_000);
-    for (let i = 1; i <= 5; i++) log.record(row(`d${i}`), null);
+    const attempt = { n: 0, provider: "anthropic", model: "m", key_name: null, outcome: "failed", status: 529, reason: "overloaded", duration_ms: 1 };
+    for (let i = 1; i <= 5; i++) log.record(row(`d${i}`), null, [{ rows: () => ({ kind: "attempts", rows: [attempt] }) }]);
     assert.equal(log.pending, 5);
     assert.ok(log.accepting);
+    // As if the dying worker had committed d1 and died before saying so: its replacement must not write d1's rows again.
+    await store.db.insertInto("requests").values({ ...row("d1"), tags: "[]", flags: "[]", streamed: 0 }).execute();
     await workers[0]!.terminate();
     assert.equal(log.writerUp, false);
     assert.equal(log.accepting, false, "no new request is served while nothing can log it");
@@ -70,6 +73,7 @@ describe("the request log's writer thread (SQLite)", { skip: TEST_ENGINE !== "sq
     assert.equal(workers.length, 2);
     await log.flush();
     assert.deepEqual(await one(store, "SELECT COUNT(*) AS n FROM requests"), { n: 5 });
+    assert.deepEqual((await all<{ request_id: string }>(store, "SELECT request_id FROM request_attempts ORDER BY request_id")).map((r) => r.request_id), ["d2", "d3", "d4", "d5"]);
     assert.equal(log.pending, 0);
     assert.ok(log.accepting);
   });
