@@ -317,11 +317,23 @@ const CAPTURE_UPSERT = upsertOne<CapturesTable>("captures", "request_id", {
 });
 
 /**
+ * PostgreSQL's text refuses NUL, which a caller can put in a path, a model name or a tool call: replaced, so that one
+ * such row cannot hold up every row behind it (the log retries a refused slice until it is written).
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") return (value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value) as T;
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;
+}
+
+/**
  * One slice of entries in one transaction: the request rows and captures, then what the extensions store. On
  * PostgreSQL rows and captures go as one INSERT each (a round trip each); on SQLite, where a statement is a function
  * call, row by row through statements written out once (building them cost more than running them).
  */
-export async function writeEntries(db: Kdb, engine: Engine, entries: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
+export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
+  const entries = engine === "postgres" ? given.map(withoutNul) : given;
   // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
   const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
   const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
