@@ -27,6 +27,7 @@ import type { UpstreamClient } from "./proxy/upstream.js";
 import type { GatewayMetrics } from "./proxy/metrics.js";
 import type { RouteDef } from "./proxy/routes.js";
 import type { KeyPool } from "./proxy/key-pool.js";
+import type { RequestTracer } from "./proxy/traced.js";
 import { ROUTES } from "./dialects/index.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
@@ -39,6 +40,8 @@ export interface AppDeps {
   readonly pricer: Pricer;
   readonly catalog: ModelCatalog;
   readonly metrics: GatewayMetrics;
+  /** OpenTelemetry spans and metrics per request (telemetry/); absent when off. */
+  readonly tracer?: RequestTracer;
   /** The provider-traffic client; fetch only serves rare control-plane reads. */
   readonly upstream: UpstreamClient;
   /** Provider keys with their weights and rests (proxy/key-pool.ts). */
@@ -106,6 +109,16 @@ function mountGatewayRoutes(app: Hono<GatewayEnv>, deps: AppDeps): void {
     return c.json(c.req.header("anthropic-version") ? anthropicModelList(models) : openaiModelList(models));
   });
   app.get("/v1beta/models", (c) => c.json(geminiModelList(grantedModels(c.var.caller, deps.catalog))));
+  // Aperture's connector routes: keyless has none (docs/aperture.md). Said plainly, rather than a 404 that reads
+  // like a typo in the client's URL.
+  const noConnectors = (c: Context<GatewayEnv>) =>
+    c.json(
+      { type: "error", error: { type: "not_supported_error", message: `keyless does not proxy Aperture's MCP servers or connectors (${c.req.path}); configure the MCP server in the client directly`, code: "connectors_not_supported" } },
+      501,
+    );
+  app.all("/v1/mcp", noConnectors);
+  app.all("/v1/mcp/*", noConnectors);
+  app.all("/v1/connectors/*", noConnectors);
   mountRequestApi(app, deps.log);
   mountBedrockControl(app, deps.fetch ?? fetch);
 }
@@ -125,6 +138,7 @@ function mountProviderRoutes(app: Hono<GatewayEnv>, deps: AppDeps, routes: reado
     upstream: deps.upstream,
     routing: { pool: deps.keys, send: (request, signal) => deps.upstream.send(request, signal) },
     metrics: deps.metrics,
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
     sessionFor: deps.sessionFor ?? (() => null),
     onError,
   });

@@ -37,6 +37,8 @@ import { createToolsModule } from "./guardrails/plugin.js";
 import { createSecretsModule } from "./guardrails/secrets-plugin.js";
 import { createUiModule } from "./ui/index.js";
 import { packageVersion } from "./version.js";
+import { effectiveRetention } from "./config/retention.js";
+import { UsageExport, registerExportMetrics } from "./export/index.js";
 
 const RETENTION_EVERY_MS = 3600_000;
 
@@ -70,6 +72,8 @@ export interface RunningGateway {
   readonly requestLog: RequestLog;
   /** Where budgets are reserved (the store itself, or quota_store). */
   readonly buckets: BucketStore;
+  /** The S3 export (config `export`), run by one replica every `export.every`; null when not configured. */
+  readonly usageExport: UsageExport | null;
   config(): Config;
   /** Swaps the running config (validated by the caller); requests already in flight keep the one they started with. */
   replaceConfig(next: LoadedConfig): void;
@@ -96,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { log: requestLog, reserve } = openRequestLog(store, config.database, {
     intervalMs: options.logIntervalMs,
     maxPending: options.logQueueLimit,
+    queueForExport: config.export !== undefined,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
   let buckets: BucketStore;
@@ -108,6 +113,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
   const metrics = createMetrics();
   observeRequestLog(metrics.registry, requestLog);
+  // Loaded only when configured: a gateway without telemetry runs none of OpenTelemetry's code.
+  const telemetry = config.telemetry
+    ? (await import("./telemetry/index.js")).createTelemetry(config.telemetry, { version: packageVersion(), instance: replica, onError: onModuleError })
+    : null;
   const upstream = createUpstreamClient({
     headersTimeoutMs: config.limits.upstream_timeout,
     bodyTimeoutMs: config.limits.upstream_timeout,
@@ -165,6 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     pricer,
     catalog: createModelCatalog(),
     metrics,
+    ...(telemetry ? { tracer: telemetry } : {}),
     fetch: options.fetch,
     upstream,
     modules,
@@ -186,13 +196,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
-  const retention = config.database.retention;
+  const retention = effectiveRetention(config.database.retention, config.export !== undefined);
+  // The AWS SDK is loaded only when an export is configured.
+  const sink = config.export ? (await import("./export/s3.js")).s3Sink(config.export.s3) : null;
+  const usageExport = config.export && sink ? new UsageExport(store, config.export, sink) : null;
+  if (usageExport) registerExportMetrics(metrics.registry, usageExport);
   // One replica purges per hour (the lease outlives the interval, so the holder keeps it while it runs).
   const purge = async () => {
     if (retention.afterMs === null) return;
     const now = Date.now();
     if (!(await takeLease(store, "retention", replica, now, RETENTION_EVERY_MS + 60_000))) return;
-    const purged = await requestLog.purgeCaptures(now - retention.afterMs);
+    const purged = await requestLog.purgeCaptures(now - retention.afterMs, retention.requireExport);
     const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
     if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
@@ -200,6 +214,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
   runPurge();
   const purgeTimer = setInterval(runPurge, RETENTION_EVERY_MS).unref();
+  // One replica exports per interval; a run that outlasts its lease is still safe (a row is claimed into one batch).
+  const runExport = async (exporter: UsageExport, everyMs: number) => {
+    const now = Date.now();
+    if (!(await takeLease(store, "export", replica, now, everyMs + 60_000))) return;
+    const run = await exporter.run(now);
+    if (run.rows > 0) say(`keyless: exported ${run.rows} requests in ${run.objects} objects`);
+  };
+  const exportEvery = config.export?.every ?? 0;
+  // The run in progress, which close() lets finish before the store closes.
+  let exporting: Promise<void> = Promise.resolve();
+  const startExport = () => {
+    if (usageExport) exporting = runExport(usageExport, exportEvery).catch((err: unknown) => onModuleError(err, "export"));
+  };
+  // At start too: a gateway restarted more often than `every` still exports.
+  startExport();
+  const exportTimer = usageExport ? setInterval(startExport, exportEvery).unref() : null;
   ci.start();
   live?.watch();
   hooks.start();
@@ -211,6 +241,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     replica,
     requestLog,
     buckets,
+    usageExport,
     config: getConfig,
     reloadConfig() {
       if (!live) return { ok: false, problems: ["the gateway was started without a config file"] };
@@ -219,6 +250,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     async close(graceMs = 10_000) {
       clearInterval(purgeTimer);
+      if (exportTimer) clearInterval(exportTimer);
       websocket.close();
       live?.close();
       await new Promise<void>((resolve) => {
@@ -232,11 +264,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         void Promise.all([...inFlight]).then(() => clearTimeout(deadline));
       });
       await upstream.close();
+      await telemetry?.shutdown().catch((err: unknown) => onModuleError(err, "OpenTelemetry shutdown"));
       await requestLog.close();
       await ci.stop();
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.
       await buckets.close();
+      await exporting;
+      sink?.close();
       await store.close();
     },
     replaceConfig(next) {

@@ -32,15 +32,30 @@ function serviceAccount(text: string, where: string, ctx: z.RefinementCtx): Goog
   return { kind: "service_account", client_email, private_key, ...(private_key_id ? { private_key_id } : {}) };
 }
 
+const KEYFILE = "keyfile::";
+
 /**
- * A service-account key as JSON text (usually `${ENV}`) or as a file path; `{"api_key": …}` for Vertex express mode.
- * An empty string means "not configured" (requests are refused with a clear message).
+ * Aperture's way to hold a service-account key in `apikey`: "keyfile::" and the key file, base64-encoded (its Vertex
+ * guide) or as JSON. The key file's text, or null when the value is not one.
+ */
+export function decodeKeyFile(value: string): string | null {
+  if (!value.startsWith(KEYFILE)) return null;
+  const rest = value.slice(KEYFILE.length).trim();
+  return rest.startsWith("{") ? rest : Buffer.from(rest, "base64").toString("utf8");
+}
+
+/**
+ * A service-account key as JSON text (usually `${ENV}`), as Aperture's "keyfile::<base64>", or as a file path;
+ * `{"api_key": …}` for Vertex express mode. An empty string means "not configured" (requests are refused with a clear
+ * message).
  */
 export const GoogleCredentials = z.union([z.string(), z.strictObject({ api_key: z.string() })]).transform((value, ctx): GoogleCredentials => {
   if (typeof value !== "string") return value.api_key === "" ? { kind: "none" } : { kind: "api_key", api_key: value.api_key };
   const text = value.trim();
   if (text === "") return { kind: "none" };
   if (text.startsWith("{")) return serviceAccount(text, "credentials", ctx);
+  const keyFile = decodeKeyFile(text);
+  if (keyFile !== null) return serviceAccount(keyFile, "credentials (keyfile::)", ctx);
   let file: string;
   try {
     file = readFileSync(text, "utf8");

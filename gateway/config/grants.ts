@@ -37,10 +37,10 @@ export const SendHook = z.strictObject({
  * (its role, models, quotas and hooks apply); the fields are named in a warning, never silently dropped.
  */
 export const IGNORED_GRANT_FIELDS = {
-  mcp_tools: "keyless has no MCP connectors",
-  mcp_resources: "keyless has no MCP connectors",
-  mcp_templates: "keyless has no MCP connectors",
-  connectors: "keyless has no MCP connectors",
+  mcp_tools: "keyless has no MCP connectors (/v1/mcp answers 501)",
+  mcp_resources: "keyless has no MCP connectors (/v1/mcp answers 501)",
+  mcp_templates: "keyless has no MCP connectors (/v1/mcp answers 501)",
+  connectors: "keyless has no MCP or HTTP connectors (/v1/mcp and /v1/connectors/ answer 501)",
   enable_chat_ui: "keyless has no chat UI",
   set_cors: "keyless answers no cross-origin requests (browsers are refused on purpose)",
   cors_paths: "keyless answers no cross-origin requests (browsers are refused on purpose)",

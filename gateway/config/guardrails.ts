@@ -16,7 +16,7 @@ export const SecretsConfig = z.strictObject({
    * calls within a run of the gateway but not across restarts or replicas.
    */
   fingerprint_key: z.string().min(16).optional(),
-  /** Time one request's scan may take (the rest is then unscanned: `secret.scan-incomplete`). */
+  /** CPU time one request's scan may take (the rest is then unscanned: `secret.scan-incomplete`; guardrails/time-limit.ts). */
   scan_ms: z.number().int().positive().max(5000).default(250),
 });
 export type SecretsConfig = z.infer<typeof SecretsConfig>;

@@ -1,9 +1,9 @@
 // `keyless config import-aperture`: the keyless-native equivalent of an Aperture config, with a comment on every line
 // it changed (what aperture.ts reads differently, made explicit).
-import { type Json, NATURAL_COST_BASIS, IGNORED_SECTIONS, type Path, isObject, text } from "./aperture.js";
+import { type Json, IGNORED_SECTIONS, type Path, isObject, text } from "./aperture.js";
 import { APERTURE_CAPABILITY, DEFAULT_CAPABILITY, IGNORED_GRANT_FIELDS } from "./grants.js";
 import { parseHuJson } from "./load.js";
-import { API_VERSION_SUFFIX, type ProviderType, inferProviderType } from "./providers.js";
+import { API_VERSION_SUFFIX, COST_BASES, type CostBasis, fromApertureCloud, inferProviderType } from "./providers.js";
 
 const key = (path: Path) => path.join("\u0000");
 
@@ -53,21 +53,26 @@ function convert(raw: Json): { value: Json; changes: Changes } {
     const path = ["providers", name];
     const inferred = inferProviderType(entry);
     if (inferred) {
+      const cloud = inferred.type === "vertex" || inferred.type === "bedrock" ? fromApertureCloud(inferred.type, entry) : null;
       // "type" first, where a reader looks for it.
-      const rest = { ...entry };
+      const rest = cloud?.entry ?? { ...entry };
+      const moved = cloud ? ["apikey", "authorization"].filter((k) => k in entry) : [];
       for (const k of Object.keys(entry)) delete entry[k];
       Object.assign(entry, { type: inferred.type }, rest);
       note(changes.before, [...path, "type"], `added: Aperture entries have no type; taken from ${inferred.because}`);
+      for (const change of cloud?.changes ?? []) note(changes.before, [...path, change.field], change.message);
+      for (const field of moved) note(changes.removed, path, `removed "${field}": keyless holds the credential under "credentials"`);
     }
     const baseurl = text(entry.baseurl);
     if (baseurl && API_VERSION_SUFFIX.test(baseurl)) {
       entry.baseurl = baseurl.replace(/\/+$/, "").replace(API_VERSION_SUFFIX, "");
       note(changes.before, [...path, "baseurl"], `was "${baseurl}": keyless appends the API version itself`);
     }
-    const type = text(entry.type) as ProviderType | undefined;
-    if (type && text(entry.cost_basis) !== undefined && entry.cost_basis !== NATURAL_COST_BASIS[type]) {
-      removeField(entry, "cost_basis", path, `keyless prices "${type}" providers from the ${NATURAL_COST_BASIS[type]} price table (override under \`prices\`)`, changes);
+    const basis = text(entry.cost_basis);
+    if (basis !== undefined && COST_BASES[basis as CostBasis] === null) {
+      removeField(entry, "cost_basis", path, `keyless has no "${basis}" price table: it prices from the provider type's (override under \`prices\`)`, changes);
     }
+    removeField(entry, "name", path, "keyless names a provider by its config key", changes);
   }
   const capabilities = [text(value.capability) ?? DEFAULT_CAPABILITY, text(value.aperture_capability) ?? APERTURE_CAPABILITY].filter((c) => c !== "");
   convertGrants(value.grants, ["grants"], capabilities, changes);
@@ -90,7 +95,7 @@ function convert(raw: Json): { value: Json; changes: Changes } {
     const duration = retention.require_export === true ? "" : (text(retention.duration) ?? "");
     value.database.retention = duration;
     const was = JSON.stringify(retention);
-    note(changes.before, ["database", "retention"], `was ${was}: ${retention.require_export === true ? "keyless has no exporter, so require_export keeps everything" : "captures are purged after the duration"}${Array.isArray(retention.purge) && retention.purge.includes("tools") ? "; tool-call rows are always kept" : ""}`);
+    note(changes.before, ["database", "retention"], `was ${was}: ${retention.require_export === true ? "no `export` section is configured, so require_export keeps everything" : "captures are purged after the duration"}${Array.isArray(retention.purge) && retention.purge.includes("tools") ? "; tool-call rows are always kept" : ""}`);
   }
   return { value, changes };
 }

@@ -11,6 +11,8 @@ import { DEFAULT_QUOTA_ESTIMATE, QuotaEstimateConfig, QuotasConfig, checkQuotaRe
 import { RateLimitsConfig, checkRateLimitReferences } from "./rate-limits.js";
 import { AliasesConfig, DEFAULT_ROUTING, RoutesConfig, RoutingConfig, checkRouting } from "./routing.js";
 import { RetentionConfig } from "./retention.js";
+import { TelemetryConfig } from "./telemetry.js";
+import { ExportConfig } from "./export.js";
 import { Duration, Size } from "./units.js";
 
 /** Local reverse proxies whose forwarded caller address keyless may trust (opt-in). */
@@ -100,6 +102,9 @@ export const Config = z.strictObject({
   exporters: z.unknown().optional(),
   model_cost_map: z.unknown().optional(),
   auto_cost_basis: z.unknown().optional(),
+  connectors: z.unknown().optional(),
+  mcp: z.unknown().optional(),
+  flags: z.unknown().optional(),
   database: DatabaseConfig.prefault({}),
   limits: LimitsConfig.default({ max_body: 32 * 1024 * 1024, upstream_timeout: 600_000 }),
   /** Per-model price overrides, keyed "provider/model" (provider = config name). */
@@ -119,6 +124,10 @@ export const Config = z.strictObject({
   quota_store: QuotaStoreConfig.default({ type: "sqlite" }),
   /** For `keyless policy render`: the gateway's tag and the owners of the tags grants name. */
   tailnet_policy: TailnetPolicyConfig.optional(),
+  /** OpenTelemetry traces and metrics over OTLP (docs/deploy.md); absent: off. */
+  telemetry: TelemetryConfig.optional(),
+  /** Usage rows (and captures) to S3-compatible storage as gzip JSON Lines, each row once (docs/deploy.md). */
+  export: ExportConfig.optional(),
 }).superRefine((config, ctx) => {
   checkGrantValues(config, ctx);
   checkQuotaReferences(config, ctx);

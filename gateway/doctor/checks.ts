@@ -1,5 +1,6 @@
 // `keyless doctor`: checks a deployment the way callers will exercise it, one line per check with the fix on failure.
 import net from "node:net";
+import { gzipSync } from "node:zlib";
 import { App, Octokit } from "octokit";
 import pg from "pg";
 import type { Config } from "../config/schema.js";
@@ -196,6 +197,37 @@ async function postgresCheck(config: Config, timeoutMs: number): Promise<CheckRe
   }
 }
 
+/** The collector answers on its port (what OTLP exports need before anything else). */
+async function telemetryCheck(config: Config, timeoutMs: number): Promise<CheckResult[]> {
+  if (!config.telemetry) return [];
+  const url = new URL(config.telemetry.otlp.endpoint);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  try {
+    await tcpConnect(url.hostname, port, timeoutMs);
+    return [ok("telemetry", `OTLP collector ${url.host} answers`)];
+  } catch (err) {
+    return [fail("telemetry", `OTLP collector ${url.host}: ${message(err)}`, "check telemetry.otlp.endpoint (the collector's OTLP/HTTP port, usually 4318)")];
+  }
+}
+
+/** The exporter may write into its bucket: a small probe object, as the export writes its own. */
+async function exportCheck(config: Config, timeoutMs: number): Promise<CheckResult[]> {
+  if (!config.export) return [];
+  const { bucket, prefix } = config.export.s3;
+  const where = `s3://${bucket}/${prefix}`;
+  const { s3Sink } = await import("../export/s3.js");
+  const sink = s3Sink(config.export.s3);
+  try {
+    // An empty JSON Lines file, gzipped like every object the export writes.
+    await sink.put(`${prefix}.keyless-doctor`, gzipSync(""), AbortSignal.timeout(timeoutMs));
+    return [ok("export", `${where} writable`)];
+  } catch (err) {
+    return [fail("export", `${where}: ${message(err)}`, "check export.s3 (bucket, region, endpoint, force_path_style) and that the credentials may PutObject")];
+  } finally {
+    sink.close();
+  }
+}
+
 export async function runDoctor({ config, listen, timeoutMs = 5000 }: DoctorOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   let status: LocalStatus | undefined;
@@ -210,6 +242,8 @@ export async function runDoctor({ config, listen, timeoutMs = 5000 }: DoctorOpti
   results.push(...providerChecks(config));
   results.push(...(await githubChecks(config, timeoutMs)));
   results.push(...(await postgresCheck(config, timeoutMs)));
+  results.push(...(await telemetryCheck(config, timeoutMs)));
+  results.push(...(await exportCheck(config, timeoutMs)));
   return results;
 }
 

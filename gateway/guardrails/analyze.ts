@@ -5,12 +5,13 @@ import type { CompiledRules } from "./rules/compile.js";
 import { callFindings, commandFindings, mcpFindings, pathFindings } from "./rules/match.js";
 import { analyzeShell, DEFAULT_LIMITS, type SimpleCommand, type WalkLimits } from "./shell/index.js";
 import type { Finding } from "./rules/types.js";
+import { TimeLimit } from "./bounds/time-limit.js";
 import type { ClassifiedToolCall } from "./types.js";
 
 export interface AnalyzeOptions extends ClassifyOptions {
   readonly limits?: WalkLimits;
-  /** A `performance.now()` time after which every script still to analyse stops at once (a response's budget). */
-  readonly deadline?: number;
+  /** A response's overall limit: once spent, every script still to analyse stops at once. */
+  readonly within?: TimeLimit;
 }
 
 export interface ToolCallAnalysis {
@@ -27,7 +28,7 @@ export function analyzeToolCall(call: ToolCall, rules: CompiledRules, opts: Anal
   try {
     const classified = classifyToolCall(call, opts);
     const commands: SimpleCommand[] = [];
-    const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.deadline, commands));
+    const findings = dedupe(analyzeClassified(classified, rules, opts.limits ?? DEFAULT_LIMITS, opts.within, commands));
     return { classified, findings, commands };
   } catch (error) {
     // Failed means unknown, never safe (arguments nested too deep to serialize, a parser overflow): as a bound reached.
@@ -41,7 +42,7 @@ export function analyzeClassified(
   c: ClassifiedToolCall,
   rules: CompiledRules,
   limits: WalkLimits = DEFAULT_LIMITS,
-  deadline?: number,
+  within: TimeLimit = TimeLimit.NONE,
   /** Collects the simple commands analysed. */
   commands?: SimpleCommand[],
 ): Finding[] {
@@ -50,13 +51,13 @@ export function analyzeClassified(
   const id = c.callId;
   for (const script of c.commands ?? []) {
     // Walking and matching share the script's time bound (rules run over every argument of every command).
-    const stopAt = Math.min(deadline ?? Infinity, performance.now() + limits.maxMillis);
-    const shell = analyzeShell(script, limits, stopAt);
+    const time = within.within(limits.maxMillis);
+    const shell = analyzeShell(script, limits, time);
     if (shell.problems.length > 0) fields.add("analysisIncomplete");
     if (shell.limits.length > 0) fields.add("analysisLimit");
     commands?.push(...shell.commands);
     for (const [i, sc] of shell.commands.entries()) {
-      if (i % 32 === 31 && performance.now() > stopAt) {
+      if (i % 32 === 31 && time.passed()) {
         fields.add("analysisLimit");
         break;
       }
@@ -70,7 +71,7 @@ export function analyzeClassified(
   if (c.remote) fields.add("remote");
   if (c.unknownArgs) fields.add(c.kind === "shell" && (c.commands?.length ?? 0) === 0 ? "unknownShell" : "unknownArgs");
   out.push(...callFindings(rules, fields, label(c), id));
-  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits, deadline, commands));
+  for (const n of c.nested ?? []) out.push(...analyzeClassified(n, rules, limits, within, commands));
   // A provider-side call has already run when the gateway sees it: report, but blocking would only hide it.
   return c.remote ? out.map((f) => (f.action === "block" ? { ...f, action: "flag" } : f)) : out;
 }

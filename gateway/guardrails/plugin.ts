@@ -20,11 +20,12 @@ import type { Action, Finding } from "./rules/types.js";
 import { maskValue } from "./secrets/body.js";
 import { type SecretsModule, secretResults, secretsToMask } from "./secrets-plugin.js";
 import type { ClassifiedToolCall } from "./types.js";
+import { TimeLimit, cpuMs } from "./bounds/time-limit.js";
 
 const GUARDRAIL_BLOCKED = "guardrail_blocked";
 const GUARDRAIL_FLAGGED = "guardrail_flagged";
 /**
- * Analysis time one response may use in all (each script is bounded on its own too). It runs on the event loop,
+ * Analysis CPU time one response may use in all (each script is bounded on its own too). It runs on the event loop,
  * between other callers' work: past this, the response's remaining calls are "not analysed" at once.
  */
 const RESPONSE_ANALYSIS_MS = 50;
@@ -156,10 +157,10 @@ function flowFindings(ex: Exchange, state: ToolsState, a: Omit<Analysed, "action
 function analyse(ex: Exchange, state: ToolsState, call: ToolCall, shared: Shared): Analysed {
   const cached = state.analysed.get(call.id);
   if (cached) return cached;
-  const started = performance.now();
-  const deadline = started + Math.max(0, RESPONSE_ANALYSIS_MS - state.analysisMs);
-  const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, deadline });
-  state.analysisMs += performance.now() - started;
+  const started = cpuMs();
+  const within = new TimeLimit(RESPONSE_ANALYSIS_MS - state.analysisMs);
+  const { classified, findings, commands, error } = analyzeToolCall(call, state.policy.rules, { mcpServers: state.mcpServers, within });
+  state.analysisMs += cpuMs() - started;
   if (error !== undefined) shared.onError(error, `tool call analysis (call ${call.id})`);
   const own = [
     ...findings.map((f): Finding => ({ ...f, action: state.policy.actionFor(f) })),

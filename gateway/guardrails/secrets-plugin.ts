@@ -12,7 +12,7 @@ import { GuardrailPolicy, strongest } from "./actions.js";
 import type { Action, Finding } from "./rules/types.js";
 import { type FoundSecret, SecretScanner, WITHHELD, maskBytes, maskValue } from "./secrets/body.js";
 import { RULE_PREFIX, type SecretRules, loadSecretRules } from "./secrets/rules.js";
-import type { ScanBudget } from "./secrets/scan.js";
+import { type ScanBudget, scanBudget } from "./secrets/scan.js";
 
 /** Reported when the scan ran out of time: some text was not scanned, so what it carries is unknown. */
 export const SCAN_INCOMPLETE = `${RULE_PREFIX}scan-incomplete`;
@@ -117,7 +117,7 @@ function checkCall(ex: Exchange, call: ToolCall, scannerFor: Scanners): Finding[
   const state = ex.state.get(STATE);
   if (!cfg.enabled || !state) return [];
   const policy = policyOf(ex);
-  state.responseBudget ??= { deadline: performance.now() + cfg.scan_ms, exhausted: false };
+  state.responseBudget ??= scanBudget(cfg.scan_ms);
   const scan = scannerFor(cfg.fingerprint_key).scanBody(call.input, state.responseBudget);
   const unknown: Finding[] = scan.incomplete
     ? [{ ruleId: SCAN_INCOMPLETE, category: "secrets", severity: "medium", action: forCall(policy.secretActionFor(SCAN_INCOMPLETE, cfg)), message: "the call's arguments were not fully scanned for secrets", command: call.name, callId: call.id }]

@@ -11,6 +11,8 @@ import { WorkerSink } from "./sink.js";
 export interface RequestLogSetup {
   readonly intervalMs?: number;
   readonly maxPending?: number;
+  /** Each row also enters the export queue (config `export`). */
+  readonly queueForExport: boolean;
   readonly onError: (err: unknown) => void;
 }
 
@@ -22,8 +24,9 @@ export interface OpenedLog {
 
 export function openRequestLog(store: Store, database: Pick<DatabaseConfig, "path">, setup: RequestLogSetup): OpenedLog {
   const intervalMs = setup.intervalMs ?? 200;
-  const options = { intervalMs, onError: setup.onError, apply: applyLogWrite, ...(setup.maxPending ? { maxPending: setup.maxPending } : {}) };
+  const { queueForExport, onError } = setup;
+  const options = { intervalMs, onError, apply: applyLogWrite, queueForExport, ...(setup.maxPending ? { maxPending: setup.maxPending } : {}) };
   if (store.engine !== "sqlite" || database.path === ":memory:") return { log: new RequestLog(store, options) };
-  const sink = new WorkerSink({ path: database.path, intervalMs, onError: setup.onError });
+  const sink = new WorkerSink({ path: database.path, intervalMs, queueForExport, onError });
   return { log: new RequestLog(store, { ...options, sink }), reserve: (lines, nanos) => sink.reserve(lines, nanos) };
 }

@@ -7,6 +7,8 @@ export interface WriterData {
   readonly path: string;
   /** How long entries wait to be written together. */
   readonly intervalMs: number;
+  /** Each row also enters the export queue (config `export`). */
+  readonly queueForExport: boolean;
 }
 
 export type ToWriter =

@@ -119,7 +119,8 @@ export class WorkerSink implements LogSink {
   }
 
   private start(): void {
-    const worker = (this.options.spawn ?? startWorker)({ path: this.options.path, intervalMs: this.options.intervalMs });
+    const { path, intervalMs, queueForExport } = this.options;
+    const worker = (this.options.spawn ?? startWorker)({ path, intervalMs, queueForExport });
     this.worker = worker;
     this.running = true;
     worker.on("message", (message: FromWriter) => this.heard(message));

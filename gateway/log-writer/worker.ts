@@ -10,7 +10,7 @@ import { applyLogWrite } from "./apply.js";
 import type { FromWriter, ToWriter, WriterData } from "./protocol.js";
 
 const port = parentPort!;
-const { path, intervalMs } = workerData as WriterData;
+const { path, intervalMs, queueForExport } = workerData as WriterData;
 const db = openSqlite(path);
 const say = (message: FromWriter) => port.postMessage(message);
 
@@ -36,7 +36,7 @@ const writer = new BatchWriter<Queued>({
   maxPending: Number.POSITIVE_INFINITY,
   write: async (queued) => {
     const entries = await unwritten(queued);
-    if (entries.length > 0) await writeEntries(db, "sqlite", entries, applyLogWrite);
+    if (entries.length > 0) await writeEntries(db, "sqlite", entries, applyLogWrite, queueForExport);
     say({ type: "committed", upTo: queued.at(-1)!.n });
   },
   onError: (err) => say({ type: "failed", message: err instanceof Error ? err.message : String(err) }),

@@ -3,7 +3,7 @@
 // client's. Service accounts get OAuth tokens minted here; express-mode keys go in x-goog-api-key.
 import type { ProviderConfig } from "../config/providers.js";
 import { type TokenSource, serviceAccountTokens } from "./google-auth.js";
-import { type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
+import { ProviderAuthError, type ProviderAdapter, addHeaderLines, upstreamUrl } from "./types.js";
 
 type VertexConfig = Extract<ProviderConfig, { type: "vertex" }>;
 
@@ -52,6 +52,8 @@ export function createVertexProvider(): ProviderAdapter<VertexConfig> {
         path = input.path;
         headers.set("x-goog-api-key", config.credentials.api_key);
       } else {
+        // The schema requires a project with a service account, and configured() keeps entries without one from here.
+        if (config.project === undefined) throw new ProviderAuthError("no project configured for the service account");
         path = `/${m[1]}/projects/${encodeURIComponent(config.project)}/locations/${encodeURIComponent(config.region)}${m[2]}`;
         headers.set("authorization", `Bearer ${await tokensFor(config)!.token()}`);
       }

@@ -10,6 +10,7 @@ import type { ExchangePlugin, SessionRef } from "./exchange.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { UpstreamClient } from "./upstream.js";
 import type { RouteSender } from "./fallback.js";
+import type { RequestTracer } from "./traced.js";
 
 export interface ProxyDeps {
   readonly config: Config;
@@ -19,6 +20,8 @@ export interface ProxyDeps {
   readonly framings: FramingRegistry;
   readonly upstream: UpstreamClient;
   readonly metrics: GatewayMetrics;
+  /** OpenTelemetry (telemetry/); absent when off, and then nothing is built for it. */
+  readonly tracer?: RequestTracer;
   /** Targets, keys and fallbacks (routing/). */
   readonly routing: RouteSender;
   readonly sessionFor: (identity: Identity) => SessionRef | null;

@@ -116,7 +116,19 @@ export function recordExchange(deps: ProxyDeps, base: RequestBase, ex: Exchange,
   };
   deps.log.record(row, done.capture, extensions);
   const served = done.status >= 200 && done.status < 300;
-  deps.metrics.observe(row, modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null));
+  const knownModel = modelIsKnown(deps, ex.provider.name, ex.model, served ? ex.provider.adapter.priceProvider : null);
+  deps.metrics.observe(row, knownModel);
+  // Without telemetry the optional call skips its argument: nothing is built.
+  deps.tracer?.ended({
+    row,
+    started: base.started,
+    clientHeaders: base.clientHeaders,
+    requestedModel: ex.info.model ?? ex.model,
+    providerType: ex.provider.config.type,
+    summary: done.summary,
+    session: ex.session,
+    knownModel,
+  });
 }
 
 export function recordRefusal(
@@ -168,7 +180,18 @@ export function recordRefusal(
     responseTruncated: false,
   };
   deps.log.record(row, capture, extensions);
-  deps.metrics.observe(row, modelIsKnown(deps, row.provider, row.model, null));
+  const knownModel = modelIsKnown(deps, row.provider, row.model, null);
+  deps.metrics.observe(row, knownModel);
+  deps.tracer?.ended({
+    row,
+    started: base.started,
+    clientHeaders: base.clientHeaders,
+    requestedModel: row.model,
+    providerType: ex?.provider.config.type ?? (row.provider ? (deps.config.providers[row.provider]?.type ?? null) : null),
+    summary: null,
+    session: ex ? ex.session : deps.sessionFor(base.identity),
+    knownModel,
+  });
 }
 
 /**

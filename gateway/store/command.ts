@@ -34,6 +34,8 @@ const COPY_ORDER: readonly { table: Exclude<keyof Tables, "leases">; key: string
   { table: "quota_refills", key: "id", serial: true },
   { table: "quota_settlements_pending", key: "request_id" },
   { table: "config_audit", key: "id", serial: true },
+  { table: "export_batches", key: "id" },
+  { table: "export_queue", key: "request_id" },
 ];
 
 const BATCH = 500;

@@ -6,13 +6,14 @@ import { initial } from "./migrations/0001-initial.js";
 import { claims } from "./migrations/0002-claims.js";
 import { secretFindings } from "./migrations/0003-secret-findings.js";
 import { routing } from "./migrations/0004-routing.js";
+import { exportQueue } from "./migrations/0006-export.js";
 import type { Engine, Kdb } from "./schema.js";
 
 /** What migrating needs of an open store (db.ts's Store has it). */
 type Migratable = { readonly engine: Engine; readonly db: Kdb };
 
 function migrations(engine: Engine): Record<string, Migration> {
-  return { "0001-initial": initial(engine), "0002-claims": claims(engine), "0003-secret-findings": secretFindings(engine), "0004-routing": routing(engine) };
+  return { "0001-initial": initial(engine), "0002-claims": claims(engine), "0003-secret-findings": secretFindings(engine), "0004-routing": routing(engine), "0006-export": exportQueue(engine) };
 }
 
 function migrator(store: Migratable): Migrator {

@@ -5,7 +5,7 @@ import { CompiledQuery, type Expression, type SqlBool, sql } from "kysely";
 import { BatchWriter } from "./batch-writer.js";
 import type { Store } from "./db.js";
 import { type ApplyLogWrite, type LogWrite, applyStoreWrite } from "./log-writes.js";
-import type { CapturesTable, Engine, Kdb, RequestRecord, RequestsTable, RowCursor } from "./schema.js";
+import type { CapturesTable, Engine, Executor, Kdb, RequestRecord, RequestsTable, RowCursor } from "./schema.js";
 import type { Insertable } from "kysely";
 
 /** A request as the gateway uses it: the stored row with its JSON and 0/1 columns decoded. */
@@ -107,7 +107,7 @@ function replaceAll<K extends string>(keys: readonly K[]) {
   return <E extends { ref(r: `excluded.${K}`): unknown }>(eb: E) => Object.fromEntries(keys.map((k) => [k, eb.ref(`excluded.${k}`)]));
 }
 
-function fromDb(row: RequestRecord): RequestRow {
+export function requestFromDb(row: RequestRecord): RequestRow {
   return { ...row, tags: JSON.parse(row.tags) as string[], flags: JSON.parse(row.flags) as string[], streamed: row.streamed === 1 };
 }
 
@@ -124,6 +124,8 @@ export interface RequestLogOptions {
   /** Writes the kinds of LogWrite the default writer meets (the store's own kinds by default). */
   readonly apply?: ApplyLogWrite;
   readonly maxPending?: number;
+  /** Each row also enters the export queue (config `export`), in its own transaction. */
+  readonly queueForExport?: boolean;
 }
 
 export class RequestLog {
@@ -216,7 +218,7 @@ export class RequestLog {
       .orderBy("id", "desc")
       .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000))
       .execute();
-    return rows.map(fromDb);
+    return rows.map(requestFromDb);
   }
 
   async get(id: string): Promise<{ row: RequestRow; capture: Capture | null } | null> {
@@ -224,7 +226,7 @@ export class RequestLog {
     if (!row) return null;
     const cap = await this.db.selectFrom("captures").selectAll().where("request_id", "=", id).executeTakeFirst();
     return {
-      row: fromDb(row),
+      row: requestFromDb(row),
       capture: cap
         ? {
             requestHeaders: JSON.parse(cap.request_headers) as Record<string, string>,
@@ -291,9 +293,16 @@ export class RequestLog {
     return row;
   }
 
-  /** Deletes captures older than `before` (epoch ms); accounting rows stay. Returns how many were purged. */
-  async purgeCaptures(before: number): Promise<number> {
-    const result = await this.db.deleteFrom("captures").where("ts", "<", before).executeTakeFirst();
+  /**
+   * Deletes captures older than `before` (epoch ms); accounting rows stay. `exportedOnly` (retention's require_export)
+   * keeps the captures of requests still waiting in the export queue. Returns how many were purged.
+   */
+  async purgeCaptures(before: number, exportedOnly = false): Promise<number> {
+    const result = await this.db
+      .deleteFrom("captures")
+      .where("ts", "<", before)
+      .$if(exportedOnly, (q) => q.where(({ not, exists, selectFrom }) => not(exists(selectFrom("export_queue").select("request_id").whereRef("export_queue.request_id", "=", "captures.request_id")))))
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }
@@ -316,6 +325,15 @@ const CAPTURE_UPSERT = upsertOne<CapturesTable>("captures", "request_id", {
   request_id: true, ts: true, request_headers: true, request_body: true, request_truncated: true, response_headers: true, response_body: true, response_truncated: true,
 });
 
+/** Rows the export (config `export`) will send, queued in the rows' own transaction. */
+async function queueRows(trx: Executor, rows: readonly LogEntry[]): Promise<void> {
+  await trx
+    .insertInto("export_queue")
+    .values(rows.map(({ row }) => ({ request_id: row.id, ts: row.ts })))
+    .onConflict((oc) => oc.column("request_id").doNothing())
+    .execute();
+}
+
 /**
  * PostgreSQL's text refuses NUL, which a caller can put in a path, a model name or a tool call: replaced, so that one
  * such row cannot hold up every row behind it (the log retries a refused slice until it is written).
@@ -332,7 +350,7 @@ function withoutNul<T>(value: T): T {
  * PostgreSQL rows and captures go as one INSERT each (a round trip each); on SQLite, where a statement is a function
  * call, row by row through statements written out once (building them cost more than running them).
  */
-export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogEntry[], apply: ApplyLogWrite): Promise<void> {
+export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogEntry[], apply: ApplyLogWrite, queueForExport: boolean): Promise<void> {
   const entries = engine === "postgres" ? given.map(withoutNul) : given;
   // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
   const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
@@ -342,6 +360,7 @@ export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogE
     await db.transaction().execute(async (trx) => {
       for (const r of requests) await trx.executeQuery(CompiledQuery.raw(REQUEST_UPSERT.sql, REQUEST_UPSERT.columns.map((c) => r[c])));
       for (const c of captures) await trx.executeQuery(CompiledQuery.raw(CAPTURE_UPSERT.sql, CAPTURE_UPSERT.columns.map((k) => c[k])));
+      if (queueForExport) await queueRows(trx, rows);
       for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
     });
     return;
@@ -359,6 +378,7 @@ export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogE
         .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
         .execute();
     }
+    if (queueForExport) await queueRows(trx, rows);
     for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
   });
 }
@@ -373,10 +393,10 @@ export class BatchSink implements LogSink {
   private readonly writer: BatchWriter<Queued>;
   readonly up = true;
 
-  constructor(store: Store, apply: ApplyLogWrite, options: Pick<RequestLogOptions, "intervalMs" | "onError">) {
+  constructor(store: Store, apply: ApplyLogWrite, options: Pick<RequestLogOptions, "intervalMs" | "onError" | "queueForExport">) {
     this.writer = new BatchWriter<Queued>({
       write: async (queued) => {
-        await writeEntries(store.db, store.engine, queued.map((q) => q.entry), apply);
+        await writeEntries(store.db, store.engine, queued.map((q) => q.entry), apply, options.queueForExport ?? false);
         for (const q of queued) q.committed?.();
       },
       intervalMs: options.intervalMs ?? 200,

@@ -235,6 +235,19 @@ export interface SecretFindingsTable {
   action: string;
 }
 
+/** A request row waiting to be exported; `batch` once a run has claimed it for an object. */
+export interface ExportQueueTable {
+  request_id: string;
+  ts: number;
+  batch: string | null;
+}
+
+/** An export batch claimed and not yet known to be uploaded; its id names its objects. */
+export interface ExportBatchesTable {
+  id: string;
+  created_at: number;
+}
+
 export interface Tables {
   requests: RequestsTable;
   captures: CapturesTable;
@@ -252,6 +265,8 @@ export interface Tables {
   leases: LeasesTable;
   request_attempts: RequestAttemptsTable;
   budget_alerts: BudgetAlertsTable;
+  export_queue: ExportQueueTable;
+  export_batches: ExportBatchesTable;
 }
 
 export type { Engine } from "./migrations/engine.js";

@@ -1,6 +1,7 @@
 // Aperture's hook payload (HookCallData, github.com/tailscale/aperture-recipes docs/protocol-reference.md), for hooks a
 // grant names with a `send` list: `metadata` always, and exactly the data `send` selects. Bodies come from the
 // exchange and its scrubbed capture; provider keys and client credentials live in headers, never here.
+import { NATURAL_COST_BASIS } from "../config/aperture.js";
 import type { HookSend } from "../config/grants.js";
 import { isRecord } from "../formats/codec.js";
 import type { Exchange, Outcome } from "../proxy/exchange.js";
@@ -17,16 +18,18 @@ export interface QuotaView {
   readonly rate: string;
 }
 
-/** Each bucket's balance now (the request's own reservation still held) with its definition. */
-export function quotaViews(store: Pick<BucketStore, "peek">, charges: readonly Charge[]): Record<string, QuotaView> {
-  const views: Record<string, QuotaView> = {};
-  for (const c of charges) {
-    const state = store.peek(c);
-    // The shared store answers asynchronously and payloads are built synchronously: its balance is left out.
-    if (state instanceof Promise) state.catch(() => undefined);
-    views[c.bucket] = { current: state instanceof Promise ? null : state.balance, capacity: c.def.capacity, rate: c.def.rate.text };
-  }
-  return views;
+/** Each bucket's balance now, with its definition; null where the store cannot be read (the payload still goes). */
+export async function quotaViews(store: Pick<BucketStore, "peek">, charges: readonly Charge[]): Promise<Record<string, QuotaView>> {
+  const balances = await Promise.all(
+    charges.map(async (c) => {
+      try {
+        return (await store.peek(c)).balance;
+      } catch {
+        return null;
+      }
+    }),
+  );
+  return Object.fromEntries(charges.map((c, i) => [c.bucket, { current: balances[i] ?? null, capacity: c.def.capacity, rate: c.def.rate.text }]));
 }
 
 export interface PayloadContext {
@@ -34,7 +37,7 @@ export interface PayloadContext {
   readonly tailnetName: string | null;
   /** Capabilities that carry grants: `grants` reports every other capability the caller holds. */
   readonly grantCapabilities: readonly string[];
-  /** The buckets the request is charged to, for `quotas`. */
+  /** The buckets the request is charged to, for `quotas`, as read when the request arrived. */
   readonly quotas: (ex: Exchange) => Readonly<Record<string, QuotaView>>;
 }
 
@@ -110,7 +113,8 @@ export function aperturePayload(send: ReadonlySet<HookSend>, ex: Exchange, outco
     const usage = outcome.summary.usage;
     metadata.estimated_cost = {
       dollars: (outcome.costNanos ?? 0) / 1e9,
-      cost_basis: `${ex.provider.name}/${ex.model}`,
+      // Aperture's "<cost basis>/<model>": the price table the dollars come from.
+      cost_basis: `${ex.provider.config.cost_basis ?? NATURAL_COST_BASIS[ex.provider.config.type]}/${ex.model}`,
       usage: {
         input_tokens: usage?.input ?? 0,
         output_tokens: usage?.output ?? 0,

@@ -2,8 +2,8 @@
 // (written in the request's own transaction, delivered in the background).
 import type { GatewayModule } from "../proxy/feature.js";
 import { requireRole } from "../http/require-role.js";
-import { ASYNC_HOOK_EVENTS, type HooksConfig } from "../config/hooks.js";
-import type { Exchange, ExchangePlugin, Outcome } from "../proxy/exchange.js";
+import { ASYNC_HOOK_EVENTS, type HookEvent, type HooksConfig } from "../config/hooks.js";
+import { type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
 import { Outbox, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
@@ -30,7 +30,7 @@ export interface HooksModuleDeps {
   /** The tailnet's MagicDNS name for hook metadata (tailscaled's status; null off a tailnet). */
   readonly tailnetName?: () => Promise<string | null>;
   /** The buckets a request is charged to, for Aperture's `send: ["quotas"]`. */
-  readonly quotas?: (ex: Exchange) => Readonly<Record<string, QuotaView>>;
+  readonly quotas?: (ex: Exchange) => Promise<Readonly<Record<string, QuotaView>>>;
 }
 
 export interface HooksModule extends GatewayModule {
@@ -39,6 +39,14 @@ export interface HooksModule extends GatewayModule {
   kick(): void;
   start(): void;
   stop(): Promise<void>;
+}
+
+/** The request's buckets as they stood when it arrived, read once for every hook that sends `quotas`. */
+const QUOTA_VIEWS = stateSlot<Readonly<Record<string, QuotaView>>>("hooks.quotas");
+
+function sendsQuotas(ex: Exchange, hooks: HooksConfig): boolean {
+  const events: readonly HookEvent[] = ["pre_request", ...ASYNC_HOOK_EVENTS];
+  return events.some((event) => hooksFor(ex.entitlement, hooks, event).some(({ send }) => send?.has("quotas")));
 }
 
 export function createHooksModule(deps: HooksModuleDeps): HooksModule {
@@ -56,19 +64,21 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     }
   };
 
-  // Kept fresh off the request path (tailscaled's answer is cached there too); payloads are built synchronously.
+  // Kept fresh off the request path (tailscaled's answer is cached there too); payloads are built synchronously, so
+  // what they report of the budget store (either engine answers asynchronously) is read in the before-step.
   let tailnetName: string | null = null;
   const refreshTailnetName = () =>
     void deps.tailnetName?.().then(
       (name) => (tailnetName = name),
       () => undefined,
     );
-  const context = (ex: Exchange): PayloadContext => ({ tailnetName, grantCapabilities: grantCapabilities(ex.caller.config), quotas: deps.quotas ?? (() => ({})) });
+  const context = (ex: Exchange): PayloadContext => ({ tailnetName, grantCapabilities: grantCapabilities(ex.caller.config), quotas: (e) => e.state.get(QUOTA_VIEWS) ?? {} });
 
   const plugin: ExchangePlugin = {
     name: "hooks",
-    before(ex) {
+    async before(ex) {
       refreshTailnetName();
+      if (deps.quotas && sendsQuotas(ex, ex.caller.config.hooks)) ex.state.set(QUOTA_VIEWS, await deps.quotas(ex));
       return runPreRequest(ex, ex.caller.config.hooks, { fetch: fetchImpl, userAgent: deps.userAgent, onError: deps.onError, context: context(ex) });
     },
     after(ex, outcome) {

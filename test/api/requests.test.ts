@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { type Harness, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ADMIN = "127.0.0.2";
 const USER = "127.0.0.3";
@@ -25,16 +26,19 @@ describe("admin API over the request log", () => {
     const res = await h.fetchFrom(from)(`${h.gateway.url}${path}`);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
+  /** A request's row and capture, once the gateway has logged it (after the client read the end of the stream). */
+  const logged = (id: string | null) =>
+    waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      const res = await api(`/api/requests/${id}`);
+      return res.status === 200 ? res : undefined;
+    }, 5000, `request ${id} logged`);
   type Capture = { request: { headers: Record<string, string>; body: unknown }; response: { body: unknown; rebuilt?: unknown } };
 
   it("rebuilds a streamed Anthropic response into the message a plain call returns", async () => {
     const claude = new Anthropic({ apiKey: "x", baseURL: h.gateway.url, fetch: h.fetchFrom(USER), maxRetries: 0 });
     const { response } = await claude.messages.stream({ model: "claude-opus-4-8", max_tokens: 10, messages: [{ role: "user", content: "x" }] }).withResponse();
-    const id = response.headers.get("x-keyless-request-id")!;
-    await new Promise((r) => setTimeout(r, 50));
-    await h.gateway.requestLog.flush();
-    const { status, body } = await api(`/api/requests/${id}`);
-    assert.equal(status, 200);
+    const { body } = await logged(response.headers.get("x-keyless-request-id"));
     const capture = body.capture as Capture;
     const credential = capture.request.headers["x-api-key"] ?? capture.request.headers.authorization;
     assert.equal(credential, "[redacted]");
@@ -52,14 +56,12 @@ describe("admin API over the request log", () => {
     for await (const _ of chat.data);
     const resp = await openai.responses.create({ model: "gpt-5", input: "x", stream: true }).withResponse();
     for await (const _ of resp.data);
-    await new Promise((r) => setTimeout(r, 50));
-    await h.gateway.requestLog.flush();
-    const chatCapture = (await api(`/api/requests/${chat.response.headers.get("x-keyless-request-id")}`)).body.capture as Capture;
+    const chatCapture = (await logged(chat.response.headers.get("x-keyless-request-id"))).body.capture as Capture;
     const completion = chatCapture.response.rebuilt as { object: string; choices: { message: { tool_calls: { function: { name: string; arguments: string } }[] }; finish_reason: string }[] };
     assert.equal(completion.object, "chat.completion");
     assert.equal(completion.choices[0]?.finish_reason, "tool_calls");
     assert.deepEqual(JSON.parse(completion.choices[0]!.message.tool_calls[0]!.function.arguments), { command: ["bash", "-lc", "echo hello"] });
-    const respCapture = (await api(`/api/requests/${resp.response.headers.get("x-keyless-request-id")}`)).body.capture as Capture;
+    const respCapture = (await logged(resp.response.headers.get("x-keyless-request-id"))).body.capture as Capture;
     assert.equal((respCapture.response.rebuilt as { status: string }).status, "completed");
   });
 

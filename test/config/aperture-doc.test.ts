@@ -7,6 +7,7 @@ import { IGNORED_SECTIONS } from "../../gateway/config/aperture.js";
 import { importAperture } from "../../gateway/config/import-aperture.js";
 import { IGNORED_GRANT_FIELDS } from "../../gateway/config/grants.js";
 import { parseConfigText } from "../../gateway/config/load.js";
+import { effectiveRetention } from "../../gateway/config/retention.js";
 import type { Config } from "../../gateway/config/schema.js";
 import type { Identity } from "../../gateway/identity/types.js";
 import { accessUnder, allowsModel, modelKey } from "../../gateway/access/grants.js";
@@ -29,7 +30,7 @@ function grantsOf(config: Config, login: string) {
 
 describe("docs/aperture.md", () => {
   it("has the examples the table refers to", () => {
-    assert.deepEqual(examples.map((e) => e.name), ["minimal", "default", "self-hosted", "passthrough", "budgets-and-hooks", "retention-export"]);
+    assert.deepEqual(examples.map((e) => e.name), ["minimal", "default", "self-hosted", "passthrough", "google", "bedrock", "budgets-and-hooks", "retention-export"]);
   });
 
   for (const example of examples) {
@@ -42,10 +43,11 @@ describe("docs/aperture.md", () => {
       assert.deepEqual(again.warnings.filter((w) => !w.includes(".apikey: ")), [], imported);
       assert.equal(again.config.identity.type, "tailscale");
       for (const login of ["example-user@example.com", "someone@example.com"]) assert.deepEqual(grantsOf(again.config, login), grantsOf(loaded.config, login));
-      // cost_basis is the one provider field the import removes (keyless does not follow it either way).
-      const pricedAlike = (c: Config) => Object.fromEntries(Object.entries(c.providers).map(([n, p]) => [n, { ...p, cost_basis: undefined }]));
-      assert.deepEqual(pricedAlike(again.config), pricedAlike(loaded.config));
-      assert.deepEqual(again.config.database.retention, loaded.config.database.retention);
+      // Display names are the one provider field the import drops (keyless never shows them).
+      const named = (c: Config) => Object.fromEntries(Object.entries(c.providers).map(([n, p]) => [n, { ...p, name: undefined }]));
+      assert.deepEqual(named(again.config), named(loaded.config));
+      const retention = (c: Config) => effectiveRetention(c.database.retention, c.export !== undefined);
+      assert.deepEqual(retention(again.config), retention(loaded.config));
     });
   }
 
@@ -60,7 +62,16 @@ describe("docs/aperture.md", () => {
     commented(selfHosted, /"baseurl": "http:\/\/gpu-box:8080",/);
     assert.equal(selfHosted.filter((l) => /"type": "openai"/.test(l)).length, 2);
     for (const [i, l] of selfHosted.entries()) if (/"type": "openai"/.test(l)) assert.match(selfHosted[i - 1]!, /\/\/ added: Aperture entries have no type/);
-    assert.ok(selfHosted.some((l) => /\/\/ removed "cost_basis"/.test(l)));
+    commented(selfHosted, /"type": "openai",/);
+    assert.ok(selfHosted.some((l) => /^\s*"cost_basis": "openrouter",$/.test(l)), "a cost basis keyless prices from is kept");
+    const bedrock = lines("bedrock");
+    commented(bedrock, /^\s*"credentials": \{$/);
+    commented(bedrock, /^\s*"region": "us-east-1",$/);
+    assert.ok(!bedrock.some((l) => /^\s*"(apikey|authorization)":/.test(l)));
+    const google = lines("google");
+    commented(google, /^\s*"project": "my-project",$/);
+    commented(google, /^\s*"region": "global",$/);
+    assert.ok(google.some((l) => /\/\/ removed "name"/.test(l)));
     const budgets = lines("budgets-and-hooks");
     commented(budgets, /"retention": "30d",/);
     for (const field of ["enable_chat_ui", "mcp_tools", "exporters"]) assert.ok(budgets.some((l) => new RegExp(`// removed "${field}"`).test(l)), field);

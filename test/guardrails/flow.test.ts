@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { type FlowCall, SessionFlows, callFacts } from "../../gateway/guardrails/flow.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
+import { UNTIMED } from "../helpers/guardrails.js";
 
 const rules = loadRules(defaultCatalog());
 let n = 0;
@@ -12,7 +13,7 @@ let n = 0;
 /** Analyses a call as the tools module does, checks it against the session, then records it; returns the flow rules hit. */
 function run(flows: SessionFlows, key: string, input: { name: string; input: unknown }, ts = 1_000_000): { ids: string[]; messages: string[]; call: FlowCall } {
   const id = `call_${++n}`;
-  const a = analyzeToolCall({ id, name: input.name, shape: "tool_use", input: input.input, index: 0 }, rules);
+  const a = analyzeToolCall({ id, name: input.name, shape: "tool_use", input: input.input, index: 0 }, rules, { limits: UNTIMED });
   const facts = callFacts(a.classified, a.findings, a.commands);
   const call: FlowCall = { requestId: `req_${n}`, callId: id, label: `"${input.name}" (${JSON.stringify(input.input)})`, ts };
   const found = flows.check(key, call, facts);

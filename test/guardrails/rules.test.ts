@@ -5,9 +5,10 @@ import type { ToolCall } from "../../gateway/formats/types.js";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { Catalog, defaultCatalog, loadRules, type CompiledRules } from "../../gateway/guardrails/rules/index.js";
 import { CATEGORIES } from "../../gateway/guardrails/rules/types.js";
+import { UNTIMED } from "../helpers/guardrails.js";
 
 const bash = (command: string): ToolCall => ({ id: "toolu_1", name: "Bash", shape: "tool_use", input: { command }, index: 0 });
-const ids = (rules: CompiledRules, call: ToolCall): string[] => analyzeToolCall(call, rules).findings.map((f) => f.ruleId);
+const ids = (rules: CompiledRules, call: ToolCall): string[] => analyzeToolCall(call, rules, { limits: UNTIMED }).findings.map((f) => f.ruleId);
 
 describe("catalog", () => {
   test("the shipped catalog validates and covers every category", () => {
@@ -20,7 +21,7 @@ describe("catalog", () => {
 
   test("findings carry rule id, category, severity, the rule's action, message, the matched simple command and call id", () => {
     const rules = loadRules(defaultCatalog());
-    const f = analyzeToolCall(bash("npm test && git push --force origin main"), rules).findings.find((x) => x.ruleId === "git.push-force");
+    const f = analyzeToolCall(bash("npm test && git push --force origin main"), rules, { limits: UNTIMED }).findings.find((x) => x.ruleId === "git.push-force");
     assert.deepEqual(f, {
       ruleId: "git.push-force",
       category: "git_history_loss",
@@ -58,7 +59,7 @@ describe("overrides", () => {
 
   test("change severity and action by id", () => {
     const rules = loadRules(defaultCatalog(), { set: { "git.push-force": { action: "log" }, "git.reset-hard": { severity: "low", action: "log" } } });
-    const f = analyzeToolCall(bash("git push -f; git reset --hard"), rules).findings;
+    const f = analyzeToolCall(bash("git push -f; git reset --hard"), rules, { limits: UNTIMED }).findings;
     assert.deepEqual(
       f.map((x) => [x.ruleId, x.severity, x.action]),
       [
@@ -90,9 +91,9 @@ describe("overrides", () => {
       ],
       patterns: { forge_host: "^(github\\.com|git\\.internal\\.example)$" },
     });
-    const f = analyzeToolCall(bash("terraform apply tfplan"), rules).findings;
+    const f = analyzeToolCall(bash("terraform apply tfplan"), rules, { limits: UNTIMED }).findings;
     assert.deepEqual(f.map((x) => [x.ruleId, x.action]), [["org.no-terraform-in-ci", "flag"]]);
-    const push = analyzeToolCall(bash("git push --force-with-lease origin feat"), rules).findings.find((x) => x.ruleId === "git.push-force");
+    const push = analyzeToolCall(bash("git push --force-with-lease origin feat"), rules, { limits: UNTIMED }).findings.find((x) => x.ruleId === "git.push-force");
     assert.equal(push?.action, "block");
     assert.ok(!ids(rules, bash("git remote add mirror https://git.internal.example/x.git")).includes("exf.remote-repoint"));
     assert.ok(ids(rules, bash("git remote add mirror https://gitlab.com/x.git")).includes("exf.remote-repoint"));
@@ -154,9 +155,9 @@ describe("non-shell targets", () => {
     const codex: ToolCall = { id: "c", name: "exec_command", shape: "function_call", input: { cmd: "ls", sandbox_permissions: "require_escalated" }, index: 0 };
     assert.ok(ids(rules, codex).includes("sbx.disable-sandbox-call"));
     const remote: ToolCall = { id: "r", name: "bash_code_execution", shape: "server_tool_use", input: { command: "ls" }, index: 0 };
-    assert.deepEqual(analyzeToolCall(remote, rules).findings.map((f) => [f.ruleId, f.action]), [["obf.remote-execution", "log"]]);
+    assert.deepEqual(analyzeToolCall(remote, rules, { limits: UNTIMED }).findings.map((f) => [f.ruleId, f.action]), [["obf.remote-execution", "log"]]);
     // It already ran at the provider: findings are reported, never "block".
-    const wipe = analyzeToolCall({ ...remote, input: { command: "rm -rf /" } }, rules).findings.find((f) => f.ruleId === "fs.rm-root-or-home");
+    const wipe = analyzeToolCall({ ...remote, input: { command: "rm -rf /" } }, rules, { limits: UNTIMED }).findings.find((f) => f.ruleId === "fs.rm-root-or-home");
     assert.equal(wipe?.action, "flag");
   });
 });

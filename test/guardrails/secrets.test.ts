@@ -9,12 +9,13 @@ import { parse } from "smol-toml";
 import { SecretScanner, maskBytes, maskValue, marker } from "../../gateway/guardrails/secrets/body.js";
 import { re2ToJs } from "../../gateway/guardrails/secrets/re2.js";
 import { compileSecretRules, loadSecretRules } from "../../gateway/guardrails/secrets/rules.js";
-import { scanText } from "../../gateway/guardrails/secrets/scan.js";
+import { scanBudget, scanText } from "../../gateway/guardrails/secrets/scan.js";
+import { TimeLimit } from "../../gateway/guardrails/bounds/time-limit.js";
 import { base62Crc32Valid } from "../../gateway/guardrails/secrets/verify.js";
 import { badChecksumToken, checksummedToken, envFile, random } from "./secret-values.js";
 
 const rules = loadSecretRules();
-const found = (text: string) => scanText(rules, text, { deadline: performance.now() + 10_000, exhausted: false }).map((m) => ({ rule: m.ruleId, secret: text.slice(m.start, m.end), verified: m.verified }));
+const found = (text: string) => scanText(rules, text, scanBudget(10_000)).map((m) => ({ rule: m.ruleId, secret: text.slice(m.start, m.end), verified: m.verified }));
 const rulesFor = (text: string) => found(text).map((f) => f.rule);
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
@@ -115,7 +116,7 @@ describe("secret rules as data", () => {
     const rep = (s: string) => s.repeat(Math.ceil(N / s.length)).slice(0, N);
     for (const s of ["a", "key=", "curl -H x\n", "kind: secret\ndata: x\n", "password=", "ghp_", "eyJ", "://", "-----BEGIN RSA PRIVATE KEY-----", "AKIA"]) {
       const started = performance.now();
-      scanText(rules, rep(s), { deadline: Infinity, exhausted: false });
+      scanText(rules, rep(s), { time: TimeLimit.NONE, exhausted: false });
       const ms = performance.now() - started;
       assert.ok(ms < 2500, `${JSON.stringify(s)}: ${ms.toFixed(0)} ms`);
     }

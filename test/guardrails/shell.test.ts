@@ -4,24 +4,25 @@ import { describe, test } from "node:test";
 import { analyzeToolCall } from "../../gateway/guardrails/analyze.js";
 import { defaultCatalog, loadRules } from "../../gateway/guardrails/rules/index.js";
 import { analyzeShell, normalizePath } from "../../gateway/guardrails/shell/index.js";
+import { UNTIMED } from "../helpers/guardrails.js";
 
 const rules = loadRules(defaultCatalog());
 
 function names(script: string): string[] {
-  return analyzeShell(script).commands.map((c) => c.name);
+  return analyzeShell(script, UNTIMED).commands.map((c) => c.name);
 }
 function only(script: string, name: string): ReturnType<typeof analyzeShell>["commands"][number] {
-  const c = analyzeShell(script).commands.find((x) => x.name === name);
+  const c = analyzeShell(script, UNTIMED).commands.find((x) => x.name === name);
   assert.ok(c, `no ${name} command in ${script}`);
   return c;
 }
 function ruleIds(script: string): string[] {
-  return analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: script }, index: 0 }, rules).findings.map(
+  return analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: script }, index: 0 }, rules, { limits: UNTIMED }).findings.map(
     (f) => f.ruleId,
   );
 }
 function acted(script: string): string[] {
-  return analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: script }, index: 0 }, rules)
+  return analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: script }, index: 0 }, rules, { limits: UNTIMED })
     .findings.filter((f) => f.action !== "log")
     .map((f) => f.ruleId);
 }
@@ -80,7 +81,7 @@ describe("unwrapping", () => {
   ];
   for (const [script, wrappers, args] of cases) {
     test(script, () => {
-      const c = analyzeShell(script).commands.at(-1);
+      const c = analyzeShell(script, UNTIMED).commands.at(-1);
       assert.equal(c?.name, script.includes("pip") ? "pip" : "rm");
       assert.deepEqual(c?.wrappers, wrappers);
       assert.deepEqual(c?.positionals, args.filter((a) => !a.startsWith("-")));
@@ -106,7 +107,7 @@ describe("unwrapping", () => {
 describe("nested programs", () => {
   test("bash/sh/zsh -c and -lc scripts are parsed again", () => {
     for (const s of ['bash -c "rm -rf ~/"', "sh -lc 'cd / && rm -rf /etc'", "zsh -ec 'rm -rf /'", "su -c 'rm -rf /' root"]) {
-      const rm = analyzeShell(s).commands.find((c) => c.name === "rm");
+      const rm = analyzeShell(s, UNTIMED).commands.find((c) => c.name === "rm");
       assert.ok(rm, s);
       assert.ok(rm.markers.has("nested_shell"), s);
       assert.ok(acted(s).includes("fs.rm-root-or-home"), s);
@@ -154,7 +155,7 @@ describe("nested programs", () => {
   test("nesting depth is bounded and reported", () => {
     let s = "rm -rf /";
     for (let i = 0; i < 12; i++) s = `bash -c ${JSON.stringify(s)}`;
-    const a = analyzeShell(s);
+    const a = analyzeShell(s, UNTIMED);
     assert.ok(a.limits.some((p) => p.includes("deeper")));
     assert.ok(ruleIds(s).includes("obf.analysis-limit"));
   });
@@ -202,7 +203,7 @@ describe("decoding and obfuscation", () => {
   test("a non-literal command position is unknown (reported), never silently safe", () => {
     const c = only('$CMD -rf /tmp/x', "$CMD");
     assert.equal(c.nameKnown, false);
-    const f = analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: "$CMD x" }, index: 0 }, rules).findings;
+    const f = analyzeToolCall({ id: "t", name: "Bash", shape: "tool_use", input: { command: "$CMD x" }, index: 0 }, rules, { limits: UNTIMED }).findings;
     assert.deepEqual(f.map((x) => [x.ruleId, x.category, x.severity, x.action]), [["obf.unknown-command", "obfuscation", "low", "log"]]);
     assert.ok(acted("${HOME:0:0}rm -rf /").includes("obf.command-word"));
     assert.ok(acted('eval "$PAYLOAD"').includes("obf.dynamic-program"));

@@ -53,8 +53,9 @@ describe("budget alerts", () => {
         hooks: { ops: { url, secret: SECRET, retry: { initial: "50ms", max: "200ms" } } },
         quotas: {
           "daily:<user>": { capacity: "$0.002", rate: "$0.002/day", alerts: [50, 80, 100] },
-          // Refills its whole capacity in two seconds: the refill period.
-          "fast:<user>": { capacity: "$0.01", rate: "$0.30/min", alerts: [50] },
+          // Refills its whole capacity in five seconds, the refill period: long enough for the second request below to come
+          // within it on a busy machine.
+          "fast:<user>": { capacity: "$0.01", rate: "$0.12/min", alerts: [50] },
         },
         grants: [grant("alice@example.com", "daily:<user>"), grant("bob@example.com", "fast:<user>")],
       }),
@@ -113,7 +114,7 @@ describe("budget alerts", () => {
     await ask(BOB);
     await settle();
     assert.equal(events("bob@example.com").length, 1, "not again within the refill period");
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 5100));
     await drain();
     await ask(BOB);
     await waitFor(() => events("bob@example.com").length === 2, 5000, "the alert of the next period");

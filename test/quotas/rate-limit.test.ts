@@ -22,8 +22,9 @@ describe("over quota: provider-native 429s", () => {
       peers: { [ALICE]: { login: "alice@example.com" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" } },
       config: () => ({
         quotas: {
-          "hourly:<user>": { capacity: "$1.00", rate: "$1.00/hour" },
-          "fast:<user>": { capacity: "$1.00", rate: "$0.20/min" },
+          // Slow enough that a drained bucket stays short of a request's estimate for seconds, even on a busy machine.
+          "hourly:<user>": { capacity: "$1.00", rate: "$0.20/hour" },
+          "fast:<user>": { capacity: "$1.00", rate: "$0.04/min" },
           "slow:<user>": { capacity: "$1.00", rate: "$0.01/day" },
         },
         grants: [grant("alice@example.com", "hourly:<user>"), grant("bob@example.com", "fast:<user>"), grant("carol@example.com", "slow:<user>")],
@@ -57,12 +58,13 @@ describe("over quota: provider-native 429s", () => {
     assert.equal((err.error as { error: { type: string } }).error.type, "rate_limit_error");
     assert.match((err.error as { error: { message: string } }).error.message, /^quota exceeded: bucket "hourly:alice@example\.com" has \$0\.0\d* left; this request may cost up to \$0\.001\d+ .*retry in \d+s/);
     const seconds = retryAfter(err.headers);
-    // ≈ $0.0015 at $1/hour: a few seconds.
+    // ≈ $0.0015 at $0.20/hour: about half a minute.
     assert.ok(seconds >= 1 && seconds <= 60, `retry-after ${seconds}`);
     assert.equal(err.headers?.get("x-should-retry"), null);
   });
 
   it("OpenAI Chat and Responses: RateLimitError with insufficient_quota", async () => {
+    await drain("hourly:<user>", "alice");
     const client = new OpenAI({ apiKey: "-", baseURL: `${h.gateway.url}/v1`, fetch: h.fetchFrom(ALICE), maxRetries: 0 });
     const chat = await client.chat.completions.create({ model: "gpt-5-mini", max_completion_tokens: 200, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     assert.ok(chat instanceof OpenAI.RateLimitError, String(chat));
@@ -97,8 +99,8 @@ describe("over quota: provider-native 429s", () => {
     const started = Date.now();
     const message = await client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 100, messages: [{ role: "user", content: "hi" }] });
     assert.equal(message.type, "message");
-    // $0.20/min refills the ≈ $0.0015 reservation in about 0.45 s (time enough for the first attempt to be refused);
-    // Retry-After is whole seconds.
+    // $0.04/min refills the ≈ $0.0015 reservation in about 2.3 s (time enough for the first attempt to be refused,
+    // even on a busy machine); Retry-After is whole seconds.
     assert.ok(Date.now() - started >= 1000, "the SDK waited the Retry-After second");
     assert.equal((await denials("bob@example.com")).length, 1);
   });

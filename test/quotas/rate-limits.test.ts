@@ -27,11 +27,12 @@ describe("rate limits: provider-native 429s the SDKs honour", () => {
       config: () => ({
         rate_limits: {
           "rpm:<user>": { requests: 2, per: "1m" },
-          // Refills one request every two seconds: time enough to be refused on a busy machine, short enough to wait.
-          "retry:<user>": { requests: 2, per: "4s" },
+          // Refills one request every four seconds: time enough to be refused on a busy machine, short enough to wait.
+          "retry:<user>": { requests: 2, per: "8s" },
           "tpm:<user>": { tokens: 2000, per: "1m" },
           "one:<user>": { concurrent: 1 },
-          "openai:<user>": { requests: 1, per: "1s" },
+          // Three seconds, not one: the second call must come before the refill even on a busy machine.
+          "openai:<user>": { requests: 1, per: "3s" },
         },
         grants: [
           grant("alice@example.com", "rpm:<user>"),
@@ -94,8 +95,9 @@ describe("rate limits: provider-native 429s the SDKs honour", () => {
     assert.ok(err instanceof OpenAI.RateLimitError, String(err));
     assert.equal(err.headers?.get("x-ratelimit-limit-requests"), "1");
     assert.equal(err.headers?.get("x-ratelimit-remaining-requests"), "0");
-    assert.equal(err.headers?.get("x-ratelimit-reset-requests"), "1s");
-    assert.equal(err.headers?.get("retry-after"), "1");
+    // Whole seconds until the refill: 3 unless the machine took over a second between the two calls.
+    assert.match(err.headers?.get("x-ratelimit-reset-requests") ?? "", /^[123]s$/);
+    assert.equal(`${err.headers?.get("retry-after")}s`, err.headers?.get("x-ratelimit-reset-requests"));
     const started = performance.now();
     await chat(client(2));
     assert.ok(performance.now() - started >= 900, "the SDK waited before retrying");
@@ -114,7 +116,7 @@ describe("rate limits: provider-native 429s the SDKs honour", () => {
     // The estimate (100 output tokens and the body) was held, the unused part given back once the usage was known.
     const def = { capacity: 2000, rate: { nanos: 2000, periodMs: 60_000, text: "" }, on_exceed: "reject" as const, admission: "reserve" as const, alerts: [] };
     const peek = async () => (await new QuotaStore(h.gateway.store).peek({ bucket: "tpm:bob@example.com#tokens", quota: "rate:tpm:<user>#tokens", def })).balance;
-    for (let i = 0; i < 50 && (await peek()) < 2000 - used - 5; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && (await peek()) < 2000 - used - 5; i++) await new Promise((r) => setTimeout(r, 10));
     const balance = await peek();
     assert.ok(balance >= 2000 - used, `balance ${balance} after using ${used}`);
     assert.ok(balance < 2000 - used + 50, `balance ${balance}: usage was charged`);
@@ -130,7 +132,7 @@ describe("rate limits: provider-native 429s the SDKs honour", () => {
     const client = anthropic(CAROL);
     const seen = h.upstream.requests.length;
     const first = client.messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi" }] });
-    for (let i = 0; i < 200 && h.upstream.requests.length === seen; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && h.upstream.requests.length === seen; i++) await new Promise((r) => setTimeout(r, 5));
     const err = await ask(client).catch((e: unknown) => e);
     assert.ok(err instanceof Anthropic.RateLimitError, String(err));
     assert.match((err.error as { error: { message: string } }).error.message, /allows 1 concurrent requests; retry in 1s/);

@@ -94,7 +94,8 @@ describe("fallback targets before the first byte", () => {
   });
 
   it("429 with retry-after: the next target answers, and the refused key rests until its retry-after passes", async () => {
-    primary.fail({ kind: "rate_limited", retryAfterSeconds: 1 });
+    // Three seconds: both requests below come well within it, even on a busy machine.
+    primary.fail({ kind: "rate_limited", retryAfterSeconds: 3 });
     const first = await ask();
     assert.equal(first.data.type, "message");
     const second = await ask();
@@ -103,7 +104,7 @@ describe("fallback targets before the first byte", () => {
     const attempts = await attemptsOf(requestId(second.response));
     assert.equal(attempts[0]!.outcome, "skipped");
     assert.match(attempts[0]!.reason!, /every key of "anthropic" is resting until/);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     await ask();
     assert.equal(primary.requests.length, 2, "back once its retry-after passed");
   });

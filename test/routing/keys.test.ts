@@ -7,6 +7,9 @@ import Anthropic from "@anthropic-ai/sdk";
 import { type FailingUpstream, startFailingUpstream } from "../fakes/failing-upstream.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 
+/** How long a refused key rests: the requests that must find it resting fit in it even on a busy machine. */
+const REST_S = 3;
+
 const KEY_A = "sk-ant-CANARY-key-a-0123456789abcdef";
 const KEY_B = "sk-ant-CANARY-key-b-0123456789abcdef";
 const ADMIN = "127.0.0.2";
@@ -30,7 +33,7 @@ describe("several keys per provider", () => {
             models: ["claude-*"],
           },
         },
-        routing: { rate_limit_cooldown: "1s", auth_cooldown: "1s" },
+        routing: { rate_limit_cooldown: "1s", auth_cooldown: `${REST_S}s` },
         grants: [{ src: ["*"], app: { "keyless.dev/cap/gateway": [{ role: "admin", models: "**" }] } }],
       }),
     });
@@ -47,6 +50,7 @@ describe("several keys per provider", () => {
   const ask = () => client().messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
   const keysUsed = () => up.requests.map((r) => (r.key === KEY_A ? "a" : r.key === KEY_B ? "b" : "?"));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const rested = () => sleep(REST_S * 1000 + 100);
 
   it("shares traffic by weight: 3 to 1 over every four requests", async () => {
     for (let i = 0; i < 8; i++) await ask();
@@ -56,7 +60,7 @@ describe("several keys per provider", () => {
   });
 
   it("a key answered 429 rests until its retry-after passes; the other key answers meanwhile", async () => {
-    up.failAlways(KEY_A, { kind: "rate_limited", retryAfterSeconds: 1 });
+    up.failAlways(KEY_A, { kind: "rate_limited", retryAfterSeconds: REST_S });
     // Whichever key the round robin picks first, the client gets an answer.
     for (let i = 0; i < 4; i++) assert.equal((await ask()).stop_reason, "end_turn");
     const used = keysUsed();
@@ -64,7 +68,7 @@ describe("several keys per provider", () => {
     assert.equal(used.filter((k) => k === "b").length, 4, used.join(""));
     up.failAlways(KEY_A, null);
     up.requests.length = 0;
-    await sleep(1100);
+    await rested();
     for (let i = 0; i < 4; i++) await ask();
     assert.ok(keysUsed().includes("a"), `key a back after its retry-after: ${keysUsed().join("")}`);
   });
@@ -85,7 +89,7 @@ describe("several keys per provider", () => {
 
   it("a key refused with 401 rests too; every key resting is a 429 with Retry-After in Anthropic's shape", async () => {
     up.failAlways(KEY_A, { kind: "unauthorized" });
-    up.failAlways(KEY_B, { kind: "rate_limited", retryAfterSeconds: 1 });
+    up.failAlways(KEY_B, { kind: "rate_limited", retryAfterSeconds: REST_S });
     const first = await ask().catch((e: unknown) => e);
     // Both keys were tried; the last answer is the provider's own.
     assert.ok(first instanceof Anthropic.APIError, String(first));
@@ -99,7 +103,7 @@ describe("several keys per provider", () => {
     assert.equal(up.requests.length, 2, "no upstream call while every key rests");
     up.failAlways(KEY_A, null);
     up.failAlways(KEY_B, null);
-    await sleep(1100);
+    await rested();
     assert.equal((await ask()).stop_reason, "end_turn");
   });
 

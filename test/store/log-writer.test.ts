@@ -35,7 +35,7 @@ describe("the request log's writer thread (SQLite)", { skip: TEST_ENGINE !== "sq
     const store = await openStore({ type: "sqlite", path, pool_size: 1 });
     const workers: Worker[] = [];
     const errors: unknown[] = [];
-    const sink = new WorkerSink({ path, intervalMs, restartMs: 20, onError: (e) => errors.push(e), spawn: (data) => workers[workers.push(startWorker(data)) - 1]! });
+    const sink = new WorkerSink({ path, intervalMs, queueForExport: false, restartMs: 20, onError: (e) => errors.push(e), spawn: (data) => workers[workers.push(startWorker(data)) - 1]! });
     const log = new RequestLog(store, { sink, apply: applyLogWrite });
     closing.push(() => store.close(), () => log.close());
     return { store, log, sink, workers };

@@ -19,7 +19,7 @@ import { all } from "../helpers/store.js";
 const run = promisify(execFile);
 const OLD_SQLITE = readFileSync(new URL("../fixtures/store/schema-before-migrations.sqlite.sql", import.meta.url), "utf8");
 const OLD_PG_QUOTAS = readFileSync(new URL("../fixtures/store/quota-store-before-migrations.postgres.sql", import.meta.url), "utf8");
-const MIGRATIONS = ["0001-initial", "0002-claims", "0003-secret-findings", "0004-routing"];
+const MIGRATIONS = ["0001-initial", "0002-claims", "0003-secret-findings", "0004-routing", "0006-export"];
 
 /** A file as a keyless release before migrations left it: its schema, one row in each main table. */
 function oldSqliteFile(): string {
@@ -125,8 +125,8 @@ describe("store migrations", () => {
     const config = join(mkdtempSync(join(tmpdir(), "keyless-cfg-")), "keyless.jsonc");
     writeFileSync(config, JSON.stringify({ database: { path: newFile } }));
     assert.match((await cli("status", "--config", config)).stdout, /0001-initial {2}pending/);
-    assert.match((await cli("migrate", "--config", config)).stdout, /applied 0001-initial, 0002-claims, 0003-secret-findings, 0004-routing/);
-    assert.match((await cli("status", "--config", config)).stdout, /0004-routing {2}applied /);
+    assert.match((await cli("migrate", "--config", config)).stdout, /applied 0001-initial, 0002-claims, 0003-secret-findings, 0004-routing, 0006-export/);
+    assert.match((await cli("status", "--config", config)).stdout, /0006-export {2}applied /);
     assert.match((await cli("migrate", "--config", config)).stdout, /up to date/);
   });
 });

@@ -32,6 +32,8 @@ describe("Aperture hooks", () => {
         [BOB]: { login: "bob@example.com" },
       },
       config: () => ({
+        // No refill: a balance only moves by what requests cost.
+        quotas: { "daily:<user>": { capacity: "$10.00", rate: "$0/day" } },
         hooks: {
           audit: { url: rx.url("/audit"), apikey: TOKEN, timeout: "2s" },
           goog: { url: rx.url("/goog"), apikey: GOOGLE_TOKEN, authorization: "x-goog-api-key" },
@@ -45,8 +47,9 @@ describe("Aperture hooks", () => {
                 { role: "user", models: "**" },
                 {
                   models: "anthropic/**",
+                  quotas: [{ bucket: "daily:<user>" }],
                   send_hooks: [
-                    { name: "audit", events: ["entire_request"], send: ["estimated_cost", "user_message", "tools", "response_body", "raw_responses", "grants"] },
+                    { name: "audit", events: ["entire_request"], send: ["estimated_cost", "user_message", "tools", "response_body", "raw_responses", "grants", "quotas"] },
                     { name: "goog", events: ["tool_call_entire_request"], send: ["request_body"] },
                   ],
                 },
@@ -74,7 +77,7 @@ describe("Aperture hooks", () => {
     assert.equal(r.headers["webhook-attempt"], "1");
     const payload = payloadOf(r);
     assert.deepEqual(Object.keys(payload).sort(), ["metadata", "raw_responses", "response_body", "tool_calls", "user_message"]);
-    assert.deepEqual(Object.keys(payload.metadata).sort(), [...METADATA, "estimated_cost", "grants"].sort());
+    assert.deepEqual(Object.keys(payload.metadata).sort(), [...METADATA, "estimated_cost", "grants", "quotas"].sort());
     assert.equal(payload.metadata.login_name, "alice@example.com");
     assert.equal(payload.metadata.stable_node_id, "nALICE");
     assert.equal(payload.metadata.provider, "anthropic");
@@ -89,6 +92,8 @@ describe("Aperture hooks", () => {
     const calls = payload.tool_calls as { name: string; params: unknown }[];
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.name, (msg.content.find((b) => b.type === "tool_use") as { name: string }).name);
+    // The bucket as the request found it, read from the budget store (SQLite's or PostgreSQL's).
+    assert.deepEqual(payload.metadata.quotas, { "daily:alice@example.com": { current: 10_000_000_000, capacity: 10_000_000_000, rate: "$0/day" } });
   });
 
   it("a streamed answer is rebuilt into response_body", async () => {
@@ -102,6 +107,11 @@ describe("Aperture hooks", () => {
     const events = payload.raw_responses as { type: string }[];
     assert.equal(events[0]?.type, "message_start");
     assert.equal(events.at(-1)?.type, "message_stop");
+    // The first request's cost is off the balance (settled, or still reserved at least at that cost).
+    const first = payloadOf(rx.on("/audit")[before - 1]!).metadata;
+    const spent = Math.round((first.estimated_cost as { dollars: number }).dollars * 1e9);
+    const current = (payload.metadata.quotas as Record<string, { current: number }>)["daily:alice@example.com"]!.current;
+    assert.ok(spent > 0 && current <= 10_000_000_000 - spent, `balance ${current} after a first request of ${spent}`);
   });
 
   it("tool_call_entire_request: the hook's key in x-goog-api-key, only the request body", async () => {

@@ -49,9 +49,10 @@ describe("hooks", () => {
       peers: { [ALICE]: { login: "alice@example.com", nodeId: "nALICE" }, [BOB]: { login: "bob@example.com" }, [CAROL]: { login: "carol@example.com" }, [DAVE]: { tags: ["tag:ci"] }, [ERIN]: { login: "erin@example.com" } },
       config: () => ({
         hooks: {
-          guard: { url: rx.url("/guard"), secret: SECRET, timeout: "300ms", fail_policy: "fail_closed", preference: 10 },
+          // 1 s, not less: an in-process receiver on a busy 2-core machine can take a few hundred ms to answer.
+          guard: { url: rx.url("/guard"), secret: SECRET, timeout: "1s", fail_policy: "fail_closed", preference: 10 },
           second: { url: rx.url("/second"), secret: OTHER_SECRET },
-          soft: { url: rx.url("/soft"), secret: SECRET, timeout: "300ms", fail_policy: "fail_open" },
+          soft: { url: rx.url("/soft"), secret: SECRET, timeout: "1s", fail_policy: "fail_open" },
           audit: { url: rx.url("/audit"), secret: SECRET, timeout: "1s", retry: { initial: "40ms", max: "150ms" } },
           doomed: { url: rx.url("/doomed"), secret: SECRET, timeout: "5s", retry: { initial: "20ms", max: "40ms", give_up_after: "250ms" } },
         },
@@ -138,8 +139,9 @@ describe("hooks", () => {
   it("pre_request failures: fail_closed answers 503, fail_open forwards; a hook missing from the config refuses", async () => {
     rx.reply["/guard"] = () => ({ status: 200, hang: true });
     const started = Date.now();
-    await assert.rejects(ask(), apiError(503, /pre_request hook "guard" failed \(timeout after 300 ms\)/));
-    assert.ok(Date.now() - started < 2000);
+    await assert.rejects(ask(), apiError(503, /pre_request hook "guard" failed \(timeout after 1000 ms\)/));
+    // The receiver never answers: only the hook's timeout ends the wait (generous bound for a busy machine).
+    assert.ok(Date.now() - started < 10_000);
     rx.reply["/guard"] = () => ({ status: 500, body: { oops: true } });
     await assert.rejects(ask(), apiError(503, /status 500/));
     rx.reply["/guard"] = () => ({ status: 200, body: { verdict: "yes" } });
@@ -244,12 +246,11 @@ describe("hooks", () => {
     rx.reply["/audit"] = () => ({ status: 200 });
     await rx.stop();
     const ids: string[] = [];
-    const started = Date.now();
+    // Responses do not wait for the receiver: they all came back while their events were still undelivered (below).
     for (let i = 0; i < 4; i++) {
       const { response } = await client(DAVE).messages.create({ model: "claude-sonnet-4-6", max_tokens: 50, messages: [{ role: "user", content: `n${i}` }] }).withResponse();
       ids.push(response.headers.get("x-keyless-request-id")!);
     }
-    assert.ok(Date.now() - started < 2000, "responses do not wait for the receiver");
     await h.gateway.requestLog.flush();
     const pending = await waitFor(async () => {
       const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];

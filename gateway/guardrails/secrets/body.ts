@@ -4,7 +4,7 @@
 // rule ids only, never the text).
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { SecretRules } from "./rules.js";
-import { type ScanBudget, type SecretMatch, scanText } from "./scan.js";
+import { type ScanBudget, type SecretMatch, scanBudget, scanText } from "./scan.js";
 
 /** Which part of the conversation a secret was in. */
 export type SecretPlace = "tool_result" | "system" | "message" | "tool_call";
@@ -109,8 +109,7 @@ export class SecretScanner {
    * quick scan (token formats only) within a second budget of the same size; only what neither reached is unscanned.
    */
   scanBody(body: unknown, budgetOrMs: number | ScanBudget): BodyScan {
-    const budget: ScanBudget = typeof budgetOrMs === "number" ? { deadline: performance.now() + budgetOrMs, exhausted: false } : budgetOrMs;
-    const ms = Math.max(1, budget.deadline - performance.now());
+    const budget = typeof budgetOrMs === "number" ? scanBudget(budgetOrMs) : budgetOrMs;
     const texts = orderedTexts(body);
     const found: FoundSecret[] = [];
     const record = (t: Text, matches: readonly SecretMatch[]) => {
@@ -134,7 +133,7 @@ export class SecretScanner {
       record(t, matches);
     }
     if (i >= texts.length) return { found, incomplete: false };
-    const quick: ScanBudget = { deadline: performance.now() + ms, exhausted: false };
+    const quick = scanBudget(budget.time.ms);
     for (; i < texts.length && !quick.exhausted; i++) {
       const t = texts[i]!;
       const matches = scanText(this.rules, t.text, quick, true);

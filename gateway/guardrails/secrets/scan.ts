@@ -3,6 +3,7 @@
 import type { CompiledAllowlist, SecretRule, SecretRules } from "./rules.js";
 import { RULE_PREFIX, pairCode } from "./rules.js";
 import { VERIFIERS } from "./verify.js";
+import { TimeLimit } from "../bounds/time-limit.js";
 
 export interface SecretMatch {
   readonly ruleId: string;
@@ -15,9 +16,11 @@ export interface SecretMatch {
 
 /** The time one request's scan may take in all; past it the rest is unscanned (and reported so). */
 export interface ScanBudget {
-  readonly deadline: number;
+  readonly time: TimeLimit;
   exhausted: boolean;
 }
+
+export const scanBudget = (ms: number): ScanBudget => ({ time: new TimeLimit(ms), exhausted: false });
 
 /** How far around a keyword a rule looks: a match starts up to a line before it and may run long (a private key). */
 const BEFORE_KEYWORD = 1024;
@@ -101,7 +104,7 @@ export function scanText(rules: SecretRules, text: string, budget: ScanBudget, q
   /** Spans a format's own check showed are not tokens (the generic rule must not report them either). */
   const rejected: [number, number][] = [];
   for (const rule of quick ? rules.quick : rules.rules) {
-    if (performance.now() > budget.deadline) {
+    if (budget.time.passed()) {
       budget.exhausted = true;
       break;
     }

@@ -1,5 +1,7 @@
 // What analysing one script may cost. A model writes the scripts, so every expansion is counted (value sizes,
-// characters built, steps, depth, wall time); past a bound the script is "not fully analysed", never "safe".
+// characters built, steps, depth, CPU time); past a bound the script is "not fully analysed", never "safe".
+
+import { TimeLimit } from "../bounds/time-limit.js";
 
 export interface WalkLimits {
   /** Nested programs (bash -c inside eval inside a here-doc …) followed at most this deep. */
@@ -18,7 +20,7 @@ export interface WalkLimits {
   readonly maxBytes: number;
   /** Statements, words and word parts visited. */
   readonly maxSteps: number;
-  /** Wall-clock time for the script; the last resort, checked every 256 steps. */
+  /** CPU time for the script (time-limit.ts); the last resort, checked every 256 steps. */
   readonly maxMillis: number;
 }
 
@@ -33,14 +35,14 @@ export class Budget {
   private steps = 0;
   private bytes = 0;
   private sinceClock = 0;
-  private readonly deadline: number;
+  private readonly time: TimeLimit;
 
-  /** `deadline` (a `performance.now()` time) caps the script's time further, for a caller's overall budget. */
+  /** `within` (a response's overall limit) caps the script's time further. */
   constructor(
     readonly limits: WalkLimits,
-    deadline = Infinity,
+    within: TimeLimit = TimeLimit.NONE,
   ) {
-    this.deadline = Math.min(deadline, performance.now() + limits.maxMillis);
+    this.time = within.within(limits.maxMillis);
   }
 
   step(): void {
@@ -57,7 +59,7 @@ export class Budget {
   }
 
   clock(): void {
-    if (performance.now() > this.deadline) throw new LimitExceeded("analysis stopped at its time limit");
+    if (this.time.passed()) throw new LimitExceeded("analysis stopped at its time limit");
   }
 
   /** Whether a value may be kept; a longer one is noted and treated as unknown. */

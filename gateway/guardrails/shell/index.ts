@@ -1,5 +1,6 @@
 // Shell analysis entry point: one script in, the simple commands it would run out.
 import { Budget, LimitExceeded, type WalkLimits } from "./budget.js";
+import type { TimeLimit } from "../bounds/time-limit.js";
 import type { SimpleCommand } from "./types.js";
 import { ShellWalker } from "./walk.js";
 
@@ -17,7 +18,7 @@ export interface ShellAnalysis {
 
 /**
  * Far above what agents' commands need (every labelled corpus command fits in a tenth of the sizes and steps; see
- * test/guardrails/bounds.test.ts), far below what stalls the gateway: the doubling and nesting bombs stop within a millisecond or two, anything else by maxMillis.
+ * test/guardrails/bounds.test.ts), far below what stalls the gateway: the doubling and nesting bombs stop within a millisecond or two, anything else by maxMillis of CPU time.
  */
 export const DEFAULT_LIMITS: WalkLimits = {
   maxDepth: 8,
@@ -30,9 +31,9 @@ export const DEFAULT_LIMITS: WalkLimits = {
   maxMillis: 25,
 };
 
-/** `deadline` (a `performance.now()` time) ends the analysis earlier than `limits.maxMillis` would. */
-export function analyzeShell(script: string, limits: WalkLimits = DEFAULT_LIMITS, deadline?: number): ShellAnalysis {
-  const budget = new Budget(limits, deadline);
+/** `within` (a response's overall limit) ends the analysis earlier than `limits.maxMillis` would. */
+export function analyzeShell(script: string, limits: WalkLimits = DEFAULT_LIMITS, within?: TimeLimit): ShellAnalysis {
+  const budget = new Budget(limits, within);
   const walker = new ShellWalker(budget);
   const stopped: string[] = [];
   try {
