@@ -15,7 +15,7 @@ import { createResolver, listenProblem, listenWarning } from "./identity/index.j
 import type { IdentityResolver } from "./identity/types.js";
 import { createModelCatalog } from "./pricing/catalog.js";
 import { createPricer } from "./pricing/prices.js";
-import { createMetrics } from "./proxy/metrics.js";
+import { createMetrics, observeRequestLog } from "./proxy/metrics.js";
 import { createRoutingModule } from "./routing/index.js";
 import { createWebSocketModule } from "./websocket/index.js";
 import { rateLimitPlugin } from "./quotas/rate-limits.js";
@@ -27,7 +27,8 @@ import { hostname as hostName } from "node:os";
 import { randomBytes } from "node:crypto";
 import { type Store, openStore } from "./store/db.js";
 import { takeLease } from "./store/leases.js";
-import { RequestLog } from "./store/requests.js";
+import type { RequestLog } from "./store/requests.js";
+import { openRequestLog } from "./log-writer/index.js";
 import { ConfigAudit } from "./store/config-audit.js";
 import { createHooksModule } from "./webhooks/index.js";
 import { quotaViews } from "./webhooks/aperture-payload.js";
@@ -49,6 +50,8 @@ export interface GatewayOptions {
   readonly resolver?: IdentityResolver;
   readonly fetch?: typeof fetch;
   readonly logIntervalMs?: number;
+  /** Rows waiting to be logged beyond which new requests are refused (503). */
+  readonly logQueueLimit?: number;
   readonly log?: (message: string) => void;
   /** The file `loaded` came from: enables the config API, reloadConfig() (SIGHUP) and reloads when it changes. */
   readonly configPath?: string;
@@ -94,19 +97,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const store = await openStore(config.database);
   const replica = `${hostName()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const onModuleError = (err: unknown, context: string) => say(`keyless: ${context}: ${String(err)}`);
-  let buckets: BucketStore;
-  try {
-    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  const requestLog = new RequestLog(store, {
+  const { log: requestLog, reserve } = openRequestLog(store, config.database, {
     intervalMs: options.logIntervalMs,
+    maxPending: options.logQueueLimit,
     queueForExport: config.export !== undefined,
     onError: (err) => say(`keyless: request log write failed (will retry): ${String(err)}`),
   });
+  let buckets: BucketStore;
+  try {
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, ...(reserve ? { reserve } : {}) });
+  } catch (err) {
+    await requestLog.close();
+    await store.close();
+    throw err;
+  }
   const metrics = createMetrics();
+  observeRequestLog(metrics.registry, requestLog);
   // Loaded only when configured: a gateway without telemetry runs none of OpenTelemetry's code.
   const telemetry = config.telemetry
     ? (await import("./telemetry/index.js")).createTelemetry(config.telemetry, { version: packageVersion(), instance: replica, onError: onModuleError })
@@ -259,7 +265,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       });
       await upstream.close();
       await telemetry?.shutdown().catch((err: unknown) => onModuleError(err, "OpenTelemetry shutdown"));
-      await requestLog.flush();
+      await requestLog.close();
       await ci.stop();
       await hooks.stop();
       // After the log's last write: its settlements are handed to the store before it closes.

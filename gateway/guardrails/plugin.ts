@@ -10,7 +10,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../proxy/json-shape.js";
 import { clientSession } from "../proxy/record.js";
 import type { Store } from "../store/db.js";
 import type { RowExtension } from "../store/requests.js";
-import { type StoredFinding, type ToolCallRecord, applyToolResults, insertToolCalls } from "../store/tool-calls.js";
+import type { StoredFinding, ToolCallRecord } from "../store/tool-calls.js";
 import { analyzeToolCall } from "./analyze.js";
 import { BLOCKERS } from "../dialects/index.js";
 import type { Verdict } from "../formats/blocker.js";
@@ -259,12 +259,7 @@ export function createToolsModule(deps: ToolsModuleDeps): ToolsModule {
         sessionId: ex.session?.id ?? null,
         clientSession: clientSession(ex.clientHeaders),
       };
-      return {
-        async write(trx, requestId) {
-          if (results.length > 0) await applyToolResults(trx, ctx.principal, requestId, ctx.ts, results);
-          if (calls.length > 0) await insertToolCalls(trx, requestId, ctx, calls);
-        },
-      };
+      return { rows: () => ({ kind: "tool_calls", ctx, calls, results }) };
     },
   };
 

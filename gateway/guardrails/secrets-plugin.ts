@@ -7,7 +7,7 @@ import type { GuardrailAction } from "../config/grants.js";
 import type { ToolCall } from "../formats/types.js";
 import { type Denial, type Exchange, type ExchangePlugin, stateSlot } from "../proxy/exchange.js";
 import type { Capture, RowExtension } from "../store/requests.js";
-import { type SecretFindingRecord, insertSecretFindings } from "../store/secret-findings.js";
+import type { SecretFindingRecord } from "../store/secret-findings.js";
 import { GuardrailPolicy, strongest } from "./actions.js";
 import type { Action, Finding } from "./rules/types.js";
 import { type FoundSecret, SecretScanner, WITHHELD, maskBytes, maskValue } from "./secrets/body.js";
@@ -155,7 +155,7 @@ function storedWith(ex: Exchange): RowExtension | void {
         responseBody: c.responseBody && (ex.stream && state.response.length > 0 ? WITHHELD : maskBytes(c.responseBody, secrets)),
       };
     },
-    write: (trx, requestId) => insertSecretFindings(trx, requestId, ctx, findingRows(state)),
+    rows: () => ({ kind: "secret_findings", ctx, records: findingRows(state) }),
   };
 }
 

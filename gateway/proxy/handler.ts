@@ -178,7 +178,15 @@ function clientCall(req: Request, base: RequestBase, ex: Exchange, body: Uint8Ar
   return { route: base.route, match: base.match, method: req.method, headers, query, bytes: body, body: ex.body, stream: ex.stream, clientCredentials: passthroughCredentials(ex.provider, req.headers) };
 }
 
+/** The log cannot take another row (its queue is full, or its writer is down): serving unlogged is not an option. */
+function unlogged(match: RouteMatch, deps: ProxyDeps): Response {
+  deps.metrics.refusedUnlogged();
+  const message = deps.log.writerUp ? "the request log is behind (its queue is full); retry shortly" : "the request log's writer is down; retry shortly";
+  return match.route.format.errorResponse({ kind: "unavailable", message, headers: { "retry-after": "1" } });
+}
+
 export async function handleProxy(req: Request, caller: Caller, match: RouteMatch, deps: ProxyDeps, nodeBody?: AsyncIterable<Buffer>): Promise<Response> {
+  if (!deps.log.accepting) return unlogged(match, deps);
   const started = performance.now();
   const id = `req_${randomUUID().replaceAll("-", "")}`;
   const base: RequestBase = {

@@ -1,7 +1,7 @@
 // Prometheus metrics with prom-client, one registry per app (no global state). Every label comes from a bounded set:
 // callers choose model names and the upstream chooses statuses, and each new label value is a new series kept forever,
 // so unbounded values would let anyone grow /metrics until it fails. Principals are not labels at all.
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RequestRow } from "../store/requests.js";
 
 /** Distinct model names kept as label values; later ones count as "other". */
@@ -11,6 +11,28 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** `knownModel`: the row's model is one this gateway knows (see modelIsKnown in record.ts); others are "other". */
   observe(row: RequestRow, knownModel: boolean): void;
+  /** A request refused because its row could not be logged (the log's queue full, or its writer down). */
+  refusedUnlogged(): void;
+}
+
+/** The request log's queue and writer, read at each scrape. */
+export function observeRequestLog(registry: Registry, log: { readonly pending: number; readonly writerUp: boolean }): void {
+  new Gauge({
+    name: "keyless_request_log_pending",
+    help: "Requests recorded and not yet committed to the store",
+    registers: [registry],
+    collect() {
+      this.set(log.pending);
+    },
+  });
+  new Gauge({
+    name: "keyless_request_log_writer_up",
+    help: "1 while the request log's writer runs; 0 while a dead one is replaced (new requests are refused meanwhile)",
+    registers: [registry],
+    collect() {
+      this.set(log.writerUp ? 1 : 0);
+    },
+  });
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -54,6 +76,11 @@ export function createMetrics(): GatewayMetrics {
     labelNames: ["provider", "model"],
     registers: [registry],
   });
+  const unlogged = new Counter({
+    name: "keyless_requests_refused_unlogged_total",
+    help: "Requests refused with a 503 because the request log could not take their row (queue full or writer down)",
+    registers: [registry],
+  });
   const models = new Set<string>();
   const modelLabel = (row: RequestRow, known: boolean): string => {
     if (!row.provider || !row.model) return "-";
@@ -66,6 +93,7 @@ export function createMetrics(): GatewayMetrics {
   };
   return {
     registry,
+    refusedUnlogged: () => unlogged.inc(),
     observe(row, knownModel) {
       const l = { provider: row.provider ?? "-", model: modelLabel(row, knownModel), route: row.route };
       // Upstreams choose the status: anything outside HTTP's range is one value.

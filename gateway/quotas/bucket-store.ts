@@ -177,6 +177,13 @@ export function chargesOf(lines: readonly Line[]): Charge[] {
   return [...out.values()];
 }
 
+/** What a settlement releases per bucket: the portions its lines reserved there. */
+export function reservedPerBucket(lines: readonly SettleLine[]): { bucket: string; reserved: number }[] {
+  const out = new Map<string, number>();
+  for (const { line, portions } of lines) line.forEach((c, j) => out.set(c.bucket, (out.get(c.bucket) ?? 0) + portions[j]!));
+  return [...out].map(([bucket, reserved]) => ({ bucket, reserved }));
+}
+
 /** Nanodollars held by this gateway's requests in flight, per bucket (for display). */
 export class InFlight {
   private readonly held = new Map<string, number>();

@@ -10,7 +10,7 @@ import type { Store } from "../store/db.js";
 import type { BucketStore } from "./bucket-store.js";
 import { quotaPlugin } from "./plugin.js";
 import { PostgresBucketStore } from "./postgres-store.js";
-import { QuotaStore } from "./store.js";
+import { QuotaStore, type Reserver } from "./store.js";
 
 export interface BucketStoreDeps {
   readonly store: Store;
@@ -18,13 +18,15 @@ export interface BucketStoreDeps {
   readonly database?: { readonly url?: string; readonly pool_size: number };
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
+  /** Where a SQLite store's reservations run (the log's writer thread), when not on this thread. */
+  readonly reserve?: Reserver;
 }
 
 /** Opens the configured store; a shared store that cannot be reached is an error (the gateway does not start). */
 export async function openBucketStore(config: QuotaStoreConfig, deps: BucketStoreDeps): Promise<BucketStore> {
   const { store } = deps;
   if (config.type === "postgres") return PostgresBucketStore.open({ config, store, now: deps.now, onError: deps.onError });
-  if (store.engine === "sqlite") return new QuotaStore(store, deps.now);
+  if (store.engine === "sqlite") return new QuotaStore(store, deps.now, deps.reserve);
   // Everything is in PostgreSQL: budgets use the row-locking store on the same database.
   const shared = { type: "postgres" as const, url: deps.database?.url ?? "", pool_size: deps.database?.pool_size ?? 10, timeout: 5000 };
   return PostgresBucketStore.open({ config: shared, store, migrate: false, now: deps.now, onError: deps.onError });

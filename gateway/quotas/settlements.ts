@@ -49,13 +49,7 @@ export class SettlementQueue {
   /** The entry to write with the request's log row; once that commits, the queue is drained. */
   entry(lines: readonly SettleLine[], charged: number, atReservation: boolean): RowExtension {
     return {
-      write: async (trx, requestId) => {
-        await trx
-          .insertInto("quota_settlements_pending")
-          .values({ request_id: requestId, lines: JSON.stringify(lines), charged_nanos: charged, at_reservation: atReservation ? 1 : 0, ts: Date.now() })
-          .onConflict((oc) => oc.column("request_id").doNothing())
-          .execute();
-      },
+      rows: () => ({ kind: "quota_pending", lines: JSON.stringify(lines), charged, atReservation, ts: Date.now() }),
       committed: () => this.drain(),
     };
   }

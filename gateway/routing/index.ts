@@ -33,14 +33,8 @@ export function createRoutingModule({ store, registry, getConfig, now }: Routing
       }
       // A request its first target answered at once has nothing to explain: its row names the target.
       if (state.attempts.every((a) => a.outcome === "answered")) return;
-      return {
-        async write(trx, requestId) {
-          await trx
-            .insertInto("request_attempts")
-            .values(state.attempts.map((a, n) => ({ request_id: requestId, n, provider: a.provider, model: a.model, key_name: a.key, outcome: a.outcome, status: a.status, reason: a.reason, duration_ms: a.duration_ms })))
-            .execute();
-        },
-      };
+      const rows = state.attempts.map((a, n) => ({ n, provider: a.provider, model: a.model, key_name: a.key, outcome: a.outcome, status: a.status, reason: a.reason, duration_ms: a.duration_ms }));
+      return { rows: () => ({ kind: "attempts", rows }) };
     },
   };
   return {

@@ -66,7 +66,7 @@ function keepingStatements(db: Database): SqliteDatabase {
   };
 }
 
-function openSqlite(path: string): Kdb {
+export function openSqlite(path: string): Kdb {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma("journal_mode = WAL");

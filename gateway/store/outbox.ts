@@ -46,6 +46,16 @@ const toRow = (r: OutboxRecord): OutboxRow => ({
   attempts: r.attempts,
 });
 
+/** Queues messages due at once (inside the request's transaction, or on its own). */
+export async function insertOutboxMessages(db: Executor, messages: readonly OutboxMessage[], now: number): Promise<void> {
+  if (messages.length === 0) return;
+  await db
+    .insertInto("hook_outbox")
+    .values(messages.map((m) => ({ msg_id: m.msgId, hook: m.hook, event: m.event, payload: m.payload, created_at: now, due_at: now })))
+    .onConflict((oc) => oc.column("msg_id").doNothing())
+    .execute();
+}
+
 export class Outbox {
   constructor(
     private readonly store: Store,
@@ -53,14 +63,9 @@ export class Outbox {
     private readonly owner: string,
   ) {}
 
-  /** Queues messages; call inside the request's transaction (RowExtension.write) or on its own. */
-  async enqueue(messages: readonly OutboxMessage[], now: number, db: Executor = this.store.db): Promise<void> {
-    if (messages.length === 0) return;
-    await db
-      .insertInto("hook_outbox")
-      .values(messages.map((m) => ({ msg_id: m.msgId, hook: m.hook, event: m.event, payload: m.payload, created_at: now, due_at: now })))
-      .onConflict((oc) => oc.column("msg_id").doNothing())
-      .execute();
+  /** Queues messages (a request's are queued with its log row, store/log-writes.ts). */
+  enqueue(messages: readonly OutboxMessage[], now: number, db: Executor = this.store.db): Promise<void> {
+    return insertOutboxMessages(db, messages, now);
   }
 
   /** Claims up to `limit` messages due at `now` for `leaseMs`, oldest first; messages claimed elsewhere are skipped. */

@@ -1,10 +1,11 @@
 // The request log: one row per request with identity, usage and cost; captures (headers and bodies) apart so
 // retention can purge them while the accounting stays.
 import { gunzipSync, gzipSync } from "node:zlib";
-import { type Expression, type SqlBool, sql } from "kysely";
+import { CompiledQuery, type Expression, type SqlBool, sql } from "kysely";
 import { BatchWriter } from "./batch-writer.js";
 import type { Store } from "./db.js";
-import type { CapturesTable, Executor, RequestRecord } from "./schema.js";
+import { type ApplyLogWrite, type LogWrite, applyStoreWrite } from "./log-writes.js";
+import type { CapturesTable, Engine, Executor, Kdb, RequestRecord, RequestsTable, RowCursor } from "./schema.js";
 import type { Insertable } from "kysely";
 
 /** A request as the gateway uses it: the stored row with its JSON and 0/1 columns decoded. */
@@ -23,32 +24,46 @@ export interface Capture {
 
 type PreparedCapture = Omit<Insertable<CapturesTable>, "request_id" | "ts">;
 
-/** Extra rows other modules write in the same transaction as the request (tool calls, quota ledger…). */
+/** What another module stores with a request's row (tool calls, findings, the budget's settlement, hook events). */
 export interface RowExtension {
-  write(trx: Executor, requestId: string): Promise<void>;
+  /** The rows, as data; read when the request is recorded, after every plugin's after-step. */
+  rows?(): LogWrite | undefined;
   /**
-   * Runs once the transaction has committed (work that must see the rows, such as delivering them); flush() waits for
-   * the promise it returns.
+   * Runs once the row's transaction has committed (work that must see the rows, such as delivering them); flush() waits
+   * for the promise it returns.
    */
   committed?(): void | Promise<void>;
   /** Rewrites the request's capture before anything is stored (secrets masked out of captures). */
   capture?(capture: Capture): Capture;
 }
 
-interface PendingEntry {
+/** A request's row with everything stored with it: plain data, as the log's writer receives it. */
+export interface LogEntry {
   readonly row: RequestRow;
   readonly capture: Capture | null;
-  readonly extensions: readonly RowExtension[];
+  readonly writes: readonly LogWrite[];
+}
+
+/**
+ * Where recorded entries go: written in the order given, in transactions, off the request path; `committed` runs on
+ * this thread once the entry's transaction has committed.
+ */
+export interface LogSink {
+  add(entry: LogEntry, committed: (() => void) | null): void;
+  /** Writes everything added so far. */
+  flush(): Promise<void>;
+  /** Writes everything added so far and stops. */
+  close(): Promise<void>;
+  /** Entries added and not yet committed. */
+  readonly pending: number;
+  /** False while the writer cannot take entries at all (its worker died and is being replaced). */
+  readonly up: boolean;
 }
 
 /** HTTP status classes, and "denied" for requests keyless refused (policy, quota, guardrail). */
 export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "denied";
 
-/** Paging cursor: rows strictly older than this one in the list's (ts, id) order. */
-export interface RowCursor {
-  readonly ts: number;
-  readonly id: string | number;
-}
+export type { RowCursor } from "./schema.js";
 
 export interface RequestFilter {
   readonly principal?: string;
@@ -100,82 +115,85 @@ export function requestFromDb(row: RequestRecord): RequestRow {
 
 type Where = Expression<SqlBool>;
 
+/** Entries waiting beyond which the gateway refuses new requests rather than serve them unlogged. */
+export const DEFAULT_MAX_PENDING = 20_000;
+
+export interface RequestLogOptions {
+  readonly intervalMs?: number;
+  readonly onError?: (err: unknown) => void;
+  /** The writer; by default a batched writer on this thread over `store`. */
+  readonly sink?: LogSink;
+  /** Writes the kinds of LogWrite the default writer meets (the store's own kinds by default). */
+  readonly apply?: ApplyLogWrite;
+  readonly maxPending?: number;
+  /** Each row also enters the export queue (config `export`), in its own transaction. */
+  readonly queueForExport?: boolean;
+}
+
 export class RequestLog {
-  private readonly writer: BatchWriter<PendingEntry>;
+  private readonly sink: LogSink;
   private readonly db;
+  private readonly maxPending: number;
   /** Work started by written rows (settlements against a shared bucket store) that flush() waits for. */
   private readonly followUps = new Set<Promise<void>>();
 
-  /** Each row also enters the export queue (config `export`), in its own transaction. */
-  private readonly queueForExport: boolean;
-
   constructor(
     private readonly store: Store,
-    options: { intervalMs?: number; onError?: (err: unknown) => void; queueForExport?: boolean } = {},
+    options: RequestLogOptions = {},
   ) {
     this.db = store.db;
-    this.queueForExport = options.queueForExport ?? false;
-    this.writer = new BatchWriter({
-      write: (entries) => this.write(entries),
-      intervalMs: options.intervalMs ?? 200,
-      onError: (err) => options.onError?.(err),
-    });
+    this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.sink = options.sink ?? new BatchSink(store, options.apply ?? applyStoreWrite, options);
   }
 
-  /** One slice in one transaction: its request rows and captures as one INSERT each (a round trip each on PostgreSQL), then the extensions. */
-  private async write(entries: readonly PendingEntry[]): Promise<void> {
-    // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
-    const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
-    const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
-    const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("requests")
-        .values(requests)
-        .onConflict((oc) => oc.column("id").doUpdateSet(replaceAll(keysBut(requests[0]!, "id"))))
-        .execute();
-      if (captures.length > 0) {
-        await trx
-          .insertInto("captures")
-          .values(captures)
-          .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
-          .execute();
-      }
-      if (this.queueForExport) {
-        await trx
-          .insertInto("export_queue")
-          .values(rows.map(({ row }) => ({ request_id: row.id, ts: row.ts })))
-          .onConflict((oc) => oc.column("request_id").doNothing())
-          .execute();
-      }
-      for (const { row, extensions } of entries) for (const ext of extensions) await ext.write(trx, row.id);
-    });
-    for (const { extensions } of entries) {
-      for (const ext of extensions) {
-        const after = ext.committed?.();
-        if (!after) continue;
-        // Their failures are theirs to report (and retry); here they only end the wait.
-        const settled: Promise<void> = after.catch(() => undefined).finally(() => this.followUps.delete(settled));
-        this.followUps.add(settled);
-      }
-    }
-  }
-
-  /** Queues a request for writing; the next tick compresses and writes it in one transaction with its extensions. */
+  /** Queues a request for writing with what the extensions store with it; the writer compresses and writes it. */
   record(row: RequestRow, capture: Capture | null, extensions: readonly RowExtension[] = []): void {
     const masked = capture && extensions.reduce((c, ext) => ext.capture?.(c) ?? c, capture);
-    this.writer.add({ row, capture: masked, extensions });
+    const writes = extensions.flatMap((ext) => ext.rows?.() ?? []);
+    const after = extensions.flatMap((ext) => (ext.committed ? [ext.committed] : []));
+    this.sink.add({ row, capture: masked, writes }, after.length > 0 ? () => this.committed(after) : null);
+  }
+
+  private committed(callbacks: readonly (() => void | Promise<void>)[]): void {
+    for (const callback of callbacks) {
+      let after: void | Promise<void>;
+      try {
+        after = callback();
+      } catch {
+        continue; // an extension reports its own failures
+      }
+      if (!after) continue;
+      // Their failures are theirs to report (and retry); here they only end the wait.
+      const settled: Promise<void> = after.catch(() => undefined).finally(() => this.followUps.delete(settled));
+      this.followUps.add(settled);
+    }
   }
 
   /** Writes everything queued, and waits for the work the written rows started. */
   async flush(): Promise<void> {
-    await this.writer.flush();
+    await this.sink.flush();
+    await Promise.allSettled([...this.followUps]);
+  }
+
+  /** Writes everything queued and stops the writer (shutdown). */
+  async close(): Promise<void> {
+    await this.sink.close();
     await Promise.allSettled([...this.followUps]);
   }
 
   /** Rows queued and not yet written. */
   get pending(): number {
-    return this.writer.pending;
+    return this.sink.pending;
+  }
+
+  /** Whether the writer is running (false while a dead worker is replaced). */
+  get writerUp(): boolean {
+    return this.sink.up;
+  }
+
+  /** Whether a new request may be served: its row would be written (the writer runs and its queue has room). */
+  get accepting(): boolean {
+    return this.sink.up && this.sink.pending < this.maxPending;
   }
 
   async list(filter: RequestFilter): Promise<RequestRow[]> {
@@ -289,6 +307,122 @@ export class RequestLog {
       .$if(exportedOnly, (q) => q.where(({ not, exists, selectFrom }) => not(exists(selectFrom("export_queue").select("request_id").whereRef("export_queue.request_id", "=", "captures.request_id")))))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+}
+
+/** `INSERT … ON CONFLICT (key) DO UPDATE` of every column, for one row (SQLite keeps it prepared). */
+function upsertOne<T extends object>(table: string, key: keyof T & string, columns: Record<keyof T, true>): { readonly sql: string; readonly columns: readonly (keyof T & string)[] } {
+  const names = Object.keys(columns) as (keyof T & string)[];
+  const set = names.filter((c) => c !== key).map((c) => `${c} = excluded.${c}`);
+  return { sql: `INSERT INTO ${table} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ON CONFLICT (${key}) DO UPDATE SET ${set.join(", ")}`, columns: names };
+}
+
+// Every column once (the compiler checks the lists against the tables).
+const REQUEST_UPSERT = upsertOne<RequestsTable>("requests", "id", {
+  id: true, ts: true, principal: true, login: true, node_id: true, node_name: true, tags: true, session_id: true, client_session: true,
+  user_agent: true, provider: true, model: true, route: true, method: true, path: true, status: true, duration_ms: true, ttfb_ms: true,
+  streamed: true, input_tokens: true, cache_read_tokens: true, cache_write_tokens: true, output_tokens: true, reasoning_tokens: true,
+  cost_nanos: true, tool_calls: true, denial: true, error: true, flags: true,
+});
+const CAPTURE_UPSERT = upsertOne<CapturesTable>("captures", "request_id", {
+  request_id: true, ts: true, request_headers: true, request_body: true, request_truncated: true, response_headers: true, response_body: true, response_truncated: true,
+});
+
+/** Rows the export (config `export`) will send, queued in the rows' own transaction. */
+async function queueRows(trx: Executor, rows: readonly LogEntry[]): Promise<void> {
+  await trx
+    .insertInto("export_queue")
+    .values(rows.map(({ row }) => ({ request_id: row.id, ts: row.ts })))
+    .onConflict((oc) => oc.column("request_id").doNothing())
+    .execute();
+}
+
+/**
+ * PostgreSQL's text refuses NUL, which a caller can put in a path, a model name or a tool call: replaced, so that one
+ * such row cannot hold up every row behind it (the log retries a refused slice until it is written).
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") return (value.includes("\0") ? value.replaceAll("\0", "\uFFFD") : value) as T;
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;
+}
+
+/**
+ * One slice of entries in one transaction: the request rows and captures, then what the extensions store. On
+ * PostgreSQL rows and captures go as one INSERT each (a round trip each); on SQLite, where a statement is a function
+ * call, row by row through statements written out once (building them cost more than running them).
+ */
+export async function writeEntries(db: Kdb, engine: Engine, given: readonly LogEntry[], apply: ApplyLogWrite, queueForExport: boolean): Promise<void> {
+  const entries = engine === "postgres" ? given.map(withoutNul) : given;
+  // A request id is written once; a repeat in one slice (never expected) keeps the last, as an upsert would.
+  const rows = [...new Map(entries.map((e) => [e.row.id, e])).values()];
+  const requests = rows.map(({ row }) => ({ ...row, tags: JSON.stringify(row.tags), flags: JSON.stringify(row.flags), streamed: row.streamed ? 1 : 0 }));
+  const captures = rows.flatMap(({ row, capture }) => (capture ? [{ request_id: row.id, ts: row.ts, ...prepareCapture(capture) }] : []));
+  if (engine === "sqlite") {
+    await db.transaction().execute(async (trx) => {
+      for (const r of requests) await trx.executeQuery(CompiledQuery.raw(REQUEST_UPSERT.sql, REQUEST_UPSERT.columns.map((c) => r[c])));
+      for (const c of captures) await trx.executeQuery(CompiledQuery.raw(CAPTURE_UPSERT.sql, CAPTURE_UPSERT.columns.map((k) => c[k])));
+      if (queueForExport) await queueRows(trx, rows);
+      for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
+    });
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("requests")
+      .values(requests)
+      .onConflict((oc) => oc.column("id").doUpdateSet(replaceAll(keysBut(requests[0]!, "id"))))
+      .execute();
+    if (captures.length > 0) {
+      await trx
+        .insertInto("captures")
+        .values(captures)
+        .onConflict((oc) => oc.column("request_id").doUpdateSet(replaceAll(keysBut(captures[0]!, "request_id"))))
+        .execute();
+    }
+    if (queueForExport) await queueRows(trx, rows);
+    for (const { row, writes } of entries) for (const w of writes) await apply(trx, row.id, w);
+  });
+}
+
+interface Queued {
+  readonly entry: LogEntry;
+  readonly committed: (() => void) | null;
+}
+
+/** The writer on this thread: batched transactions between requests (PostgreSQL, an in-memory SQLite, tests). */
+export class BatchSink implements LogSink {
+  private readonly writer: BatchWriter<Queued>;
+  readonly up = true;
+
+  constructor(store: Store, apply: ApplyLogWrite, options: Pick<RequestLogOptions, "intervalMs" | "onError" | "queueForExport">) {
+    this.writer = new BatchWriter<Queued>({
+      write: async (queued) => {
+        await writeEntries(store.db, store.engine, queued.map((q) => q.entry), apply, options.queueForExport ?? false);
+        for (const q of queued) q.committed?.();
+      },
+      intervalMs: options.intervalMs ?? 200,
+      // Nothing is dropped: the log refuses new requests instead (RequestLog.accepting).
+      maxPending: Number.POSITIVE_INFINITY,
+      onError: (err) => options.onError?.(err),
+    });
+  }
+
+  add(entry: LogEntry, committed: (() => void) | null): void {
+    this.writer.add({ entry, committed });
+  }
+
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  close(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  get pending(): number {
+    return this.writer.pending;
   }
 }
 

@@ -276,6 +276,12 @@ export type Kdb = Kysely<Tables>;
 /** A connection or a transaction: what a write that may join a caller's transaction takes. */
 export type Executor = Kysely<Tables> | Transaction<Tables>;
 
+/** Paging cursor: rows strictly older than this one in the list's (ts, id) order. */
+export interface RowCursor {
+  readonly ts: number;
+  readonly id: string | number;
+}
+
 export type RequestRecord = Selectable<RequestsTable>;
 export type NewRequest = Insertable<RequestsTable>;
 export type CaptureRecord = Selectable<CapturesTable>;

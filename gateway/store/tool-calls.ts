@@ -2,8 +2,7 @@
 // transaction as their request; the result columns are filled in when a later request reports the outcome.
 import { type Expression, type SqlBool, sql } from "kysely";
 import type { Store } from "./db.js";
-import type { RowCursor } from "./requests.js";
-import type { Executor, ToolCallRecordRow } from "./schema.js";
+import type { Executor, RowCursor, ToolCallRecordRow } from "./schema.js";
 
 /** Stored argument JSON is cut at this many characters (kept as a JSON string with a marker when cut). */
 export const MAX_ARGUMENTS_CHARS = 16 * 1024;

@@ -86,9 +86,7 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
       if (charges.length === 0) return;
       const short = new Set(ex.state.get(QUOTA_SHORT) ?? []);
       return {
-        async write() {
-          // Checked once the row's transaction has committed, and with it the settlement the balance must include.
-        },
+        // Checked once the row's transaction has committed, and with it the settlement the balance must include.
         committed() {
           for (const charge of charges) check(ex, charge, short.has(charge.bucket)).catch((err: unknown) => deps.onError(err, `budget alerts for ${charge.bucket}`));
         },

@@ -102,7 +102,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
       }
       if (messages.length === 0) return;
       return {
-        write: (trx) => outbox.enqueue(messages, Date.now(), trx),
+        rows: () => ({ kind: "outbox", messages, at: Date.now() }),
         committed: () => deliverer.kick(),
       };
     },

@@ -4,11 +4,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ReportData } from "../../src/ci-session.js";
 import { isFlagged, renderMarkdown, renderTitle } from "../../gateway/github/render.js";
-import { RequestLog, type RequestRow } from "../../gateway/store/requests.js";
-import type { Executor } from "../../gateway/store/schema.js";
+import { RequestLog, type RequestRow, type RowExtension } from "../../gateway/store/requests.js";
 import { prTotals, sessionActivity, sessionReport } from "../../gateway/store/session-report.js";
 import { SessionStore, toWire } from "../../gateway/store/sessions.js";
-import { type ToolCallRecord, insertToolCalls } from "../../gateway/store/tool-calls.js";
+import type { ToolCallRecord } from "../../gateway/store/tool-calls.js";
 import { type TestStore, all, openTestStore } from "../helpers/store.js";
 import { validateRequest } from "../fakes/github.js";
 
@@ -41,8 +40,8 @@ describe("session report from the store", () => {
     await store.insert({ ...base, id: "s1", pr_number: 42, run_id: "1", started_at: T0 });
     await store.insert({ ...base, id: "s0", pr_number: 42, run_id: "0", started_at: T0 - 86_400_000, node_id: "nOLD" });
     const log = new RequestLog(db, { intervalMs: 5 });
-    const calls = (id: string, at: number, records: ToolCallRecord[]) => ({
-      write: async (d: Executor, requestId: string) => void (await insertToolCalls(d, requestId, { ts: at, principal: "tag:ci,tag:ci-acme-api", sessionId: id, clientSession: null }, records)),
+    const calls = (id: string, at: number, records: ToolCallRecord[]): RowExtension => ({
+      rows: () => ({ kind: "tool_calls", ctx: { ts: at, principal: "tag:ci,tag:ci-acme-api", sessionId: id, clientSession: null }, calls: records, results: [] }),
     });
     log.record(row("r1", "s1", T0 + 1000, { tool_calls: 2 }), null, [calls("s1", T0 + 1000, [shell("c1", "npm ci"), shell("c2", "npm test -- --grep 'a|b'")])]);
     const finding = { ruleId: "destructive_fs.rm_home", category: "destructive_fs", severity: "high", action: "block" as const, message: "deletes the home directory", command: "rm -rf ~" };

@@ -42,6 +42,9 @@ export interface HarnessOptions {
   readonly configFile?: boolean;
   /** A `database` section to share with other harnesses (replicas of one gateway); its owner drops it. */
   readonly database?: Record<string, unknown>;
+  /** The request log's batching interval (default 20 ms) and queue limit. */
+  readonly logIntervalMs?: number;
+  readonly logQueueLimit?: number;
   /** Hears what the gateway logs (default: nothing). */
   readonly log?: (message: string) => void;
 }
@@ -85,7 +88,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const configPath = options.configFile ? join(mkdtempSync(join(tmpdir(), "keyless-config-")), "keyless.jsonc") : undefined;
   if (configPath) writeFileSync(configPath, text);
   const loaded = parseConfigText(text, configPath ? process.env : {});
-  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", logIntervalMs: 20, log: options.log ?? (() => undefined), configPath, configDebounceMs: 50 });
+  const logQueue = { logIntervalMs: options.logIntervalMs ?? 20, ...(options.logQueueLimit ? { logQueueLimit: options.logQueueLimit } : {}) };
+  const gateway = await startGateway({ loaded, listen: "127.0.0.1:0", ...logQueue, log: options.log ?? (() => undefined), configPath, configDebounceMs: 50 });
   const agents: Agent[] = [];
   return {
     gateway,

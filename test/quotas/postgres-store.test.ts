@@ -12,6 +12,7 @@ import type { Charge, Line } from "../../gateway/quotas/bucket-store.js";
 import { PostgresBucketStore } from "../../gateway/quotas/postgres-store.js";
 import { QuotaStore } from "../../gateway/quotas/store.js";
 import { openStore } from "../../gateway/store/db.js";
+import { applyStoreWrite } from "../../gateway/store/log-writes.js";
 import { all, one } from "../helpers/store.js";
 import { type TestDatabase, createTestDatabase, startTcpRelay } from "../helpers/postgres.js";
 import { waitFor } from "../helpers/wait.js";
@@ -141,7 +142,9 @@ describe("PostgreSQL bucket store", () => {
     await assert.rejects(store.reserve([[a]], 1), (err: Error) => err.name === "BucketStoreUnavailable" && /ECONNREFUSED/.test(err.message));
     // As the request log does: the entry is written with the request's row.
     const entry = store.settlement([{ line: [a], portions: r.portions[0]! }], 250_000_000, false);
-    await local.db.transaction().execute((trx) => entry.write(trx, "req_outage"));
+    const write = entry.rows?.();
+    assert.ok(write);
+    await local.db.transaction().execute((trx) => applyStoreWrite(trx, "req_outage", write));
     entry.committed?.();
     await new Promise((resolve) => setTimeout(resolve, 200));
     const pending = async () => (await one<{ n: number }>(local, "SELECT COUNT(*) AS n FROM quota_settlements_pending"))?.n;

@@ -76,4 +76,23 @@ describe("request log", () => {
     await log.flush();
     assert.ok(await log.get("r"), "the row was kept and written once the store was back");
   });
+
+  it("writes a row whose caller put NUL in its path, headers and tool calls (PostgreSQL's text refuses NUL)", async () => {
+    const store = await fresh();
+    const errors: unknown[] = [];
+    const log = new RequestLog(store, { onError: (e) => errors.push(e) });
+    const ctx = { ts: 1, principal: "p", sessionId: null, clientSession: null };
+    const call = { callId: "c\0", name: "Bash\0", kind: "shell", mcpServer: null, mcpTool: null, command: "ls\0", paths: null, args: { a: "\0" }, findings: [], action: "log" as const, nested: [] };
+    log.record(row("nul", 1, { path: "/v1beta/models/\0:generateContent", model: "m\0" }), { ...capture("x"), requestHeaders: { "x-a": "b\0" } }, [
+      { rows: () => ({ kind: "tool_calls", ctx, calls: [call], results: [] }) },
+    ]);
+    log.record(row("after", 2), null);
+    await log.flush();
+    assert.deepEqual(errors, []);
+    assert.equal(log.pending, 0, "nothing held up behind it");
+    const got = await log.get("nul");
+    assert.match(got?.row.path ?? "", /^\/v1beta\/models\/[\0\uFFFD]:generateContent$/);
+    assert.ok(await log.get("after"));
+    assert.deepEqual(await one(store, "SELECT COUNT(*) AS n FROM tool_calls"), { n: 1 });
+  });
 });
