@@ -6,7 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Exchange, ExchangePlugin } from "../proxy/exchange.js";
-import type { Store } from "../store/db.js";
+import { sql } from "kysely";
+import { type Store, isPostgres } from "../store/db.js";
 import type { Outbox, OutboxMessage } from "../store/outbox.js";
 import { hooksFor } from "./select.js";
 import type { BucketStore, Charge } from "../quotas/bucket-store.js";
@@ -47,6 +48,9 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
     const since = def.rate.nanos > 0 ? at - Math.ceil((def.capacity * def.rate.periodMs) / def.rate.nanos) : -1;
     const hooks = hooksFor(ex.entitlement, deps.getConfig().hooks, BUDGET_ALERT_EVENT);
     const fired = await deps.store.db.transaction().execute(async (trx) => {
+      // Two checks of one bucket at once (two requests settling together, or two replicas) must not both find no
+      // recent alert and both fire: PostgreSQL serialises them on the bucket; SQLite's single writer already does.
+      if (isPostgres(deps.store)) await sql`SELECT pg_advisory_xact_lock(hashtext(${`budget-alert:${charge.bucket}`}))`.execute(trx);
       const messages: OutboxMessage[] = [];
       for (const threshold of reached) {
         const recent = await trx.selectFrom("budget_alerts").select("id").where("bucket", "=", charge.bucket).where("threshold", "=", threshold).where("ts", ">", since).limit(1).executeTakeFirst();
