@@ -1,7 +1,7 @@
 // Three `keyless serve` processes on one PostgreSQL database behave as one gateway: every request is logged once and
 // visible from each replica, each webhook event is delivered once, a budget holds across the three under 300
-// concurrent streams. A replica killed with SIGKILL under load loses no request whose response completed more than two
-// seconds earlier, the others keep serving and deliver the webhook messages it had claimed. The database going away
+// concurrent streams. A replica killed with SIGKILL under load loses no request whose response completed more than one
+// second earlier, the others keep serving and deliver the webhook messages it had claimed. The database going away
 // (the test's own server stopped and started again: open connections cut, new ones refused) answers budgeted requests with a clear 503
 // and the replicas recover by themselves once it is back.
 import assert from "node:assert/strict";
@@ -266,12 +266,10 @@ describe("three replicas on one PostgreSQL database", () => {
     const survivor = replicas[0]!;
     await new Promise((r) => setTimeout(r, 1000));
     const list = new Set(await listed(survivor, startedAt));
-    // The issue asks for 1 s; on this shared 2-core machine (load ≈ 15) a replica's rows lag up to ≈ 1.1 s behind its
-    // responses under this load, so the bound checked here is 2 s.
-    const lost = done.filter((d) => d.at < killedAt - 2000 && !list.has(d.id));
+    const lost = done.filter((d) => d.at < killedAt - 1000 && !list.has(d.id));
     const victimDone = done.filter((d) => d.replica === victim);
     const summary = `victim completed ${victimDone.length}, logged ${victimDone.filter((d) => list.has(d.id)).length}; lost completed at ${lost.map((d) => d.at - killedAt).join(",")} ms from the kill; logged at ${victimDone.filter((d) => list.has(d.id)).map((d) => d.at - killedAt).join(",")}`;
-    assert.deepEqual(lost, [], `every request that completed more than 2 s before the kill is logged (${summary}); its log:\n${replicas[victim]!.stderr().slice(-3000)}`);
+    assert.deepEqual(lost, [], `every request that completed more than 1 s before the kill is logged (${summary}); its log:\n${replicas[victim]!.stderr().slice(-3000)}`);
     const logged = done.filter((d) => list.has(d.id));
     const fromVictim = logged.filter((d) => d.replica === victim).map((d) => `msg_${d.id}_entire_request_audit`);
     assert.ok(fromVictim.length > 0);
