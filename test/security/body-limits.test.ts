@@ -47,7 +47,22 @@ async function uploadUntilAnswered(url: string, path: string, total: number, opt
   }
 }
 
-function upload(url: string, path: string, total: number, opts: { declare?: boolean; localAddress?: string } = {}): Promise<Upload> {
+/**
+ * The gateway answers and closes at once; a client still writing may see the connection reset (EPIPE) before it has
+ * read the answer that is already on its way. Such an attempt says nothing either way, so it is tried again.
+ */
+async function upload(url: string, path: string, total: number, opts: { declare?: boolean; localAddress?: string } = {}): Promise<Upload> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadOnce(url, path, total, opts);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw err;
+    }
+  }
+}
+
+function uploadOnce(url: string, path: string, total: number, opts: { declare?: boolean; localAddress?: string }): Promise<Upload> {
   return new Promise((resolve, reject) => {
     const head = Buffer.from('{"session_token": true, "oidc_token": "');
     const chunk = Buffer.alloc(MiB, "a");
