@@ -11,7 +11,7 @@ import type { ConfigAudit } from "../store/config-audit.js";
 import { requireRole } from "../http/require-role.js";
 import { readJson } from "../http/body-limit.js";
 import { apiError, zodMessage } from "../http/api-error.js";
-import { HistoryAnswer, HistoryEntryAnswer, HistoryId } from "../ui/shared/policy.js";
+import { HistoryAnswer, HistoryEntryAnswer, HistoryId } from "../ui/schemas/policy.js";
 
 export interface ConfigApiDeps {
   /** Null when the gateway was started without a config file: every route then says so. */

@@ -1,10 +1,10 @@
-// GET /api/stats: the numbers behind the UI's charts (gateway/stats), shaped by gateway/ui/shared/stats.ts.
+// GET /api/stats: the numbers behind the UI's charts (gateway/stats), shaped by gateway/ui/schemas/stats.ts.
 import type { Hono } from "hono";
 import type { GatewayEnv } from "../http/env.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 import { requireRole } from "../http/require-role.js";
 import { type StatsDeps, stats } from "../stats/index.js";
-import { StatsQuery, type StatsResponse } from "../ui/shared/stats.js";
+import { StatsQuery, type StatsResponse } from "../ui/schemas/stats.js";
 
 export function mountStatsApi(app: Hono<GatewayEnv>, deps: StatsDeps): void {
   app.get("/api/stats", requireRole("user"), async (c) => {

@@ -10,7 +10,7 @@ import { requireRole } from "../http/require-role.js";
 import { readJson } from "../http/body-limit.js";
 import { apiError, zodMessage } from "../http/api-error.js";
 import { SESSION_PAGE_HEADERS, renderSessionPage } from "../api/session-page.js";
-import { prPagePath } from "../ui/shared/paths.js";
+import { prPagePath } from "../ui/schemas/paths.js";
 import { renderMarkdown } from "./render.js";
 
 export interface CiApiDeps {

@@ -12,7 +12,7 @@ import { type SessionRecord, SessionStore, toWire } from "../store/sessions.js";
 import { CheckRunSync, type GitHubClient, createAppClient } from "./checks.js";
 import type { ReportData } from "../../src/ci-session.js";
 import { isFlagged, renderMarkdown, renderTitle } from "./render.js";
-import { prPagePath } from "../ui/shared/paths.js";
+import { prPagePath } from "../ui/schemas/paths.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { SessionService } from "./sessions.js";
 import { tokenFromRequest } from "./tokens.js";

@@ -6,7 +6,7 @@ import { sql } from "kysely";
 import type { QuotaDefinition } from "../config/quotas.js";
 import { type BucketState, adjust, freshBucket, refill } from "../quotas/buckets.js";
 import type { Store } from "../store/db.js";
-import { MAX_POINTS, MAX_SERIES, type StatsResponse } from "../ui/shared/stats.js";
+import { MAX_POINTS, MAX_SERIES, type StatsResponse } from "../ui/schemas/stats.js";
 import { type Window, slotOf, zeros } from "./window.js";
 
 export interface BucketRef {

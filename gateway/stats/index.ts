@@ -6,7 +6,7 @@ import type { Identity } from "../identity/types.js";
 import type { SessionRef } from "../proxy/exchange.js";
 import { chargesFrom } from "../quotas/charges.js";
 import type { Store } from "../store/db.js";
-import type { StatsQuery, StatsResponse } from "../ui/shared/stats.js";
+import type { StatsQuery, StatsResponse } from "../ui/schemas/stats.js";
 import { type BucketRef, burnDown, chargedBuckets } from "./burn-down.js";
 import { type Scope, findingSeries, requestSeries, spendSeries, toolKindSeries, topPrograms } from "./series.js";
 import { statsWindow } from "./window.js";

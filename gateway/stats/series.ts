@@ -5,7 +5,7 @@ import { type RawBuilder, sql } from "kysely";
 import type { Store } from "../store/db.js";
 import { analyzeShell } from "../guardrails/shell/index.js";
 import { TimeLimit } from "../guardrails/bounds/time-limit.js";
-import { MAX_PROGRAMS, MAX_SERIES, TOOL_KINDS, type StatsResponse } from "../ui/shared/stats.js";
+import { MAX_PROGRAMS, MAX_SERIES, TOOL_KINDS, type StatsResponse } from "../ui/schemas/stats.js";
 import { type Window, slotOf, zeros } from "./window.js";
 
 export type Group = StatsResponse["group"];

@@ -1,6 +1,6 @@
 // The time window of a stats answer: from the viewer's range or from/to, cut into slots of one step. Slots are aligned
 // to the step in UTC (a day slot starts at midnight UTC), so two viewers with the same choice see the same slots.
-import { MAX_POINTS, MAX_RANGE_MS, RANGES, STEPS, type StatsQuery } from "../ui/shared/stats.js";
+import { MAX_POINTS, MAX_RANGE_MS, RANGES, STEPS, type StatsQuery } from "../ui/schemas/stats.js";
 
 export interface Window {
   readonly from: number;

@@ -4,7 +4,7 @@
 import { html } from "hono/html";
 import { zodMessage } from "../http/api-error.js";
 import { type Html, type Params, href, time } from "./layout.js";
-import { GROUPS, RANGES, StatsQuery } from "./shared/stats.js";
+import { GROUPS, RANGES, StatsQuery } from "./schemas/stats.js";
 
 export const CHART_TITLES = {
   spend: "Spend",

@@ -9,7 +9,7 @@ import { apiError, zodMessage } from "../http/api-error.js";
 import type { GatewayEnv } from "../http/env.js";
 import { requireRole } from "../http/require-role.js";
 import type { SessionRef } from "../proxy/exchange.js";
-import { type ExplainAnswer, ExplainQuery } from "./shared/policy.js";
+import { type ExplainAnswer, ExplainQuery } from "./schemas/policy.js";
 
 type Who = { principal: string; session: SessionRef | null; repository: ExplainAnswer["repository"] } | { error: string };
 

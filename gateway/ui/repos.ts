@@ -12,7 +12,7 @@ import { type Html, type Page, type Viewer, dollars, errorPage, href, num, time 
 import { statusCell } from "./requests.js";
 import { toolCallTable } from "./tool-calls.js";
 import { sessionTable } from "./session-table.js";
-import { prPagePath, repoPagePath } from "./shared/paths.js";
+import { prPagePath, repoPagePath } from "./schemas/paths.js";
 
 const repoPath = repoPagePath;
 const prPath = prPagePath;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { explain, repositoryRunner } from "../../gateway/commands/policy-explain.js";
-import { ExplainAnswer, HistoryAnswer, HistoryEntryAnswer } from "../../gateway/ui/shared/policy.js";
+import { ExplainAnswer, HistoryAnswer, HistoryEntryAnswer } from "../../gateway/ui/schemas/policy.js";
 
 const CAP = "keyless.dev/cap/gateway";
 const ADMIN = "127.0.0.2";

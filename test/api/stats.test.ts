@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { csvCell, toCsv } from "../../gateway/api/csv.js";
-import { MAX_SERIES, StatsResponse } from "../../gateway/ui/shared/stats.js";
+import { MAX_SERIES, StatsResponse } from "../../gateway/ui/schemas/stats.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { all, one } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";

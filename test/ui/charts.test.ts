@@ -7,7 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { BrowserContext, Page } from "playwright-core";
 import { formatDollars } from "../../gateway/config/units.js";
-import { StatsResponse } from "../../gateway/ui/shared/stats.js";
+import { StatsResponse } from "../../gateway/ui/schemas/stats.js";
 import { anthropicMessage, json } from "../guardrails/responses.js";
 import { type Harness, startHarness } from "../helpers/gateway.js";
 import { type TestBrowser, consoleErrors, openBrowser, seriousViolations } from "../helpers/browser.js";

@@ -3,7 +3,7 @@
 // is rendered from the very same series, so what is drawn and what is listed cannot disagree.
 import uPlot from "uplot";
 import { formatDollars } from "../../config/units.js";
-import { StatsResponse } from "../shared/stats.js";
+import { StatsResponse } from "../schemas/stats.js";
 import { api } from "./api.js";
 
 interface Series {

@@ -12,7 +12,7 @@ import { guardrailsSection, reposSection } from "./policy-repos-guardrails.js";
 import { savePanel } from "./policy-save.js";
 import type { SectionContext } from "./policy-section.js";
 import { validation } from "./policy-validation.js";
-import { ConfigFileAnswer } from "../shared/policy.js";
+import { ConfigFileAnswer } from "../schemas/policy.js";
 
 const SECTIONS = [quotasSection, grantsSection, reposSection, guardrailsSection, providersSection];
 const RAW_DEBOUNCE_MS = 300;

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { el, uid } from "./dom.js";
 import { type Json, asArray, asObject } from "./policy-draft.js";
-import { type ExplainAnswer, ExplainAnswer as ExplainShape } from "../shared/policy.js";
+import { type ExplainAnswer, ExplainAnswer as ExplainShape } from "../schemas/policy.js";
 
 function input(label: string, name: string, options: readonly string[], placeholder: string): HTMLElement {
   const id = uid("x");

@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { button, el } from "./dom.js";
 import type { Draft } from "./policy-draft.js";
 import { diffBlock } from "./policy-diff-view.js";
-import { type ConfigChangeSummary, ConfigFileAnswer, HistoryAnswer, HistoryEntryAnswer, Refusal, SaveAnswer } from "../shared/policy.js";
+import { type ConfigChangeSummary, ConfigFileAnswer, HistoryAnswer, HistoryEntryAnswer, Refusal, SaveAnswer } from "../schemas/policy.js";
 
 export interface HistoryView {
   readonly element: HTMLElement;

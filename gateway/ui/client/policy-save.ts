@@ -6,7 +6,7 @@ import { api } from "./api.js";
 import { button, el } from "./dom.js";
 import type { Draft } from "./policy-draft.js";
 import { changeCount, fileDiff } from "./policy-diff-view.js";
-import { ConfigFileAnswer, Refusal, SaveAnswer } from "../shared/policy.js";
+import { ConfigFileAnswer, Refusal, SaveAnswer } from "../schemas/policy.js";
 
 export function savePanel(draft: Draft, onSaved: () => void): HTMLElement {
   const summary = el("p", { attrs: { "data-summary": "" } });

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { el } from "./dom.js";
 import type { Draft } from "./policy-draft.js";
-import { Refusal, ValidateAnswer } from "../shared/policy.js";
+import { Refusal, ValidateAnswer } from "../schemas/policy.js";
 
 const DEBOUNCE_MS = 400;
 
