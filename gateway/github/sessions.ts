@@ -236,11 +236,13 @@ export class SessionService {
   async finish(id: string, who: Identity, isAdmin: boolean): Promise<Result<Session>> {
     const found = await this.owned(id, who, isAdmin);
     if (!found.ok) return found;
+    // The job's requests are written before the session is marked finished: a sync pass that sees it finished
+    // completes the check run at once, and must see the blocked call that makes its conclusion.
+    await this.deps.flushLog?.();
     await this.deps.store.finish(id, "finished", this.now());
     this.lookups.delete(found.value.node_id);
     this.finishes++;
     if (found.value.token_hash) this.tokens.byHash.delete(found.value.token_hash);
-    await this.deps.flushLog?.();
     await this.deps.sync?.flush(id, this.deps.checkWaitMs ?? 5_000);
     return { ok: true, value: toWire((await this.deps.store.get(id))!) };
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, it } from "node:test";
 import { CheckRunSync, type CheckRunWrite, type GitHubClient, GitHubError } from "../../gateway/github/checks.js";
+import { SessionService } from "../../gateway/github/sessions.js";
 import { type NewSession, SessionStore } from "../../gateway/store/sessions.js";
 import { type TestStore, openTestStore } from "../helpers/store.js";
 
@@ -134,6 +135,28 @@ describe("check-run sync loop", () => {
     assert.equal(last.body.conclusion, "failure");
     assert.equal(last.body.completed_at, new Date(clock.t).toISOString());
     assert.equal((await store.get("s1"))?.check_completed, 1);
+  });
+
+  it("a sync pass during finish never completes the check run before the job's last requests are written", async () => {
+    await store.insert(session("s1", clock.t));
+    await sync.flush("s1", 1000);
+    const service = new SessionService({
+      config: () => undefined,
+      store,
+      github: () => gh.client,
+      sync,
+      // The log writer is slow (a loaded host): the background pass runs while the rows are still queued.
+      flushLog: async () => {
+        await sync.tick();
+        bump("s1", 1);
+        flagged = true; // the queued row held the blocked call
+      },
+    });
+    const who = { principal: "tag:ci", login: null, nodeId: "nRUNNER", nodeName: "runner", tags: ["tag:ci"], groups: [], capMap: {}, addr: "100.64.0.7:40000" };
+    const done = await service.finish("s1", who, false);
+    assert.ok(done.ok);
+    const completions = gh.calls.filter((c) => c.body.conclusion !== undefined);
+    assert.deepEqual(completions.map((c) => c.body.conclusion), ["failure"]);
   });
 
   it("reflects requests logged after finish in the completed check run", async () => {
