@@ -41,6 +41,19 @@ import { effectiveRetention } from "./config/retention.js";
 import { UsageExport, registerExportMetrics } from "./export/index.js";
 
 const RETENTION_EVERY_MS = 3600_000;
+/** A writer thread loads in well under a second; a minute means it cannot open the store. */
+const WRITER_START_MS = 60_000;
+
+/** `promise`, or a failure with `message` once `ms` passed. */
+async function withinMs<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface GatewayOptions {
   readonly loaded: LoadedConfig;
@@ -105,6 +118,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   let buckets: BucketStore;
   try {
+    // Requests are served only once their rows can be written: a writer thread still loading would hold every row
+    // of the first seconds in memory, where a crash loses them.
+    await withinMs(requestLog.flush(), WRITER_START_MS, `the request log's writer did not start within ${WRITER_START_MS / 1000} s`);
     buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, ...(reserve ? { reserve } : {}) });
   } catch (err) {
     await requestLog.close();
