@@ -105,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   let buckets: BucketStore;
   try {
-    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, ...(reserve ? { reserve } : {}) });
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, replica, ...(reserve ? { reserve } : {}) });
   } catch (err) {
     await requestLog.close();
     await store.close();
@@ -209,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const purged = await requestLog.purgeCaptures(now - retention.afterMs, retention.requireExport);
     const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
-    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
+    if (dead > 0) say(`keyless: retention purged ${dead} outbox dead letters older than ${retention.text}`);
   };
   const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
   runPurge();

@@ -239,7 +239,7 @@ describe("hooks", () => {
     assert.ok(attempts.every((r) => verified(r)), "every attempt is signed");
     // 40 ms, 80 ms, then the 150 ms cap, each ±20%.
     assert.ok(attempts.at(-1)!.at - attempts[0]!.at >= 200, "retries back off");
-    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox drained");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox drained");
   });
 
   it("a receiver that is down for a while gets every event once it is back (events: [] = every async event)", async () => {
@@ -253,7 +253,7 @@ describe("hooks", () => {
     }
     await h.gateway.requestLog.flush();
     const pending = await waitFor(async () => {
-      const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];
+      const rows = (await all(h.gateway.store, "SELECT key AS msg_id, attempts FROM outbox WHERE kind = 'webhook'")) as { msg_id: string; attempts: number }[];
       return rows.length >= 8 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
     }, 3000, "failed attempts recorded");
     assert.deepEqual(pending.map((p) => p.msg_id).sort(), ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]).sort());
@@ -262,7 +262,7 @@ describe("hooks", () => {
     const wanted = ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
     await waitFor(async () => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
-    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox empty");
   });
 
   it("a message the receiver never takes becomes a dead letter, visible in the API and not retried", async () => {
@@ -271,8 +271,8 @@ describe("hooks", () => {
     const msgId = `msg_${response.headers.get("x-keyless-request-id")}_entire_request_doomed`;
     const api = (from: string) => h.fetchFrom(from)(`${h.gateway.url}/api/hooks/dead-letters`);
     const dead = await waitFor(async () => {
-      const body = (await (await api(ERIN)).json()) as { dead_letters: { msg_id: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
-      return body.dead_letters.find((d) => d.msg_id === msgId);
+      const body = (await (await api(ERIN)).json()) as { dead_letters: { kind: string; key: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
+      return body.dead_letters.find((d) => d.kind === "webhook" && d.key === msgId);
     }, 5000, "the dead letter");
     assert.equal(dead.hook, "doomed");
     assert.equal(dead.last_status, 500);
@@ -309,7 +309,7 @@ describe("the outbox across a gateway restart", () => {
     assert.equal(res.status, 200);
     const id = res.headers.get("x-keyless-request-id")!;
     await first.requestLog.flush();
-    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM hook_outbox")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
+    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM outbox WHERE kind = 'webhook'")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
     await first.close(500);
 
     await rx.start();
@@ -317,7 +317,7 @@ describe("the outbox across a gateway restart", () => {
     try {
       const got = await waitFor(async () => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
       assert.equal((verified(got) as { metadata: { request_id: string } }).metadata.request_id, id);
-      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox empty");
     } finally {
       await second.close(500);
       await upstream.close();
