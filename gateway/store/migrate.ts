@@ -14,7 +14,8 @@ import type { Engine, Kdb } from "./schema.js";
 /** What migrating needs of an open store (db.ts's Store has it). */
 type Migratable = { readonly engine: Engine; readonly db: Kdb };
 
-function migrations(engine: Engine): Record<string, Migration> {
+/** Every version, in order (a test builds a database as an older version left it). */
+export function migrations(engine: Engine): Record<string, Migration> {
   return {
     "0001-initial": initial(engine),
     "0002-claims": claims(engine),

@@ -16,6 +16,7 @@ import { anthropicMessage, json } from "../guardrails/responses.js";
 import { type Received, Receiver } from "../helpers/hook-receiver.js";
 import { envFile } from "../guardrails/secret-values.js";
 import { one, all } from "../helpers/store.js";
+import { Outbox } from "../../gateway/store/outbox.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";
@@ -281,6 +282,20 @@ describe("hooks", () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length, delivered, "no attempts after it died");
     assert.equal((await api(ALICE)).status, 403, "dead letters are for admins");
+
+    // The one outbox: check-run writes and settlements given up on are listed beside the webhook messages.
+    const other = new Outbox(h.gateway.store, "test-replica");
+    for (const [kind, key] of [["check_run", "ses_gone"], ["settlement", "req_gone"]] as const) {
+      await other.enqueue(kind, [{ key }], Date.now());
+      assert.equal(await other.claimKey(kind, key, Date.now(), 60_000), true);
+      await other.dead(kind, key, Date.now(), { attempted: true, status: null, error: `${kind} failed` });
+    }
+    const body = (await (await api(ERIN)).json()) as { dead_letters: { kind: string; key: string; last_error: string | null }[]; pending_by_kind: Record<string, number> };
+    const listed = new Map(body.dead_letters.map((d) => [`${d.kind}:${d.key}`, d.last_error]));
+    assert.equal(listed.get("check_run:ses_gone"), "check_run failed");
+    assert.equal(listed.get("settlement:req_gone"), "settlement failed");
+    assert.ok(listed.has(`webhook:${msgId}`));
+    assert.deepEqual(Object.keys(body.pending_by_kind).sort(), ["check_run", "settlement", "webhook"]);
   });
 });
 
