@@ -43,6 +43,20 @@ export interface HooksModule extends GatewayModule {
 
 const OUTBOX_KINDS = ["webhook", "check_run", "settlement"] as const satisfies readonly OutboxKind[];
 
+/**
+ * Outbox items given up on, of every kind (webhook messages past give_up_after or whose hook was removed, check-run
+ * writes and quota settlements that failed for days), kept until retention purges them; `pending`: webhook messages.
+ */
+async function deadLetters(outbox: Outbox, limitText: string | undefined) {
+  const limit = Number(limitText ?? 100);
+  const [webhook, check_run, settlement] = await Promise.all(OUTBOX_KINDS.map((kind) => outbox.pending(kind)));
+  return {
+    dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100),
+    pending: webhook,
+    pending_by_kind: { webhook, check_run, settlement },
+  };
+}
+
 /** The request's buckets as they stood when it arrived, read once for every hook that sends `quotas`. */
 const QUOTA_VIEWS = stateSlot<Readonly<Record<string, QuotaView>>>("hooks.quotas");
 
@@ -116,17 +130,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     outbox,
     kick: () => deliverer.kick(),
     mount(app) {
-      // Outbox items given up on, of every kind (webhook messages past give_up_after or whose hook was removed,
-      // check-run writes and quota settlements that failed for days): kept until retention purges them.
-      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {
-        const limit = Number(c.req.query("limit") ?? 100);
-        const [webhook, check_run, settlement] = await Promise.all(OUTBOX_KINDS.map((kind) => outbox.pending(kind)));
-        return c.json({
-          dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100),
-          pending: webhook,
-          pending_by_kind: { webhook, check_run, settlement },
-        });
-      });
+      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => c.json(await deadLetters(outbox, c.req.query("limit"))));
     },
     start: () => {
       refreshTailnetName();
