@@ -219,9 +219,4 @@ export class SessionStore {
   async pendingDone(id: string): Promise<void> {
     await this.outbox.done("check_run", id);
   }
-
-  /** Gives a claim back without writing (the session is not ours to write yet). */
-  release(id: string): Promise<void> {
-    return this.outbox.release("check_run", id);
-  }
 }

@@ -162,6 +162,12 @@ describe("one outbox", () => {
       const ofA = claimed.find((c) => c.by === "a")!.key;
       assert.equal(await b.done(kind, ofA), false);
       assert.equal(await a.done(kind, ofA), true);
+      // A claim given back is free for the other replica at once.
+      const ofB = claimed.find((c) => c.by === "b")!.key;
+      await a.release(kind, ofB);
+      assert.deepEqual(await a.claim(kind, T0, 5, 60_000), [], "only its claimer releases an item");
+      await b.release(kind, ofB);
+      assert.deepEqual((await a.claim(kind, T0, 5, 60_000)).map((x) => x.key), [ofB]);
     }
     // One key (a session's check run) raced by both: one writer.
     await a.enqueue("check_run", Array.from({ length: 20 }, (_, i) => ({ key: `race_${i}` })), T0);
