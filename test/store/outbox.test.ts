@@ -241,6 +241,10 @@ describe("one outbox", () => {
     await queue.drain();
     assert.equal(attempts.get("req_bad"), 6);
     assert.ok(errors.some((e) => /req_bad: giving up after 6 attempts \(dead letter\)/.test(e)), errors.join("\n"));
+    // Retention purges dead letters older than its cutoff, of every kind.
+    assert.equal(await view.purgeDead(T0 + 60_000), 0);
+    assert.equal(await view.purgeDead(T0 + 60_001), 1);
+    assert.deepEqual(await view.deadLetters(), []);
   });
 
   it("a check-run write failing for 3 days becomes a dead letter, and new activity asks for a new write", async () => {
