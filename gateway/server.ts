@@ -121,7 +121,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Requests are served only once their rows can be written: a writer thread still loading would hold every row
     // of the first seconds in memory, where a crash loses them.
     await withinMs(requestLog.flush(), WRITER_START_MS, `the request log's writer did not start within ${WRITER_START_MS / 1000} s`);
-    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, ...(reserve ? { reserve } : {}) });
+    buckets = await openBucketStore(config.quota_store, { store, database: config.database, onError: onModuleError, replica, ...(reserve ? { reserve } : {}) });
   } catch (err) {
     await requestLog.close();
     await store.close();
@@ -225,7 +225,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const purged = await requestLog.purgeCaptures(now - retention.afterMs, retention.requireExport);
     const dead = await hooks.outbox.purgeDead(now - retention.afterMs);
     if (purged > 0) say(`keyless: retention purged ${purged} captures older than ${retention.text}`);
-    if (dead > 0) say(`keyless: retention purged ${dead} dead webhook messages older than ${retention.text}`);
+    if (dead > 0) say(`keyless: retention purged ${dead} outbox dead letters older than ${retention.text}`);
   };
   const runPurge = () => void purge().catch((err: unknown) => onModuleError(err, "retention"));
   runPurge();

@@ -1,10 +1,11 @@
 // The gateway as a GitHub App (check runs, PR lookups; installation found per repository), and the loop that keeps
 // each session's check run current: throttled while the session changes, completed at finish or after an idle timeout,
-// retried with backoff (and jitter) from a durable pending record so a GitHub outage only delays the final state. A
-// replica writes a session's check run only while it holds the pending record's claim (store/sessions.ts), so replicas
-// sharing a store never race on one check run.
+// retried with the outbox's backoff (and jitter) from a durable pending record so a GitHub outage only delays the final
+// state. A replica writes a session's check run only while it holds the claim on the session's outbox row
+// (store/outbox.ts, kind "check_run"), so replicas sharing a store never race on one check run.
 // octokit's own retry and throttling are off: failures surface at once and the loop retries.
 import { App, Octokit } from "octokit";
+import type { Backoff } from "../store/outbox.js";
 import type { SessionRecord, SessionStore } from "../store/sessions.js";
 
 export interface RepoRef {
@@ -195,9 +196,8 @@ export interface CheckSyncSettings {
   readonly detailsUrl: (sessionId: string) => string | undefined;
 }
 
-/** Retry delays after a failed write: 5 s doubling to 10 min; a write pending for 3 days is dropped. */
-const BACKOFF_BASE_MS = 5_000;
-const BACKOFF_MAX_MS = 600_000;
+/** Retry delays after a failed write: 5 s doubling to 10 min; a write pending for 3 days becomes a dead letter. */
+const BACKOFF: Backoff = { baseMs: 5_000, maxMs: 600_000 };
 const GIVE_UP_MS = 3 * 86_400_000;
 /** A finished session keeps being watched this long: late-logged requests, or an idle-closed job that was only slow. */
 const WATCH_AFTER_FINISH_MS = 86_400_000;
@@ -265,7 +265,7 @@ export class CheckRunSync {
         else if (marker !== s.check_marker) await store.markPending(s.id, Math.max(now, (s.check_sent_at ?? 0) + settings.updateIntervalMs), now);
       }
       if (!writing) return;
-      for (const p of await store.claimDue(now, this.deps.claimLeaseMs ?? 60_000)) await this.write(p.session_id);
+      for (const p of await store.claimDue(now, this.deps.claimLeaseMs ?? 60_000)) await this.write(p.key);
     } catch (err) {
       this.deps.onError?.(err, "check runs: scanning sessions");
     }
@@ -321,16 +321,15 @@ export class CheckRunSync {
       await store.pendingDone(s.id);
     } catch (err) {
       const attempts = pending.attempts + 1;
-      if (now - pending.since > GIVE_UP_MS) {
-        // Recorded as written so the scan stops asking; new activity asks again.
+      const error = err instanceof Error ? err.message : String(err);
+      if (now - pending.createdAt > GIVE_UP_MS) {
+        // Recorded as written so the scan stops asking, and kept as a dead letter; new activity asks again.
         await store.checkSent(s.id, view.marker, now, done);
-        await store.pendingDone(s.id);
-        this.deps.onError?.(err, `check run for session ${s.id}: giving up after ${attempts} attempts`);
+        await store.pendingDead(s.id, now, error);
+        this.deps.onError?.(err, `check run for session ${s.id}: giving up after ${attempts} attempts (dead letter)`);
         return;
       }
-      // ±20% so replicas and sessions failing together do not retry in lockstep.
-      const delay = Math.round(Math.min(BACKOFF_BASE_MS * 2 ** (attempts - 1), BACKOFF_MAX_MS) * (0.8 + 0.4 * this.random()));
-      await store.pendingFailed(s.id, now + delay, err instanceof Error ? err.message : String(err));
+      const delay = await store.pendingFailed(pending, now, BACKOFF, error, this.random);
       this.deps.onError?.(err, `check run for session ${s.id} (attempt ${attempts}, next in ${delay / 1000}s)`);
     }
   }

@@ -18,6 +18,8 @@ export interface BucketStoreDeps {
   readonly database?: { readonly url?: string; readonly pool_size: number };
   readonly now?: () => number;
   readonly onError?: (err: unknown, context: string) => void;
+  /** This replica's name in outbox claims (settlements). */
+  readonly replica?: string;
   /** Where a SQLite store's reservations run (the log's writer thread), when not on this thread. */
   readonly reserve?: Reserver;
 }
@@ -25,11 +27,11 @@ export interface BucketStoreDeps {
 /** Opens the configured store; a shared store that cannot be reached is an error (the gateway does not start). */
 export async function openBucketStore(config: QuotaStoreConfig, deps: BucketStoreDeps): Promise<BucketStore> {
   const { store } = deps;
-  if (config.type === "postgres") return PostgresBucketStore.open({ config, store, now: deps.now, onError: deps.onError });
+  if (config.type === "postgres") return PostgresBucketStore.open({ config, store, now: deps.now, onError: deps.onError, replica: deps.replica });
   if (store.engine === "sqlite") return new QuotaStore(store, deps.now, deps.reserve);
   // Everything is in PostgreSQL: budgets use the row-locking store on the same database.
   const shared = { type: "postgres" as const, url: deps.database?.url ?? "", pool_size: deps.database?.pool_size ?? 10, timeout: 5000 };
-  return PostgresBucketStore.open({ config: shared, store, migrate: false, now: deps.now, onError: deps.onError });
+  return PostgresBucketStore.open({ config: shared, store, migrate: false, now: deps.now, onError: deps.onError, replica: deps.replica });
 }
 
 export interface QuotaModuleDeps {

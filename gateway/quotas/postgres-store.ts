@@ -2,7 +2,7 @@
 // transaction: create the request's missing buckets (INSERT … ON CONFLICT DO NOTHING), lock all of them in one fixed
 // order (SELECT … ORDER BY bucket COLLATE "C" FOR UPDATE: two requests sharing buckets queue on the first they share
 // and cannot deadlock), refill, check and debit every line or none, with the same arithmetic as the SQLite store.
-// Settlement is off the response path: the request log writes a durable entry (settlements.ts) that is applied here
+// Settlement is off the response path: the request log writes a durable outbox entry (settlements.ts) applied here
 // by an idempotent transaction keyed by the request id.
 import pg from "pg";
 import { type PostgresQuotaStoreConfig, describePostgresUrl } from "../config/quota-store.js";
@@ -51,8 +51,10 @@ export interface PostgresBucketStoreOptions {
   readonly onError?: (err: unknown, context: string) => void;
   /** Whether to migrate the database first (false when it is the gateway's own store, migrated already). */
   readonly migrate?: boolean;
-  /** How often pending settlements are retried while the database is unreachable. */
+  /** The first retry of a settlement that failed (later ones back off from there). */
   readonly retryMs?: number;
+  /** This replica's name in outbox claims. */
+  readonly replica?: string;
 }
 
 export class PostgresBucketStore implements BucketStore {
@@ -73,6 +75,7 @@ export class PostgresBucketStore implements BucketStore {
       settled: (charges) => this.inFlight.settled(charges),
       onError: options.onError ?? (() => undefined),
       retryMs: options.retryMs,
+      owner: options.replica,
     });
   }
 

@@ -3,7 +3,7 @@
 // transaction as the row. No closures cross: the request path only hands data over.
 import type { Insertable } from "kysely";
 import type { QuotaDefinition } from "../config/quotas.js";
-import { type OutboxMessage, insertOutboxMessages } from "./outbox.js";
+import { type OutboxMessage, enqueueOutbox, webhookItem } from "./outbox.js";
 import type { Executor, RequestAttemptsTable } from "./schema.js";
 import { type SecretFindingRecord, insertSecretFindings } from "./secret-findings.js";
 import { type ToolCallContext, type ToolCallRecord, type ToolResultUpdate, applyToolResults, insertToolCalls } from "./tool-calls.js";
@@ -20,8 +20,8 @@ export type LogWrite =
   | { readonly kind: "secret_findings"; readonly ctx: Omit<ToolCallContext, "clientSession">; readonly records: readonly SecretFindingRecord[] }
   | { readonly kind: "outbox"; readonly messages: readonly OutboxMessage[]; readonly at: number }
   | { readonly kind: "attempts"; readonly rows: readonly Omit<Insertable<RequestAttemptsTable>, "request_id">[] }
-  /** A shared bucket store's settlement, kept durable until applied there (quotas/settlements.ts). */
-  | { readonly kind: "quota_pending"; readonly lines: string; readonly charged: number; readonly atReservation: boolean; readonly ts: number }
+  /** A shared bucket store's settlement (its JSON), kept in the outbox until applied there (quotas/settlements.ts). */
+  | { readonly kind: "quota_pending"; readonly payload: string; readonly ts: number }
   /** A settlement against the gateway's own SQLite buckets (quotas/store.ts). */
   | {
       readonly kind: "quota_settlement";
@@ -43,7 +43,7 @@ export const applyStoreWrite: ApplyLogWrite = async (trx, requestId, w) => {
     case "secret_findings":
       return insertSecretFindings(trx, requestId, w.ctx, w.records);
     case "outbox":
-      return insertOutboxMessages(trx, w.messages, w.at);
+      return enqueueOutbox(trx, "webhook", w.messages.map(webhookItem), w.at);
     case "attempts":
       await trx
         .insertInto("request_attempts")
@@ -51,12 +51,7 @@ export const applyStoreWrite: ApplyLogWrite = async (trx, requestId, w) => {
         .execute();
       return;
     case "quota_pending":
-      await trx
-        .insertInto("quota_settlements_pending")
-        .values({ request_id: requestId, lines: w.lines, charged_nanos: w.charged, at_reservation: w.atReservation ? 1 : 0, ts: w.ts })
-        .onConflict((oc) => oc.column("request_id").doNothing())
-        .execute();
-      return;
+      return enqueueOutbox(trx, "settlement", [{ key: requestId, payload: w.payload }], w.ts);
     case "quota_settlement":
       throw new Error("a quota settlement needs the quota store's writer (log-writer/apply.ts)");
   }

@@ -8,12 +8,14 @@ import { secretFindings } from "./migrations/0003-secret-findings.js";
 import { routing } from "./migrations/0004-routing.js";
 import { configAuditText } from "./migrations/0005-config-audit-text.js";
 import { exportQueue } from "./migrations/0006-export.js";
+import { oneOutbox } from "./migrations/0007-one-outbox.js";
 import type { Engine, Kdb } from "./schema.js";
 
 /** What migrating needs of an open store (db.ts's Store has it). */
 type Migratable = { readonly engine: Engine; readonly db: Kdb };
 
-function migrations(engine: Engine): Record<string, Migration> {
+/** Every version, in order (a test builds a database as an older version left it). */
+export function migrations(engine: Engine): Record<string, Migration> {
   return {
     "0001-initial": initial(engine),
     "0002-claims": claims(engine),
@@ -21,6 +23,7 @@ function migrations(engine: Engine): Record<string, Migration> {
     "0004-routing": routing(engine),
     "0005-config-audit-text": configAuditText(),
     "0006-export": exportQueue(engine),
+    "0007-one-outbox": oneOutbox(engine),
   };
 }
 

@@ -74,21 +74,29 @@ export interface ToolCallsTable {
   result_text: string | null;
 }
 
-export interface HookOutboxTable {
+/** What the outbox holds: a webhook message, a check-run write for a CI session, a quota settlement to apply. */
+export type OutboxKind = "webhook" | "check_run" | "settlement";
+
+/** One durable item of work (store/outbox.ts), unique per (kind, key): the row is the claim across replicas. */
+export interface OutboxTable {
   id: Generated<number>;
-  msg_id: string;
-  hook: string;
-  event: string;
-  payload: string;
+  kind: OutboxKind;
+  /** The webhook message id (the same on every retry), the CI session id, or the request id of a settlement. */
+  key: string;
+  /** Webhooks: the hook it goes to and its event type. */
+  hook: string | null;
+  event: string | null;
+  /** The webhook body, or the settlement as JSON; empty for a check-run write (it renders the session when written). */
+  payload: Generated<string>;
   created_at: number;
   due_at: number;
   attempts: Generated<number>;
   last_status: number | null;
   last_error: string | null;
-  /** The replica delivering it, until when (epoch ms); a lapsed claim is free again. */
+  /** The replica working on it, until when (epoch ms); a lapsed claim is free again. */
   claimed_by: string | null;
   claimed_until: number | null;
-  /** Given up on (expired, or its hook is gone): kept as a dead letter, visible in the API, until retention. */
+  /** Given up on: kept as a dead letter, visible in the API, until retention. */
   dead_at: number | null;
 }
 
@@ -129,17 +137,6 @@ export interface CiOidcJtiTable {
   expires_at: number;
 }
 
-export interface CiCheckPendingTable {
-  session_id: string;
-  due_at: number;
-  attempts: Generated<number>;
-  last_error: string | null;
-  since: number;
-  /** The replica writing this session's check run, until when: one writer per check run across replicas. */
-  claimed_by: string | null;
-  claimed_until: number | null;
-}
-
 export interface QuotaBucketsTable {
   bucket: string;
   quota: string;
@@ -166,15 +163,6 @@ export interface QuotaRefillsTable {
   amount_nanos: number;
   balance_before: number;
   balance_after: number;
-}
-
-export interface QuotaSettlementsPendingTable {
-  request_id: string;
-  /** JSON SettleLine[]. */
-  lines: string;
-  charged_nanos: number;
-  at_reservation: number;
-  ts: number;
 }
 
 export interface ConfigAuditTable {
@@ -255,14 +243,12 @@ export interface Tables {
   captures: CapturesTable;
   tool_calls: ToolCallsTable;
   secret_findings: SecretFindingsTable;
-  hook_outbox: HookOutboxTable;
+  outbox: OutboxTable;
   ci_sessions: CiSessionsTable;
   ci_oidc_jti: CiOidcJtiTable;
-  ci_check_pending: CiCheckPendingTable;
   quota_buckets: QuotaBucketsTable;
   quota_charges: QuotaChargesTable;
   quota_refills: QuotaRefillsTable;
-  quota_settlements_pending: QuotaSettlementsPendingTable;
   config_audit: ConfigAuditTable;
   leases: LeasesTable;
   request_attempts: RequestAttemptsTable;
@@ -286,8 +272,7 @@ export type RequestRecord = Selectable<RequestsTable>;
 export type NewRequest = Insertable<RequestsTable>;
 export type CaptureRecord = Selectable<CapturesTable>;
 export type ToolCallRecordRow = Selectable<ToolCallsTable>;
-export type OutboxRecord = Selectable<HookOutboxTable>;
+export type OutboxRecord = Selectable<OutboxTable>;
 export type SessionRecord = Selectable<CiSessionsTable>;
-export type PendingWrite = Selectable<CiCheckPendingTable>;
 export type BucketRecord = Selectable<QuotaBucketsTable>;
 export type ConfigChange = Selectable<ConfigAuditTable>;

@@ -1,10 +1,14 @@
-// CI sessions, used OIDC token ids, and pending check-run writes (what survives a GitHub outage or a restart).
+// CI sessions, used OIDC token ids, and pending check-run writes (in the outbox: what survives a GitHub outage or a
+// restart).
 import { type Expression, type SqlBool, sql } from "kysely";
 import type { Session } from "../../src/ci-session.js";
 import type { Store } from "./db.js";
-import type { PendingWrite, SessionRecord } from "./schema.js";
+import { type Backoff, Outbox, type OutboxItem, enqueueOutbox } from "./outbox.js";
+import type { SessionRecord } from "./schema.js";
 
-export type { PendingWrite, SessionRecord } from "./schema.js";
+export type { SessionRecord } from "./schema.js";
+/** A session's check-run write waiting in the outbox (kind "check_run", keyed by the session id). */
+export type PendingWrite = OutboxItem;
 
 export type NewSession = Omit<
   SessionRecord,
@@ -47,13 +51,15 @@ export function toWire(r: SessionRecord): Session {
 
 export class SessionStore {
   private readonly db;
+  private readonly outbox: Outbox;
 
   constructor(
-    private readonly store: Store,
+    store: Store,
     /** This replica, as written in its check-run write claims. */
-    private readonly owner = "local",
+    owner = "local",
   ) {
     this.db = store.db;
+    this.outbox = new Outbox(store, owner);
   }
 
   async insert(s: NewSession): Promise<SessionRecord> {
@@ -174,81 +180,43 @@ export class SessionStore {
 
   /** Asks for a check-run write at `due`, unless one is already pending (which keeps its time and backoff). */
   async markPending(id: string, due: number, now: number): Promise<void> {
-    await this.db
-      .insertInto("ci_check_pending")
-      .values({ session_id: id, due_at: due, since: now })
-      .onConflict((oc) => oc.column("session_id").doNothing())
-      .execute();
+    await enqueueOutbox(this.db, "check_run", [{ key: id }], now, due);
   }
 
   /** Asks for a check-run write now, cutting short any wait. */
-  async expedite(id: string, now: number): Promise<void> {
-    await this.db
-      .insertInto("ci_check_pending")
-      .values({ session_id: id, due_at: now, since: now })
-      .onConflict((oc) => oc.column("session_id").doUpdateSet({ due_at: sql<number>`CASE WHEN ci_check_pending.due_at < ${now} THEN ci_check_pending.due_at ELSE ${now} END` }))
-      .execute();
+  expedite(id: string, now: number): Promise<void> {
+    return this.outbox.expedite("check_run", id, now, now);
   }
 
-  async pending(id: string): Promise<PendingWrite | null> {
-    return (await this.db.selectFrom("ci_check_pending").selectAll().where("session_id", "=", id).executeTakeFirst()) ?? null;
+  pending(id: string): Promise<PendingWrite | null> {
+    return this.outbox.get("check_run", id);
   }
 
   /**
-   * Claims due check-run writes for `leaseMs`: a session's check run has one writer at a time across replicas (FOR
-   * UPDATE SKIP LOCKED on PostgreSQL), and a claim whose replica died lapses.
+   * Claims due check-run writes for `leaseMs`: a session's check run has one writer at a time across replicas (the
+   * outbox row is the lock), and a claim whose replica died lapses.
    */
-  async claimDue(now: number, leaseMs: number, limit = 20): Promise<PendingWrite[]> {
-    const pg = this.store.engine === "postgres";
-    const rows = await this.db
-      .updateTable("ci_check_pending")
-      .set({ claimed_by: this.owner, claimed_until: now + leaseMs })
-      .where("session_id", "in", (eb) =>
-        eb
-          .selectFrom("ci_check_pending")
-          .select("session_id")
-          .where("due_at", "<=", now)
-          .where((w) => w.or([w("claimed_until", "is", null), w("claimed_until", "<", now)]))
-          .orderBy("due_at")
-          .limit(limit)
-          .$if(pg, (q) => q.forUpdate().skipLocked()),
-      )
-      .returningAll()
-      .execute();
-    return rows.sort((a, b) => a.due_at - b.due_at);
+  claimDue(now: number, leaseMs: number, limit = 20): Promise<PendingWrite[]> {
+    return this.outbox.claim("check_run", now, limit, leaseMs);
   }
 
   /** Claims one session's pending write (a flush on this replica); false while another replica holds it. */
-  async claim(id: string, now: number, leaseMs: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable("ci_check_pending")
-      .set({ claimed_by: this.owner, claimed_until: now + leaseMs })
-      .where("session_id", "=", id)
-      .where((w) => w.or([w("claimed_until", "is", null), w("claimed_until", "<", now), w("claimed_by", "=", this.owner)]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  claim(id: string, now: number, leaseMs: number): Promise<boolean> {
+    return this.outbox.claimKey("check_run", id, now, leaseMs);
   }
 
-  async pendingFailed(id: string, due: number, error: string): Promise<void> {
-    await this.db
-      .updateTable("ci_check_pending")
-      .set((eb) => ({ attempts: eb("attempts", "+", 1), due_at: due, last_error: error, claimed_by: null, claimed_until: null }))
-      .where("session_id", "=", id)
-      .execute();
+  /** The write failed: tried again after the outbox's backoff; returns the delay. */
+  pendingFailed(pending: PendingWrite, now: number, backoff: Backoff, error: string, random?: () => number): Promise<number> {
+    return this.outbox.retry(pending, now, backoff, { status: null, error }, random);
   }
 
-  /** The write is done: drops the pending row, unless new activity asked for another write meanwhile (then releases it). */
+  /** Given up on: the write stays as a dead letter (new activity asks for a new write). */
+  async pendingDead(id: string, now: number, error: string): Promise<void> {
+    await this.outbox.dead("check_run", id, now, { attempted: true, status: null, error });
+  }
+
+  /** The write is done: drops the pending row (new activity meanwhile is seen by the next scan, which asks again). */
   async pendingDone(id: string): Promise<void> {
-    await this.db.deleteFrom("ci_check_pending").where("session_id", "=", id).execute();
-  }
-
-  /** Gives a claim back without writing (the session is not ours to write yet). */
-  async release(id: string): Promise<void> {
-    await this.db
-      .updateTable("ci_check_pending")
-      .set({ claimed_by: null, claimed_until: null })
-      .where("session_id", "=", id)
-      .where("claimed_by", "=", this.owner)
-      .execute();
+    await this.outbox.done("check_run", id);
   }
 }

@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.js";
 import type { Exchange, ExchangePlugin } from "../proxy/exchange.js";
 import { sql } from "kysely";
 import { type Store, isPostgres } from "../store/db.js";
-import type { Outbox, OutboxMessage } from "../store/outbox.js";
+import { type Outbox, type OutboxMessage, webhookItem } from "../store/outbox.js";
 import { hooksFor } from "./select.js";
 import type { BucketStore, Charge } from "../quotas/bucket-store.js";
 import { chargesFrom } from "../quotas/charges.js";
@@ -75,7 +75,7 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
         });
         for (const { name, hook } of hooks) if (hook) messages.push({ msgId: `msg_${randomUUID().replaceAll("-", "")}`, hook: name, event: BUDGET_ALERT_EVENT, payload });
       }
-      await deps.outbox.enqueue(messages, at, trx);
+      await deps.outbox.enqueue("webhook", messages.map(webhookItem), at, trx);
       return messages.length;
     });
     if (fired > 0) deps.kick();

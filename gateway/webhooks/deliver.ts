@@ -1,8 +1,9 @@
-// Delivers the outbox: due messages are claimed (outbox.ts: one replica per message at a time) and sent with a
-// bounded concurrency; a failure is retried with exponential backoff (with jitter) until it is older than the hook's
-// give_up_after, then kept as a dead letter. Runs off the response path entirely.
+// Delivers the outbox's webhook messages: due ones are claimed (store/outbox.ts: one replica per message at a time) and
+// sent with a bounded concurrency; a failure is retried after the outbox's backoff (the hook's retry.initial doubling
+// to retry.max, with jitter) until it is older than the hook's give_up_after, then kept as a dead letter. Runs off the
+// response path entirely.
 import type { HooksConfig } from "../config/hooks.js";
-import type { Outbox, OutboxRow } from "../store/outbox.js";
+import type { Outbox, OutboxItem } from "../store/outbox.js";
 import { sendHook } from "./send.js";
 
 export interface DelivererDeps {
@@ -18,12 +19,6 @@ export interface DelivererDeps {
   readonly random?: () => number;
   /** How long a claim holds; longer than any hook's timeout, so a live delivery is never taken over. */
   readonly leaseMs?: number;
-}
-
-export function backoffMs(attempts: number, initial: number, max: number, random: () => number): number {
-  const base = Math.min(max, initial * 2 ** Math.min(attempts, 30));
-  // ±20% so receivers coming back are not hit by every sender at once.
-  return Math.round(base * (0.8 + 0.4 * random()));
 }
 
 export class HookDeliverer {
@@ -88,9 +83,9 @@ export class HookDeliverer {
   private async scan(): Promise<void> {
     const room = this.concurrency - this.inFlight.size;
     if (room <= 0) return;
-    for (const row of await this.deps.outbox.claim(this.now(), room, this.leaseMs)) {
+    for (const row of await this.deps.outbox.claim("webhook", this.now(), room, this.leaseMs)) {
       const job = this.deliver(row)
-        .catch((err) => this.deps.onError(err, `hook ${row.hook} delivery`))
+        .catch((err) => this.deps.onError(err, `hook ${row.hook ?? "?"} delivery`))
         .finally(() => {
           this.inFlight.delete(row.id);
           if (!this.closed) this.kick();
@@ -102,7 +97,7 @@ export class HookDeliverer {
   /** Sleeps until the next message is due (at most pollMs; a store that cannot be read is asked again then). */
   private async schedule(): Promise<void> {
     if (this.stopped) return;
-    const next = await this.deps.outbox.nextDue().catch(() => null);
+    const next = await this.deps.outbox.nextDue("webhook").catch(() => null);
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     const wait = next === null ? this.pollMs : Math.min(this.pollMs, Math.max(25, next - this.now()));
@@ -113,27 +108,28 @@ export class HookDeliverer {
     this.timer.unref();
   }
 
-  private async deliver(row: OutboxRow): Promise<void> {
+  private async deliver(row: OutboxItem): Promise<void> {
     const { outbox } = this.deps;
-    const hook = this.deps.hooks()[row.hook];
+    const hook = row.hook === null ? undefined : this.deps.hooks()[row.hook];
     if (!hook || hook.disabled) {
-      const reason = `hook "${row.hook}" is ${hook ? "disabled" : "no longer configured"}`;
-      await outbox.dead(row.id, this.now(), { attempted: false, status: null, error: reason });
-      this.deps.onError(new Error(reason), `dead letter: ${row.event} event ${row.msgId}`);
+      const reason = `hook "${row.hook ?? ""}" is ${hook ? "disabled" : "no longer configured"}`;
+      await outbox.dead("webhook", row.key, this.now(), { attempted: false, status: null, error: reason });
+      this.deps.onError(new Error(reason), `dead letter: ${row.event ?? ""} event ${row.key}`);
       return;
     }
-    const result = await sendHook(hook, row.msgId, row.payload, { ...this.deps, attempt: row.attempts + 1 });
+    const result = await sendHook(hook, row.key, row.payload, { ...this.deps, attempt: row.attempts + 1 });
     if (this.closed) return;
     if (result.ok) {
-      await outbox.delivered(row.id);
+      await outbox.done("webhook", row.key);
       return;
     }
     const now = this.now();
+    const failure = { status: result.status, error: result.error ?? "failed" };
     if (now - row.createdAt >= hook.retry.give_up_after) {
-      await outbox.dead(row.id, now, { attempted: true, status: result.status, error: result.error ?? "failed" });
-      this.deps.onError(new Error(result.error), `hook ${row.hook}: gave up on ${row.event} event ${row.msgId} after ${row.attempts + 1} attempts (dead letter)`);
+      await outbox.dead("webhook", row.key, now, { ...failure, attempted: true });
+      this.deps.onError(new Error(result.error), `hook ${row.hook ?? ""}: gave up on ${row.event ?? ""} event ${row.key} after ${row.attempts + 1} attempts (dead letter)`);
       return;
     }
-    await outbox.retryAt(row.id, now + backoffMs(row.attempts, hook.retry.initial, hook.retry.max, this.random), result.status, result.error ?? "failed");
+    await outbox.retry(row, now, { baseMs: hook.retry.initial, maxMs: hook.retry.max }, failure, this.random);
   }
 }

@@ -5,7 +5,7 @@ import { requireRole } from "../http/require-role.js";
 import { ASYNC_HOOK_EVENTS, type HookEvent, type HooksConfig } from "../config/hooks.js";
 import { type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import type { Store } from "../store/db.js";
-import { Outbox, type OutboxMessage } from "../store/outbox.js";
+import { Outbox, type OutboxKind, type OutboxMessage } from "../store/outbox.js";
 import type { ToolCallRecord } from "../store/tool-calls.js";
 import { type PayloadContext, type QuotaView, aperturePayload } from "./aperture-payload.js";
 import { HookDeliverer } from "./deliver.js";
@@ -39,6 +39,22 @@ export interface HooksModule extends GatewayModule {
   kick(): void;
   start(): void;
   stop(): Promise<void>;
+}
+
+const OUTBOX_KINDS = ["webhook", "check_run", "settlement"] as const satisfies readonly OutboxKind[];
+
+/**
+ * Outbox items given up on, of every kind (webhook messages past give_up_after or whose hook was removed, check-run
+ * writes and quota settlements that failed for days), kept until retention purges them; `pending`: webhook messages.
+ */
+async function deadLetters(outbox: Outbox, limitText: string | undefined) {
+  const limit = Number(limitText ?? 100);
+  const [webhook, check_run, settlement] = await Promise.all(OUTBOX_KINDS.map((kind) => outbox.pending(kind)));
+  return {
+    dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100),
+    pending: webhook,
+    pending_by_kind: { webhook, check_run, settlement },
+  };
 }
 
 /** The request's buckets as they stood when it arrived, read once for every hook that sends `quotas`. */
@@ -114,11 +130,7 @@ export function createHooksModule(deps: HooksModuleDeps): HooksModule {
     outbox,
     kick: () => deliverer.kick(),
     mount(app) {
-      // Messages given up on (receiver gone past give_up_after, or hook removed): kept until retention purges them.
-      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => {
-        const limit = Number(c.req.query("limit") ?? 100);
-        return c.json({ dead_letters: await outbox.deadLetters(Number.isFinite(limit) ? limit : 100), pending: await outbox.pending() });
-      });
+      app.get("/api/hooks/dead-letters", requireRole("admin"), async (c) => c.json(await deadLetters(outbox, c.req.query("limit"))));
     },
     start: () => {
       refreshTailnetName();

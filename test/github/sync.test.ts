@@ -184,8 +184,8 @@ describe("check-run sync loop", () => {
     const p1 = (await store.pending("s1"));
     assert.ok(p1, "pending record kept");
     assert.equal(p1.attempts, 1);
-    assert.equal(p1.due_at, clock.t + 5_000);
-    assert.match(p1.last_error ?? "", /503/);
+    assert.equal(p1.dueAt, clock.t + 5_000);
+    assert.match(p1.lastError ?? "", /503/);
     // Not retried before its time, then with a doubled delay.
     clock.t += 4_000;
     await sync.tick();
@@ -193,7 +193,7 @@ describe("check-run sync loop", () => {
     clock.t += 1_000;
     await sync.tick();
     assert.equal((await store.pending("s1"))?.attempts, 2);
-    assert.equal((await store.pending("s1"))?.due_at, clock.t + 10_000);
+    assert.equal((await store.pending("s1"))?.dueAt, clock.t + 10_000);
     // GitHub is back: the next due tick writes the completed state once.
     gh.state.down = false;
     clock.t += 10_000;

@@ -63,7 +63,7 @@ export async function storeContents(h: Harness, requestIds: readonly string[]): 
   const dir = dirname(h.dbPath);
   const files = existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString("latin1")) : [];
   const tables = await Promise.all(
-    ["requests", "tool_calls", "secret_findings", "hook_outbox"].map(async (t) => JSON.stringify(await all(h.gateway.store, `SELECT * FROM ${t}`))),
+    ["requests", "tool_calls", "secret_findings", "outbox"].map(async (t) => JSON.stringify(await all(h.gateway.store, `SELECT * FROM ${t}`))),
   );
   const captures = await Promise.all(
     requestIds.map(async (id) => {

@@ -147,7 +147,7 @@ describe("PostgreSQL bucket store", () => {
     await local.db.transaction().execute((trx) => applyStoreWrite(trx, "req_outage", write));
     entry.committed?.();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const pending = async () => (await one<{ n: number }>(local, "SELECT COUNT(*) AS n FROM quota_settlements_pending"))?.n;
+    const pending = async () => (await one<{ n: number }>(local, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'settlement'"))?.n;
     assert.equal(await pending(), 1, "still pending: the database is away");
     assert.deepEqual(await one(local, "SELECT COUNT(*) AS n FROM quota_charges"), { n: 0 });
     await relay.start();

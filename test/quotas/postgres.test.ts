@@ -77,7 +77,7 @@ async function replica(bucket: string, capacity: number, store: Record<string, u
   return startHarness({ peers, config: gatewayConfig(bucket, capacity, store) });
 }
 
-const pending = async (h: Harness) => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM quota_settlements_pending")) as { n: number } | undefined)?.n ?? 0;
+const pending = async (h: Harness) => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'settlement'")) as { n: number } | undefined)?.n ?? 0;
 const localCharges = async (h: Harness, bucket: string) =>
   (await one(h.gateway.store, "SELECT COUNT(*) AS n, COALESCE(SUM(charged_nanos), 0) AS total FROM quota_charges WHERE bucket = ?", bucket)) as { n: number; total: number };
 

@@ -19,7 +19,7 @@ import { all } from "../helpers/store.js";
 const run = promisify(execFile);
 const OLD_SQLITE = readFileSync(new URL("../fixtures/store/schema-before-migrations.sqlite.sql", import.meta.url), "utf8");
 const OLD_PG_QUOTAS = readFileSync(new URL("../fixtures/store/quota-store-before-migrations.postgres.sql", import.meta.url), "utf8");
-const MIGRATIONS = ["0001-initial", "0002-claims", "0003-secret-findings", "0004-routing", "0005-config-audit-text", "0006-export"];
+const MIGRATIONS = ["0001-initial", "0002-claims", "0003-secret-findings", "0004-routing", "0005-config-audit-text", "0006-export", "0007-one-outbox"];
 
 /** A file as a keyless release before migrations left it: its schema, one row in each main table. */
 function oldSqliteFile(): string {
@@ -38,6 +38,7 @@ function oldSqliteFile(): string {
     INSERT INTO quota_buckets (bucket, quota, balance_nanos, carry, updated_ms) VALUES ('team', 'daily', 123456789, 0, 1700000000000);
     INSERT INTO quota_charges (request_id, bucket, quota, ts, reserved_nanos, charged_nanos, at_reservation) VALUES ('req_1', 'team', 'daily', 1700000000000, 5000, 3000, 0);
     INSERT INTO hook_outbox (msg_id, hook, event, payload, created_at, due_at) VALUES ('msg_1', 'audit', 'entire_request', '{}', 1700000000000, 1700000000000);
+    INSERT INTO quota_settlements_pending (request_id, lines, charged_nanos, at_reservation, ts) VALUES ('req_1', '[]', 3000, 1, 1700000000000);
     INSERT INTO config_audit (ts, principal, source, old_hash, new_hash, diff) VALUES (1700000000000, NULL, 'sighup', 'a', 'b', '+x');
   `);
   db.close();
@@ -76,7 +77,11 @@ describe("store migrations", () => {
     assert.equal((await sessions.get("ses_1"))?.repository, "acme/api");
     assert.equal((await sessions.claimDue(1700000000000, 1000)).length, 1, "the pending check-run write is claimable");
     assert.deepEqual(await all(store, "SELECT balance_nanos FROM quota_buckets"), [{ balance_nanos: 123456789 }]);
-    assert.deepEqual(await all(store, "SELECT msg_id, dead_at FROM hook_outbox"), [{ msg_id: "msg_1", dead_at: null }]);
+    assert.deepEqual(await all(store, "SELECT kind, key, hook, event, payload, dead_at FROM outbox ORDER BY kind"), [
+      { kind: "check_run", key: "ses_1", hook: null, event: null, payload: "", dead_at: null },
+      { kind: "settlement", key: "req_1", hook: null, event: null, payload: '{"lines":[],"charged":3000,"atReservation":true}', dead_at: null },
+      { kind: "webhook", key: "msg_1", hook: "audit", event: "entire_request", payload: "{}", dead_at: null },
+    ]);
 
     const fresh = track(await openStore({ type: "sqlite", path: join(mkdtempSync(join(tmpdir(), "keyless-new-")), "k.db"), pool_size: 1 }));
     assert.deepEqual(await columns(store), await columns(fresh));
@@ -110,12 +115,18 @@ describe("store migrations", () => {
     const copied = await cli("copy", "--from", path, "--to", db.url);
     assert.match(copied.stdout, /requests: 1 of 1 rows copied/);
     assert.match(copied.stdout, /quota_buckets: 1 of 1 rows copied/);
+    assert.match(copied.stdout, /outbox: 3 of 3 rows copied/);
     const again = await cli("copy", "--from", path, "--to", db.url);
     assert.match(again.stdout, /requests: 0 of 1 rows copied \(the rest were there already\)/);
     const store = track(await openStore({ type: "postgres", url: db.url, pool_size: 2, path: "" }));
     const got = await new RequestLog(store).get("req_1");
     assert.equal(got?.row.cost_nanos, 3000);
     assert.deepEqual(await all(store, "SELECT balance_nanos FROM quota_buckets"), [{ balance_nanos: 123456789 }]);
+    assert.deepEqual(await all(store, "SELECT kind, key FROM outbox ORDER BY kind"), [
+      { kind: "check_run", key: "ses_1" },
+      { kind: "settlement", key: "req_1" },
+      { kind: "webhook", key: "msg_1" },
+    ]);
     // A new row after the copy takes an id past the copied ones.
     await store.db.insertInto("config_audit").values({ ts: 1, principal: null, source: "api", old_hash: "b", new_hash: "c", diff: "" }).execute();
     assert.deepEqual((await all<{ id: number }>(store, "SELECT id FROM config_audit ORDER BY id")).map((r) => r.id), [1, 2]);
@@ -125,8 +136,8 @@ describe("store migrations", () => {
     const config = join(mkdtempSync(join(tmpdir(), "keyless-cfg-")), "keyless.jsonc");
     writeFileSync(config, JSON.stringify({ database: { path: newFile } }));
     assert.match((await cli("status", "--config", config)).stdout, /0001-initial {2}pending/);
-    assert.match((await cli("migrate", "--config", config)).stdout, /applied 0001-initial, 0002-claims, 0003-secret-findings, 0004-routing, 0005-config-audit-text, 0006-export/);
-    assert.match((await cli("status", "--config", config)).stdout, /0006-export {2}applied /);
+    assert.match((await cli("migrate", "--config", config)).stdout, /applied 0001-initial, 0002-claims, 0003-secret-findings, 0004-routing, 0005-config-audit-text, 0006-export, 0007-one-outbox/);
+    assert.match((await cli("status", "--config", config)).stdout, /0007-one-outbox {2}applied /);
     assert.match((await cli("migrate", "--config", config)).stdout, /up to date/);
   });
 });

@@ -16,6 +16,7 @@ import { anthropicMessage, json } from "../guardrails/responses.js";
 import { type Received, Receiver } from "../helpers/hook-receiver.js";
 import { envFile } from "../guardrails/secret-values.js";
 import { one, all } from "../helpers/store.js";
+import { Outbox } from "../../gateway/store/outbox.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET = "whsec_c2Vjb25kLXNlY3JldC1mb3ItdGVzdHM=";
@@ -239,7 +240,7 @@ describe("hooks", () => {
     assert.ok(attempts.every((r) => verified(r)), "every attempt is signed");
     // 40 ms, 80 ms, then the 150 ms cap, each ±20%.
     assert.ok(attempts.at(-1)!.at - attempts[0]!.at >= 200, "retries back off");
-    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox drained");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox drained");
   });
 
   it("a receiver that is down for a while gets every event once it is back (events: [] = every async event)", async () => {
@@ -253,7 +254,7 @@ describe("hooks", () => {
     }
     await h.gateway.requestLog.flush();
     const pending = await waitFor(async () => {
-      const rows = (await all(h.gateway.store, "SELECT msg_id, attempts FROM hook_outbox")) as { msg_id: string; attempts: number }[];
+      const rows = (await all(h.gateway.store, "SELECT key AS msg_id, attempts FROM outbox WHERE kind = 'webhook'")) as { msg_id: string; attempts: number }[];
       return rows.length >= 8 && rows.every((r) => r.attempts >= 1) ? rows : undefined;
     }, 3000, "failed attempts recorded");
     assert.deepEqual(pending.map((p) => p.msg_id).sort(), ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]).sort());
@@ -262,7 +263,7 @@ describe("hooks", () => {
     const wanted = ids.flatMap((id) => [`msg_${id}_entire_request_audit`, `msg_${id}_tool_call_audit`]);
     await waitFor(async () => wanted.every((w) => rx.on("/audit").some((r) => r.headers["webhook-id"] === w)), 5000, "every event delivered");
     for (const r of rx.on("/audit").filter((x) => wanted.includes(x.headers["webhook-id"] ?? ""))) verified(r);
-    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+    await waitFor(async () => ((await one(h.gateway.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox empty");
   });
 
   it("a message the receiver never takes becomes a dead letter, visible in the API and not retried", async () => {
@@ -271,8 +272,8 @@ describe("hooks", () => {
     const msgId = `msg_${response.headers.get("x-keyless-request-id")}_entire_request_doomed`;
     const api = (from: string) => h.fetchFrom(from)(`${h.gateway.url}/api/hooks/dead-letters`);
     const dead = await waitFor(async () => {
-      const body = (await (await api(ERIN)).json()) as { dead_letters: { msg_id: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
-      return body.dead_letters.find((d) => d.msg_id === msgId);
+      const body = (await (await api(ERIN)).json()) as { dead_letters: { kind: string; key: string; hook: string; attempts: number; last_status: number | null; last_error: string | null }[] };
+      return body.dead_letters.find((d) => d.kind === "webhook" && d.key === msgId);
     }, 5000, "the dead letter");
     assert.equal(dead.hook, "doomed");
     assert.equal(dead.last_status, 500);
@@ -281,6 +282,20 @@ describe("hooks", () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(rx.on("/doomed").filter((r) => r.headers["webhook-id"] === msgId).length, delivered, "no attempts after it died");
     assert.equal((await api(ALICE)).status, 403, "dead letters are for admins");
+
+    // The one outbox: check-run writes and settlements given up on are listed beside the webhook messages.
+    const other = new Outbox(h.gateway.store, "test-replica");
+    for (const [kind, key] of [["check_run", "ses_gone"], ["settlement", "req_gone"]] as const) {
+      await other.enqueue(kind, [{ key }], Date.now());
+      assert.equal(await other.claimKey(kind, key, Date.now(), 60_000), true);
+      await other.dead(kind, key, Date.now(), { attempted: true, status: null, error: `${kind} failed` });
+    }
+    const body = (await (await api(ERIN)).json()) as { dead_letters: { kind: string; key: string; last_error: string | null }[]; pending_by_kind: Record<string, number> };
+    const listed = new Map(body.dead_letters.map((d) => [`${d.kind}:${d.key}`, d.last_error]));
+    assert.equal(listed.get("check_run:ses_gone"), "check_run failed");
+    assert.equal(listed.get("settlement:req_gone"), "settlement failed");
+    assert.ok(listed.has(`webhook:${msgId}`));
+    assert.deepEqual(Object.keys(body.pending_by_kind).sort(), ["check_run", "settlement", "webhook"]);
   });
 });
 
@@ -309,7 +324,7 @@ describe("the outbox across a gateway restart", () => {
     assert.equal(res.status, 200);
     const id = res.headers.get("x-keyless-request-id")!;
     await first.requestLog.flush();
-    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM hook_outbox")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
+    await waitFor(async () => (((await one(first.store, "SELECT attempts FROM outbox WHERE kind = 'webhook'")) as { attempts: number } | undefined)?.attempts ?? 0) >= 1, 3000, "a failed attempt");
     await first.close(500);
 
     await rx.start();
@@ -317,7 +332,7 @@ describe("the outbox across a gateway restart", () => {
     try {
       const got = await waitFor(async () => rx.on("/audit").find((r) => r.headers["webhook-id"] === `msg_${id}_entire_request_audit`), 5000, "delivery after restart");
       assert.equal((verified(got) as { metadata: { request_id: string } }).metadata.request_id, id);
-      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM hook_outbox")) as { n: number }).n === 0, 3000, "outbox empty");
+      await waitFor(async () => ((await one(second.store, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'webhook'")) as { n: number }).n === 0, 3000, "outbox empty");
     } finally {
       await second.close(500);
       await upstream.close();
