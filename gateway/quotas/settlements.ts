@@ -43,6 +43,8 @@ export class SettlementQueue {
   private running: Promise<void> | null = null;
   private again = false;
   private outage = false;
+  /** Who waits for a request's entry to be applied (webhooks/budget-alerts.ts reads the balance after it). */
+  private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(private readonly deps: SettlementQueueDeps) {}
 
@@ -52,6 +54,25 @@ export class SettlementQueue {
       rows: () => ({ kind: "quota_pending", lines: JSON.stringify(lines), charged, atReservation, ts: Date.now() }),
       committed: () => this.drain(),
     };
+  }
+
+  /** Resolves once `requestId`'s entry has been applied; at once when none is pending (applied already, or none written). */
+  async applied(requestId: string): Promise<void> {
+    // Waiting first, then looking: an entry applied in between has either released this waiter or left no row.
+    const done = new Promise<void>((resolve) => this.waiting.set(requestId, [...(this.waiting.get(requestId) ?? []), resolve]));
+    try {
+      const pending = await this.deps.store.db.selectFrom("quota_settlements_pending").select("request_id").where("request_id", "=", requestId).executeTakeFirst();
+      if (!pending) this.release(requestId);
+    } catch (err) {
+      this.release(requestId);
+      throw err;
+    }
+    return done;
+  }
+
+  private release(requestId: string): void {
+    for (const resolve of this.waiting.get(requestId) ?? []) resolve();
+    this.waiting.delete(requestId);
   }
 
   start(): void {
@@ -131,5 +152,6 @@ export class SettlementQueue {
       await trx.deleteFrom("quota_settlements_pending").where("request_id", "=", p.requestId).execute();
     });
     this.deps.settled(charges);
+    this.release(p.requestId);
   }
 }
