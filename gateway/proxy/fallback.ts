@@ -4,7 +4,7 @@
 // target. All of this happens before the client has seen a byte: once a response is handed back it is never retried,
 // so a stream that fails half-way ends with the provider's own error event. The last possible attempt's answer is
 // handed back as the provider sent it, so the client sees the provider's own error.
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { ProviderConfig } from "../config/providers.js";
 import type { RoutingConfig } from "../config/routing.js";
 import type { GatewayErrorKind } from "../formats/codec.js";
@@ -148,11 +148,30 @@ function firstChunk(body: Readable): Promise<Buffer | null> {
   });
 }
 
-/** The first event of a 2xx stream, when it is an error (Anthropic's overloaded_error, a Bedrock exception): its reason. */
-async function streamOpensWithError(upstream: UpstreamResponse): Promise<string | null> {
+/**
+ * The stream's first chunk put back in front of the rest. Not `unshift`: a short answer can arrive whole with its end
+ * in that chunk, and undici destroys an ended body, so what is put back would never be read (the client got nothing).
+ */
+function withFirstChunk(chunk: Buffer, body: Readable): Readable {
+  const whole = Readable.from(
+    (async function* () {
+      yield chunk;
+      yield* body;
+    })(),
+    { objectMode: false },
+  );
+  // Dropped unread, it errors with no reader listening: never fatal. Closed early, it lets go of the upstream too.
+  whole.on("error", () => undefined).once("close", () => body.destroy());
+  return whole;
+}
+
+/**
+ * A 2xx stream's first event: its reason when it is an error (Anthropic's overloaded_error, a Bedrock exception), and
+ * the response to hand on, whole.
+ */
+async function peekStream(upstream: UpstreamResponse): Promise<{ readonly failure: string | null; readonly upstream: UpstreamResponse }> {
   const chunk = await firstChunk(upstream.body);
-  if (chunk === null) return "the stream ended before its first event";
-  upstream.body.unshift(chunk);
+  if (chunk === null) return { failure: "the stream ended before its first event", upstream };
   let reason: string | null = null;
   let first = true;
   const parser = framingFor(upstream.headers.get("content-type"), DEFAULT_FRAMINGS, REASON_BYTES).parser((event) => {
@@ -162,7 +181,7 @@ async function streamOpensWithError(upstream: UpstreamResponse): Promise<string 
     else if (event.name === "error" || /^\s*\{\s*"type"\s*:\s*"error"/.test(event.data)) reason = event.data;
   });
   parser.feed(chunk);
-  return reason;
+  return { failure: reason, upstream: { ...upstream, body: withFirstChunk(chunk, upstream.body) } };
 }
 
 /** What one try on one key leads to: an answer for the client, the next key of the target, or the next target. */
@@ -274,15 +293,15 @@ class RouteWalk {
     this.sender.pool.attempted(name, key.name, upstream.status);
     // A refusal of the caller's own credential (passthrough) says nothing about the gateway's keys: none rests for it.
     if (!this.sentCallerCredential(target)) this.restKey(name, key, upstream);
-    const answer = (): Next => (record("answered", upstream.status, null), { answer: { ok: true, target, key, upstream, bytes: this.lastBytes, attempts: this.attempts } });
+    const answer = (handed = upstream): Next => (record("answered", handed.status, null), { answer: { ok: true, target, key, upstream: handed, bytes: this.lastBytes, attempts: this.attempts } });
     const { status } = upstream;
     const anotherKey = keyRefused(status) && moreKeys && this.limitLeft();
     const anotherTarget = this.laterTargetReady(i);
     if (status >= 200 && status < 300) {
       if (!this.call.stream || !anotherTarget) return answer();
-      const failure = await streamOpensWithError(upstream).catch((err: unknown) => describeUpstreamError(err));
-      if (failure === null) return answer();
-      upstream.body.destroy();
+      const { failure, upstream: peeked } = await peekStream(upstream).catch((err: unknown) => ({ failure: describeUpstreamError(err), upstream }));
+      if (failure === null) return answer(peeked);
+      peeked.body.destroy();
       record("failed", status, `stream opened with an error: ${failure}`);
       this.lastFailure = { kind: "upstream", message: `upstream ${name} failed: its stream opened with an error` };
       return "next-target";

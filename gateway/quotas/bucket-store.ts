@@ -73,6 +73,11 @@ export interface BucketStore {
    * entry that settles it shortly after).
    */
   settlement(lines: readonly SettleLine[], charged: number, atReservation: boolean): RowExtension;
+  /**
+   * Resolves once the request's settlement is in the balances `peek` reads: at once where it is written with the log
+   * row (SQLite), once the durable entry has been applied where it is settled shortly after (PostgreSQL).
+   */
+  applied(requestId: string): MaybePromise<void>;
   /** The bucket's balance now, without writing (a never-charged bucket is full). */
   peek(charge: Charge): MaybePromise<BucketState>;
   /** Nanodollars reserved by this gateway's requests still in flight (balances already exclude them). */

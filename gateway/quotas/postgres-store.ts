@@ -182,6 +182,10 @@ export class PostgresBucketStore implements BucketStore {
     return this.queue.entry(lines, charged, atReservation);
   }
 
+  applied(requestId: string): Promise<void> {
+    return this.queue.applied(requestId);
+  }
+
   /**
    * Applies one settlement, once: a request already settled (a retry after a lost answer, or another process sharing
    * the SQLite file) returns the charges it recorded then.

@@ -70,6 +70,8 @@ export class SettlementQueue {
   private again = false;
   private outage = false;
   private stopped = true;
+  /** Who waits for a request's entry to be applied (webhooks/budget-alerts.ts reads the balance after it). */
+  private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(private readonly deps: SettlementQueueDeps) {
     this.outbox = new Outbox(deps.store, deps.owner ?? `settlements:${randomUUID()}`);
@@ -85,6 +87,25 @@ export class SettlementQueue {
       rows: () => ({ kind: "quota_pending", payload: JSON.stringify(settlement), ts: Date.now() }),
       committed: () => this.drain(),
     };
+  }
+
+  /** Resolves once `requestId`'s entry has been applied; at once when none is pending (applied already, or none written). */
+  async applied(requestId: string): Promise<void> {
+    // Waiting first, then looking: an entry applied in between has either released this waiter or left no row.
+    const done = new Promise<void>((resolve) => this.waiting.set(requestId, [...(this.waiting.get(requestId) ?? []), resolve]));
+    try {
+      const pending = await this.outbox.get("settlement", requestId);
+      if (!pending || pending.deadAt !== null) this.release(requestId);
+    } catch (err) {
+      this.release(requestId);
+      throw err;
+    }
+    return done;
+  }
+
+  private release(requestId: string): void {
+    for (const resolve of this.waiting.get(requestId) ?? []) resolve();
+    this.waiting.delete(requestId);
   }
 
   start(): void {
@@ -163,12 +184,14 @@ export class SettlementQueue {
       p = { requestId: item.key, lines: stored.lines, charged: stored.charged, atReservation: stored.atReservation };
     } catch (err) {
       await this.outbox.dead("settlement", item.key, this.now(), { attempted: false, status: null, error: `unreadable settlement: ${String(err)}` });
+      this.release(item.key);
       throw err;
     }
     try {
       const charges = await this.deps.settle(p);
       await this.record(p, charges);
       this.deps.settled(charges);
+      this.release(p.requestId);
     } catch (err) {
       await this.failed(item, err).catch(() => undefined);
       throw err;
@@ -195,6 +218,7 @@ export class SettlementQueue {
     const failure = { status: null, error: err instanceof Error ? err.message : String(err) };
     if (now - item.createdAt >= (this.deps.giveUpMs ?? GIVE_UP_MS)) {
       await this.outbox.dead("settlement", item.key, now, { ...failure, attempted: true });
+      this.release(item.key);
       this.deps.onError(err, `quota settlement of ${item.key}: giving up after ${item.attempts + 1} attempts (dead letter)`);
       return;
     }

@@ -123,6 +123,9 @@ export class QuotaStore implements BucketStore {
     };
   }
 
+  /** Settled in the log row's transaction: once that has committed, `peek` reads it. */
+  applied(): void {}
+
   /** Settles on its own (outside a request log transaction). */
   async settle(requestId: string, lines: readonly SettleLine[], charged: number, atReservation: boolean): Promise<void> {
     await immediate(this.store, (db) => settleIn(db, requestId, lines, charged, atReservation, this.now()));

@@ -29,6 +29,8 @@ export interface OutboxItem {
   readonly dueAt: number;
   readonly attempts: number;
   readonly lastError: string | null;
+  /** Set once the item was given up (a dead letter). */
+  readonly deadAt: number | null;
 }
 
 /** A webhook message as the hooks build it. */
@@ -84,6 +86,7 @@ const toItem = (r: OutboxRecord): OutboxItem => ({
   dueAt: r.due_at,
   attempts: r.attempts,
   lastError: r.last_error,
+  deadAt: r.dead_at,
 });
 
 const MAX_ERROR = 500;

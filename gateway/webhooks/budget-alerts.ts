@@ -38,6 +38,9 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
   /** Records and enqueues what this bucket newly crossed, in one transaction. */
   const check = async (ex: Exchange, charge: Charge, exhausted: boolean) => {
     const def = charge.def;
+    // On a shared store the settlement is applied shortly after the row commits: until then the balance still holds
+    // the request's reservation (its worst case), not its cost.
+    await deps.buckets.applied(ex.id);
     const state = await deps.buckets.peek(charge);
     // A bucket that refused a request is spent as far as its callers can tell: that is its 100 %.
     const spent = exhausted ? Math.max(def.capacity, def.capacity - state.balance) : def.capacity - state.balance;

@@ -13,7 +13,7 @@ import type { CliRun, Job } from "./cli.js";
 export const CI_ADDRESS = "127.0.0.1";
 export const CI_PRINCIPAL = "tag:ci,tag:ci-acme-api";
 export const CI_NODE = "nCIRUNNER01";
-const ADMIN_ADDRESS = "127.0.0.9";
+export const ADMIN_ADDRESS = "127.0.0.9";
 const CAP = "keyless.dev/cap/gateway";
 
 /** What the fake model asks for first (test/fakes/upstream.ts): a shell command the CLIs run without asking. */
@@ -30,9 +30,10 @@ export const REFUSAL = /keyless guardrails blocked the tool call "\w+" \(rm -r ~
 
 /**
  * The CI node may use every model and has destructive filesystem commands blocked; the admin reads the API.
- * `providers` are added to the default ones (say, a Bedrock provider on a fake cloud).
+ * `providers` are added to the default ones (say, a Bedrock provider on a fake cloud); `extra` holds other sections
+ * (routes, routing).
  */
-export function startAgentHarness(providers: Readonly<Record<string, unknown>> = {}): Promise<Harness> {
+export function startAgentHarness(providers: Readonly<Record<string, unknown>> = {}, extra: Readonly<Record<string, unknown>> = {}): Promise<Harness> {
   return startHarness({
     peers: {
       [CI_ADDRESS]: { tags: ["tag:ci", "tag:ci-acme-api"], nodeId: CI_NODE },
@@ -44,6 +45,7 @@ export function startAgentHarness(providers: Readonly<Record<string, unknown>> =
         { src: ["tag:ci"], app: { [CAP]: [{ role: "user", models: "**" }, { guardrails: { destructive_fs: "block" } }] } },
         { src: ["admin@example.com"], app: { [CAP]: [{ role: "admin" }] } },
       ],
+      ...extra,
     }),
   });
 }
@@ -108,11 +110,15 @@ export function assertKeysSafe(h: Harness, fromRequest: number, provider: keyof 
     }
     assert.ok(!req.query.includes("key="));
   }
-  for (const key of Object.values(KEYS)) {
-    assert.ok(!run.stdout.includes(key) && !run.stderr.includes(key), "a provider key in the CLI's output");
-    for (const file of filesUnder(job.root)) {
-      assert.ok(!readFileSync(file).includes(key), `a provider key in ${file}`);
-    }
+  assertSecretsAbsent(run, job, Object.values(KEYS));
+}
+
+/** None of `secrets` shows up in the CLI's output or in any file it wrote (settings, transcripts, logs, caches). */
+export function assertSecretsAbsent(run: CliRun, job: Job, secrets: readonly string[]): void {
+  const files = filesUnder(job.root);
+  for (const secret of secrets) {
+    assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), "a provider key in the CLI's output");
+    for (const file of files) assert.ok(!readFileSync(file).includes(secret), `a provider key in ${file}`);
   }
 }
 

@@ -10,6 +10,7 @@ import { generateKeyPair } from "jose";
 import { type FakeCloud, startFakeCloud } from "../fakes/cloud-upstream.js";
 import { type FailingUpstream, startFailingUpstream } from "../fakes/failing-upstream.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
+import { waitFor } from "../helpers/wait.js";
 
 const AWS = { accessKeyId: "AKIAKEYLESSGATEWAY01", secretAccessKey: "CANARY-aws-secret-0123456789abcdef", region: "us-east-1" };
 const VERTEX_KEY = "CANARY-vertex-express-0123456789abcdef";
@@ -67,10 +68,12 @@ describe("fallback targets before the first byte", () => {
   const client = () => new Anthropic({ apiKey: "-", baseURL: h.gateway.url, fetch: h.fetchFrom(ADMIN), maxRetries: 0 });
   const ask = (model = "claude-sonnet-4-6") => client().messages.create({ model, max_tokens: 50, messages: [{ role: "user", content: "hi" }] }).withResponse();
   const askStream = (model = "claude-sonnet-4-6") => client().messages.create({ model, max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
-  const rowOf = async (id: string) => {
-    await h.gateway.requestLog.flush();
-    return (await h.gateway.requestLog.get(id))!.row;
-  };
+  // A streamed request's row is recorded once the gateway has sent the end, which can be after the SDK read its last event.
+  const rowOf = (id: string) =>
+    waitFor(async () => {
+      await h.gateway.requestLog.flush();
+      return (await h.gateway.requestLog.get(id))?.row;
+    }, 3000, `row ${id}`);
   const attemptsOf = async (id: string) => {
     await h.gateway.requestLog.flush();
     return ((await (await h.fetchFrom(ADMIN)(`${h.gateway.url}/api/requests/${id}/attempts`)).json()) as { attempts: AttemptView[] }).attempts;
@@ -128,6 +131,19 @@ describe("fallback targets before the first byte", () => {
     const attempts = await attemptsOf(requestId(response));
     assert.match(attempts[0]!.reason!, /stream opened with an error: .*overloaded_error/);
     assert.equal((await rowOf(requestId(response))).provider, "backup");
+  });
+
+  it("the first target's stream, arriving whole with its end while a fallback is left, reaches the SDK whole", async () => {
+    // The gateway reads a stream's first chunk to see whether it opens with an error; a short answer is all in it.
+    for (let i = 0; i < 3; i++) {
+      const { data: stream, response } = await askStream();
+      const types: string[] = [];
+      for await (const event of stream) types.push(event.type);
+      assert.deepEqual(types, ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+      const row = await rowOf(requestId(response));
+      assert.deepEqual([row.provider, row.error, row.output_tokens > 0], ["anthropic", null, true]);
+    }
+    assert.equal(h.upstream.requests.length, 0, "the fallback was never asked");
   });
 
   it("a 500 after the first event is never retried: the SDK raises the provider's own error", async () => {
