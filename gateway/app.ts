@@ -4,9 +4,6 @@ import { TrieRouter } from "hono/router/trie-router";
 import type { Config } from "./config/schema.js";
 import type { GatewayErrorKind } from "./formats/codec.js";
 import type { GatewayEnv } from "./http/env.js";
-import { anthropicError } from "./dialects/anthropic/codec.js";
-import { bedrockError } from "./formats/bedrock.js";
-import { googleError } from "./dialects/gemini/codec.js";
 import { refuseCrossSite, refuseForeignHost } from "./http/cross-site.js";
 import { refuseWithoutCsrfToken } from "./http/csrf.js";
 import { type CredentialIdentity, identify, requireIdentity } from "./http/identify.js";
@@ -28,7 +25,7 @@ import type { GatewayMetrics } from "./proxy/metrics.js";
 import type { RouteDef } from "./proxy/routes.js";
 import type { KeyPool } from "./proxy/key-pool.js";
 import type { RequestTracer } from "./proxy/traced.js";
-import { ROUTES } from "./dialects/index.js";
+import { ROUTES, errorForPath } from "./dialects/index.js";
 import type { RequestLog } from "./store/requests.js";
 import { DEFAULT_FRAMINGS, type FramingRegistry } from "./stream/index.js";
 
@@ -58,14 +55,9 @@ export interface AppDeps {
 
 const KIND_BY_STATUS: Readonly<Record<number, GatewayErrorKind>> = { 403: "permission", 404: "not_found", 413: "too_large", 500: "internal", 503: "unavailable" };
 
-/** Errors before a route is known: shaped for the API the path belongs to, readable by every SDK. */
+/** Errors before a route is known: in the shape of the dialect the path belongs to (dialects/index.ts). */
 function genericError(path: string, status: number, message: string): Response {
-  const error = { kind: KIND_BY_STATUS[status] ?? "permission", status, message };
-  if (path.startsWith("/v1beta/") || path.includes("/publishers/")) return googleError(error);
-  if (/^\/(bedrock\/|model\/|inference-profiles)/.test(path)) return bedrockError(error);
-  if (path.startsWith("/v1/messages")) return anthropicError(error);
-  // Both OpenAI's and Anthropic's SDKs read error.message from this envelope.
-  return Response.json({ type: "error", error: { type: status === 404 ? "not_found_error" : "permission_error", message, code: null } }, { status });
+  return errorForPath(path, { kind: KIND_BY_STATUS[status] ?? "permission", status, message });
 }
 
 type OnError = (err: unknown, context: string) => void;

@@ -173,10 +173,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     quotas: (ex) => quotaViews(buckets, chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, ex.caller.config.quotas).charges),
   });
   const ui = createUiModule({ store, log: requestLog, buckets, sessionFor: ci.sessionFor });
-  const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, getConfig, onError: onModuleError }) };
+  const rateLimits: GatewayModule = { name: "rate-limits", plugin: rateLimitPlugin({ store: buckets, pricer, onError: onModuleError }) };
   const alerts: GatewayModule = {
     name: "budget-alerts",
-    plugin: budgetAlertsPlugin({ store, buckets, outbox: hooks.outbox, getConfig, kick: () => hooks.kick(), onError: onModuleError }),
+    plugin: budgetAlertsPlugin({ store, buckets, outbox: hooks.outbox, kick: () => hooks.kick(), onError: onModuleError }),
   };
   const websocket = createWebSocketModule({ getConfig, onError: onModuleError });
   const routing = createRoutingModule({ store, registry: metrics.registry, getConfig });

@@ -9,10 +9,10 @@ import ts from "typescript";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const GATEWAY = join(ROOT, "gateway");
-/** Folders (and top-level files) a provider request passes through; CLI commands, startup and the store are not. */
-const REQUEST_PATH = ["app.ts", "pipeline", "http", "access", "identity", "dialects", "proxy", "formats", "stream", "providers", "pricing", "quotas", "guardrails", "webhooks"];
-/** On those paths but run once per config, not per request: the rule catalog's compiler. */
-const COMPILED_ONCE = ["guardrails/rules/compile.ts"];
+/** Folders (and top-level files) a provider request passes through; CLI commands and startup are not. */
+const REQUEST_PATH = ["app.ts", "pipeline", "http", "access", "identity", "dialects", "proxy", "formats", "stream", "providers", "pricing", "quotas", "guardrails", "webhooks", "routing", "websocket", "log-writer", "telemetry", "store"];
+/** On those paths but run once, not per request: the rule catalog's compiler (per config), migrations (per database). */
+const RUN_ONCE = ["guardrails/rules/compile.ts", "store/migrations"];
 /** Lines of a function's body; "about 80" leaves room for a signature and a closing line. */
 const MAX_FUNCTION_LINES = 80;
 
@@ -121,7 +121,8 @@ describe("gateway architecture", () => {
   });
 
   it(`has no function over ${MAX_FUNCTION_LINES} lines on the request path`, () => {
-    const onPath = (file: string) => !COMPILED_ONCE.includes(rel(file)) && REQUEST_PATH.some((p) => rel(file) === p || rel(file).startsWith(`${p}/`));
+    const under = (file: string, p: string) => rel(file) === p || rel(file).startsWith(`${p}/`);
+    const onPath = (file: string) => !RUN_ONCE.some((p) => under(file, p)) && REQUEST_PATH.some((p) => under(file, p));
     const files = [...parsed.keys()].filter(onPath);
     assert.ok(files.length > 50, `only ${files.length} request-path files`);
     const long = files.flatMap((file) =>

@@ -1,6 +1,6 @@
 // The caller of a request, worked out once: who it is, the config snapshot it is judged under, its role, and per
-// requested model what its grants entitle it to (quota lines, guardrail actions, hooks, extra headers). Features read
-// this value; none re-reads the config or re-filters grant values.
+// requested model what its grants entitle it to (quota lines, rate limits, guardrail actions, hooks, extra headers).
+// Features read this value; none re-reads the config or re-filters grant values.
 // Identity and config are both immutable, so a caller is computed once per pair (WhoIs identities are cached per
 // connection: a keep-alive connection evaluates its grants once).
 import type { GuardrailAction, HookSend, QuotaRef } from "../config/grants.js";
@@ -12,6 +12,12 @@ import { type Access, type Role, accessUnder, allowsModel, applicableValues, mod
 export interface QuotaGrant {
   readonly origin: string;
   readonly ref: QuotaRef;
+}
+
+/** One rate limit a grant value attaches (config `rate_limits`, read from the caller's snapshot), with its origin. */
+export interface RateLimitGrant {
+  readonly origin: string;
+  readonly bucket: string;
 }
 
 /** A hook a grant value asks to send, with the events it names (empty: the hook's defaults). */
@@ -29,6 +35,7 @@ export interface Entitlement {
   /** Some grant value names this model. */
   readonly allowed: boolean;
   readonly quotas: readonly QuotaGrant[];
+  readonly rateLimits: readonly RateLimitGrant[];
   /** Per-grant guardrail overrides: rule id, category or "default" → action. */
   readonly guardrails: readonly Readonly<Record<string, GuardrailAction>>[];
   readonly hooks: readonly HookGrant[];
@@ -60,6 +67,7 @@ export function entitlementFor(access: Access, key: string): Entitlement {
     modelKey: key,
     allowed: allowsModel(access, key),
     quotas: quotaGrants(values),
+    rateLimits: values.flatMap(({ origin, value }) => (value.rate_limits ?? []).map(({ bucket }) => ({ origin, bucket }))),
     guardrails: values.flatMap(({ value }) => (value.guardrails ? [value.guardrails] : [])),
     hooks: values.flatMap(({ value }) => value.send_hooks ?? []),
     addHeaders: values.flatMap(({ value }) => value.add_headers ?? []),

@@ -23,6 +23,15 @@ export interface RouteDef {
   readonly streamFromPath?: (match: RegExpExecArray) => boolean;
 }
 
+/**
+ * The paths a dialect's API owns, routes or not: an error raised before a route is known (foreign host, identity,
+ * body limit, no such route) is answered there in the dialect's own shape (`format.errorResponse`).
+ */
+export interface DialectPaths {
+  readonly under: RegExp;
+  readonly format: FormatCodec;
+}
+
 export interface RouteMatch {
   readonly route: RouteDef;
   readonly match: RegExpExecArray;

@@ -7,7 +7,6 @@ import type { RateLimitDefinition } from "../config/rate-limits.js";
 import type { Config } from "../config/schema.js";
 import type { QuotaDefinition } from "../config/quotas.js";
 import type { Pricer } from "../pricing/prices.js";
-import { applicableValues } from "../access/grants.js";
 import { type Denial, type Exchange, type ExchangePlugin, type Outcome, stateSlot } from "../proxy/exchange.js";
 import { type BucketShortfall, type BucketStore, BucketStoreUnavailable, type Charge } from "./bucket-store.js";
 import { expandBucket, templateValues } from "./buckets.js";
@@ -94,12 +93,11 @@ function giveBack(held: Held, outcome: Outcome): number {
 export interface RateLimitPluginDeps {
   readonly store: BucketStore;
   readonly pricer: Pricer;
-  readonly getConfig: () => Config;
   readonly now?: () => number;
   readonly onError: (err: unknown, context: string) => void;
 }
 
-export function rateLimitPlugin({ store, pricer, getConfig, now = Date.now, onError }: RateLimitPluginDeps): ExchangePlugin {
+export function rateLimitPlugin({ store, pricer, now = Date.now, onError }: RateLimitPluginDeps): ExchangePlugin {
   const release = (held: readonly Held[], outcome: Outcome) => {
     for (const h of held) {
       const amount = giveBack(h, outcome);
@@ -110,16 +108,17 @@ export function rateLimitPlugin({ store, pricer, getConfig, now = Date.now, onEr
     name: RATE_LIMIT_PLUGIN,
     async before(ex: Exchange): Promise<Denial | void> {
       if (!ex.route.billable) return;
-      const config = getConfig();
-      const refs = applicableValues(ex.caller.access, ex.modelKey).flatMap(({ origin, value }) => (value.rate_limits ?? []).map((r) => ({ origin, name: r.bucket })));
+      // The limits as the caller was judged: a reload while this request waits does not change them.
+      const { config } = ex.caller;
+      const refs = ex.entitlement.rateLimits;
       if (refs.length === 0) return;
-      const missing = refs.filter((r) => config.rate_limits[r.name] === undefined);
+      const missing = refs.filter((r) => config.rate_limits[r.bucket] === undefined);
       if (missing.length > 0) {
-        return { kind: "permission", category: "rate_limit", message: `access denied: grant references undefined rate limit (${missing.map((m) => `${m.origin}: ${m.name}`).join(", ")})` };
+        return { kind: "permission", category: "rate_limit", message: `access denied: grant references undefined rate limit (${missing.map((m) => `${m.origin}: ${m.bucket}`).join(", ")})` };
       }
       const values = templateValues(ex.identity, ex.session);
       const limits = new Map<string, { template: string; def: RateLimitDefinition }>();
-      for (const r of refs) limits.set(expandBucket(r.name, values), { template: r.name, def: config.rate_limits[r.name]! });
+      for (const r of refs) limits.set(expandBucket(r.bucket, values), { template: r.bucket, def: config.rate_limits[r.bucket]! });
       const held: Held[] = [];
       ex.state.set(HELD, held);
       for (const kind of KINDS) {

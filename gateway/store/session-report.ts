@@ -43,7 +43,18 @@ const count = sql<number>`COUNT(*)`;
 
 /** The report of one session; `session` is left to the caller (it renders the wire form). */
 export async function sessionReport(store: Store, s: SessionRecord, balance: BucketBalance = () => null): Promise<Omit<ReportData, "session">> {
-  const { db } = store;
+  return {
+    totals: await sessionTotals(store, s.id),
+    by_model: await modelTotals(store, s.id),
+    problems: await sessionProblems(store, s.id),
+    ...(await toolCalls(store, s.id)),
+    budgets: await budgets(store, s.id, balance),
+    budget_alerts: await sessionAlerts(store, s.id),
+    pr: s.pr_number === null ? null : await prTotals(store, s.repository_id, s.pr_number),
+  };
+}
+
+async function sessionTotals({ db }: Store, sessionId: string): Promise<Totals> {
   const t = await db
     .selectFrom("requests")
     .select([
@@ -58,11 +69,13 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
       sql<number | null>`SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END)`.as("unpriced_requests"),
       sql<number | null>`SUM(tool_calls)`.as("tool_calls"),
     ])
-    .where("session_id", "=", s.id)
+    .where("session_id", "=", sessionId)
     .executeTakeFirstOrThrow();
-  const totals = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v ?? 0])) as Totals;
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v ?? 0])) as Totals;
+}
 
-  const by_model: ModelTotals[] = (
+async function modelTotals({ db }: Store, sessionId: string): Promise<ModelTotals[]> {
+  return (
     await db
       .selectFrom("requests")
       .select([
@@ -75,7 +88,7 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
         sql<number>`SUM(output_tokens)`.as("output_tokens"),
         sql<number | null>`SUM(cost_nanos)`.as("cost_nanos"),
       ])
-      .where("session_id", "=", s.id)
+      .where("session_id", "=", sessionId)
       .where("provider", "is not", null)
       .where("model", "is not", null)
       .groupBy(["provider", "model"])
@@ -84,13 +97,15 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
       .orderBy("model")
       .execute()
   ).map((r) => ({ ...r, provider: r.provider ?? "", model: r.model ?? "" }));
+}
 
+async function sessionProblems({ db }: Store, sessionId: string): Promise<ReportData["problems"]> {
   // Denials are stored as "<category>: <message>" (proxy/record.ts); errors by message, else by status. Most frequent
   // first, ties in the order they first happened (both engines then agree).
   const denials = await db
     .selectFrom("requests")
     .select([sql<string>`denial`.as("reason"), count.as("count")])
-    .where("session_id", "=", s.id)
+    .where("session_id", "=", sessionId)
     .where("denial", "is not", null)
     .groupBy("denial")
     .orderBy(count, "desc")
@@ -99,30 +114,20 @@ export async function sessionReport(store: Store, s: SessionRecord, balance: Buc
   const errors = await db
     .selectFrom("requests")
     .select([sql<string>`COALESCE(error, 'HTTP ' || status)`.as("reason"), count.as("count")])
-    .where("session_id", "=", s.id)
+    .where("session_id", "=", sessionId)
     .where("denial", "is", null)
     .where((eb) => eb.or([eb("status", ">=", 400), eb("error", "is not", null)]))
     .groupBy(sql`COALESCE(error, 'HTTP ' || status)`)
     .orderBy(count, "desc")
     .orderBy(sql`MIN(ts)`)
     .execute();
-  const problems = [
+  return [
     ...denials.map((d) => {
       const m = /^([a-z_]+): (.*)$/s.exec(d.reason);
       return { kind: DENIAL_KINDS[m?.[1] ?? ""] ?? ("policy" as const), reason: m?.[2] ?? d.reason, count: d.count };
     }),
     ...errors.map((e) => ({ kind: "error" as const, reason: e.reason, count: e.count })),
   ];
-
-  return {
-    totals,
-    by_model,
-    problems,
-    ...(await toolCalls(store, s.id)),
-    budgets: await budgets(store, s.id, balance),
-    budget_alerts: await sessionAlerts(store, s.id),
-    pr: s.pr_number === null ? null : await prTotals(store, s.repository_id, s.pr_number),
-  };
 }
 
 /** Commands kept in a report (newest first); the rest are counted. */

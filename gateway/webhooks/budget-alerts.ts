@@ -4,12 +4,11 @@
 // whole capacity; a bucket that never refills alerts once). Alerts are kept in `budget_alerts`, which the CI session
 // report reads (store/session-report.ts), so they show in the PR's check run and the job summary.
 import { randomUUID } from "node:crypto";
-import type { Config } from "../config/schema.js";
 import type { Exchange, ExchangePlugin } from "../proxy/exchange.js";
 import { sql } from "kysely";
 import { type Store, isPostgres } from "../store/db.js";
 import { type Outbox, type OutboxMessage, webhookItem } from "../store/outbox.js";
-import { hooksFor } from "./select.js";
+import { type SelectedHook, hooksFor } from "./select.js";
 import type { BucketStore, Charge } from "../quotas/bucket-store.js";
 import { chargesFrom } from "../quotas/charges.js";
 import { QUOTA_SHORT } from "../quotas/plugin.js";
@@ -20,7 +19,6 @@ export interface BudgetAlertsDeps {
   readonly store: Store;
   readonly buckets: BucketStore;
   readonly outbox: Outbox;
-  readonly getConfig: () => Config;
   /** Deliver now rather than at the outbox's next scan. */
   readonly kick: () => void;
   readonly now?: () => number;
@@ -35,8 +33,11 @@ export function reachedThresholds(thresholds: readonly number[], spent: number, 
 export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
   const now = deps.now ?? Date.now;
 
-  /** Records and enqueues what this bucket newly crossed, in one transaction. */
-  const check = async (ex: Exchange, charge: Charge, exhausted: boolean) => {
+  /**
+   * Records and enqueues what this bucket newly crossed, in one transaction. Runs once the settlement committed, after
+   * the request: the charge and hooks come from the config the request was judged under, not the running one.
+   */
+  const check = async (ex: Exchange, charge: Charge, hooks: readonly SelectedHook[], exhausted: boolean) => {
     const def = charge.def;
     // On a shared store the settlement is applied shortly after the row commits: until then the balance still holds
     // the request's reservation (its worst case), not its cost.
@@ -49,7 +50,6 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
     const at = now();
     // The refill period: how long the rate takes to refill the whole capacity (a bucket that never refills: forever).
     const since = def.rate.nanos > 0 ? at - Math.ceil((def.capacity * def.rate.periodMs) / def.rate.nanos) : -1;
-    const hooks = hooksFor(ex.entitlement, deps.getConfig().hooks, BUDGET_ALERT_EVENT);
     const fired = await deps.store.db.transaction().execute(async (trx) => {
       // Two checks of one bucket at once (two requests settling together, or two replicas) must not both find no
       // recent alert and both fire: PostgreSQL serialises them on the bucket; SQLite's single writer already does.
@@ -88,14 +88,15 @@ export function budgetAlertsPlugin(deps: BudgetAlertsDeps): ExchangePlugin {
     name: "budget-alerts",
     after(ex) {
       if (!ex.route.billable) return;
-      const config = deps.getConfig();
+      const { config } = ex.caller;
       const charges = chargesFrom(ex.entitlement.quotas, ex.identity, ex.session, config.quotas).charges.filter((c) => c.def.alerts.length > 0);
       if (charges.length === 0) return;
+      const hooks = hooksFor(ex.entitlement, config.hooks, BUDGET_ALERT_EVENT);
       const short = new Set(ex.state.get(QUOTA_SHORT) ?? []);
       return {
         // Checked once the row's transaction has committed, and with it the settlement the balance must include.
         committed() {
-          for (const charge of charges) check(ex, charge, short.has(charge.bucket)).catch((err: unknown) => deps.onError(err, `budget alerts for ${charge.bucket}`));
+          for (const charge of charges) check(ex, charge, hooks, short.has(charge.bucket)).catch((err: unknown) => deps.onError(err, `budget alerts for ${charge.bucket}`));
         },
       };
     },

@@ -21,9 +21,10 @@ const config = parseConfigText(
     identity: { type: "local" },
     providers: { anthropic: { type: "anthropic", baseurl: "https://api.anthropic.com", apikey: "k", models: ["claude-*"] } },
     quotas: { daily: { capacity: "$10.00", rate: "$10.00/day" }, team: { capacity: "$100.00", rate: "$100.00/day" } },
+    rate_limits: { "rpm:<user>": { requests: 10 } },
     hooks: { audit: { url: "https://hooks.example.com/a", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } },
     grants: [
-      { src: ["alice@example.com"], app: { [CAP]: [{ role: "user" }, { models: "anthropic/claude-opus-*", quotas: [{ bucket: "daily" }], guardrails: { default: "block" } }] } },
+      { src: ["alice@example.com"], app: { [CAP]: [{ role: "user" }, { models: "anthropic/claude-opus-*", quotas: [{ bucket: "daily" }], rate_limits: [{ bucket: "rpm:<user>" }], guardrails: { default: "block" } }] } },
       { src: ["*"], app: { [CAP]: [{ quotas: [{ bucket: "team" }], send_hooks: [{ name: "audit", events: ["tool_call"] }], add_headers: ["X-Team: core"] }] } },
     ],
   }),
@@ -31,7 +32,7 @@ const config = parseConfigText(
 ).config;
 
 describe("the Caller", () => {
-  it("picks a model's grant values apart once: quota lines, guardrail actions, hooks, headers", () => {
+  it("picks a model's grant values apart once: quota lines, rate limits, guardrail actions, hooks, headers", () => {
     const caller = callerUnder(alice, config);
     assert.equal(caller.role, "user");
     assert.equal(caller.readsMetrics, false);
@@ -39,6 +40,7 @@ describe("the Caller", () => {
     assert.equal(opus.modelKey, "anthropic/claude-opus-4-8");
     assert.equal(opus.allowed, true);
     assert.deepEqual(opus.quotas.map((q) => `${q.origin}:${q.ref.bucket}`), ["config#0:daily", "config#1:team"]);
+    assert.deepEqual(opus.rateLimits, [{ origin: "config#0", bucket: "rpm:<user>" }]);
     assert.deepEqual(opus.guardrails, [{ default: "block" }]);
     assert.deepEqual(opus.hooks, [{ name: "audit", events: ["tool_call"] }]);
     assert.deepEqual(opus.addHeaders, ["X-Team: core"]);
@@ -46,6 +48,7 @@ describe("the Caller", () => {
     const sonnet = caller.entitlement("anthropic", "claude-sonnet-4-6");
     assert.equal(sonnet.allowed, false);
     assert.deepEqual(sonnet.quotas.map((q) => q.ref.bucket), ["team"]);
+    assert.deepEqual(sonnet.rateLimits, []);
     assert.deepEqual(sonnet.guardrails, []);
   });
 

@@ -4,7 +4,8 @@ import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import { anthropicToolCalls } from "./codec.js";
 import type { ToolCall } from "../../formats/types.js";
 import { type Blocker, type Verdict, withData } from "../../formats/blocker.js";
-import { type HoldDialect, HoldRelease } from "../../formats/hold-release.js";
+import { type HoldDialect, HoldRelease, onlyRefusal } from "../../formats/hold-release.js";
+import type { WireEvent } from "../../stream/framing.js";
 
 function callOf(block: Record<string, unknown>, index: number): ToolCall | null {
   const call = anthropicToolCalls([block])[0];
@@ -38,6 +39,15 @@ interface Held {
 
 const BLOCK_EVENTS = new Set(["content_block_start", "content_block_delta", "content_block_stop"]);
 
+/** A text block's events at `index`: what a blocked tool_use block becomes. */
+function textBlock(index: number, text: string): WireEvent[] {
+  return [
+    { name: "content_block_start", data: JSON.stringify({ type: "content_block_start", index, content_block: { type: "text", text: "" } }) },
+    { name: "content_block_delta", data: JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }) },
+    { name: "content_block_stop", data: JSON.stringify({ type: "content_block_stop", index }) },
+  ];
+}
+
 /** A tool_use block is held from its content_block_start to its content_block_stop; its input arrives as JSON deltas. */
 const anthropicHold = (): HoldDialect<Held> => ({
   begin: (e) => (e?.type === "content_block_start" && isRecord(e.content_block) && e.content_block.type === "tool_use" ? { index: num(e.index), block: e.content_block, json: "" } : null),
@@ -47,12 +57,8 @@ const anthropicHold = (): HoldDialect<Held> => ({
     }
     return e?.type === "content_block_stop" && num(e.index) === held.index;
   },
-  call: (held) => callOf({ ...held.block, input: held.json === "" ? (held.block.input ?? {}) : parseJsonArguments(held.json) }, held.index),
-  replacement: ({ index }, text) => [
-    { name: "content_block_start", data: JSON.stringify({ type: "content_block_start", index, content_block: { type: "text", text: "" } }) },
-    { name: "content_block_delta", data: JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }) },
-    { name: "content_block_stop", data: JSON.stringify({ type: "content_block_stop", index }) },
-  ],
+  calls: (held) => [callOf({ ...held.block, input: held.json === "" ? (held.block.input ?? {}) : parseJsonArguments(held.json) }, held.index)],
+  replacement: ({ index }, refusals) => textBlock(index, onlyRefusal(refusals)),
   // Events that arrived while the block was held and belong to no block (pings) keep their place after it.
   keepsAfterReplacement: (e) => !BLOCK_EVENTS.has(String(e?.type)),
   pass(e, event, { allowed, blocked }) {

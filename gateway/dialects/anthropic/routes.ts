@@ -1,5 +1,5 @@
 // Anthropic Messages, as Claude Code and the Anthropic SDK call it.
-import { type RouteDef } from "../../proxy/routes.js";
+import type { DialectPaths, RouteDef } from "../../proxy/routes.js";
 import { anthropicMessages } from "./codec.js";
 
 export const anthropicRoutes: readonly RouteDef[] = [
@@ -26,3 +26,5 @@ export const anthropicRoutes: readonly RouteDef[] = [
     upstreamPath: () => "/v1/messages/count_tokens",
   },
 ];
+
+export const anthropicPaths: DialectPaths = { under: /^\/v1\/messages/, format: anthropicMessages };

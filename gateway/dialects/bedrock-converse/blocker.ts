@@ -3,7 +3,7 @@
 import { isRecord, num, parseJsonArguments, str } from "../../formats/codec.js";
 import type { ToolCall } from "../../formats/types.js";
 import { type Blocker, type Verdict, withData } from "../../formats/blocker.js";
-import { type HoldDialect, HoldRelease } from "../../formats/hold-release.js";
+import { type HoldDialect, HoldRelease, onlyRefusal } from "../../formats/hold-release.js";
 
 function callOf(use: Record<string, unknown>, input: unknown, index: number): ToolCall {
   return { id: str(use.toolUseId) ?? `#${index}`, name: str(use.name) ?? "", shape: "converse_tool_use", input, index };
@@ -46,9 +46,9 @@ const converseHold = (): HoldDialect<Held> => ({
     if (event.name === "contentBlockDelta" && isRecord(delta.toolUse)) held.json += str(delta.toolUse.input) ?? "";
     return event.name === "contentBlockStop";
   },
-  call: (held) => callOf(held.use, parseJsonArguments(held.json), held.index),
-  replacement: ({ index: contentBlockIndex }, text) => [
-    { name: "contentBlockDelta", data: JSON.stringify({ contentBlockIndex, delta: { text } }) },
+  calls: (held) => [callOf(held.use, parseJsonArguments(held.json), held.index)],
+  replacement: ({ index: contentBlockIndex }, refusals) => [
+    { name: "contentBlockDelta", data: JSON.stringify({ contentBlockIndex, delta: { text: onlyRefusal(refusals) } }) },
     { name: "contentBlockStop", data: JSON.stringify({ contentBlockIndex }) },
   ],
   pass: (e, event, { allowed, blocked }) =>

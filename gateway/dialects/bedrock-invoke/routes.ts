@@ -1,5 +1,5 @@
 // Amazon Bedrock InvokeModel (Anthropic bodies).
-import { type RouteDef, decodedSegment, BEDROCK_MODEL } from "../../proxy/routes.js";
+import { type DialectPaths, type RouteDef, decodedSegment, BEDROCK_MODEL } from "../../proxy/routes.js";
 import { bedrockInvoke } from "./codec.js";
 
 /** Under /bedrock (ANTHROPIC_BEDROCK_BASE_URL=<gateway>/bedrock) and at the root. */
@@ -22,3 +22,9 @@ export const bedrockInvokeRoutes: readonly RouteDef[] = [
     upstreamPath: (m, model) => `/model/${encodeURIComponent(model)}/${m[2]}`,
   },
 ];
+
+/**
+ * Bedrock's runtime paths (Converse's too) under /bedrock and at the root, and its control plane's inference profiles
+ * (proxy/bedrock-control.ts), which the same clients call.
+ */
+export const bedrockPaths: DialectPaths = { under: /^\/(bedrock\/|model\/|inference-profiles)/, format: bedrockInvoke };

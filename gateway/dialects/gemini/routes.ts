@@ -1,5 +1,5 @@
 // Gemini, at Google AI paths and at Vertex AI paths (@google/genai in Vertex mode).
-import { type RouteDef, decodedSegment, GEMINI_MODEL, VERTEX_MODEL } from "../../proxy/routes.js";
+import { type DialectPaths, type RouteDef, decodedSegment, GEMINI_MODEL, VERTEX_MODEL } from "../../proxy/routes.js";
 import { gemini } from "./codec.js";
 
 /** Vertex paths, with projects/…/locations/… or without (express mode). */
@@ -58,3 +58,6 @@ export const geminiRoutes: readonly RouteDef[] = [
     upstreamPath: (m, model) => `/${m[1]}/publishers/google/models/${model}:countTokens`,
   },
 ];
+
+/** Google AI's /v1beta/, and Vertex AI's publisher paths: Vertex answers in Google's shape whatever the publisher. */
+export const geminiPaths: DialectPaths = { under: /^\/v1beta\/|\/publishers\//, format: gemini };

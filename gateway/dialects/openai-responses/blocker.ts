@@ -3,7 +3,7 @@
 import { isRecord, num, str } from "../../formats/codec.js";
 import { toolCallFromItem } from "./codec.js";
 import { type Blocker, type Verdict, eventObject, withData } from "../../formats/blocker.js";
-import { type HoldDialect, HoldRelease } from "../../formats/hold-release.js";
+import { type HoldDialect, HoldRelease, onlyRefusal } from "../../formats/hold-release.js";
 
 /** Call items the client executes; hosted ones (mcp_call, web_search_call, …) already ran at the provider. */
 const CLIENT_CALLS = new Set(["function_call", "custom_tool_call", "local_shell_call", "shell_call", "apply_patch_call"]);
@@ -72,8 +72,9 @@ function responsesHold(): HoldDialect<Held> {
       held.item = e.item;
       return true;
     },
-    call: ({ item, outputIndex }) => (item ? toolCallFromItem(item, outputIndex) : null),
-    replacement({ item, outputIndex }, text) {
+    calls: ({ item, outputIndex }) => [item ? toolCallFromItem(item, outputIndex) : null],
+    replacement({ item, outputIndex }, refusals) {
+      const text = onlyRefusal(refusals);
       const id = messageId(item!, outputIndex);
       const done = messageItem(id, text);
       replaced.set(str(item!.call_id) ?? "", done);

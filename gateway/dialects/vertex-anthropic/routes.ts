@@ -1,5 +1,5 @@
 // Claude on Vertex AI.
-import { type RouteDef, decodedSegment, VERTEX_MODEL } from "../../proxy/routes.js";
+import { type DialectPaths, type RouteDef, decodedSegment, VERTEX_MODEL } from "../../proxy/routes.js";
 import { vertexAnthropic } from "./codec.js";
 
 const VERTEX_ANTHROPIC = "/:version{v1|v1beta1}/projects/:project/locations/:location/publishers/anthropic/models/:call";
@@ -44,3 +44,5 @@ export const vertexAnthropicRoutes: readonly RouteDef[] = [
     upstreamPath: (m, model) => `/${m[1]}/publishers/anthropic/models/${model}:countTokens`,
   },
 ];
+
+export const vertexAnthropicPaths: DialectPaths = { under: /\/publishers\/anthropic\//, format: vertexAnthropic };
