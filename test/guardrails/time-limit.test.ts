@@ -2,6 +2,7 @@
 // work does, and a wall-clock backstop still ends a starved analysis.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
 import { TimeLimit, cpuMs } from "../../gateway/guardrails/bounds/time-limit.js";
 
 /** Blocks the thread without using CPU, as being preempted does. */
@@ -23,6 +24,16 @@ describe("TimeLimit", () => {
     spin(60);
     assert.equal(limit.passed(), true);
     assert.equal(limit.passed(), true);
+  });
+
+  it("is not spent by another thread's work (the log writer, GC) where Node measures a thread's CPU time", { skip: "threadCpuUsage" in process ? false : "Node < 23.9 measures only the process's CPU time" }, async () => {
+    // The worker spins for 300 ms of wall time while this thread sleeps 200 ms: the process's CPU time grows, this thread's does not.
+    const worker = new Worker("const end = Date.now() + 300; while (Date.now() < end);", { eval: true });
+    const limit = new TimeLimit(50);
+    sleep(200);
+    const passed = limit.passed();
+    await new Promise((resolve) => worker.once("exit", resolve));
+    assert.equal(passed, false);
   });
 
   it("ends a starved analysis at the wall-clock backstop (20 times the limit)", () => {

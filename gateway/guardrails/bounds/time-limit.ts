@@ -1,15 +1,21 @@
 // The time bounds on guardrail work (a script's analysis, a response's analyses, a request's secret scan) count the CPU
 // time the gateway spends, not the wall clock: on a busy host the process is preempted, and a wall-clock bound would
 // then call a harmless command "not analysed" (blocked where guardrails block) because of someone else's load. The
-// wall clock is read first (cheap); process CPU time (a system call) only once the wall clock says the limit passed.
+// wall clock is read first (cheap); CPU time (a system call) only once the wall clock says the limit passed.
 // A wall-clock backstop still bounds how long one analysis may hold the event loop, however starved the process.
 
 /** How many times the limit, in wall-clock time, the work may take when the process is starved of CPU. */
 const WALL_BACKSTOP = 20;
 
-/** Milliseconds of CPU time this process has used (all its threads). */
+/**
+ * This thread's CPU time where Node can tell it (process.threadCpuUsage, Node ≥ 23.9), so a log writer or GC thread
+ * busy meanwhile does not spend the analysis's bound; on Node 20 the process's (all its threads).
+ */
+const threadCpu = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.bind(process) ?? (() => process.cpuUsage());
+
+/** Milliseconds of CPU time used (this thread where Node can tell, else the process). */
 export const cpuMs = (): number => {
-  const { user, system } = process.cpuUsage();
+  const { user, system } = threadCpu();
   return (user + system) / 1000;
 };
 
