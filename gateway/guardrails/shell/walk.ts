@@ -9,7 +9,10 @@ import {
   type PipelineNode,
   type AndOr,
   type CompoundList,
+  type For,
+  type Redirected,
   type Statement,
+  type While,
   type Word,
 } from "unbash";
 import { type Budget, LimitExceeded } from "./budget.js";
@@ -19,6 +22,7 @@ import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
 import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript, type XargsInput, MAX_INPUT_ITEMS, UNKNOWN_INPUT, placeInputs } from "./unwrap.js";
+import { listingOf, MAX_LOOP_ITEMS, MAX_LOOP_PASSES, readItems, readNames, splitRead } from "./input.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 interface Ctx {
@@ -38,24 +42,6 @@ const BRACE_LIST = /^\{([^{}\s'"$`\\]*,[^{}\s'"$`\\]*)\}$/;
  * them. Their output is not known, but which program makes it is.
  */
 const ENV_SETUP = /^\$\((pyenv|rbenv|nodenv|goenv|jenv|plenv|fnm|mise|rtx|direnv|zoxide|starship|brew|ssh-agent|opam|conda|micromamba|asdf|luarocks|keychain|gpg-agent|dircolors)( [\w:=./ -]*)?\)$/;
-
-/** find tests that narrow what it lists; without any, it lists everything under its roots. */
-const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
-
-/** What a pipeline stage lists when its output is not known but its place is: `find / -type f`, `ls ~`. */
-function listingOf(sc: SimpleCommand | undefined): string | undefined {
-  // `git ls-files` without a pathspec lists every tracked file of the repository.
-  if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
-  if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
-  const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
-  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
-  // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
-  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
-  const named = i >= 0 ? sc.args[i + 1] : undefined;
-  const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
-  if (root === "." || root === "./") return everything ? "*" : `./${found}`;
-  return `${root === "/" ? "" : root}/${found}`;
-}
 
 /** The items xargs reads, split as its options say (known stdin), else one placeholder for all of them. */
 function xargsItems(x: XargsInput, stdin: VarValue | undefined, listing: string | undefined): Arg[] {
@@ -115,6 +101,8 @@ export class ShellWalker {
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
+  /** Loop bodies walked so far (once per bound value), against MAX_LOOP_PASSES. */
+  private loopPasses = 0;
   private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve, this.budget);
 
   constructor(private readonly budget: Budget) {}
@@ -180,24 +168,21 @@ export class ShellWalker {
           ...this.list(n.else, src, ctx),
         ];
       case "For":
+        return this.forLoop(n, src, ctx);
       case "Select":
         return [...this.words(n.wordlist ?? [], src, ctx), ...this.list(n.body, src, ctx)];
       case "ArithmeticFor":
         return this.list(n.body, src, ctx);
       case "While":
-        return [...this.list(n.clause, src, ctx), ...this.list(n.body, src, ctx)];
+        return this.whileLoop(n, src, ctx);
       case "Case":
         return [...this.words([n.word], src, ctx), ...n.items.flatMap((i) => this.list(i.body, src, ctx))];
       case "TestCommand":
         return this.words(testWords(n.expression), src, ctx);
       case "ArithmeticCommand":
         return [];
-      case "Redirected": {
-        const inner = this.node(n.command, src, ctx);
-        const ev = this.evaluate([], n.redirects, src, n, ctx);
-        for (const c of inner) c.redirects.push(...ev.redirects);
-        return inner;
-      }
+      case "Redirected":
+        return this.redirected(n, src, ctx);
       case "Function": {
         const fname = n.name.value;
         const body = this.node(n.body, src, { ...ctx, markers: [...ctx.markers, "function_body"] });
@@ -222,6 +207,68 @@ export class ShellWalker {
 
   private substitution(s: Substitution, src: string, ctx: Ctx): SimpleCommand[] {
     return this.statements(s.script.commands, s.script.source ?? src, { depth: ctx.depth + 1, markers: ctx.markers });
+  }
+
+  /** A compound command with redirections: `while read f; do …; done < <(git ls-files)` reads the listing. */
+  private redirected(n: Redirected, src: string, ctx: Ctx): SimpleCommand[] {
+    const ev = this.evaluate([], n.redirects, src, n, ctx);
+    const input = n.redirects.some((r) => r.type === "Redirect" && r.operator === "<");
+    const sub = ev.redirects.find((r) => r.op === "<" && r.target.startsWith("<("));
+    const listing = sub ? listingOf(ev.subsProduced[0]) : undefined;
+    // stdin from a file or process substitution replaces what a pipe would have given.
+    const inner = this.node(n.command, src, {
+      depth: ctx.depth,
+      markers: ctx.markers,
+      ...(ev.stdin ? { stdin: ev.stdin } : !input && ctx.stdin ? { stdin: ctx.stdin } : {}),
+      ...(listing !== undefined ? { stdinListing: listing } : !input && !ev.stdin && ctx.stdinListing !== undefined ? { stdinListing: ctx.stdinListing } : {}),
+    });
+    for (const c of inner) c.redirects.push(...ev.redirects);
+    return inner;
+  }
+
+  /** `for x in a b $(ls)`: the body once per value (a listing's value is unknown), as if each were written out. */
+  private forLoop(n: For, src: string, ctx: Ctx): SimpleCommand[] {
+    const out: SimpleCommand[] = [];
+    const items: VarValue[] = [];
+    let known = n.wordlist !== undefined;
+    for (const w of n.wordlist ?? []) {
+      const v = evalWord(w, this.env, this.resolve, this.budget);
+      const produced = v.subs.flatMap((s) => this.substitution(s, src, ctx));
+      out.push(...produced);
+      const listing = !v.known && v.subs.length === 1 && w.parts?.length === 1 ? listingOf(produced[0]) : undefined;
+      if (v.known) items.push(...v.fields.map((value) => ({ value, markers: v.markers })));
+      else if (listing !== undefined) items.push({ value: listing, markers: v.markers, unknown: true });
+      else known = false;
+    }
+    out.push(...this.loop([n.name.value], known ? items : undefined, n.body, src, ctx));
+    return out;
+  }
+
+  /** `… | while read x; do …; done`: the body with x bound to each known line, or to the listing piped in. */
+  private whileLoop(n: While, src: string, ctx: Ctx): SimpleCommand[] {
+    const clause = this.list(n.clause, src, ctx);
+    const names = readNames(n.clause);
+    if (names === undefined) return [...clause, ...this.list(n.body, src, ctx)];
+    const listing = ctx.stdinListing;
+    const items = ctx.stdin ? readItems(ctx.stdin) : listing !== undefined ? [{ value: listing, markers: [], unknown: true }] : undefined;
+    // The body's commands take their arguments from the loop's input, as xargs' would.
+    const body = { ...ctx, markers: [...new Set([...ctx.markers, "read_loop" as const])] };
+    return [...clause, ...this.loop(names, items, n.body, src, body)];
+  }
+
+  /** The body walked once per distinct item with `names` bound (unknown when there are none or too many). */
+  private loop(names: readonly string[], items: readonly VarValue[] | undefined, body: CompoundList, src: string, ctx: Ctx): SimpleCommand[] {
+    const distinct = items === undefined ? undefined : [...new Map(items.map((i) => [i.value, i])).values()];
+    const fits = distinct !== undefined && distinct.length > 0 && distinct.length <= MAX_LOOP_ITEMS && this.loopPasses + distinct.length <= MAX_LOOP_PASSES;
+    const out: SimpleCommand[] = [];
+    for (const item of fits ? distinct : [undefined]) {
+      for (const n of names) this.env.delete(n);
+      if (item) for (const [n, v] of splitRead(names, item)) this.env.set(n, v);
+      this.loopPasses++;
+      out.push(...this.list(body, src, ctx));
+    }
+    for (const n of names) this.env.delete(n);
+    return out;
   }
 
   private pipeline(elements: readonly CommandNode[], src: string, ctx: Ctx): SimpleCommand[] {
@@ -425,13 +472,23 @@ export class ShellWalker {
     }
     for (const a of nested.argvs) {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
-      // `git ls-files | parallel rm`: parallel's items come from stdin, a listing of a known place.
-      const listing = ctx.stdinListing;
-      const argv = listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
-      produced.push(...this.finish(argv, inner, nestedCtx(a.marker)));
+      produced.push(...this.finish(this.placeListing(a, sc, ctx), inner, nestedCtx(a.marker)));
     }
     produced.push(...this.programsRead(name, program, ev, stdin, nestedCtx));
     return produced;
+  }
+
+  /**
+   * What a nested command's input placeholders stand for: parallel's items come from stdin, a listing of a known
+   * place (`git ls-files | parallel rm`); find -exec's `{}` is each file find lists (`find . -exec rm -rf {} +`).
+   */
+  private placeListing(a: { argv: Arg[]; marker: Marker }, sc: SimpleCommand, ctx: Ctx): Arg[] {
+    if (a.marker === "find_exec") {
+      const found = listingOf(sc) ?? UNKNOWN_INPUT;
+      return a.argv.map((x, i) => (i > 0 && x.value.includes("{}") ? { ...x, value: x.value.split("{}").join(found) } : x));
+    }
+    const listing = ctx.stdinListing;
+    return listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
   }
 
   /** Programs a command reads from stdin (a shell) or carries inline (`python -c` exec strings). */

@@ -1,0 +1,64 @@
+// What a command's input stands for when it becomes arguments of another: the listing a `find`/`ls` stage pipes on,
+// and the values a loop binds (`for x in …`, `… | while read x`), so the loop's body is analysed as if run directly.
+import type { CompoundList } from "unbash";
+import type { SimpleCommand } from "./types.js";
+import type { VarValue } from "./words.js";
+
+/** find tests that narrow what it lists; without any, it lists everything under its roots. */
+const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
+
+/** What a command lists when its output is not known but its place is: `find / -type f` → `/*`, `ls ~` → `~/*`. */
+export function listingOf(sc: SimpleCommand | undefined): string | undefined {
+  // `git ls-files` without a pathspec lists every tracked file of the repository.
+  if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
+  if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
+  const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
+  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
+  // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
+  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
+  const named = i >= 0 ? sc.args[i + 1] : undefined;
+  const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
+  if (root === "." || root === "./") return everything ? "*" : `./${found}`;
+  return `${root === "/" ? "" : root}/${found}`;
+}
+
+/** A loop body is analysed once per distinct value up to this many values; past it the loop variable is unknown. */
+export const MAX_LOOP_ITEMS = 16;
+/** Body walks of all loops of one script together (nested loops multiply); past it loop variables are unknown. */
+export const MAX_LOOP_PASSES = 64;
+
+/** `read`'s options that take a value (`-d ''`, `-p prompt`, `-u 3`). */
+const READ_VALUE = new Set(["-d", "-p", "-n", "-N", "-t", "-u", "-i", "-a"]);
+
+/** The variables a `while read …` clause assigns from each line (`IFS= read -r a b` → a, b), else undefined. */
+export function readNames(clause: CompoundList): string[] | undefined {
+  const last = clause.commands.at(-1)?.command;
+  if (last?.type !== "Command" || last.name?.value !== "read") return undefined;
+  const names: string[] = [];
+  const words = last.suffix.filter((s) => s.type === "Word").map((w) => w.value);
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] ?? "";
+    if (w === "-a") names.push(words[i + 1] ?? "");
+    if (READ_VALUE.has(w)) i++;
+    else if (!w.startsWith("-")) names.push(w);
+  }
+  const valid = names.filter((n) => /^[A-Za-z_]\w*$/.test(n));
+  return valid.length > 0 ? valid : ["REPLY"];
+}
+
+/** One value per line of `stdin` for `read`, or undefined past the bound (then the names are unknown). */
+export function readItems(stdin: VarValue): VarValue[] | undefined {
+  const lines = [...new Set(stdin.value.split("\n").filter((l) => l.trim() !== ""))];
+  return lines.length <= MAX_LOOP_ITEMS ? lines.map((value) => ({ value, markers: stdin.markers })) : undefined;
+}
+
+/** `read a b` of one line: a gets the first field, b the rest (IFS whitespace). */
+export function splitRead(names: readonly string[], item: VarValue): [string, VarValue][] {
+  // A listing's lines are single paths: the first name gets each, the others stay unknown.
+  if (names.length === 1 || item.unknown) return names[0] === undefined ? [] : [[names[0], item]];
+  const fields = item.value.trim().split(/[ \t]+/);
+  return names.map((n, i) => {
+    const value = i === names.length - 1 ? fields.slice(i).join(" ") : (fields[i] ?? "");
+    return [n, { value, markers: item.markers }];
+  });
+}
