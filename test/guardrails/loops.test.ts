@@ -38,6 +38,12 @@ describe("indirect forms get the direct form's verdict", () => {
     ["printf 'main\\n' | while read b; do git push origin \":$b\"; done", "git push origin :main"],
     ["cat hosts | xargs -n1 curl http://169.254.169.254/latest/meta-data/", "curl http://169.254.169.254/latest/meta-data/"],
     ["docker ps -aq | xargs docker rm -f", "docker rm -f $(docker ps -aq)"],
+    // A negated test or a pruned alternative does not narrow what find lists.
+    ["find . -maxdepth 1 ! -name . | xargs rm -rf", "rm -rf *"],
+    ["find . -name .git -prune -o -type f -print | xargs rm -f", "git ls-files | xargs rm -f"],
+    // A compound command's redirections read and write files like a simple command's.
+    ["while read -r line; do echo \"$line\"; done < .env", "cat .env"],
+    ["{ echo 'alias ls=x'; } >> ~/.bashrc", "echo 'alias ls=x' >> ~/.bashrc"],
   ];
   for (const [indirect, direct] of pairs) {
     test(indirect, () => {
@@ -70,6 +76,9 @@ describe("indirect forms get the direct form's verdict", () => {
       "git push origin $(git rev-parse --abbrev-ref HEAD)",
       "git branch --show-current | while read b; do echo \"$b\"; done",
       "find . -name '*.d.ts' -delete",
+      "find . -name '*.orig' -o -name '*.rej' | xargs rm -f",
+      "find . -path ./node_modules -prune -o -name '*.log' -print | xargs rm -f",
+      "while read -r line; do echo \"$line\"; done < README.md",
     ]) {
       assert.deepEqual(acted(cmd).ids, [], cmd);
     }

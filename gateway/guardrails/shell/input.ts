@@ -13,10 +13,15 @@ export function listingOf(sc: SimpleCommand | undefined): string | undefined {
   if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
   if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
   const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
-  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
+  // A negated test (`! -name .git`, `-not -path x`) leaves everything else listed: it does not narrow.
+  // With alternatives (`-name .git -prune -o -type f -print`), the last one decides whether everything else is listed.
+  const lastOr = sc.args.findLastIndex((a) => a === "-o" || a === "-or");
+  const narrowing = (i: number) => i > lastOr && FIND_FILTERS.test(sc.args[i] ?? "") && sc.args[i - 1] !== "!" && sc.args[i - 1] !== "-not";
+  const everything = sc.name === "ls" || !sc.args.some((_, i) => narrowing(i));
   // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
-  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
-  const named = i >= 0 ? sc.args[i + 1] : undefined;
+  const i = sc.name === "find" ? sc.args.findIndex((a, j) => (a === "-name" || a === "-iname") && narrowing(j)) : -1;
+  // With `-o` the name is one alternative (`-name a -o -name b`): not what every entry is.
+  const named = i >= 0 && lastOr < 0 ? sc.args[i + 1] : undefined;
   const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
   if (root === "." || root === "./") return everything ? "*" : `./${found}`;
   return `${root === "/" ? "" : root}/${found}`;

@@ -223,6 +223,10 @@ export class ShellWalker {
       ...(listing !== undefined ? { stdinListing: listing } : !input && !ev.stdin && ctx.stdinListing !== undefined ? { stdinListing: ctx.stdinListing } : {}),
     });
     for (const c of inner) c.redirects.push(...ev.redirects);
+    // The files the redirections read and write (`done < .env`, `} >> ~/.bashrc`), once, on the first command.
+    const fx = effects("", parseArgs("", []), ev.redirects);
+    inner[0]?.reads.push(...fx.reads);
+    inner[0]?.writes.push(...fx.writes);
     return inner;
   }
 
