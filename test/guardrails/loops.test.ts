@@ -41,6 +41,14 @@ describe("indirect forms get the direct form's verdict", () => {
     // A negated test or a pruned alternative does not narrow what find lists.
     ["find . -maxdepth 1 ! -name . | xargs rm -rf", "rm -rf *"],
     ["find . -name .git -prune -o -type f -print | xargs rm -f", "git ls-files | xargs rm -f"],
+    // Other listers and builders: fd (and its -x/-X), rg --files, git ls-tree, ls of a glob.
+    ["fd . -x rm -rf", "rm -rf *"],
+    ["fd -t f | xargs rm -f", "git ls-files | xargs rm -f"],
+    ["rg --files | xargs rm -f", "git ls-files | xargs rm -f"],
+    ["git ls-tree -r --name-only HEAD | xargs rm -f", "git ls-files | xargs rm -f"],
+    ["ls -d */ | xargs rm -rf", "rm -rf */"],
+    ["fd -e py -X rm", "rm -f **/*.py"],
+    ["find . -type f -exec truncate -s 0 {} +", "git ls-files | xargs truncate -s 0"],
     // A compound command's redirections read and write files like a simple command's.
     ["while read -r line; do echo \"$line\"; done < .env", "cat .env"],
     ["{ echo 'alias ls=x'; } >> ~/.bashrc", "echo 'alias ls=x' >> ~/.bashrc"],
@@ -79,6 +87,12 @@ describe("indirect forms get the direct form's verdict", () => {
       "find . -name '*.orig' -o -name '*.rej' | xargs rm -f",
       "find . -path ./node_modules -prune -o -name '*.log' -print | xargs rm -f",
       "while read -r line; do echo \"$line\"; done < README.md",
+      "fd -e map . dist -x rm",
+      "fd -t d node_modules -x rm -rf",
+      "rg --files -g '*.snap' | xargs rm",
+      "ls *.log | xargs rm -f",
+      "git ls-tree -r --name-only HEAD | xargs wc -l",
+      "find . -name '*.log' -exec truncate -s 0 {} +",
     ]) {
       assert.deepEqual(acted(cmd).ids, [], cmd);
     }
@@ -130,7 +144,16 @@ describe("cloud metadata endpoints", () => {
     "curl 'http://[::ffff:169.254.169.254]/latest/meta-data/'",
     "Invoke-RestMethod -Headers @{Metadata=\"true\"} -Uri 'http://169.254.169.254/metadata/instance?api-version=2021-02-01'",
     "python3 -c \"import urllib.request as u; print(u.urlopen('http://[::ffff:a9fe:a9fe]/latest/meta-data/').read())\"",
+    "socat - TCP4:169.254.169.254:80",
+    "curl http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/",
   ]) {
     test(cmd, () => assert.equal(acted(cmd).action, "block", acted(cmd).ids.join(", ")));
   }
+});
+
+describe("remote ref deletion", () => {
+  test("through the GitHub API with curl, as with gh api", () => {
+    assert.equal(acted("curl -X DELETE -H \"Authorization: token $GH_TOKEN\" https://api.github.com/repos/o/r/git/refs/heads/x").action, "block");
+    assert.equal(acted("curl -s https://api.github.com/repos/o/r/git/refs/heads/main").action, "none");
+  });
 });

@@ -1,6 +1,7 @@
 // What a command's input stands for when it becomes arguments of another: the listing a `find`/`ls` stage pipes on,
 // and the values a loop binds (`for x in …`, `… | while read x`), so the loop's body is analysed as if run directly.
 import type { CompoundList } from "unbash";
+import { parseArgs } from "./options.js";
 import type { SimpleCommand } from "./types.js";
 import type { VarValue } from "./words.js";
 
@@ -9,8 +10,14 @@ const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|m
 
 /** What a command lists when its output is not known but its place is: `find / -type f` → `/*`, `ls ~` → `~/*`. */
 export function listingOf(sc: SimpleCommand | undefined): string | undefined {
-  // `git ls-files` without a pathspec lists every tracked file of the repository.
+  // `git ls-files` and `git ls-tree HEAD` without a pathspec list every tracked file of the repository.
   if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
+  if (sc?.name === "git" && sc.positionals[0] === "ls-tree") return sc.positionals.length <= 2 ? "*" : undefined;
+  // `rg --files` with no glob, type or path lists every file it does not ignore.
+  if (sc?.name === "rg") return sc.flags.has("--files") && sc.positionals.length === 0 && !RG_FILTERS.some((f) => sc.options.has(f)) ? "*" : undefined;
+  if (sc?.name === "fd" || sc?.name === "fdfind") return fdListing(sc);
+  // `ls *.log`, `ls -d */`: the glob's own matches.
+  if (sc?.name === "ls" && /[*?[]/.test(sc.positionals[0] ?? "")) return (sc.positionals[0] ?? "").replace(/^\.\/(?=.)/, "");
   if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
   const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
   // A negated test (`! -name .git`, `-not -path x`) leaves everything else listed: it does not narrow.
@@ -24,6 +31,22 @@ export function listingOf(sc: SimpleCommand | undefined): string | undefined {
   const named = i >= 0 && lastOr < 0 ? sc.args[i + 1] : undefined;
   const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
   if (root === "." || root === "./") return everything ? "*" : `./${found}`;
+  return `${root === "/" ? "" : root}/${found}`;
+}
+
+const RG_FILTERS = ["-g", "--glob", "--iglob", "-t", "--type"];
+
+/** `fd [pattern] [path]`: everything under path unless a pattern, extension, size or time narrows it. */
+function fdListing(sc: SimpleCommand): string {
+  // Only fd's own arguments, not those of the command it runs (`-x rm -rf`).
+  const exec = sc.args.findIndex((a) => /^(-x|--exec|-X|--exec-batch)$/.test(a));
+  const { positionals, options } = parseArgs("fd", exec < 0 ? sc.args : sc.args.slice(0, exec));
+  const [pattern, path] = positionals;
+  const root = (path ?? ".").replace(/\/+$/, "") || "/";
+  const ext = options.get("-e") ?? options.get("--extension");
+  const narrowed = (pattern !== undefined && !/^(\.|\^|\.\*|)$/.test(pattern)) || ["-S", "--size", "--changed-within", "--changed-before", "-o", "--owner"].some((o) => options.has(o));
+  const found = ext?.length === 1 && !narrowed ? `…/*.${ext[0]}` : ext !== undefined || narrowed ? "…" : "*";
+  if (root === "." || root === "./") return found === "*" ? "*" : `./${found}`;
   return `${root === "/" ? "" : root}/${found}`;
 }
 

@@ -337,6 +337,11 @@ export function nestedOf(argv: readonly Arg[]): Nested {
       if (j > i + 1) out.argvs.push({ argv: args.slice(i + 1, j), marker: "find_exec" });
       i = j;
     }
+  } else if (name === "fd" || name === "fdfind") {
+    // `fd … -x cmd` / `-X cmd`: the rest of the arguments (up to `;`) is the command, run on each file found.
+    const i = args.findIndex((a) => /^(-x|--exec|-X|--exec-batch)$/.test(a.value));
+    const end = args.findIndex((a, j) => j > i && a.value === ";");
+    if (i >= 0 && i + 1 < args.length) out.argvs.push({ argv: args.slice(i + 1, end < 0 ? args.length : end), marker: "find_exec" });
   } else if (name === "parallel") {
     out.argvs.push(...parallelJobs(args));
   } else if (name === "git") {

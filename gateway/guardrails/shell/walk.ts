@@ -489,6 +489,8 @@ export class ShellWalker {
   private placeListing(a: { argv: Arg[]; marker: Marker }, sc: SimpleCommand, ctx: Ctx): Arg[] {
     if (a.marker === "find_exec") {
       const found = listingOf(sc) ?? UNKNOWN_INPUT;
+      // fd appends the path when the command has no `{}`.
+      if (sc.name !== "find" && !a.argv.some((x, i) => i > 0 && x.value.includes("{}"))) return [...a.argv, { value: found, known: false }];
       return a.argv.map((x, i) => (i > 0 && x.value.includes("{}") ? { ...x, value: x.value.split("{}").join(found) } : x));
     }
     const listing = ctx.stdinListing;
