@@ -87,6 +87,7 @@ describe("indirect forms get the direct form's verdict", () => {
       "find . -name '*.orig' -o -name '*.rej' | xargs rm -f",
       "find . -path ./node_modules -prune -o -name '*.log' -print | xargs rm -f",
       "while read -r line; do echo \"$line\"; done < README.md",
+      "for d in \"$RUNNER_TEMP\"/*; do rm -rf \"$d\"; done",
       "fd -e map . dist -x rm",
       "fd -t d node_modules -x rm -rf",
       "rg --files -g '*.snap' | xargs rm",

@@ -234,17 +234,17 @@ export class ShellWalker {
   private forLoop(n: For, src: string, ctx: Ctx): SimpleCommand[] {
     const out: SimpleCommand[] = [];
     const items: VarValue[] = [];
-    let known = n.wordlist !== undefined;
     for (const w of n.wordlist ?? []) {
       const v = evalWord(w, this.env, this.resolve, this.budget);
       const produced = v.subs.flatMap((s) => this.substitution(s, src, ctx));
       out.push(...produced);
       const listing = !v.known && v.subs.length === 1 && w.parts?.length === 1 ? listingOf(produced[0]) : undefined;
+      // An unknown word stays as written (`"$RUNNER_TEMP"/*`, `$(cat list)`): the rules judge it as in a direct call.
       if (v.known) items.push(...v.fields.map((value) => ({ value, markers: v.markers })));
-      else if (listing !== undefined) items.push({ value: listing, markers: v.markers, unknown: true });
-      else known = false;
+      else items.push({ value: listing ?? v.value, markers: v.markers, unknown: true });
     }
-    out.push(...this.loop([n.name.value], known ? items : undefined, n.body, src, ctx));
+    // `for x; do` iterates over the positional parameters: unknown.
+    out.push(...this.loop([n.name.value], n.wordlist === undefined ? undefined : items, n.body, src, ctx));
     return out;
   }
 
