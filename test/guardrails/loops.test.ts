@@ -158,3 +158,11 @@ describe("remote ref deletion", () => {
     assert.equal(acted("curl -s https://api.github.com/repos/o/r/git/refs/heads/main").action, "none");
   });
 });
+
+describe("data flow within one script", () => {
+  test("a push to a remote the script just added is judged as a push to its URL", () => {
+    assert.deepEqual(acted("git remote add backup https://github.com/someone/fork.git && git push backup --all").ids, acted("git push https://github.com/someone/fork.git --all").ids);
+    assert.ok(acted("git remote add backup https://github.com/someone/fork.git && git push backup --all").ids.includes("exf.push-to-url"));
+    assert.deepEqual(acted("git remote add upstream https://github.com/octo/app.git && git fetch upstream && git push origin HEAD").ids, []);
+  });
+});

@@ -101,6 +101,8 @@ export class ShellWalker {
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
+  /** Remotes this script added (`git remote add name url`), by name. */
+  private readonly addedRemotes = new Map<string, string>();
   /** Loop bodies walked so far (once per bound value), against MAX_LOOP_PASSES. */
   private loopPasses = 0;
   private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve, this.budget);
@@ -427,7 +429,7 @@ export class ShellWalker {
     const head = argv[0];
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
-    const args = this.inDirectory(name, argv.slice(1));
+    const args = this.pushRemote(name, this.inDirectory(name, argv.slice(1)));
     const parsed = parseArgs(name, args.map((a) => a.value));
     const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
     const program = programOf(name, args, stdin?.value);
@@ -529,6 +531,22 @@ export class ShellWalker {
     const cwd = this.cwd;
     if (name !== "rm" || cwd === undefined) return args;
     return args.map((a) => (a.known && !/^([-/~$]|\.\.)/.test(a.value) ? { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` } : a));
+  }
+
+  /**
+   * `git remote add x URL && git push x …` pushes to that URL: a remote this script added is replaced by its URL in a
+   * later push, so the push is judged as `git push URL`.
+   */
+  private pushRemote(name: string, args: Arg[]): Arg[] {
+    if (name !== "git") return args;
+    const pos = parseArgs("git", args.map((a) => a.value)).positionals;
+    const known = (v: string | undefined) => v !== undefined && args.some((a) => a.value === v && a.known);
+    if (pos[0] === "remote" && pos[1] === "add" && known(pos[2]) && known(pos[3])) this.addedRemotes.set(pos[2] ?? "", pos[3] ?? "");
+    const url = pos[0] === "push" ? this.addedRemotes.get(pos[1] ?? "") : undefined;
+    if (url === undefined) return args;
+    const push = args.findIndex((a) => a.value === "push");
+    const r = args.findIndex((a, i) => i > push && a.value === pos[1]);
+    return args.map((a, i) => (i === r ? { ...a, value: url } : a));
   }
 
   /** Follows `cd` with a known directory (relative ones from where the script started); `cd -` and the unknown forget it. */
