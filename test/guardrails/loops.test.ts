@@ -49,6 +49,10 @@ describe("indirect forms get the direct form's verdict", () => {
     ["ls -d */ | xargs rm -rf", "rm -rf */"],
     ["fd -e py -X rm", "rm -f **/*.py"],
     ["find . -type f -exec truncate -s 0 {} +", "git ls-files | xargs truncate -s 0"],
+    // `sh -c '…' _ args`: the script's positional parameters are the arguments (from xargs or find -exec too).
+    ["sh -c 'rm -rf \"$1\"' _ /", "rm -rf /"],
+    ["git ls-files -z | xargs -0 sh -c 'rm -f \"$@\"' _", "git ls-files | xargs rm -f"],
+    ["find . -exec sh -c 'rm -rf \"$@\"' _ {} +", "rm -rf *"],
     // A compound command's redirections read and write files like a simple command's.
     ["while read -r line; do echo \"$line\"; done < .env", "cat .env"],
     ["{ echo 'alias ls=x'; } >> ~/.bashrc", "echo 'alias ls=x' >> ~/.bashrc"],
@@ -88,6 +92,7 @@ describe("indirect forms get the direct form's verdict", () => {
       "find . -path ./node_modules -prune -o -name '*.log' -print | xargs rm -f",
       "while read -r line; do echo \"$line\"; done < README.md",
       "for d in \"$RUNNER_TEMP\"/*; do rm -rf \"$d\"; done",
+      "find . -name '*.tmp' -exec sh -c 'rm -f \"$1\"' _ {} \\;",
       "fd -e map . dist -x rm",
       "fd -t d node_modules -x rm -rf",
       "rg --files -g '*.snap' | xargs rm",

@@ -21,6 +21,8 @@ export interface NestedScript {
   readonly known: boolean;
   readonly marker: Marker;
   readonly markers?: readonly Marker[];
+  /** `sh -c 'script' $0 $1 …`: the arguments the script sees as its positional parameters, $0 first. */
+  readonly params?: readonly Arg[];
 }
 
 export function basename(p: string): string {
@@ -312,7 +314,7 @@ export function nestedOf(argv: readonly Arg[]): Nested {
   if (SHELLS.has(name)) {
     const inv = shellInvocation(args);
     const script = args[inv.index];
-    if (inv.mode === "c" && script) out.scripts.push(one(script, "nested_shell"));
+    if (inv.mode === "c" && script) out.scripts.push({ ...one(script, "nested_shell"), params: args.slice(inv.index + 1) });
   } else if (name === "su") {
     const i = args.findIndex((a) => a.value === "-c" || a.value === "--command");
     const script = args[i + 1];

@@ -419,9 +419,11 @@ export class ShellWalker {
   private finish(argv0: Arg[], ev: Evaluated, ctx: Ctx, node?: object): SimpleCommand[] {
     const un = unwrap(argv0);
     const produced: SimpleCommand[] = [];
-    const nestedCtx = (marker: Marker, extra: readonly Marker[] = []) => nestedIn(ctx, marker, extra);
+    // What a shell run by xargs runs also takes its arguments from xargs' input.
+    const via: Marker[] = un.xargs ? ["xargs"] : [];
+    const nestedCtx = (marker: Marker, extra: readonly Marker[] = []) => nestedIn(ctx, marker, [...extra, ...via]);
     const follow = (s: NestedScript): void => {
-      if (s.known) produced.push(...this.source(s.text, nestedCtx(s.marker, s.markers)));
+      if (s.known) produced.push(...this.withParams(s.params, () => this.source(s.text, nestedCtx(s.marker, s.markers))));
     };
     un.scripts.forEach(follow);
     const stdin = ev.stdin ?? ctx.stdin;
@@ -497,6 +499,25 @@ export class ShellWalker {
     }
     const listing = ctx.stdinListing;
     return listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
+  }
+
+  /** Runs `walk` with `$0`, `$1` … `$9` and `$@` bound to `params` (`sh -c 'rm -rf "$1"' _ /`), then forgets them. */
+  private withParams(params: readonly Arg[] | undefined, walk: () => SimpleCommand[]): SimpleCommand[] {
+    if (params === undefined) return walk();
+    const names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
+    const value = (a: Arg): VarValue => ({ value: a.value, markers: a.markers ?? [], ...(a.known ? {} : { unknown: true }) });
+    const rest = params.slice(1);
+    params.slice(0, 10).forEach((a, i) => this.env.set(String(i), value(a)));
+    if (rest.length > 0) {
+      const all = { value: rest.map((a) => a.value).join(" "), known: rest.every((a) => a.known), markers: rest.flatMap((a) => a.markers ?? []) };
+      this.env.set("@", value(all));
+      this.env.set("*", value(all));
+    }
+    try {
+      return walk();
+    } finally {
+      for (const n of names) this.env.delete(n);
+    }
   }
 
   /** Programs a command reads from stdin (a shell) or carries inline (`python -c` exec strings). */
