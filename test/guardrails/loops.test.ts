@@ -53,6 +53,9 @@ describe("indirect forms get the direct form's verdict", () => {
     ["sh -c 'rm -rf \"$1\"' _ /", "rm -rf /"],
     ["git ls-files -z | xargs -0 sh -c 'rm -f \"$@\"' _", "git ls-files | xargs rm -f"],
     ["find . -exec sh -c 'rm -rf \"$@\"' _ {} +", "rm -rf *"],
+    // sed/awk building a command per input line for a shell: the command is analysed with the line unknown.
+    ["git branch -r | awk '{print \"git push origin :\" $1}' | bash", "git push origin :main"],
+    ["cat dirs | sed 's/^/rm -rf /' | sh", "cat dirs | xargs rm -rf"],
     // A compound command's redirections read and write files like a simple command's.
     ["while read -r line; do echo \"$line\"; done < .env", "cat .env"],
     ["{ echo 'alias ls=x'; } >> ~/.bashrc", "echo 'alias ls=x' >> ~/.bashrc"],

@@ -3,6 +3,7 @@
 import type { CompoundList } from "unbash";
 import { parseArgs } from "./options.js";
 import type { SimpleCommand } from "./types.js";
+import { UNKNOWN_INPUT } from "./unwrap.js";
 import type { VarValue } from "./words.js";
 
 /** find tests that narrow what it lists; without any, it lists everything under its roots. */
@@ -48,6 +49,29 @@ function fdListing(sc: SimpleCommand): string {
   const found = ext?.length === 1 && !narrowed ? `…/*.${ext[0]}` : ext !== undefined || narrowed ? "…" : "*";
   if (root === "." || root === "./") return found === "*" ? "*" : `./${found}`;
   return `${root === "/" ? "" : root}/${found}`;
+}
+
+const AWKS = new Set(["awk", "gawk", "mawk", "nawk"]);
+
+/**
+ * The command a `sed` or `awk` stage builds from each input line, for a shell reading it from the pipe, with the line
+ * as unknown input: `sed 's/^/rm -rf /'` → `rm -rf $XARGS_INPUT`, `awk '{print "git push origin :" $1}'` → `git push
+ * origin :$XARGS_INPUT`. Undefined when the stage does not visibly build one.
+ */
+export function programTemplate(sc: SimpleCommand | undefined): string | undefined {
+  if (sc?.name === "sed") {
+    const m = /^s(.)(.*?)\1(.*?)\1[gpiI0-9]*$/s.exec(sc.options.get("-e")?.[0] ?? sc.positionals[0] ?? "");
+    const [pattern, repl] = [m?.[2], m?.[3] ?? ""];
+    if (pattern === "^") return `${repl}${UNKNOWN_INPUT}`;
+    if (pattern === "$") return `${UNKNOWN_INPUT}${repl}`;
+    const filled = repl.replace(/&|\\[0-9]/g, UNKNOWN_INPUT);
+    return filled !== repl ? filled : undefined;
+  }
+  if (sc === undefined || !AWKS.has(sc.name)) return undefined;
+  const print = /\bprint\s+([^;}]*)/.exec(sc.positionals[0] ?? "")?.[1];
+  if (print === undefined) return undefined;
+  const parts = [...print.matchAll(/"((?:[^"\\]|\\.)*)"|\$\w+|,/g)].map((t) => (t[1] !== undefined ? t[1].replace(/\\(.)/g, "$1") : t[0] === "," ? " " : UNKNOWN_INPUT));
+  return parts.some((p) => p !== UNKNOWN_INPUT && p.trim() !== "") ? parts.join("") : undefined;
 }
 
 /** A loop body is analysed once per distinct value up to this many values; past it the loop variable is unknown. */

@@ -22,7 +22,7 @@ import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
 import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript, type XargsInput, MAX_INPUT_ITEMS, UNKNOWN_INPUT, placeInputs } from "./unwrap.js";
-import { listingOf, MAX_LOOP_ITEMS, MAX_LOOP_PASSES, readItems, readNames, splitRead } from "./input.js";
+import { listingOf, programTemplate, MAX_LOOP_ITEMS, MAX_LOOP_PASSES, readItems, readNames, splitRead } from "./input.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 interface Ctx {
@@ -32,6 +32,8 @@ interface Ctx {
   readonly stdin?: VarValue;
   /** Unknown stdin that lists files under a known place (`find / …`, `ls ~`), as a path pattern: `/*`, `~/…`. */
   readonly stdinListing?: string;
+  /** Unknown stdin that a sed/awk stage built as commands (`sed 's/^/rm -rf /'`), for a shell reading it. */
+  readonly stdinTemplate?: string;
 }
 
 /** A word that is only a brace list with no spaces or quotes: `{a,b,c}`. */
@@ -281,6 +283,7 @@ export class ShellWalker {
     const groups: SimpleCommand[][] = [];
     let prev: VarValue | undefined = ctx.stdin;
     let listing: string | undefined = ctx.stdinListing;
+    let template: string | undefined;
     elements.forEach((el, i) => {
       const stdin = i === 0 ? ctx.stdin : prev;
       const stdinListing = i === 0 ? ctx.stdinListing : listing;
@@ -289,10 +292,12 @@ export class ShellWalker {
         markers: ctx.markers,
         ...(stdin ? { stdin } : {}),
         ...(stdinListing !== undefined ? { stdinListing } : {}),
+        ...(i > 0 && template !== undefined ? { stdinTemplate: template } : {}),
       });
       groups.push(group);
       prev = this.staticOut.get(el);
       listing = listingOf(group[0]);
+      template = programTemplate(group[0]);
     });
     // Names of the whole pipeline in order; element i's are flat[start[i] .. start[i + 1]).
     const flat: string[] = [];
@@ -482,7 +487,7 @@ export class ShellWalker {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
       produced.push(...this.finish(this.placeListing(a, sc, ctx), inner, nestedCtx(a.marker)));
     }
-    produced.push(...this.programsRead(name, program, ev, stdin, nestedCtx));
+    produced.push(...this.programsRead(name, program, ev, stdin ?? (ctx.stdinTemplate !== undefined ? { value: ctx.stdinTemplate, markers: [] } : undefined), nestedCtx));
     return produced;
   }
 
