@@ -89,6 +89,7 @@ describe("indirect forms get the direct form's verdict", () => {
       "for d in packages/*/; do rm -rf \"$d/node_modules\"; done",
       "for f in *.log; do gzip \"$f\"; done",
       "git push origin $(git rev-parse --abbrev-ref HEAD)",
+      "git push \"$(git remote get-url origin | sed 's/https:\\/\\//https:\\/\\/x:${TOKEN}@/')\" HEAD",
       "git branch --show-current | while read b; do echo \"$b\"; done",
       "find . -name '*.d.ts' -delete",
       "find . -name '*.orig' -o -name '*.rej' | xargs rm -f",
