@@ -41,6 +41,7 @@ describe("indirect forms get the direct form's verdict", () => {
     // A negated test or a pruned alternative does not narrow what find lists.
     ["find . -maxdepth 1 ! -name . | xargs rm -rf", "rm -rf *"],
     ["find . -name .git -prune -o -type f -print | xargs rm -f", "git ls-files | xargs rm -f"],
+    ["echo ~ | parallel rm -rf {}", "rm -rf ~"],
     // Other listers and builders: fd (and its -x/-X), rg --files, git ls-tree, ls of a glob.
     ["fd . -x rm -rf", "rm -rf *"],
     ["fd -t f | xargs rm -f", "git ls-files | xargs rm -f"],
@@ -97,6 +98,7 @@ describe("indirect forms get the direct form's verdict", () => {
       "while read -r line; do echo \"$line\"; done < README.md",
       "for d in \"$RUNNER_TEMP\"/*; do rm -rf \"$d\"; done",
       "find . -name '*.tmp' -exec sh -c 'rm -f \"$1\"' _ {} \\;",
+      "printf 'build\\ndist\\n' | parallel rm -rf {}",
       "fd -e map . dist -x rm",
       "fd -t d node_modules -x rm -rf",
       "rg --files -g '*.snap' | xargs rm",

@@ -485,7 +485,7 @@ export class ShellWalker {
     }
     for (const a of nested.argvs) {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
-      produced.push(...this.finish(this.placeListing(a, sc, ctx), inner, nestedCtx(a.marker)));
+      produced.push(...this.finish(this.placeListing(a, sc, ctx, stdin), inner, nestedCtx(a.marker)));
     }
     produced.push(...this.programsRead(name, program, ev, stdin ?? (ctx.stdinTemplate !== undefined ? { value: ctx.stdinTemplate, markers: [] } : undefined), nestedCtx));
     return produced;
@@ -495,12 +495,17 @@ export class ShellWalker {
    * What a nested command's input placeholders stand for: parallel's items come from stdin, a listing of a known
    * place (`git ls-files | parallel rm`); find -exec's `{}` is each file find lists (`find . -exec rm -rf {} +`).
    */
-  private placeListing(a: { argv: Arg[]; marker: Marker }, sc: SimpleCommand, ctx: Ctx): Arg[] {
+  private placeListing(a: { argv: Arg[]; marker: Marker }, sc: SimpleCommand, ctx: Ctx, stdin: VarValue | undefined): Arg[] {
     if (a.marker === "find_exec") {
       const found = listingOf(sc) ?? UNKNOWN_INPUT;
       // fd appends the path when the command has no `{}`.
       if (sc.name !== "find" && !a.argv.some((x, i) => i > 0 && x.value.includes("{}"))) return [...a.argv, { value: found, known: false }];
       return a.argv.map((x, i) => (i > 0 && x.value.includes("{}") ? { ...x, value: x.value.split("{}").join(found) } : x));
+    }
+    // Known stdin (`echo ~ | parallel rm -rf {}`): one argument per line, as xargs places them.
+    const lines = stdin?.value.split("\n").filter((l) => l.trim() !== "") ?? [];
+    if (lines.length > 0 && lines.length <= MAX_INPUT_ITEMS) {
+      return a.argv.flatMap((x) => (x.value.includes(UNKNOWN_INPUT) ? lines.map((l) => ({ ...x, value: x.value.split(UNKNOWN_INPUT).join(l.trim()) })) : [x]));
     }
     const listing = ctx.stdinListing;
     return listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
