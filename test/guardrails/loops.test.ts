@@ -157,6 +157,8 @@ describe("cloud metadata endpoints", () => {
     "Invoke-RestMethod -Headers @{Metadata=\"true\"} -Uri 'http://169.254.169.254/metadata/instance?api-version=2021-02-01'",
     "python3 -c \"import urllib.request as u; print(u.urlopen('http://[::ffff:a9fe:a9fe]/latest/meta-data/').read())\"",
     "socat - TCP4:169.254.169.254:80",
+    "pwsh -Command \"irm http://169.254.169.254/metadata/instance -Headers @{Metadata='true'}\"",
+    "deno eval \"console.log(await (await fetch('http://169.254.169.254/latest/meta-data/')).text())\"",
     "curl http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/",
   ]) {
     test(cmd, () => assert.equal(acted(cmd).action, "block", acted(cmd).ids.join(", ")));
