@@ -111,6 +111,30 @@ describe("secret rules as data", () => {
     assert.ok(!Buffer.from(maskBytes(binary, scan.found)).includes(env.github));
   });
 
+
+  it("attached files in base64 (data: URLs, media data) are scanned as text, and masked inside their encoding", () => {
+    const env = envFile();
+    const scanner = new SecretScanner(rules, "k".repeat(32));
+    const b64 = Buffer.from(env.text).toString("base64");
+    const body = {
+      input: [{ role: "user", content: [{ type: "input_file", filename: ".env", file_data: `data:text/plain;base64,${b64}` }] }],
+      contents: [{ parts: [{ inlineData: { mimeType: "application/octet-stream", data: b64 } }] }],
+      messages: [{ content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: b64 } }] }],
+    };
+    const scan = scanner.scanBody(body, 5000);
+    assert.equal(scan.found.filter((f) => f.ruleId === "secret.github-pat").length, 2, "the data: URL and the octet-stream part; never the image");
+    const masked = maskValue(body, scan.found);
+    const url = masked.input[0]!.content[0]!.file_data;
+    assert.ok(url.startsWith("data:text/plain;base64,"));
+    assert.match(Buffer.from(url.split(",")[1]!, "base64").toString(), /GITHUB_TOKEN=\[REDACTED secret\.github-pat\]\n/);
+    assert.match(Buffer.from(masked.contents[0]!.parts[0]!.inlineData.data, "base64").toString(), /NPM_TOKEN=\[REDACTED secret\.npm-access-token\]/);
+    assert.equal(masked.messages, body.messages, "the image is left as it was");
+    // A capture of the original body (forwarded unchanged when the action is flag): the encoded secret is masked too.
+    const stored = Buffer.from(maskBytes(Buffer.from(JSON.stringify({ input: body.input })), scan.found)).toString();
+    assert.ok(!stored.includes(b64) && stored.includes("data:text/plain;base64,"));
+    const decoded = Buffer.from((JSON.parse(stored) as typeof masked).input[0]!.content[0]!.file_data.split(",")[1]!, "base64").toString();
+    assert.ok(!decoded.includes(env.github) && decoded.includes("PORT=8080"));
+  });
   it("hostile text costs bounded time: each 64 KiB input scans in well under a second, and a request's budget stops the rest", () => {
     const N = 64 * 1024;
     const rep = (s: string) => s.repeat(Math.ceil(N / s.length)).slice(0, N);

@@ -12,7 +12,7 @@ const AnyNone = z.strictObject({ any: Names.optional(), none: Names.optional(), 
 const MARKERS = [
   "ansi_c", "quote_splice", "ifs", "variable_command", "expansion_trick", "nested_shell", "eval", "pipe_program",
   "heredoc_program", "written_script",
-  "base64", "hex", "printf_escape", "interpreter", "remote", "find_exec", "xargs", "alias", "trap", "watch",
+  "base64", "hex", "printf_escape", "interpreter", "remote", "find_exec", "xargs", "read_loop", "alias", "trap", "watch",
   "function_body", "fork_bomb", "runs_download", "dynamic_program",
 ] as const;
 

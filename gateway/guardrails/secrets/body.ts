@@ -4,6 +4,7 @@
 // rule ids only, never the text).
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { SecretRules } from "./rules.js";
+import { decodeBase64Text, decodeDataUrl, type EncodedText, hasMedia, mediaTypeOf } from "./attachments.js";
 import { type ScanBudget, type SecretMatch, scanBudget, scanText } from "./scan.js";
 
 /** Which part of the conversation a secret was in. */
@@ -154,17 +155,21 @@ function orderedTexts(body: unknown): Text[] {
   const visit = (v: unknown, ctx: Context, depth: number): void => {
     if (depth > 64) return;
     if (typeof v === "string") {
-      if (v.length >= 8) all.push({ text: v, ctx });
+      // An attached file as a data: URL (OpenAI input_file): its text, decoded.
+      const text = decodeDataUrl(v)?.text ?? v;
+      if (text.length >= 8) all.push({ text, ctx });
     } else if (Array.isArray(v)) {
       for (const x of v) visit(x, ctx, depth + 1);
     } else if (isRecord(v)) {
       if (typeof v.type === "string" && SKIP_TYPES.has(v.type)) return;
       const inner = contextOf(v, ctx);
-      // Base64 media (images, PDFs) beside their media type: bytes, not text.
-      const media = "media_type" in v || "mime_type" in v || "mimeType" in v;
+      const media = hasMedia(v);
       for (const [k, x] of Object.entries(v)) {
-        if (SKIP_KEYS.has(k) || (media && k === "data")) continue;
-        visit(x, placeOfKey(k, inner), depth + 1);
+        if (SKIP_KEYS.has(k)) continue;
+        // Media `data` beside its media type is base64 (scanned when it decodes to text), or a text document's text.
+        const data = media && k === "data" && v.type !== "text";
+        if (!data) visit(x, placeOfKey(k, inner), depth + 1);
+        else if (typeof x === "string") visit(decodeBase64Text(x, mediaTypeOf(v))?.text, inner, depth + 1);
       }
     }
   };
@@ -182,11 +187,18 @@ export function maskText(text: string, secrets: readonly { secret: string; ruleI
   return out;
 }
 
+/** `raw` with the secrets masked: inside its encoded text when it is an attachment (encoded again), else as text. */
+function maskEncoded(encoded: EncodedText | undefined, raw: string, secrets: readonly { secret: string; ruleId: string }[]): string {
+  if (!encoded) return maskText(raw, secrets);
+  const masked = maskText(encoded.text, secrets);
+  return masked === encoded.text ? raw : encoded.encode(masked);
+}
+
 /** A copy of a JSON value with the secrets replaced in every string (unchanged parts shared, not copied). */
 export function maskValue<T>(value: T, secrets: readonly { secret: string; ruleId: string }[]): T {
   if (secrets.length === 0) return value;
   const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === "string") return maskText(v, secrets);
+    if (typeof v === "string") return maskEncoded(decodeDataUrl(v), v, secrets);
     if (depth > 128 || v === null || typeof v !== "object") return v;
     if (Array.isArray(v)) {
       const next = v.map((x) => walk(x, depth + 1));
@@ -194,8 +206,10 @@ export function maskValue<T>(value: T, secrets: readonly { secret: string; ruleI
     }
     let changed = false;
     const next: Record<string, unknown> = {};
+    const media = hasMedia(v as Record<string, unknown>) && (v as Record<string, unknown>).type !== "text";
     for (const [k, x] of Object.entries(v)) {
-      const y = walk(x, depth + 1);
+      const base64 = media && k === "data" && typeof x === "string";
+      const y = base64 ? maskEncoded(decodeBase64Text(x, mediaTypeOf(v as Record<string, unknown>)), x, secrets) : walk(x, depth + 1);
       changed ||= y !== x;
       next[k] = y;
     }
@@ -223,5 +237,19 @@ export function maskBytes(bytes: Uint8Array, secrets: readonly { secret: string;
     const raw = Buffer.from(bytes).toString("latin1");
     return forms.some((f) => raw.includes(Buffer.from(f.secret).toString("latin1"))) ? WITHHELD : bytes;
   }
-  return Buffer.from(maskText(text, forms), "utf8");
+  const masked = maskText(text, forms);
+  return Buffer.from(maskJsonAttachments(masked, secrets) ?? masked, "utf8");
+}
+
+/** A JSON body whose base64 attachments still carry a secret once the plain text is masked, masked inside them too. */
+function maskJsonAttachments(text: string, secrets: readonly { secret: string; ruleId: string }[]): string | undefined {
+  if (!text.includes("base64") && !/"(data|file_data)"\s*:/.test(text)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const out = maskValue(parsed, secrets);
+  return out === parsed ? undefined : JSON.stringify(out);
 }

@@ -22,6 +22,7 @@ export type Marker =
   | "remote" // ssh host '…', docker exec, kubectl exec
   | "find_exec"
   | "xargs"
+  | "read_loop" // the body of `… | while read x`: its arguments come from the input, as xargs' do
   | "alias"
   | "trap"
   | "watch"

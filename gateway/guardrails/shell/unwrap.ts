@@ -21,6 +21,8 @@ export interface NestedScript {
   readonly known: boolean;
   readonly marker: Marker;
   readonly markers?: readonly Marker[];
+  /** `sh -c 'script' $0 $1 …`: the arguments the script sees as its positional parameters, $0 first. */
+  readonly params?: readonly Arg[];
 }
 
 export function basename(p: string): string {
@@ -312,7 +314,7 @@ export function nestedOf(argv: readonly Arg[]): Nested {
   if (SHELLS.has(name)) {
     const inv = shellInvocation(args);
     const script = args[inv.index];
-    if (inv.mode === "c" && script) out.scripts.push(one(script, "nested_shell"));
+    if (inv.mode === "c" && script) out.scripts.push({ ...one(script, "nested_shell"), params: args.slice(inv.index + 1) });
   } else if (name === "su") {
     const i = args.findIndex((a) => a.value === "-c" || a.value === "--command");
     const script = args[i + 1];
@@ -337,6 +339,11 @@ export function nestedOf(argv: readonly Arg[]): Nested {
       if (j > i + 1) out.argvs.push({ argv: args.slice(i + 1, j), marker: "find_exec" });
       i = j;
     }
+  } else if (name === "fd" || name === "fdfind") {
+    // `fd … -x cmd` / `-X cmd`: the rest of the arguments (up to `;`) is the command, run on each file found.
+    const i = args.findIndex((a) => /^(-x|--exec|-X|--exec-batch)$/.test(a.value));
+    const end = args.findIndex((a, j) => j > i && a.value === ";");
+    if (i >= 0 && i + 1 < args.length) out.argvs.push({ argv: args.slice(i + 1, end < 0 ? args.length : end), marker: "find_exec" });
   } else if (name === "parallel") {
     out.argvs.push(...parallelJobs(args));
   } else if (name === "git") {

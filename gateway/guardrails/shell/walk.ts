@@ -9,7 +9,10 @@ import {
   type PipelineNode,
   type AndOr,
   type CompoundList,
+  type For,
+  type Redirected,
   type Statement,
+  type While,
   type Word,
 } from "unbash";
 import { type Budget, LimitExceeded } from "./budget.js";
@@ -19,6 +22,7 @@ import { execStrings, languageOf, programOf } from "./interp.js";
 import { parseArgs } from "./options.js";
 import type { Marker, RedirectInfo, SimpleCommand } from "./types.js";
 import { SHELLS, basename, nestedOf, unwrap, type Arg, type NestedScript, type XargsInput, MAX_INPUT_ITEMS, UNKNOWN_INPUT, placeInputs } from "./unwrap.js";
+import { listingOf, programTemplate, MAX_LOOP_ITEMS, MAX_LOOP_PASSES, readItems, readNames, splitRead } from "./input.js";
 import { evalWord, testWords, type Env, type Substitution, type VarValue, type WordValue } from "./words.js";
 
 interface Ctx {
@@ -28,6 +32,8 @@ interface Ctx {
   readonly stdin?: VarValue;
   /** Unknown stdin that lists files under a known place (`find / …`, `ls ~`), as a path pattern: `/*`, `~/…`. */
   readonly stdinListing?: string;
+  /** Unknown stdin that a sed/awk stage built as commands (`sed 's/^/rm -rf /'`), for a shell reading it. */
+  readonly stdinTemplate?: string;
 }
 
 /** A word that is only a brace list with no spaces or quotes: `{a,b,c}`. */
@@ -38,24 +44,6 @@ const BRACE_LIST = /^\{([^{}\s'"$`\\]*,[^{}\s'"$`\\]*)\}$/;
  * them. Their output is not known, but which program makes it is.
  */
 const ENV_SETUP = /^\$\((pyenv|rbenv|nodenv|goenv|jenv|plenv|fnm|mise|rtx|direnv|zoxide|starship|brew|ssh-agent|opam|conda|micromamba|asdf|luarocks|keychain|gpg-agent|dircolors)( [\w:=./ -]*)?\)$/;
-
-/** find tests that narrow what it lists; without any, it lists everything under its roots. */
-const FIND_FILTERS = /^-(i?name|i?path|i?regex|i?wholename|newer\w*|[amc](time|min)|size|user|group|perm|empty|links|inum|samefile|lname|uid|gid|prune)$/;
-
-/** What a pipeline stage lists when its output is not known but its place is: `find / -type f`, `ls ~`. */
-function listingOf(sc: SimpleCommand | undefined): string | undefined {
-  // `git ls-files` without a pathspec lists every tracked file of the repository.
-  if (sc?.name === "git" && sc.positionals[0] === "ls-files") return sc.positionals.length === 1 ? "*" : undefined;
-  if (sc === undefined || (sc.name !== "find" && sc.name !== "ls")) return undefined;
-  const root = (sc.positionals[0] ?? ".").replace(/\/+$/, "") || "/";
-  const everything = sc.name === "ls" || ![...sc.flags].some((f) => FIND_FILTERS.test(f));
-  // `find . -name .git`: the listed entries end in that name (so deleting them is deleting `.git`).
-  const i = sc.name === "find" ? sc.args.findIndex((a) => a === "-name" || a === "-iname") : -1;
-  const named = i >= 0 ? sc.args[i + 1] : undefined;
-  const found = everything ? "*" : `…${named !== undefined && !named.includes("/") ? `/${named}` : ""}`;
-  if (root === "." || root === "./") return everything ? "*" : `./${found}`;
-  return `${root === "/" ? "" : root}/${found}`;
-}
 
 /** The items xargs reads, split as its options say (known stdin), else one placeholder for all of them. */
 function xargsItems(x: XargsInput, stdin: VarValue | undefined, listing: string | undefined): Arg[] {
@@ -115,6 +103,10 @@ export class ShellWalker {
   /** Files this script wrote with known content (`echo '…' > x.sh`), to analyse when it runs them. */
   private readonly written = new Map<string, VarValue>();
   private readonly staticOut = new WeakMap<object, VarValue>();
+  /** Remotes this script added (`git remote add name url`), by name. */
+  private readonly addedRemotes = new Map<string, string>();
+  /** Loop bodies walked so far (once per bound value), against MAX_LOOP_PASSES. */
+  private loopPasses = 0;
   private readonly resolve = (s: ParsedScript): VarValue | undefined => staticProgram(s, this.env, this.resolve, this.budget);
 
   constructor(private readonly budget: Budget) {}
@@ -180,24 +172,21 @@ export class ShellWalker {
           ...this.list(n.else, src, ctx),
         ];
       case "For":
+        return this.forLoop(n, src, ctx);
       case "Select":
         return [...this.words(n.wordlist ?? [], src, ctx), ...this.list(n.body, src, ctx)];
       case "ArithmeticFor":
         return this.list(n.body, src, ctx);
       case "While":
-        return [...this.list(n.clause, src, ctx), ...this.list(n.body, src, ctx)];
+        return this.whileLoop(n, src, ctx);
       case "Case":
         return [...this.words([n.word], src, ctx), ...n.items.flatMap((i) => this.list(i.body, src, ctx))];
       case "TestCommand":
         return this.words(testWords(n.expression), src, ctx);
       case "ArithmeticCommand":
         return [];
-      case "Redirected": {
-        const inner = this.node(n.command, src, ctx);
-        const ev = this.evaluate([], n.redirects, src, n, ctx);
-        for (const c of inner) c.redirects.push(...ev.redirects);
-        return inner;
-      }
+      case "Redirected":
+        return this.redirected(n, src, ctx);
       case "Function": {
         const fname = n.name.value;
         const body = this.node(n.body, src, { ...ctx, markers: [...ctx.markers, "function_body"] });
@@ -224,10 +213,77 @@ export class ShellWalker {
     return this.statements(s.script.commands, s.script.source ?? src, { depth: ctx.depth + 1, markers: ctx.markers });
   }
 
+  /** A compound command with redirections: `while read f; do …; done < <(git ls-files)` reads the listing. */
+  private redirected(n: Redirected, src: string, ctx: Ctx): SimpleCommand[] {
+    const ev = this.evaluate([], n.redirects, src, n, ctx);
+    const input = n.redirects.some((r) => r.type === "Redirect" && r.operator === "<");
+    const sub = ev.redirects.find((r) => r.op === "<" && r.target.startsWith("<("));
+    const listing = sub ? listingOf(ev.subsProduced[0]) : undefined;
+    // stdin from a file or process substitution replaces what a pipe would have given.
+    const inner = this.node(n.command, src, {
+      depth: ctx.depth,
+      markers: ctx.markers,
+      ...(ev.stdin ? { stdin: ev.stdin } : !input && ctx.stdin ? { stdin: ctx.stdin } : {}),
+      ...(listing !== undefined ? { stdinListing: listing } : !input && !ev.stdin && ctx.stdinListing !== undefined ? { stdinListing: ctx.stdinListing } : {}),
+    });
+    for (const c of inner) c.redirects.push(...ev.redirects);
+    // The files the redirections read and write (`done < .env`, `} >> ~/.bashrc`), once, on the first command.
+    const fx = effects("", parseArgs("", []), ev.redirects);
+    inner[0]?.reads.push(...fx.reads);
+    inner[0]?.writes.push(...fx.writes);
+    return inner;
+  }
+
+  /** `for x in a b $(ls)`: the body once per value (a listing's value is unknown), as if each were written out. */
+  private forLoop(n: For, src: string, ctx: Ctx): SimpleCommand[] {
+    const out: SimpleCommand[] = [];
+    const items: VarValue[] = [];
+    for (const w of n.wordlist ?? []) {
+      const v = evalWord(w, this.env, this.resolve, this.budget);
+      const produced = v.subs.flatMap((s) => this.substitution(s, src, ctx));
+      out.push(...produced);
+      const listing = !v.known && v.subs.length === 1 && w.parts?.length === 1 ? listingOf(produced[0]) : undefined;
+      // An unknown word stays as written (`"$RUNNER_TEMP"/*`, `$(cat list)`): the rules judge it as in a direct call.
+      if (v.known) items.push(...v.fields.map((value) => ({ value, markers: v.markers })));
+      else items.push({ value: listing ?? v.value, markers: v.markers, unknown: true });
+    }
+    // `for x; do` iterates over the positional parameters: unknown.
+    out.push(...this.loop([n.name.value], n.wordlist === undefined ? undefined : items, n.body, src, ctx));
+    return out;
+  }
+
+  /** `… | while read x; do …; done`: the body with x bound to each known line, or to the listing piped in. */
+  private whileLoop(n: While, src: string, ctx: Ctx): SimpleCommand[] {
+    const clause = this.list(n.clause, src, ctx);
+    const names = readNames(n.clause);
+    if (names === undefined) return [...clause, ...this.list(n.body, src, ctx)];
+    const listing = ctx.stdinListing;
+    const items = ctx.stdin ? readItems(ctx.stdin) : listing !== undefined ? [{ value: listing, markers: [], unknown: true }] : undefined;
+    // The body's commands take their arguments from the loop's input, as xargs' would.
+    const body = { ...ctx, markers: [...new Set([...ctx.markers, "read_loop" as const])] };
+    return [...clause, ...this.loop(names, items, n.body, src, body)];
+  }
+
+  /** The body walked once per distinct item with `names` bound (unknown when there are none or too many). */
+  private loop(names: readonly string[], items: readonly VarValue[] | undefined, body: CompoundList, src: string, ctx: Ctx): SimpleCommand[] {
+    const distinct = items === undefined ? undefined : [...new Map(items.map((i) => [i.value, i])).values()];
+    const fits = distinct !== undefined && distinct.length > 0 && distinct.length <= MAX_LOOP_ITEMS && this.loopPasses + distinct.length <= MAX_LOOP_PASSES;
+    const out: SimpleCommand[] = [];
+    for (const item of fits ? distinct : [undefined]) {
+      for (const n of names) this.env.delete(n);
+      if (item) for (const [n, v] of splitRead(names, item)) this.env.set(n, v);
+      this.loopPasses++;
+      out.push(...this.list(body, src, ctx));
+    }
+    for (const n of names) this.env.delete(n);
+    return out;
+  }
+
   private pipeline(elements: readonly CommandNode[], src: string, ctx: Ctx): SimpleCommand[] {
     const groups: SimpleCommand[][] = [];
     let prev: VarValue | undefined = ctx.stdin;
     let listing: string | undefined = ctx.stdinListing;
+    let template: string | undefined;
     elements.forEach((el, i) => {
       const stdin = i === 0 ? ctx.stdin : prev;
       const stdinListing = i === 0 ? ctx.stdinListing : listing;
@@ -236,10 +292,12 @@ export class ShellWalker {
         markers: ctx.markers,
         ...(stdin ? { stdin } : {}),
         ...(stdinListing !== undefined ? { stdinListing } : {}),
+        ...(i > 0 && template !== undefined ? { stdinTemplate: template } : {}),
       });
       groups.push(group);
       prev = this.staticOut.get(el);
       listing = listingOf(group[0]);
+      template = programTemplate(group[0]);
     });
     // Names of the whole pipeline in order; element i's are flat[start[i] .. start[i + 1]).
     const flat: string[] = [];
@@ -366,9 +424,11 @@ export class ShellWalker {
   private finish(argv0: Arg[], ev: Evaluated, ctx: Ctx, node?: object): SimpleCommand[] {
     const un = unwrap(argv0);
     const produced: SimpleCommand[] = [];
-    const nestedCtx = (marker: Marker, extra: readonly Marker[] = []) => nestedIn(ctx, marker, extra);
+    // What a shell run by xargs runs also takes its arguments from xargs' input.
+    const via: Marker[] = un.xargs ? ["xargs"] : [];
+    const nestedCtx = (marker: Marker, extra: readonly Marker[] = []) => nestedIn(ctx, marker, [...extra, ...via]);
     const follow = (s: NestedScript): void => {
-      if (s.known) produced.push(...this.source(s.text, nestedCtx(s.marker, s.markers)));
+      if (s.known) produced.push(...this.withParams(s.params, () => this.source(s.text, nestedCtx(s.marker, s.markers))));
     };
     un.scripts.forEach(follow);
     const stdin = ev.stdin ?? ctx.stdin;
@@ -376,7 +436,7 @@ export class ShellWalker {
     const head = argv[0];
     const path = head?.value ?? "";
     const name = head ? basename(path) : "";
-    const args = this.inDirectory(name, argv.slice(1));
+    const args = this.pushRemote(name, this.inDirectory(name, argv.slice(1)));
     const parsed = parseArgs(name, args.map((a) => a.value));
     const markers = commandMarkers(ctx.markers, ev.ifs, head, path);
     const program = programOf(name, args, stdin?.value);
@@ -425,13 +485,49 @@ export class ShellWalker {
     }
     for (const a of nested.argvs) {
       const inner: Evaluated = { ...ev, redirects: [], assigns: [], argSources: [], vars: [], heredoc: false };
-      // `git ls-files | parallel rm`: parallel's items come from stdin, a listing of a known place.
-      const listing = ctx.stdinListing;
-      const argv = listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
-      produced.push(...this.finish(argv, inner, nestedCtx(a.marker)));
+      produced.push(...this.finish(this.placeListing(a, sc, ctx, stdin), inner, nestedCtx(a.marker)));
     }
-    produced.push(...this.programsRead(name, program, ev, stdin, nestedCtx));
+    produced.push(...this.programsRead(name, program, ev, stdin ?? (ctx.stdinTemplate !== undefined ? { value: ctx.stdinTemplate, markers: [] } : undefined), nestedCtx));
     return produced;
+  }
+
+  /**
+   * What a nested command's input placeholders stand for: parallel's items come from stdin, a listing of a known
+   * place (`git ls-files | parallel rm`); find -exec's `{}` is each file find lists (`find . -exec rm -rf {} +`).
+   */
+  private placeListing(a: { argv: Arg[]; marker: Marker }, sc: SimpleCommand, ctx: Ctx, stdin: VarValue | undefined): Arg[] {
+    if (a.marker === "find_exec") {
+      const found = listingOf(sc) ?? UNKNOWN_INPUT;
+      // fd appends the path when the command has no `{}`.
+      if (sc.name !== "find" && !a.argv.some((x, i) => i > 0 && x.value.includes("{}"))) return [...a.argv, { value: found, known: false }];
+      return a.argv.map((x, i) => (i > 0 && x.value.includes("{}") ? { ...x, value: x.value.split("{}").join(found) } : x));
+    }
+    // Known stdin (`echo ~ | parallel rm -rf {}`): one argument per line, as xargs places them.
+    const lines = stdin?.value.split("\n").filter((l) => l.trim() !== "") ?? [];
+    if (lines.length > 0 && lines.length <= MAX_INPUT_ITEMS) {
+      return a.argv.flatMap((x) => (x.value.includes(UNKNOWN_INPUT) ? lines.map((l) => ({ ...x, value: x.value.split(UNKNOWN_INPUT).join(l.trim()) })) : [x]));
+    }
+    const listing = ctx.stdinListing;
+    return listing === undefined ? a.argv : a.argv.map((x) => (x.value === UNKNOWN_INPUT ? { ...x, value: listing } : x));
+  }
+
+  /** Runs `walk` with `$0`, `$1` … `$9` and `$@` bound to `params` (`sh -c 'rm -rf "$1"' _ /`), then forgets them. */
+  private withParams(params: readonly Arg[] | undefined, walk: () => SimpleCommand[]): SimpleCommand[] {
+    if (params === undefined) return walk();
+    const names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
+    const value = (a: Arg): VarValue => ({ value: a.value, markers: a.markers ?? [], ...(a.known ? {} : { unknown: true }) });
+    const rest = params.slice(1);
+    params.slice(0, 10).forEach((a, i) => this.env.set(String(i), value(a)));
+    if (rest.length > 0) {
+      const all = { value: rest.map((a) => a.value).join(" "), known: rest.every((a) => a.known), markers: rest.flatMap((a) => a.markers ?? []) };
+      this.env.set("@", value(all));
+      this.env.set("*", value(all));
+    }
+    try {
+      return walk();
+    } finally {
+      for (const n of names) this.env.delete(n);
+    }
   }
 
   /** Programs a command reads from stdin (a shell) or carries inline (`python -c` exec strings). */
@@ -466,6 +562,22 @@ export class ShellWalker {
     const cwd = this.cwd;
     if (name !== "rm" || cwd === undefined) return args;
     return args.map((a) => (a.known && !/^([-/~$]|\.\.)/.test(a.value) ? { ...a, value: a.value === "." ? cwd : `${cwd}/${a.value}` } : a));
+  }
+
+  /**
+   * `git remote add x URL && git push x …` pushes to that URL: a remote this script added is replaced by its URL in a
+   * later push, so the push is judged as `git push URL`.
+   */
+  private pushRemote(name: string, args: Arg[]): Arg[] {
+    if (name !== "git") return args;
+    const pos = parseArgs("git", args.map((a) => a.value)).positionals;
+    const known = (v: string | undefined) => v !== undefined && args.some((a) => a.value === v && a.known);
+    if (pos[0] === "remote" && pos[1] === "add" && known(pos[2]) && known(pos[3])) this.addedRemotes.set(pos[2] ?? "", pos[3] ?? "");
+    const url = pos[0] === "push" ? this.addedRemotes.get(pos[1] ?? "") : undefined;
+    if (url === undefined) return args;
+    const push = args.findIndex((a) => a.value === "push");
+    const r = args.findIndex((a, i) => i > push && a.value === pos[1]);
+    return args.map((a, i) => (i === r ? { ...a, value: url } : a));
   }
 
   /** Follows `cd` with a known directory (relative ones from where the script started); `cd -` and the unknown forget it. */

@@ -7,6 +7,8 @@ import type { Marker } from "./types.js";
 export interface VarValue {
   readonly value: string;
   readonly markers: readonly Marker[];
+  /** Stands for input nobody knows statically (a loop over a listing binds `/*`): the word is not known. */
+  readonly unknown?: boolean;
 }
 /** Literal assignments seen earlier in the script (`cmd=rm`), used to resolve `$cmd`. */
 export type Env = Map<string, VarValue>;
@@ -106,6 +108,10 @@ class WordBuilder {
     if (v) {
       this.fromVar = true;
       this.mark(v.markers);
+      if (v.unknown) {
+        this.known = false;
+        this.vars.push(name);
+      }
       return this.spliced(v.value, quoted);
     }
     this.known = false;
