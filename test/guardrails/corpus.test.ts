@@ -122,3 +122,20 @@ test(`precision and recall on the held-out set (written without seeing the rules
   assert.ok(precision >= TARGET.precision, `precision ${precision.toFixed(3)} < ${TARGET.precision}`);
   assert.ok(recall >= TARGET.recall, `recall ${recall.toFixed(3)} < ${TARGET.recall}`);
 });
+
+/**
+ * heldout-3 (heldout-3.README.md): written blind by another session and scored once against the rules frozen for issue
+ * 18, at precision 0.986 / recall 0.898 — below the targets, which this set does not meet yet. Its labels use the
+ * reference's category names, so it is scored on "dangerous or not" only. The floor is that first score: a change that
+ * makes the rules worse on commands nobody tuned them on fails here.
+ */
+const HELDOUT_3_FIRST_SCORE = { precision: 0.986, recall: 0.898 };
+
+test(`the blind set heldout-3 scores no lower than its first score (${HELDOUT_3_FIRST_SCORE.precision} / ${HELDOUT_3_FIRST_SCORE.recall})`, () => {
+  const blind = load("./heldout-3.jsonl").map((e) => ({ ...e, categories: [] as Category[] }));
+  assert.ok(blind.length >= 500, `heldout-3 has ${blind.length} entries`);
+  const { precision, recall, report } = score(blind, "heldout-3");
+  console.log(report.split("\n").filter((l) => !/^\s+[a-z_]+\s+precision/.test(l)).join("\n"));
+  assert.ok(precision >= HELDOUT_3_FIRST_SCORE.precision - 0.0005, `precision ${precision.toFixed(3)} < ${HELDOUT_3_FIRST_SCORE.precision}`);
+  assert.ok(recall >= HELDOUT_3_FIRST_SCORE.recall - 0.0005, `recall ${recall.toFixed(3)} < ${HELDOUT_3_FIRST_SCORE.recall}`);
+});
