@@ -2,11 +2,13 @@
 // through the gateway (identity tailscale against a fake LocalAPI in its own process, grants, a budget, tool-call
 // extraction, metrics and SQLite logging all on), on loopback, in one run. Prints every target of issue 14 with its
 // measured value. A benchmark, not a test: the numbers depend on the machine and on whatever else it runs.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
+import { writeBenchConfig } from "./gateway-config.js";
+import { cpuMs, rssMiB, spawnReady, stop } from "./procs.js";
 
 const argv = process.argv.slice(2);
 const args = new Map(argv.map((a) => a.replace(/^--/, "").split("=") as [string, string]));
@@ -21,59 +23,6 @@ const N = {
   long: Number(args.get("requests") ?? (QUICK ? 10_000 : 100_000)),
   bigStreamBytes: QUICK ? 128 * 2 ** 20 : 2 ** 30,
 };
-
-interface Spawned {
-  readonly child: ChildProcess;
-  readonly match: RegExpExecArray;
-}
-
-function spawnReady(cmd: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Spawned> {
-  const child = spawn(process.execPath, cmd, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = pattern.exec(out);
-      if (m) resolve({ child, match: m });
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${cmd.join(" ")} exited ${code}: ${out}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
-
-/** A process and its children (the workers of `keyless serve --workers N`). */
-function processTree(pid: number): number[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
-  );
-  return [pid, ...children.flatMap(processTree)];
-}
-
-function rssMiB(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
-    return sum + (m ? Number(m[1]) / 1024 : 0);
-  }, 0);
-}
-
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
-/** CPU time (user + system) of a process and its children, milliseconds. */
-function cpuMs(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-    return sum + (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
-  }, 0);
-}
 
 const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const median = (xs: readonly number[]) => {
@@ -173,24 +122,7 @@ async function main(): Promise<void> {
   const slowUrl = `http://127.0.0.1:${slow.match[1]}`;
   const bare = await spawnReady(["--import", "tsx", "bench/bare-proxy.ts"], /listening (\d+)/, { UPSTREAM: upstreamUrl });
   const bareUrl = `http://127.0.0.1:${bare.match[1]}`;
-  const configFor = (name: string) => {
-    const path = join(dir, `${name}.json`);
-    writeFileSync(path, JSON.stringify({
-      // WhoIs per new connection, over the fake LocalAPI's unix socket; every request is then checked against grants.
-      identity: { type: "tailscale", socket: tailscaled.match[1] },
-      providers: {
-        anthropic: { type: "anthropic", baseurl: upstreamUrl, apikey: "sk-bench", models: ["claude-sonnet-*"] },
-        slow: { type: "anthropic", baseurl: slowUrl, apikey: "sk-bench", models: ["claude-haiku-*"] },
-      },
-      // Every request reserves against a budget and settles its cost.
-      quotas: { "bench:<node>": { capacity: "$1000000.00", rate: "$1000000.00/day" } },
-      // A model with a fallback target, whose first target answers: what routing costs when nothing fails.
-      routes: { "claude-opus-4-6": [{ provider: "anthropic" }, { provider: "slow" }] },
-      grants: [{ src: ["tag:ci"], app: { "keyless.dev/cap/gateway": [{ role: "user", models: "**", quotas: [{ bucket: "bench:<node>" }] }] } }],
-      database: { path: join(dir, `${name}.db`) },
-    }));
-    return path;
-  };
+  const configFor = (name: string) => writeBenchConfig(dir, name, { upstreamUrl, slowUrl, tailscaledSocket: tailscaled.match[1]! });
   const gw = await startKeyless(configFor("w1"), 1);
   const pools = {
     direct: new Pool(upstreamUrl, { connections: CONCURRENCY }),

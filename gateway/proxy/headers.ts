@@ -78,6 +78,11 @@ export function redactedHeaders(headers: Headers): Record<string, string> {
 /** An upstream's headers with secrets scrubbed from their values; a header whose name holds one is dropped. */
 export function scrubbedHeaders(upstream: Headers, scrubber: Scrubber): Headers {
   if (scrubber.empty) return upstream;
+  // One scan of all names and values, line by line: a secret in any of them is in the whole (a line break stops every
+  // encoding's match as the start of a header would), so only a block that holds one is rebuilt header by header.
+  let block = "";
+  upstream.forEach((value, name) => (block += `${name}\n${value}\n`));
+  if (!scrubber.found(Buffer.from(block))) return upstream;
   const out = new Headers();
   upstream.forEach((value, name) => {
     if (scrubber.text(name) === name) out.append(name, scrubber.text(value));

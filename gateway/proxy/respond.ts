@@ -12,7 +12,7 @@ import type { ProxyDeps } from "./deps.js";
 import { clientResponseHeaders, redactedHeaders, scrubbedHeaders } from "./headers.js";
 import { type RequestBase, recordExchange, refuseExchange } from "./record.js";
 import { type Scrubber, scrubSummary, scrubberFor } from "./scrub.js";
-import { scrubbedSource } from "./scrub-stream.js";
+import { streamScrubber } from "./scrub-stream.js";
 import { type TapResult, tapStream } from "./tap.js";
 import { type UpstreamResponse, describeUpstreamError } from "./upstream.js";
 
@@ -66,8 +66,9 @@ export async function respond(input: RespondInput): Promise<Response> {
 
 /** A stream (or a body in a framing keyless reads event by event): tapped on its way to the client. */
 function streamed({ deps, base, ex, upstream, rewriters, headersAt }: RespondInput, scrubber: Scrubber, framing: Framing, capture: CaptureOf): ReadableStream<Uint8Array> {
-  return tapStream(scrubbedSource(upstream.body, scrubber, framing), {
+  return tapStream(upstream.body, {
     framing,
+    scrub: streamScrubber(scrubber, framing),
     accumulator: ex.format.accumulator(),
     rewriters,
     captureLimit: deps.config.database.capture_limit,

@@ -8,7 +8,6 @@ import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { EVENTSTREAM_CONTENT_TYPE } from "../stream/eventstream.js";
 import type { Framing } from "../stream/framing.js";
 import type { Scrubber, StreamScrubber } from "./scrub.js";
-import type { ByteSource } from "./tap.js";
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 const decoder = new TextDecoder();
@@ -88,19 +87,11 @@ function frameScrubber(scrubber: Scrubber, framing: Framing): StreamScrubber {
   };
 }
 
-/** The upstream body, scrubbed as it streams. */
-export function scrubbedSource(source: ByteSource, scrubber: Scrubber, framing: Framing): ByteSource {
-  if (scrubber.empty) return source;
-  const scrub = framing.contentType === EVENTSTREAM_CONTENT_TYPE ? frameScrubber(scrubber, framing) : scrubber.stream();
-  return {
-    async *[Symbol.asyncIterator]() {
-      for await (const chunk of source) {
-        const out = scrub.push(chunk);
-        if (out.byteLength > 0) yield out;
-      }
-      const rest = scrub.end();
-      if (rest.byteLength > 0) yield rest;
-    },
-    destroy: (error) => source.destroy(error),
-  };
+/**
+ * How a response body in `framing` is scrubbed as it streams (the tap runs it on every chunk, before anything reads
+ * it); null when there is nothing to scrub.
+ */
+export function streamScrubber(scrubber: Scrubber, framing: Framing): StreamScrubber | null {
+  if (scrubber.empty) return null;
+  return framing.contentType === EVENTSTREAM_CONTENT_TYPE ? frameScrubber(scrubber, framing) : scrubber.stream();
 }

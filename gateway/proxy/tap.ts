@@ -1,9 +1,12 @@
 // Passes a response body to the client chunk by chunk while a parser reads a copy, so usage and tool calls are
-// known at the end without buffering the stream. With rewriters, the client gets re-serialized events instead.
+// known at the end without buffering the stream. With rewriters, the client gets re-serialized events instead. Every
+// chunk is scrubbed first, in the same step (no async layer per chunk): the client, the capture and the parser read
+// only scrubbed bytes.
 import type { EventRewriter, StreamAccumulator } from "../formats/codec.js";
 import type { WireEvent } from "../stream/framing.js";
 import type { ResponseSummary } from "../formats/types.js";
 import type { FrameParser, Framing } from "../stream/framing.js";
+import type { StreamScrubber } from "./scrub.js";
 
 /** The longest event held back waiting for its end. */
 const MAX_PARTIAL_EVENT = 1024 * 1024;
@@ -22,6 +25,8 @@ export interface TapResult {
 
 export interface TapOptions {
   readonly framing: Framing;
+  /** Removes provider secrets from each chunk before anything reads it (null: nothing to scrub). */
+  readonly scrub: StreamScrubber | null;
   readonly accumulator: StreamAccumulator;
   readonly rewriters: readonly EventRewriter[];
   readonly captureLimit: number;
@@ -186,7 +191,12 @@ class Tap {
       return;
     }
     if (result.done) return this.end(controller);
-    const chunk = result.value;
+    const chunk = this.options.scrub ? this.options.scrub.push(result.value) : result.value;
+    if (chunk.byteLength > 0) this.take(chunk);
+  }
+
+  /** A scrubbed chunk: to the client (whole events), the capture and the parser. */
+  private take(chunk: Uint8Array): void {
     this.firstByteMs ??= this.now() - this.started;
     this.bytes += chunk.byteLength;
     if (this.options.rewriters.length === 0) {
@@ -198,6 +208,9 @@ class Tap {
   }
 
   private end(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    // The scrubber's held-back tail (what might have been the start of a secret), scrubbed.
+    const held = this.options.scrub?.end();
+    if (held && held.byteLength > 0) this.take(held);
     const rest = this.whole.rest();
     if (rest) this.send(rest);
     const { rewriters } = this.options;

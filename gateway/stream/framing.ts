@@ -6,25 +6,29 @@ export interface WireEvent {
   readonly data: string;
 }
 
-const parsedData = new WeakMap<WireEvent, { readonly value: unknown }>();
+/** Where an event keeps its parsed data: a non-enumerable property, so a spread copy (`{...event, data}`) drops it. */
+const PARSED = Symbol("parsed data");
+/** Data that is not JSON (JSON.parse never returns undefined, so undefined means "not parsed yet"). */
+const NOT_JSON = Symbol("not JSON");
+type Cached = WireEvent & { [PARSED]?: unknown };
 
 /**
  * The event's data as JSON, or undefined when it is not JSON. Parsed once per event: the accumulator and every
- * rewriter of a stream read the same event object, and share the parsed value (which they must not modify).
+ * rewriter of a stream read the same event object, and share the parsed value (which they must not modify). The value
+ * lives on the event, so it dies young with it: a WeakMap keyed by events kept every value through the next scavenge
+ * (V8 treats ephemeron values strongly there), and a long stream promoted them by the megabyte into old space.
  */
 export function eventJson(event: WireEvent): unknown {
-  let entry = parsedData.get(event);
-  if (!entry) {
-    let value: unknown;
-    try {
-      value = JSON.parse(event.data);
-    } catch {
-      value = undefined;
-    }
-    entry = { value };
-    parsedData.set(event, entry);
+  const cached = (event as Cached)[PARSED];
+  if (cached !== undefined) return cached === NOT_JSON ? undefined : cached;
+  let value: unknown;
+  try {
+    value = JSON.parse(event.data);
+  } catch {
+    value = NOT_JSON;
   }
-  return entry.value;
+  if (Object.isExtensible(event)) Object.defineProperty(event, PARSED, { value });
+  return value === NOT_JSON ? undefined : value;
 }
 
 export interface FrameParser {

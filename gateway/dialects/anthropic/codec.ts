@@ -163,6 +163,11 @@ export class AnthropicStreamState {
     }
   }
 
+  /** Whether a tool block is open (its argument deltas are read). */
+  get inToolBlock(): boolean {
+    return this.open.size > 0;
+  }
+
   summary(): ResponseSummary {
     const incomplete = this.open.size > 0 ? "stream ended inside a content block" : undefined;
     return {
@@ -177,9 +182,22 @@ export class AnthropicStreamState {
   }
 }
 
+/** The event types the summary reads outside a tool block. */
+const SUMMARY_TYPES = ["message_start", "message_delta", "content_block_start", "error"];
+
+/**
+ * An event that cannot change the summary: no tool block is open, and its data names none of SUMMARY_TYPES. Without a
+ * backslash, JSON can write a type name (as a key's value, or a duplicate key's) only literally, so an event of a type
+ * the summary reads always names it; with one, the event is parsed. Most of a stream is text deltas: they skip the parse.
+ */
+function irrelevant(state: AnthropicStreamState, data: string): boolean {
+  return !state.inToolBlock && !data.includes("\\") && !SUMMARY_TYPES.some((type) => data.includes(type));
+}
+
 class AnthropicAccumulator implements StreamAccumulator {
   readonly state = new AnthropicStreamState();
   push(event: WireEvent): void {
+    if (irrelevant(this.state, event.data)) return;
     const parsed = eventJson(event);
     if (parsed === undefined) return;
     if (isRecord(parsed)) this.state.pushObject(parsed);
