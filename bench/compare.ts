@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { writeBenchConfig } from "./gateway-config.js";
-import { cpuMs, spawnReady, stop } from "./procs.js";
+import { cpuMs, one, spawnReady, stop } from "./procs.js";
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
 const builds = (args.get("builds") ?? "build").split(",");
@@ -18,23 +18,13 @@ const CONCURRENCY = Number(args.get("concurrency") ?? 64);
 
 const BODY = JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
 const STREAM_BODY = BODY.replace("{", '{"stream":true,');
-const HEADERS = { "content-type": "application/json", "x-api-key": "placeholder", "anthropic-version": "2023-06-01" };
 // --stream with --mode=throughput: concurrent streams (13 events each), for CPU per stream.
 const body = MODE === "stream" || args.has("stream") ? STREAM_BODY : BODY;
-
-async function one(pool: Pool): Promise<{ total: number; ttfb: number }> {
-  const t0 = performance.now();
-  const res = await pool.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body });
-  let ttfb = -1;
-  for await (const _ of res.body) if (ttfb < 0) ttfb = performance.now() - t0;
-  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-  return { total: performance.now() - t0, ttfb };
-}
 
 async function sequential(pool: Pool, n: number): Promise<number[]> {
   const xs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await one(pool);
+    const r = await one(pool, body);
     xs.push(MODE === "stream" ? r.ttfb : r.total);
   }
   return xs.sort((a, b) => a - b);
@@ -47,7 +37,7 @@ async function throughput(pool: Pool, n: number): Promise<number> {
     Array.from({ length: CONCURRENCY }, async () => {
       while (started < n) {
         started++;
-        await one(pool);
+        await one(pool, body);
       }
     }),
   );

@@ -1,6 +1,7 @@
 // Child processes for the benchmarks: start one and wait for its ready line; RSS and CPU of a process tree.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import type { Pool } from "undici";
 
 export interface Spawned {
   readonly child: ChildProcess;
@@ -58,4 +59,17 @@ export function cpuMs(pid: number): number {
     const fields = readFileSync(`/proc/${p}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
     return sum + (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
   }, 0);
+}
+
+/** The headers an Anthropic SDK sends (the key is a placeholder: keyless ignores it). */
+export const HEADERS = { "content-type": "application/json", "x-api-key": "placeholder", "anthropic-version": "2023-06-01" };
+
+/** One Messages request read to its end: total time and time to the first body chunk, in ms. */
+export async function one(pool: Pool, body: string): Promise<{ total: number; ttfb: number }> {
+  const t0 = performance.now();
+  const res = await pool.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body });
+  let ttfb = -1;
+  for await (const _ of res.body) if (ttfb < 0) ttfb = performance.now() - t0;
+  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+  return { total: performance.now() - t0, ttfb };
 }

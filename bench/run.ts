@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { writeBenchConfig } from "./gateway-config.js";
-import { cpuMs, rssMiB, spawnReady, stop } from "./procs.js";
+import { HEADERS, cpuMs, one, rssMiB, spawnReady, stop } from "./procs.js";
 
 const argv = process.argv.slice(2);
 const args = new Map(argv.map((a) => a.replace(/^--/, "").split("=") as [string, string]));
@@ -34,16 +34,6 @@ const rps = (v: number) => `${v.toFixed(0)} req/s`;
 
 const BODY = JSON.stringify({ model: "claude-sonnet-4-6", max_tokens: 64, messages: [{ role: "user", content: "hello" }] });
 const STREAM_BODY = BODY.replace("{", '{"stream":true,');
-const HEADERS = { "content-type": "application/json", "x-api-key": "placeholder", "anthropic-version": "2023-06-01" };
-
-async function one(pool: Pool, body: string): Promise<{ total: number; ttfb: number }> {
-  const t0 = performance.now();
-  const res = await pool.request({ path: "/v1/messages", method: "POST", headers: HEADERS, body });
-  let ttfb = -1;
-  for await (const _ of res.body) if (ttfb < 0) ttfb = performance.now() - t0;
-  if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-  return { total: performance.now() - t0, ttfb };
-}
 
 async function sequential(pool: Pool, body: string, n: number): Promise<{ total: number[]; ttfb: number[] }> {
   const total: number[] = [];
