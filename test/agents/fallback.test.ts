@@ -14,6 +14,7 @@ import type { RequestRow } from "../../gateway/store/requests.js";
 import { CODEX_PROFILE } from "../../action/agents.js";
 import { BIN, type Job, jsonLines, newJob, runCli } from "./cli.js";
 import { ADMIN_ADDRESS, ECHO, assertAttributed, assertKeysSafe, assertSecretsAbsent, ciRows, described, startAgentHarness } from "./e2e.js";
+import type { RequestAttemptsTable } from "../../gateway/store/schema.js";
 
 const MAIN_KEY = "sk-ant-CANARY-main-0123456789abcdef";
 const SPARE_KEY = "sk-ant-CANARY-spare-0123456789abcdef";
@@ -25,14 +26,6 @@ const CLAUDE = "claude-opus-4-8";
 const BEDROCK_CLAUDE = "us.anthropic.claude-opus-4-8-v1:0";
 const GPT = "gpt-5.5";
 
-interface AttemptView {
-  provider: string;
-  model: string;
-  key_name: string | null;
-  outcome: string;
-  status: number | null;
-  reason: string | null;
-}
 interface KeyView {
   provider: string;
   key: string;
@@ -86,7 +79,7 @@ describe("fallbacks with the real agent CLIs", () => {
 
   const admin = () => h.fetchFrom(ADMIN_ADDRESS);
   const attemptsOf = async (id: string): Promise<Attempt[]> =>
-    ((await (await admin()(`${h.gateway.url}/api/requests/${id}/attempts`)).json()) as { attempts: AttemptView[] }).attempts.map((a) => [a.provider, a.key_name, a.outcome, a.status]);
+    ((await (await admin()(`${h.gateway.url}/api/requests/${id}/attempts`)).json()) as { attempts: RequestAttemptsTable[] }).attempts.map((a) => [a.provider, a.key_name, a.outcome, a.status]);
   const keyView = async (provider: string, key: string) =>
     ((await (await admin()(`${h.gateway.url}/api/routing/keys`)).json()) as { keys: KeyView[] }).keys.find((k) => k.provider === provider && k.key === key)!;
   const claudeResult = (stdout: string) => (jsonLines(stdout) as ClaudeEvent[]).find((e) => e.type === "result");

@@ -11,6 +11,7 @@ import { type FakeCloud, startFakeCloud } from "../fakes/cloud-upstream.js";
 import { type FailingUpstream, startFailingUpstream } from "../fakes/failing-upstream.js";
 import { type Harness, KEYS, startHarness } from "../helpers/gateway.js";
 import { waitFor } from "../helpers/wait.js";
+import type { RequestAttemptsTable } from "../../gateway/store/schema.js";
 
 const AWS = { accessKeyId: "AKIAKEYLESSGATEWAY01", secretAccessKey: "CANARY-aws-secret-0123456789abcdef", region: "us-east-1" };
 const VERTEX_KEY = "CANARY-vertex-express-0123456789abcdef";
@@ -18,14 +19,6 @@ const PRIMARY_KEY = "sk-ant-CANARY-primary-0123456789abcdef";
 const ADMIN = "127.0.0.2";
 const BEDROCK_OPUS = "us.anthropic.claude-opus-4-6-v1:0";
 
-interface AttemptView {
-  provider: string;
-  model: string;
-  key_name: string | null;
-  outcome: string;
-  status: number | null;
-  reason: string | null;
-}
 
 describe("fallback targets before the first byte", () => {
   let h: Harness;
@@ -76,7 +69,7 @@ describe("fallback targets before the first byte", () => {
     }, 3000, `row ${id}`);
   const attemptsOf = async (id: string) => {
     await h.gateway.requestLog.flush();
-    return ((await (await h.fetchFrom(ADMIN)(`${h.gateway.url}/api/requests/${id}/attempts`)).json()) as { attempts: AttemptView[] }).attempts;
+    return ((await (await h.fetchFrom(ADMIN)(`${h.gateway.url}/api/requests/${id}/attempts`)).json()) as { attempts: RequestAttemptsTable[] }).attempts;
   };
   const requestId = (res: Response) => res.headers.get("x-keyless-request-id")!;
 
